@@ -1,0 +1,20 @@
+//! Domain types shared by every Satisfy crate and by the widget.
+//!
+//! Nothing here performs I/O: randomness and clocks are passed in by callers, so the crate
+//! compiles for `wasm32-unknown-unknown` and every rule lives in exactly one place.
+
+pub mod entrypoint;
+pub mod lang;
+pub mod rating;
+pub mod survey;
+
+pub use entrypoint::{
+    CustomQuestion, CustomSurvey, CustomSurveyError, Entrypoint, EntrypointId, EntrypointKind,
+    EntrypointStatus, Origin, TenantId,
+};
+pub use lang::Lang;
+pub use rating::{Comment, ErrorCode, PageUrl, Rating, RatingError, RatingSubmission, Stars};
+pub use survey::{AnswerOption, FollowUp, Survey};
+
+/// Maximum length of the free-text comment, in Unicode scalar values, after trimming.
+pub const COMMENT_MAX_CHARS: usize = 200;

@@ -1,0 +1,476 @@
+//! Ratings as the widget sends them, parsed into validated types.
+//!
+//! Parsing happens in two steps: [`RatingSubmission::parse`] checks everything that does not
+//! depend on the entrypoint, then [`RatingSubmission::into_rating`] checks the answers
+//! against the survey the citizen was shown.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::fmt;
+use uuid::Uuid;
+
+use crate::COMMENT_MAX_CHARS;
+use crate::entrypoint::EntrypointId;
+use crate::lang::Lang;
+use crate::survey::Survey;
+
+/// Stable machine-readable error codes, part of the public API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body is not a JSON object.
+    NotAnObject,
+    /// A required field is absent or null.
+    MissingField,
+    /// A field has the wrong JSON type.
+    InvalidType,
+    /// `id` is not a UUID.
+    InvalidId,
+    /// `entrypoint` is not an entrypoint id.
+    InvalidEntrypoint,
+    /// `page` is not an http(s) URL.
+    InvalidPage,
+    /// `rating` is not an integer from 1 to 5.
+    InvalidRating,
+    /// An answer is not an option of the follow-up shown for the rating.
+    InvalidAnswer,
+    /// The same answer, or two answers to one question, were sent.
+    DuplicateAnswer,
+    /// The comment exceeds 200 characters.
+    CommentTooLong,
+    /// `lang` is not `it`, `en` or `de`.
+    InvalidLang,
+    /// `widget` is not a version string.
+    InvalidWidgetVersion,
+}
+
+impl ErrorCode {
+    /// The code as it appears in error bodies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::NotAnObject => "not_an_object",
+            ErrorCode::MissingField => "missing_field",
+            ErrorCode::InvalidType => "invalid_type",
+            ErrorCode::InvalidId => "invalid_id",
+            ErrorCode::InvalidEntrypoint => "invalid_entrypoint",
+            ErrorCode::InvalidPage => "invalid_page",
+            ErrorCode::InvalidRating => "invalid_rating",
+            ErrorCode::InvalidAnswer => "invalid_answer",
+            ErrorCode::DuplicateAnswer => "duplicate_answer",
+            ErrorCode::CommentTooLong => "comment_too_long",
+            ErrorCode::InvalidLang => "invalid_lang",
+            ErrorCode::InvalidWidgetVersion => "invalid_widget_version",
+        }
+    }
+}
+
+/// A rating that failed validation, naming the failing field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RatingError {
+    /// What went wrong.
+    pub code: ErrorCode,
+    /// The JSON field at fault (empty for the body as a whole).
+    pub field: &'static str,
+}
+
+impl RatingError {
+    fn new(code: ErrorCode, field: &'static str) -> RatingError {
+        RatingError { code, field }
+    }
+}
+
+impl fmt::Display for RatingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.code {
+            ErrorCode::NotAnObject => "the body must be a JSON object",
+            ErrorCode::MissingField => "is required",
+            ErrorCode::InvalidType => "has the wrong type",
+            ErrorCode::InvalidId => "must be a UUID",
+            ErrorCode::InvalidEntrypoint => "must be an entrypoint id (ep_…)",
+            ErrorCode::InvalidPage => "must be an http or https URL",
+            ErrorCode::InvalidRating => "must be an integer from 1 to 5",
+            ErrorCode::InvalidAnswer => "contains an answer not offered for this rating",
+            ErrorCode::DuplicateAnswer => "answers a question more than once",
+            ErrorCode::CommentTooLong => "must be at most 200 characters",
+            ErrorCode::InvalidLang => "must be one of it, en, de",
+            ErrorCode::InvalidWidgetVersion => "must be a short version string",
+        };
+        if self.field.is_empty() {
+            f.write_str(what)
+        } else {
+            write!(f, "`{}` {what}", self.field)
+        }
+    }
+}
+
+impl std::error::Error for RatingError {}
+
+/// A star rating from 1 to 5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Stars(u8);
+
+impl Stars {
+    /// Accepts 1..=5.
+    pub fn parse(value: i64) -> Option<Stars> {
+        (1..=5).contains(&value).then_some(Stars(value as u8))
+    }
+
+    /// The number of stars.
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+/// The page a rating was given on: an http(s) URL without query string or fragment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct PageUrl(String);
+
+const PAGE_MAX_BYTES: usize = 2048;
+
+impl PageUrl {
+    /// Parses a URL, lowercasing scheme and host and dropping `?query` and `#fragment`,
+    /// which may carry personal data (search terms, tokens).
+    pub fn parse(raw: &str) -> Option<PageUrl> {
+        let raw = raw.trim();
+        if raw.len() > PAGE_MAX_BYTES || raw.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return None;
+        }
+        let without_query = raw.split(['?', '#']).next().unwrap_or_default();
+        let (scheme, rest) = without_query.split_once("://")?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return None;
+        }
+        let (authority, path) = match rest.find('/') {
+            Some(slash) => rest.split_at(slash),
+            None => (rest, "/"),
+        };
+        // Credentials in a URL are never wanted in analytics.
+        let host_ok = !authority.is_empty()
+            && !authority.contains('@')
+            && authority
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+        host_ok.then(|| PageUrl(format!("{scheme}://{}{path}", authority.to_ascii_lowercase())))
+    }
+
+    /// The URL as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A trimmed, non-empty comment of at most 200 Unicode scalar values.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Comment(String);
+
+impl Comment {
+    /// `Ok(None)` for an empty or blank comment.
+    pub fn parse(raw: &str) -> Result<Option<Comment>, RatingError> {
+        let trimmed = raw.trim();
+        if trimmed.chars().count() > COMMENT_MAX_CHARS {
+            return Err(RatingError::new(ErrorCode::CommentTooLong, "comment"));
+        }
+        Ok((!trimmed.is_empty()).then(|| Comment(trimmed.to_owned())))
+    }
+
+    /// The comment text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A rating whose fields are valid on their own; answers are not yet checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RatingSubmission {
+    /// Client-generated UUID; the same id again is an update.
+    pub id: Uuid,
+    /// The entrypoint rated.
+    pub entrypoint: EntrypointId,
+    /// The page rated.
+    pub page: PageUrl,
+    /// The stars.
+    pub stars: Stars,
+    /// Option ids, unchecked against the survey.
+    pub answers: Vec<String>,
+    /// Free text.
+    pub comment: Option<Comment>,
+    /// Language the widget was shown in.
+    pub lang: Lang,
+    /// Version of the widget that sent it.
+    pub widget: Option<String>,
+}
+
+/// A fully validated rating.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rating {
+    /// Client-generated UUID; the same id again is an update.
+    pub id: Uuid,
+    /// The entrypoint rated.
+    pub entrypoint: EntrypointId,
+    /// The page rated.
+    pub page: PageUrl,
+    /// The stars.
+    pub rating: Stars,
+    /// Option ids of the follow-up questions shown for these stars.
+    pub answers: Vec<String>,
+    /// Free text.
+    pub comment: Option<Comment>,
+    /// Language the widget was shown in.
+    pub lang: Lang,
+    /// Version of the widget that sent it.
+    pub widget: Option<String>,
+}
+
+const MAX_ANSWERS: usize = 16;
+
+fn field<'a>(object: &'a Map<String, Value>, name: &'static str) -> Result<&'a Value, RatingError> {
+    match object.get(name) {
+        None | Some(Value::Null) => Err(RatingError::new(ErrorCode::MissingField, name)),
+        Some(value) => Ok(value),
+    }
+}
+
+fn string_field<'a>(
+    object: &'a Map<String, Value>,
+    name: &'static str,
+) -> Result<&'a str, RatingError> {
+    field(object, name)?
+        .as_str()
+        .ok_or(RatingError::new(ErrorCode::InvalidType, name))
+}
+
+fn optional_string<'a>(
+    object: &'a Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<&'a str>, RatingError> {
+    match object.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(_) => Err(RatingError::new(ErrorCode::InvalidType, name)),
+    }
+}
+
+impl RatingSubmission {
+    /// Parses the wire JSON of a rating. Unknown fields are ignored for forward compatibility.
+    pub fn parse(body: &Value) -> Result<RatingSubmission, RatingError> {
+        let object = body
+            .as_object()
+            .ok_or(RatingError::new(ErrorCode::NotAnObject, ""))?;
+
+        let id = Uuid::parse_str(string_field(object, "id")?)
+            .map_err(|_| RatingError::new(ErrorCode::InvalidId, "id"))?;
+        let entrypoint = EntrypointId::parse(string_field(object, "entrypoint")?)
+            .ok_or(RatingError::new(ErrorCode::InvalidEntrypoint, "entrypoint"))?;
+        let page = PageUrl::parse(string_field(object, "page")?)
+            .ok_or(RatingError::new(ErrorCode::InvalidPage, "page"))?;
+        let stars = match field(object, "rating")? {
+            Value::Number(number) => number
+                .as_i64()
+                .and_then(Stars::parse)
+                .ok_or(RatingError::new(ErrorCode::InvalidRating, "rating"))?,
+            _ => return Err(RatingError::new(ErrorCode::InvalidType, "rating")),
+        };
+        let answers = match object.get("answers") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) if items.len() <= MAX_ANSWERS => items
+                .iter()
+                .map(|item| {
+                    item.as_str()
+                        .map(str::to_owned)
+                        .ok_or(RatingError::new(ErrorCode::InvalidType, "answers"))
+                })
+                .collect::<Result<_, _>>()?,
+            Some(Value::Array(_)) => {
+                return Err(RatingError::new(ErrorCode::InvalidAnswer, "answers"));
+            }
+            Some(_) => return Err(RatingError::new(ErrorCode::InvalidType, "answers")),
+        };
+        let comment = match optional_string(object, "comment")? {
+            Some(text) => Comment::parse(text)?,
+            None => None,
+        };
+        let lang = Lang::parse(string_field(object, "lang")?)
+            .ok_or(RatingError::new(ErrorCode::InvalidLang, "lang"))?;
+        let widget = match optional_string(object, "widget")? {
+            Some(version) => {
+                let valid = !version.is_empty()
+                    && version.len() <= 32
+                    && version
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".+-".contains(&b));
+                if !valid {
+                    return Err(RatingError::new(ErrorCode::InvalidWidgetVersion, "widget"));
+                }
+                Some(version.to_owned())
+            }
+            None => None,
+        };
+        Ok(RatingSubmission {
+            id,
+            entrypoint,
+            page,
+            stars,
+            answers,
+            comment,
+            lang,
+            widget,
+        })
+    }
+
+    /// Checks the answers against the follow-up questions `survey` shows for these stars:
+    /// every answer must be offered, and each question is answered at most once.
+    pub fn into_rating(self, survey: &Survey) -> Result<Rating, RatingError> {
+        let mut answered_questions: Vec<&str> = Vec::with_capacity(self.answers.len());
+        for answer in &self.answers {
+            let question = survey
+                .follow_ups
+                .iter()
+                .find(|f| f.is_shown_for(self.stars.get()) && f.has_option(answer))
+                .ok_or(RatingError::new(ErrorCode::InvalidAnswer, "answers"))?;
+            if answered_questions.contains(&question.id.as_str()) {
+                return Err(RatingError::new(ErrorCode::DuplicateAnswer, "answers"));
+            }
+            answered_questions.push(&question.id);
+        }
+        Ok(Rating {
+            id: self.id,
+            entrypoint: self.entrypoint,
+            page: self.page,
+            rating: self.stars,
+            answers: self.answers,
+            comment: self.comment,
+            lang: self.lang,
+            widget: self.widget,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entrypoint::EntrypointKind;
+    use serde_json::json;
+
+    fn valid() -> Value {
+        json!({
+            "id": "6f1c3b9e-2f4a-4c1e-9a57-0d6f5c1b2a10",
+            "entrypoint": "ep_AAAAAAAAAAAAAAAA",
+            "page": "HTTPS://www.Comune.Example.it/servizi/?q=nome#top",
+            "rating": 2,
+            "answers": ["incomplete"],
+            "comment": "  Manca l'orario  ",
+            "lang": "it",
+            "widget": "1.0.0"
+        })
+    }
+
+    fn page_survey() -> Survey {
+        Survey::for_kind(EntrypointKind::PaginaWeb, None, Lang::It)
+    }
+
+    fn error_of(body: Value) -> RatingError {
+        RatingSubmission::parse(&body)
+            .and_then(|s| s.into_rating(&page_survey()))
+            .unwrap_err()
+    }
+
+    fn with(field: &str, value: Value) -> Value {
+        let mut body = valid();
+        body[field] = value;
+        body
+    }
+
+    #[test]
+    fn parses_a_valid_rating() {
+        let rating = RatingSubmission::parse(&valid())
+            .unwrap()
+            .into_rating(&page_survey())
+            .unwrap();
+        assert_eq!(rating.page.as_str(), "https://www.comune.example.it/servizi/");
+        assert_eq!(rating.rating.get(), 2);
+        assert_eq!(rating.comment.unwrap().as_str(), "Manca l'orario");
+        assert_eq!(rating.lang, Lang::It);
+    }
+
+    #[test]
+    fn every_error_code_names_its_field() {
+        let cases = [
+            (json!([1]), ErrorCode::NotAnObject, ""),
+            (with("id", Value::Null), ErrorCode::MissingField, "id"),
+            (with("id", json!(7)), ErrorCode::InvalidType, "id"),
+            (with("id", json!("nope")), ErrorCode::InvalidId, "id"),
+            (with("entrypoint", json!("ep_x")), ErrorCode::InvalidEntrypoint, "entrypoint"),
+            (with("page", json!("ftp://x/")), ErrorCode::InvalidPage, "page"),
+            (with("page", json!("https://a b/")), ErrorCode::InvalidPage, "page"),
+            (with("page", json!("https://u:p@x/")), ErrorCode::InvalidPage, "page"),
+            (with("rating", json!(6)), ErrorCode::InvalidRating, "rating"),
+            (with("rating", json!(0)), ErrorCode::InvalidRating, "rating"),
+            (with("rating", json!(2.5)), ErrorCode::InvalidRating, "rating"),
+            (with("rating", json!("2")), ErrorCode::InvalidType, "rating"),
+            (with("answers", json!("clear")), ErrorCode::InvalidType, "answers"),
+            (with("answers", json!([1])), ErrorCode::InvalidType, "answers"),
+            (with("answers", json!(["clear"])), ErrorCode::InvalidAnswer, "answers"),
+            (
+                with("answers", json!(["unclear", "unclear"])),
+                ErrorCode::DuplicateAnswer,
+                "answers",
+            ),
+            (
+                with("answers", json!(["unclear", "incomplete"])),
+                ErrorCode::DuplicateAnswer,
+                "answers",
+            ),
+            (with("comment", json!(3)), ErrorCode::InvalidType, "comment"),
+            (
+                with("comment", json!("é".repeat(201))),
+                ErrorCode::CommentTooLong,
+                "comment",
+            ),
+            (with("lang", json!("fr")), ErrorCode::InvalidLang, "lang"),
+            (with("widget", json!("1.0 beta")), ErrorCode::InvalidWidgetVersion, "widget"),
+        ];
+        for (body, code, field) in cases {
+            let error = error_of(body.clone());
+            assert_eq!((error.code, error.field), (code, field), "{body}");
+            assert!(!error.to_string().is_empty());
+        }
+    }
+
+    #[test]
+    fn comment_limit_counts_scalar_values_after_trimming() {
+        let exactly = format!("  {}  ", "😀".repeat(200));
+        assert!(Comment::parse(&exactly).unwrap().is_some());
+        assert_eq!(Comment::parse("   ").unwrap(), None);
+    }
+
+    #[test]
+    fn answers_follow_the_rating_shown() {
+        let four_stars_negative = json!({"rating": 4, "answers": ["unclear"]});
+        let mut body = valid();
+        body["rating"] = four_stars_negative["rating"].clone();
+        body["answers"] = four_stars_negative["answers"].clone();
+        assert_eq!(error_of(body).code, ErrorCode::InvalidAnswer);
+        let mut body = valid();
+        body["rating"] = json!(5);
+        body["answers"] = json!(["other"]);
+        assert!(
+            RatingSubmission::parse(&body)
+                .unwrap()
+                .into_rating(&page_survey())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn pages_keep_path_and_drop_query() {
+        let parse = |raw| PageUrl::parse(raw).map(|p| p.0);
+        assert_eq!(parse("http://x.it"), Some("http://x.it/".into()));
+        assert_eq!(parse("https://x.it:8443/a/b#c"), Some("https://x.it:8443/a/b".into()));
+        assert_eq!(parse("javascript:alert(1)"), None);
+    }
+}
