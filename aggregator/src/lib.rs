@@ -1,1 +1,18 @@
-//! satisfy-aggregator
+//! The analytics data model of Satisfy.
+//!
+//! Ratings enter through a [`RatingWriter`] that batches concurrent writes into one
+//! transaction (group commit) over a [`RatingStore`]; the console reads them through the
+//! [`AnalyticsQuery`] API. Each storage backend implements both traits and must give the
+//! same answers; time bucketing lives in [`buckets`] so every backend shares it.
+
+pub mod buckets;
+pub mod model;
+pub mod sqlite;
+pub mod store;
+pub mod writer;
+
+pub use buckets::Granularity;
+pub use model::{AnswerCount, Bucket, CommentRow, Filter, PageStats, StoredRating, Tally};
+pub use sqlite::SqliteStore;
+pub use store::{AnalyticsQuery, RatingStore, StoreError, WriteOutcome};
+pub use writer::{RatingWriter, WriteError, WriterConfig};

@@ -125,7 +125,9 @@ impl EntrypointKind {
 
     /// Parses a stable code.
     pub fn parse(code: &str) -> Option<EntrypointKind> {
-        EntrypointKind::ALL.into_iter().find(|kind| kind.code() == code)
+        EntrypointKind::ALL
+            .into_iter()
+            .find(|kind| kind.code() == code)
     }
 
     /// The kind's name as the console shows it.
@@ -254,7 +256,10 @@ impl fmt::Display for CustomSurveyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CustomSurveyError::InvalidQuestion => {
-                write!(f, "the star question must have 1 to {MAX_TEXT_CHARS} characters")
+                write!(
+                    f,
+                    "the star question must have 1 to {MAX_TEXT_CHARS} characters"
+                )
             }
             CustomSurveyError::TooManyQuestions => {
                 write!(f, "at most {MAX_CUSTOM_QUESTIONS} additional questions")
@@ -297,7 +302,11 @@ impl CustomSurvey {
             }
             follow_ups.push(CustomQuestion {
                 question: follow_up.question.trim().to_owned(),
-                options: follow_up.options.iter().map(|o| o.trim().to_owned()).collect(),
+                options: follow_up
+                    .options
+                    .iter()
+                    .map(|o| o.trim().to_owned())
+                    .collect(),
             });
         }
         Ok(CustomSurvey {

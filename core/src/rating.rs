@@ -134,8 +134,7 @@ impl PageUrl {
     /// which may carry personal data (search terms, tokens).
     pub fn parse(raw: &str) -> Option<PageUrl> {
         let raw = raw.trim();
-        if raw.len() > PAGE_MAX_BYTES || raw.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
+        if raw.len() > PAGE_MAX_BYTES || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return None;
         }
         let without_query = raw.split(['?', '#']).next().unwrap_or_default();
@@ -154,7 +153,12 @@ impl PageUrl {
             && authority
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
-        host_ok.then(|| PageUrl(format!("{scheme}://{}{path}", authority.to_ascii_lowercase())))
+        host_ok.then(|| {
+            PageUrl(format!(
+                "{scheme}://{}{path}",
+                authority.to_ascii_lowercase()
+            ))
+        })
     }
 
     /// The URL as text.
@@ -391,7 +395,10 @@ mod tests {
             .unwrap()
             .into_rating(&page_survey())
             .unwrap();
-        assert_eq!(rating.page.as_str(), "https://www.comune.example.it/servizi/");
+        assert_eq!(
+            rating.page.as_str(),
+            "https://www.comune.example.it/servizi/"
+        );
         assert_eq!(rating.rating.get(), 2);
         assert_eq!(rating.comment.unwrap().as_str(), "Manca l'orario");
         assert_eq!(rating.lang, Lang::It);
@@ -404,17 +411,49 @@ mod tests {
             (with("id", Value::Null), ErrorCode::MissingField, "id"),
             (with("id", json!(7)), ErrorCode::InvalidType, "id"),
             (with("id", json!("nope")), ErrorCode::InvalidId, "id"),
-            (with("entrypoint", json!("ep_x")), ErrorCode::InvalidEntrypoint, "entrypoint"),
-            (with("page", json!("ftp://x/")), ErrorCode::InvalidPage, "page"),
-            (with("page", json!("https://a b/")), ErrorCode::InvalidPage, "page"),
-            (with("page", json!("https://u:p@x/")), ErrorCode::InvalidPage, "page"),
+            (
+                with("entrypoint", json!("ep_x")),
+                ErrorCode::InvalidEntrypoint,
+                "entrypoint",
+            ),
+            (
+                with("page", json!("ftp://x/")),
+                ErrorCode::InvalidPage,
+                "page",
+            ),
+            (
+                with("page", json!("https://a b/")),
+                ErrorCode::InvalidPage,
+                "page",
+            ),
+            (
+                with("page", json!("https://u:p@x/")),
+                ErrorCode::InvalidPage,
+                "page",
+            ),
             (with("rating", json!(6)), ErrorCode::InvalidRating, "rating"),
             (with("rating", json!(0)), ErrorCode::InvalidRating, "rating"),
-            (with("rating", json!(2.5)), ErrorCode::InvalidRating, "rating"),
+            (
+                with("rating", json!(2.5)),
+                ErrorCode::InvalidRating,
+                "rating",
+            ),
             (with("rating", json!("2")), ErrorCode::InvalidType, "rating"),
-            (with("answers", json!("clear")), ErrorCode::InvalidType, "answers"),
-            (with("answers", json!([1])), ErrorCode::InvalidType, "answers"),
-            (with("answers", json!(["clear"])), ErrorCode::InvalidAnswer, "answers"),
+            (
+                with("answers", json!("clear")),
+                ErrorCode::InvalidType,
+                "answers",
+            ),
+            (
+                with("answers", json!([1])),
+                ErrorCode::InvalidType,
+                "answers",
+            ),
+            (
+                with("answers", json!(["clear"])),
+                ErrorCode::InvalidAnswer,
+                "answers",
+            ),
             (
                 with("answers", json!(["unclear", "unclear"])),
                 ErrorCode::DuplicateAnswer,
@@ -432,7 +471,11 @@ mod tests {
                 "comment",
             ),
             (with("lang", json!("fr")), ErrorCode::InvalidLang, "lang"),
-            (with("widget", json!("1.0 beta")), ErrorCode::InvalidWidgetVersion, "widget"),
+            (
+                with("widget", json!("1.0 beta")),
+                ErrorCode::InvalidWidgetVersion,
+                "widget",
+            ),
         ];
         for (body, code, field) in cases {
             let error = error_of(body.clone());
@@ -470,7 +513,10 @@ mod tests {
     fn pages_keep_path_and_drop_query() {
         let parse = |raw| PageUrl::parse(raw).map(|p| p.0);
         assert_eq!(parse("http://x.it"), Some("http://x.it/".into()));
-        assert_eq!(parse("https://x.it:8443/a/b#c"), Some("https://x.it:8443/a/b".into()));
+        assert_eq!(
+            parse("https://x.it:8443/a/b#c"),
+            Some("https://x.it:8443/a/b".into())
+        );
         assert_eq!(parse("javascript:alert(1)"), None);
     }
 }

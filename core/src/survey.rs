@@ -280,7 +280,12 @@ impl Survey {
             kind,
             lang,
             title,
-            stars_legend: if is_service { t.service_legend } else { t.page_legend }.to_owned(),
+            stars_legend: if is_service {
+                t.service_legend
+            } else {
+                t.page_legend
+            }
+            .to_owned(),
             star_labels: (1..=5).map(t.star_label).collect(),
             follow_ups,
             details_question: t.details_question.to_owned(),
@@ -337,7 +342,10 @@ mod tests {
             "Capivo sempre che stavo procedendo correttamente"
         );
         let service = Survey::for_kind(EntrypointKind::ValutazioneServizio, None, Lang::It);
-        assert_eq!(service.title, "Quanto è stato facile usare questo servizio?");
+        assert_eq!(
+            service.title,
+            "Quanto è stato facile usare questo servizio?"
+        );
         assert_eq!(survey.additional_questions(), 2);
     }
 

@@ -1,0 +1,186 @@
+//! Calendar bucketing in a tenant's time zone, shared by every backend.
+//!
+//! Backends group ratings by 15-minute UTC slot and stars; this module turns those slots
+//! into local days, ISO weeks (Monday start) and months. Every time zone in use today has
+//! offsets that are whole multiples of 15 minutes, so all instants of a slot share one
+//! local date, across DST changes too.
+
+use chrono::{Datelike, Days, Months, NaiveDate, TimeZone};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Bucket, Filter, Tally};
+
+/// Width of the UTC slots backends group by, in milliseconds.
+pub const SLOT_MS: i64 = 15 * 60 * 1000;
+
+/// The period of a time series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    /// Calendar days.
+    Day,
+    /// ISO weeks, Monday to Sunday.
+    #[default]
+    Week,
+    /// Calendar months.
+    Month,
+}
+
+impl Granularity {
+    /// Parses `day`, `week` or `month`.
+    pub fn parse(raw: &str) -> Option<Granularity> {
+        match raw {
+            "day" => Some(Granularity::Day),
+            "week" => Some(Granularity::Week),
+            "month" => Some(Granularity::Month),
+            _ => None,
+        }
+    }
+
+    /// The first date of the period containing `date`.
+    pub fn start_of(self, date: NaiveDate) -> NaiveDate {
+        match self {
+            Granularity::Day => date,
+            Granularity::Week => date - Days::new(u64::from(date.weekday().num_days_from_monday())),
+            Granularity::Month => date.with_day(1).unwrap_or(date),
+        }
+    }
+
+    fn next(self, start: NaiveDate) -> Option<NaiveDate> {
+        match self {
+            Granularity::Day => start.checked_add_days(Days::new(1)),
+            Granularity::Week => start.checked_add_days(Days::new(7)),
+            Granularity::Month => start.checked_add_months(Months::new(1)),
+        }
+    }
+}
+
+/// The UTC instant (ms) at which local `date` begins in `tz`.
+pub fn local_midnight_ms(tz: Tz, date: NaiveDate) -> i64 {
+    let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+    // Where a DST gap swallows midnight, the day starts at the first instant that exists.
+    let mut probe = midnight;
+    for _ in 0..4 {
+        if let Some(instant) = tz.from_local_datetime(&probe).earliest() {
+            return instant.timestamp_millis();
+        }
+        probe += chrono::Duration::minutes(30);
+    }
+    midnight.and_utc().timestamp_millis()
+}
+
+impl Filter {
+    /// The half-open UTC range `[start, end)` in milliseconds covering the filter's dates.
+    pub fn utc_range_ms(&self) -> (i64, i64) {
+        let end_date = self.to.succ_opt().unwrap_or(self.to);
+        (
+            local_midnight_ms(self.tz, self.from),
+            local_midnight_ms(self.tz, end_date),
+        )
+    }
+
+    /// The local date of an instant.
+    pub fn local_date(&self, ms: i64) -> NaiveDate {
+        self.tz
+            .timestamp_millis_opt(ms)
+            .single()
+            .map(|t| t.date_naive())
+            .unwrap_or_default()
+    }
+}
+
+/// Every bucket from the one containing `filter.from` to the one containing `filter.to`,
+/// empty ones included, filled from `(slot, stars, count)` rows where `slot` is a UTC
+/// instant divided by [`SLOT_MS`].
+pub fn bucketize(
+    filter: &Filter,
+    granularity: Granularity,
+    slots: impl IntoIterator<Item = (i64, u8, u64)>,
+) -> Vec<Bucket> {
+    let mut buckets = Vec::new();
+    let mut start = granularity.start_of(filter.from);
+    while start <= filter.to {
+        buckets.push(Bucket {
+            start,
+            tally: Tally::default(),
+        });
+        match granularity.next(start) {
+            Some(next) => start = next,
+            None => break,
+        }
+    }
+    for (slot, stars, count) in slots {
+        let bucket_start = granularity.start_of(filter.local_date(slot * SLOT_MS));
+        if let Ok(index) = buckets.binary_search_by_key(&bucket_start, |b| b.start) {
+            buckets[index].tally.add(stars, count);
+        }
+    }
+    buckets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use satisfy_core::TenantId;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn filter(from: NaiveDate, to: NaiveDate) -> Filter {
+        Filter {
+            tenant: TenantId::parse("t").unwrap(),
+            entrypoint: None,
+            from,
+            to,
+            tz: chrono_tz::Europe::Rome,
+        }
+    }
+
+    #[test]
+    fn weeks_start_on_monday() {
+        assert_eq!(
+            Granularity::Week.start_of(date(2026, 11, 29)),
+            date(2026, 11, 23)
+        );
+        assert_eq!(
+            Granularity::Week.start_of(date(2026, 11, 23)),
+            date(2026, 11, 23)
+        );
+        assert_eq!(
+            Granularity::Month.start_of(date(2026, 2, 28)),
+            date(2026, 2, 1)
+        );
+    }
+
+    #[test]
+    fn local_days_follow_dst() {
+        let rome = chrono_tz::Europe::Rome;
+        // 29 March 2026: clocks go 02:00 → 03:00; the day is 23 hours long.
+        let day = local_midnight_ms(rome, date(2026, 3, 29));
+        let next = local_midnight_ms(rome, date(2026, 3, 30));
+        assert_eq!(next - day, 23 * 3_600_000);
+        // 25 October 2026: 03:00 → 02:00; 25 hours.
+        let day = local_midnight_ms(rome, date(2026, 10, 25));
+        let next = local_midnight_ms(rome, date(2026, 10, 26));
+        assert_eq!(next - day, 25 * 3_600_000);
+    }
+
+    #[test]
+    fn empty_buckets_are_present_and_slots_land_locally() {
+        let f = filter(date(2026, 3, 1), date(2026, 3, 31));
+        // 2026-03-29T22:30Z is 00:30 on Monday 30 March in Rome (UTC+2 after the change).
+        let slot = chrono::DateTime::parse_from_rfc3339("2026-03-29T22:30:00Z")
+            .unwrap()
+            .timestamp_millis()
+            / SLOT_MS;
+        let weeks = bucketize(&f, Granularity::Week, [(slot, 4, 2)]);
+        assert_eq!(weeks.first().unwrap().start, date(2026, 2, 23));
+        assert_eq!(weeks.len(), 6);
+        let filled: Vec<_> = weeks.iter().filter(|b| b.tally.count > 0).collect();
+        assert_eq!(filled.len(), 1);
+        assert_eq!(filled[0].start, date(2026, 3, 30));
+        assert_eq!(filled[0].tally.distribution, [0, 0, 0, 2, 0]);
+    }
+}

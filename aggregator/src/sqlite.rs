@@ -1,0 +1,353 @@
+//! The embedded backend: one SQLite database in WAL mode.
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use crate::buckets::{Granularity, SLOT_MS, bucketize};
+use crate::model::{AnswerCount, Bucket, CommentRow, Filter, PageStats, StoredRating, Tally};
+use crate::store::{AnalyticsQuery, RatingStore, StoreError, WriteOutcome};
+
+/// Ordered schema migrations; each runs once, recorded in `schema_migrations`.
+const MIGRATIONS: &[&str] = &[r#"
+    CREATE TABLE ratings (
+        id          TEXT PRIMARY KEY,
+        tenant      TEXT NOT NULL,
+        entrypoint  TEXT NOT NULL,
+        page        TEXT NOT NULL,
+        stars       INTEGER NOT NULL CHECK (stars BETWEEN 1 AND 5),
+        comment     TEXT,
+        lang        TEXT NOT NULL,
+        widget      TEXT,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        version     INTEGER NOT NULL
+    );
+    CREATE INDEX ratings_tenant_created ON ratings (tenant, created_at);
+    CREATE INDEX ratings_entrypoint_created ON ratings (entrypoint, created_at);
+    CREATE TABLE rating_answers (
+        rating_id   TEXT NOT NULL REFERENCES ratings (id) ON DELETE CASCADE,
+        option_id   TEXT NOT NULL,
+        PRIMARY KEY (rating_id, option_id)
+    );
+"#];
+
+/// Applies pending migrations of `migrations` to `conn`; shared with the console's store.
+pub fn migrate(conn: &mut Connection, migrations: &[&str]) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL DEFAULT (unixepoch()))",
+    )?;
+    let applied: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |row| row.get(0),
+    )?;
+    for (index, sql) in migrations.iter().enumerate() {
+        let version = index as i64 + 1;
+        if version > applied {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version) VALUES (?1)",
+                [version],
+            )?;
+            tx.commit()?;
+            tracing::info!(version, "applied schema migration");
+        }
+    }
+    Ok(())
+}
+
+/// Opens a SQLite database with the settings every Satisfy database uses: WAL, full
+/// fsync on commit (an acknowledged write survives power loss), foreign keys on.
+pub fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 5000;",
+    )?;
+    Ok(conn)
+}
+
+/// Ratings in SQLite: one connection writes, one reads, so dashboards never wait on
+/// inserts (WAL lets them run side by side).
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: Arc<Mutex<Connection>>,
+    reader: Arc<Mutex<Connection>>,
+}
+
+fn store_error(context: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |error| StoreError(format!("{context}: {error}"))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let mut writer = open_connection(path).map_err(store_error("opening ratings database"))?;
+        migrate(&mut writer, MIGRATIONS).map_err(store_error("migrating ratings database"))?;
+        let reader = open_connection(path).map_err(store_error("opening ratings reader"))?;
+        Ok(SqliteStore {
+            writer: Arc::new(Mutex::new(writer)),
+            reader: Arc::new(Mutex::new(reader)),
+        })
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        context: &'static str,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let reader = Arc::clone(&self.reader);
+        tokio::task::spawn_blocking(move || {
+            let conn = reader
+                .lock()
+                .map_err(|_| StoreError("ratings reader lock poisoned".into()))?;
+            query(&conn).map_err(store_error(context))
+        })
+        .await
+        .map_err(|error| StoreError(format!("{context}: {error}")))?
+    }
+}
+
+fn write_one(
+    tx: &rusqlite::Transaction<'_>,
+    stored: &StoredRating,
+) -> rusqlite::Result<WriteOutcome> {
+    let rating = &stored.rating;
+    let id = rating.id.to_string();
+    let owner: Option<String> = tx
+        .prepare_cached("SELECT entrypoint FROM ratings WHERE id = ?1")?
+        .query_row([&id], |row| row.get(0))
+        .optional()?;
+    let comment = rating.comment.as_ref().map(|c| c.as_str());
+    let outcome = match owner {
+        Some(owner) if owner != rating.entrypoint.as_str() => return Ok(WriteOutcome::Conflict),
+        Some(_) => {
+            tx.prepare_cached(
+                "UPDATE ratings SET page = ?2, stars = ?3, comment = ?4, lang = ?5, widget = ?6,
+                 updated_at = ?7, version = version + 1 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                rating.page.as_str(),
+                rating.rating.get(),
+                comment,
+                rating.lang.code(),
+                rating.widget,
+                stored.received_at_ms
+            ])?;
+            tx.prepare_cached("DELETE FROM rating_answers WHERE rating_id = ?1")?
+                .execute([&id])?;
+            WriteOutcome::Updated
+        }
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO ratings (id, tenant, entrypoint, page, stars, comment, lang, widget,
+                 created_at, updated_at, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 1)",
+            )?
+            .execute(params![
+                id,
+                stored.tenant.as_str(),
+                rating.entrypoint.as_str(),
+                rating.page.as_str(),
+                rating.rating.get(),
+                comment,
+                rating.lang.code(),
+                rating.widget,
+                stored.received_at_ms
+            ])?;
+            WriteOutcome::Inserted
+        }
+    };
+    let mut insert_answer = tx.prepare_cached(
+        "INSERT OR IGNORE INTO rating_answers (rating_id, option_id) VALUES (?1, ?2)",
+    )?;
+    for answer in &rating.answers {
+        insert_answer.execute(params![id, answer])?;
+    }
+    Ok(outcome)
+}
+
+#[async_trait]
+impl RatingStore for SqliteStore {
+    async fn write_batch(&self, batch: &[StoredRating]) -> Result<Vec<WriteOutcome>, StoreError> {
+        let writer = Arc::clone(&self.writer);
+        let batch = batch.to_vec();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = writer
+                .lock()
+                .map_err(|_| StoreError("ratings writer lock poisoned".into()))?;
+            let tx = conn.transaction().map_err(store_error("begin"))?;
+            let outcomes = batch
+                .iter()
+                .map(|stored| write_one(&tx, stored))
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(store_error("writing ratings"))?;
+            tx.commit().map_err(store_error("commit"))?;
+            Ok(outcomes)
+        })
+        .await
+        .map_err(|error| StoreError(format!("writer task: {error}")))?
+    }
+}
+
+/// The WHERE clause every query shares; parameters ?1..?4.
+const RANGE: &str =
+    "tenant = ?1 AND (?2 IS NULL OR entrypoint = ?2) AND created_at >= ?3 AND created_at < ?4";
+
+fn range_params(filter: &Filter) -> (String, Option<String>, i64, i64) {
+    let (start, end) = filter.utc_range_ms();
+    (
+        filter.tenant.as_str().to_owned(),
+        filter.entrypoint.as_ref().map(|e| e.as_str().to_owned()),
+        start,
+        end,
+    )
+}
+
+#[async_trait]
+impl AnalyticsQuery for SqliteStore {
+    async fn summary(&self, filter: &Filter) -> Result<Tally, StoreError> {
+        let p = range_params(filter);
+        self.read("summary", move |conn| {
+            let sql = format!("SELECT stars, COUNT(*) FROM ratings WHERE {RANGE} GROUP BY stars");
+            let mut tally = Tally::default();
+            let mut statement = conn.prepare_cached(&sql)?;
+            let rows = statement.query_map(params![p.0, p.1, p.2, p.3], |row| {
+                Ok((row.get::<_, u8>(0)?, row.get::<_, u64>(1)?))
+            })?;
+            for row in rows {
+                let (stars, count) = row?;
+                tally.add(stars, count);
+            }
+            Ok(tally)
+        })
+        .await
+    }
+
+    async fn buckets(
+        &self,
+        filter: &Filter,
+        granularity: Granularity,
+    ) -> Result<Vec<Bucket>, StoreError> {
+        let p = range_params(filter);
+        let slots = self
+            .read("buckets", move |conn| {
+                let sql = format!(
+                    "SELECT created_at / {SLOT_MS} AS slot, stars, COUNT(*) FROM ratings
+                     WHERE {RANGE} GROUP BY slot, stars"
+                );
+                let mut statement = conn.prepare_cached(&sql)?;
+                let rows = statement.query_map(params![p.0, p.1, p.2, p.3], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, u8>(1)?,
+                        row.get::<_, u64>(2)?,
+                    ))
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        Ok(bucketize(filter, granularity, slots))
+    }
+
+    async fn answer_counts(&self, filter: &Filter) -> Result<Vec<AnswerCount>, StoreError> {
+        let p = range_params(filter);
+        self.read("answer counts", move |conn| {
+            let sql = format!(
+                "SELECT a.option_id, COUNT(*) AS n FROM rating_answers a
+                 JOIN ratings ON ratings.id = a.rating_id
+                 WHERE {RANGE} GROUP BY a.option_id ORDER BY n DESC, a.option_id"
+            );
+            let mut statement = conn.prepare_cached(&sql)?;
+            let rows = statement.query_map(params![p.0, p.1, p.2, p.3], |row| {
+                Ok(AnswerCount {
+                    option: row.get(0)?,
+                    count: row.get(1)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn latest_comments(
+        &self,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<CommentRow>, StoreError> {
+        let p = range_params(filter);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read("latest comments", move |conn| {
+            let sql = format!(
+                "SELECT created_at, entrypoint, page, stars, comment FROM ratings
+                 WHERE {RANGE} AND comment IS NOT NULL
+                 ORDER BY created_at DESC, id LIMIT ?5"
+            );
+            let mut statement = conn.prepare_cached(&sql)?;
+            let rows = statement.query_map(params![p.0, p.1, p.2, p.3, limit], |row| {
+                Ok(CommentRow {
+                    created_at_ms: row.get(0)?,
+                    entrypoint: row.get(1)?,
+                    page: row.get(2)?,
+                    rating: row.get(3)?,
+                    comment: row.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn pages(&self, filter: &Filter, limit: usize) -> Result<Vec<PageStats>, StoreError> {
+        let p = range_params(filter);
+        let rows = self
+            .read("pages", move |conn| {
+                let sql = format!(
+                    "SELECT page, stars, COUNT(*) FROM ratings WHERE {RANGE} GROUP BY page, stars"
+                );
+                let mut statement = conn.prepare_cached(&sql)?;
+                let rows = statement.query_map(params![p.0, p.1, p.2, p.3], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, u8>(1)?,
+                        row.get::<_, u64>(2)?,
+                    ))
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        Ok(rank_pages(rows, limit))
+    }
+}
+
+/// Folds `(page, stars, count)` rows into per-page tallies, worst average first, then most
+/// rated, then by URL; shared by every backend so ties break the same way.
+pub fn rank_pages(
+    rows: impl IntoIterator<Item = (String, u8, u64)>,
+    limit: usize,
+) -> Vec<PageStats> {
+    let mut pages: std::collections::BTreeMap<String, Tally> = Default::default();
+    for (page, stars, count) in rows {
+        pages.entry(page).or_default().add(stars, count);
+    }
+    let mut ranked: Vec<PageStats> = pages
+        .into_iter()
+        .map(|(page, tally)| PageStats { page, tally })
+        .collect();
+    // Compare sum_a/count_a with sum_b/count_b exactly by cross-multiplying.
+    ranked.sort_by(|a, b| {
+        let left = u128::from(a.tally.sum) * u128::from(b.tally.count);
+        let right = u128::from(b.tally.sum) * u128::from(a.tally.count);
+        left.cmp(&right)
+            .then(b.tally.count.cmp(&a.tally.count))
+            .then(a.page.cmp(&b.page))
+    });
+    ranked.truncate(limit);
+    ranked
+}

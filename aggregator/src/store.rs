@@ -1,0 +1,59 @@
+//! The two small traits every analytics backend implements.
+
+use async_trait::async_trait;
+
+use crate::buckets::Granularity;
+use crate::model::{AnswerCount, Bucket, CommentRow, Filter, PageStats, StoredRating, Tally};
+
+/// A storage failure. Backends keep their own details in the message for logs; callers
+/// only learn that storage is unavailable.
+#[derive(Debug, thiserror::Error)]
+#[error("analytics store: {0}")]
+pub struct StoreError(pub String);
+
+/// What writing one rating did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// A new rating id was stored.
+    Inserted,
+    /// An existing rating was replaced by this newer version.
+    Updated,
+    /// The id already belongs to a rating of another entrypoint; nothing was written.
+    Conflict,
+}
+
+/// The write side: applies batches durably.
+#[async_trait]
+pub trait RatingStore: Send + Sync {
+    /// Writes a batch in one transaction and returns one outcome per rating, in order.
+    /// When this returns `Ok`, every rating of the batch is durable.
+    async fn write_batch(&self, batch: &[StoredRating]) -> Result<Vec<WriteOutcome>, StoreError>;
+}
+
+/// The read side the console uses. Each rating id counts once, in its latest version,
+/// dated by when it was first received.
+#[async_trait]
+pub trait AnalyticsQuery: Send + Sync {
+    /// Totals over the filter's range.
+    async fn summary(&self, filter: &Filter) -> Result<Tally, StoreError>;
+
+    /// One bucket per period of the range, empty periods included.
+    async fn buckets(
+        &self,
+        filter: &Filter,
+        granularity: Granularity,
+    ) -> Result<Vec<Bucket>, StoreError>;
+
+    /// How often each follow-up answer was chosen, most chosen first.
+    async fn answer_counts(&self, filter: &Filter) -> Result<Vec<AnswerCount>, StoreError>;
+
+    /// The latest comments, newest first.
+    async fn latest_comments(
+        &self,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<CommentRow>, StoreError>;
+
+    /// Per-page counts and averages, worst average first.
+    async fn pages(&self, filter: &Filter, limit: usize) -> Result<Vec<PageStats>, StoreError>;
+}

@@ -1,0 +1,286 @@
+//! Backend conformance scenarios: every backend must give exactly these answers.
+
+use chrono::{DateTime, NaiveDate};
+use satisfy_aggregator::{
+    AnalyticsQuery, Filter, Granularity, RatingStore, StoredRating, WriteOutcome,
+};
+use satisfy_core::{EntrypointId, Rating, RatingSubmission, Survey, TenantId};
+use serde_json::json;
+
+pub const EP_A: &str = "ep_AAAAAAAAAAAAAAAA";
+pub const EP_B: &str = "ep_BBBBBBBBBBBBBBBB";
+
+fn ms(rfc3339: &str) -> i64 {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .timestamp_millis()
+}
+
+pub fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn rating(
+    id: &str,
+    ep: &str,
+    page: &str,
+    stars: u8,
+    answers: &[&str],
+    comment: Option<&str>,
+    at: &str,
+) -> StoredRating {
+    let body = json!({
+        "id": id, "entrypoint": ep, "page": format!("https://www.comune.bugliano.it{page}"),
+        "rating": stars, "answers": answers, "comment": comment, "lang": "it"
+    });
+    let survey = Survey::for_kind(
+        satisfy_core::EntrypointKind::PaginaWeb,
+        None,
+        satisfy_core::Lang::It,
+    );
+    let rating: Rating = RatingSubmission::parse(&body)
+        .unwrap()
+        .into_rating(&survey)
+        .unwrap();
+    StoredRating {
+        rating,
+        tenant: TenantId::parse("bugliano").unwrap(),
+        received_at_ms: ms(at),
+    }
+}
+
+pub fn filter(from: NaiveDate, to: NaiveDate, ep: Option<&str>) -> Filter {
+    Filter {
+        tenant: TenantId::parse("bugliano").unwrap(),
+        entrypoint: ep.map(|e| EntrypointId::parse(e).unwrap()),
+        from,
+        to,
+        tz: chrono_tz::Europe::Rome,
+    }
+}
+
+const R1: &str = "0a6e8c38-0c4f-4d8e-9a6e-1f1f0f4a0001";
+const R2: &str = "0a6e8c38-0c4f-4d8e-9a6e-1f1f0f4a0002";
+const R3: &str = "0a6e8c38-0c4f-4d8e-9a6e-1f1f0f4a0003";
+const R4: &str = "0a6e8c38-0c4f-4d8e-9a6e-1f1f0f4a0004";
+const R7: &str = "0a6e8c38-0c4f-4d8e-9a6e-1f1f0f4a0007";
+
+/// Writes the March 2026 data set (spring DST change on Sunday 29 March in Rome).
+pub async fn load_spring(store: &dyn RatingStore) {
+    let first = [
+        rating(
+            R1,
+            EP_A,
+            "/a",
+            5,
+            &["clear"],
+            Some("Ottimo"),
+            "2026-03-23T10:00:00Z",
+        ),
+        // 23:30 on Sunday 29 March in Rome (UTC+2 since 01:00 UTC): still week 23 March.
+        rating(
+            R2,
+            EP_A,
+            "/a",
+            2,
+            &["incomplete"],
+            None,
+            "2026-03-29T21:30:00Z",
+        ),
+        // 00:30 on Monday 30 March in Rome: the next ISO week.
+        rating(
+            R3,
+            EP_A,
+            "/b",
+            1,
+            &["unclear"],
+            Some("Non trovo l'orario"),
+            "2026-03-29T22:30:00Z",
+        ),
+        // 01:30 on Sunday 29 March in Rome, before the change (UTC+1).
+        rating(R4, EP_B, "/c", 4, &[], None, "2026-03-29T00:30:00Z"),
+        rating(R7, EP_A, "/b", 4, &[], None, "2026-03-08T12:00:00Z"),
+    ];
+    let outcomes = store.write_batch(&first).await.unwrap();
+    assert!(
+        outcomes.iter().all(|o| *o == WriteOutcome::Inserted),
+        "{outcomes:?}"
+    );
+
+    // The widget's update of R2 with follow-up answer and comment, a redelivery of R1, and
+    // R1's id reused by another entrypoint: none may add a rating.
+    let later = [
+        rating(
+            R2,
+            EP_A,
+            "/a",
+            3,
+            &["other"],
+            Some("Aggiornato"),
+            "2026-03-30T08:00:00Z",
+        ),
+        rating(
+            R1,
+            EP_A,
+            "/a",
+            5,
+            &["clear"],
+            Some("Ottimo"),
+            "2026-03-23T10:00:05Z",
+        ),
+        rating(R1, EP_B, "/x", 1, &[], None, "2026-03-24T10:00:00Z"),
+    ];
+    let outcomes = store.write_batch(&later).await.unwrap();
+    assert_eq!(
+        outcomes,
+        vec![
+            WriteOutcome::Updated,
+            WriteOutcome::Updated,
+            WriteOutcome::Conflict
+        ]
+    );
+}
+
+pub async fn check_spring(query: &dyn AnalyticsQuery) {
+    let march = filter(date(2026, 3, 1), date(2026, 4, 12), None);
+
+    let summary = query.summary(&march).await.unwrap();
+    assert_eq!((summary.count, summary.sum), (5, 17));
+    assert_eq!(summary.average(), 3.4);
+    assert_eq!(summary.distribution, [1, 0, 1, 2, 1]);
+
+    let weeks = query.buckets(&march, Granularity::Week).await.unwrap();
+    let got: Vec<(NaiveDate, u64, f64, [u64; 5])> = weeks
+        .iter()
+        .map(|b| {
+            (
+                b.start,
+                b.tally.count,
+                b.tally.average(),
+                b.tally.distribution,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (date(2026, 2, 23), 0, 0.0, [0; 5]),
+            (date(2026, 3, 2), 1, 4.0, [0, 0, 0, 1, 0]),
+            (date(2026, 3, 9), 0, 0.0, [0; 5]),
+            (date(2026, 3, 16), 0, 0.0, [0; 5]),
+            (date(2026, 3, 23), 3, 4.0, [0, 0, 1, 1, 1]),
+            (date(2026, 3, 30), 1, 1.0, [1, 0, 0, 0, 0]),
+            (date(2026, 4, 6), 0, 0.0, [0; 5]),
+        ]
+    );
+
+    let dst_days = filter(date(2026, 3, 28), date(2026, 3, 30), None);
+    let days = query.buckets(&dst_days, Granularity::Day).await.unwrap();
+    let counts: Vec<(NaiveDate, u64, f64)> = days
+        .iter()
+        .map(|b| (b.start, b.tally.count, b.tally.average()))
+        .collect();
+    assert_eq!(
+        counts,
+        vec![
+            (date(2026, 3, 28), 0, 0.0),
+            (date(2026, 3, 29), 2, 3.5),
+            (date(2026, 3, 30), 1, 1.0),
+        ]
+    );
+
+    let months = query.buckets(&march, Granularity::Month).await.unwrap();
+    let counts: Vec<(NaiveDate, u64)> = months.iter().map(|b| (b.start, b.tally.count)).collect();
+    assert_eq!(counts, vec![(date(2026, 3, 1), 5), (date(2026, 4, 1), 0)]);
+
+    let answers = query.answer_counts(&march).await.unwrap();
+    let answers: Vec<(&str, u64)> = answers
+        .iter()
+        .map(|a| (a.option.as_str(), a.count))
+        .collect();
+    assert_eq!(answers, vec![("clear", 1), ("other", 1), ("unclear", 1)]);
+
+    let comments = query.latest_comments(&march, 10).await.unwrap();
+    let texts: Vec<&str> = comments.iter().map(|c| c.comment.as_str()).collect();
+    assert_eq!(texts, vec!["Non trovo l'orario", "Aggiornato", "Ottimo"]);
+    assert_eq!(comments[1].rating, 3);
+    assert_eq!(query.latest_comments(&march, 1).await.unwrap().len(), 1);
+
+    let pages = query.pages(&march, 10).await.unwrap();
+    let pages: Vec<(&str, u64, f64)> = pages
+        .iter()
+        .map(|p| (p.page.as_str(), p.tally.count, p.tally.average()))
+        .collect();
+    assert_eq!(
+        pages,
+        vec![
+            ("https://www.comune.bugliano.it/b", 2, 2.5),
+            ("https://www.comune.bugliano.it/a", 2, 4.0),
+            ("https://www.comune.bugliano.it/c", 1, 4.0),
+        ]
+    );
+
+    let only_b = filter(date(2026, 3, 1), date(2026, 4, 12), Some(EP_B));
+    let summary = query.summary(&only_b).await.unwrap();
+    assert_eq!((summary.count, summary.average()), (1, 4.0));
+
+    let other_tenant = Filter {
+        tenant: TenantId::parse("altro").unwrap(),
+        ..march
+    };
+    assert_eq!(query.summary(&other_tenant).await.unwrap().count, 0);
+}
+
+/// The autumn change (Sunday 25 October 2026, 25-hour day in Rome).
+pub async fn autumn(store: &dyn RatingStore, query: &dyn AnalyticsQuery) {
+    let rows = [
+        rating(
+            "1b6e8c38-0c4f-4d8e-9a6e-1f1f0f4a0001",
+            EP_A,
+            "/a",
+            5,
+            &[],
+            None,
+            "2026-10-24T22:30:00Z",
+        ),
+        rating(
+            "1b6e8c38-0c4f-4d8e-9a6e-1f1f0f4a0002",
+            EP_A,
+            "/a",
+            4,
+            &[],
+            None,
+            "2026-10-25T22:30:00Z",
+        ),
+        rating(
+            "1b6e8c38-0c4f-4d8e-9a6e-1f1f0f4a0003",
+            EP_A,
+            "/a",
+            2,
+            &[],
+            None,
+            "2026-10-25T23:30:00Z",
+        ),
+    ];
+    store.write_batch(&rows).await.unwrap();
+    let days = query
+        .buckets(
+            &filter(date(2026, 10, 24), date(2026, 10, 26), None),
+            Granularity::Day,
+        )
+        .await
+        .unwrap();
+    let counts: Vec<(NaiveDate, u64, f64)> = days
+        .iter()
+        .map(|b| (b.start, b.tally.count, b.tally.average()))
+        .collect();
+    assert_eq!(
+        counts,
+        vec![
+            (date(2026, 10, 24), 0, 0.0),
+            (date(2026, 10, 25), 2, 4.5),
+            (date(2026, 10, 26), 1, 2.0),
+        ]
+    );
+}

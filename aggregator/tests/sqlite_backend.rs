@@ -1,0 +1,68 @@
+//! The conformance scenarios against the SQLite backend, plus group commit.
+
+mod conformance;
+
+use satisfy_aggregator::{AnalyticsQuery, RatingWriter, SqliteStore, WriteOutcome, WriterConfig};
+use std::sync::Arc;
+
+fn open() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("ratings.db")).unwrap();
+    (dir, store)
+}
+
+#[tokio::test]
+async fn spring_scenario_gives_exact_numbers() {
+    let (_dir, store) = open();
+    conformance::load_spring(&store).await;
+    conformance::check_spring(&store).await;
+}
+
+#[tokio::test]
+async fn autumn_dst_days_are_exact() {
+    let (_dir, store) = open();
+    conformance::autumn(&store, &store).await;
+}
+
+#[tokio::test]
+async fn data_survives_reopening_and_migrations_are_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ratings.db");
+    conformance::load_spring(&SqliteStore::open(&path).unwrap()).await;
+    conformance::check_spring(&SqliteStore::open(&path).unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_transactions_and_each_is_stored_once() {
+    let (_dir, store) = open();
+    let store = Arc::new(store);
+    let (writer, task) = RatingWriter::spawn(store.clone(), WriterConfig::default());
+    let mut handles = Vec::new();
+    for n in 0..1000u32 {
+        let writer = writer.clone();
+        handles.push(tokio::spawn(async move {
+            let id = format!("2c6e8c38-0c4f-4d8e-9a6e-{n:012}");
+            let r = conformance::rating(
+                &id,
+                conformance::EP_A,
+                "/p",
+                3,
+                &[],
+                None,
+                "2026-05-05T10:00:00Z",
+            );
+            writer.write(r).await
+        }));
+    }
+    for handle in handles {
+        assert_eq!(handle.await.unwrap().unwrap(), WriteOutcome::Inserted);
+    }
+    drop(writer);
+    task.await.unwrap();
+    let f = conformance::filter(
+        conformance::date(2026, 5, 1),
+        conformance::date(2026, 5, 31),
+        None,
+    );
+    assert_eq!(store.summary(&f).await.unwrap().count, 1000);
+}
