@@ -65,6 +65,11 @@ impl RatingWriter {
         (RatingWriter { jobs }, task)
     }
 
+    /// Whether the writer task still takes ratings.
+    pub fn is_running(&self) -> bool {
+        !self.jobs.is_closed()
+    }
+
     /// Writes one rating; returns once it is durable.
     pub async fn write(&self, rating: StoredRating) -> Result<WriteOutcome, WriteError> {
         let (done, outcome) = oneshot::channel();

@@ -1,1 +1,46 @@
-//! satisfy-ingest
+//! Public HTTP intake of Satisfy: widget assets and configuration, `POST /v1/ratings`,
+//! health and metrics.
+//!
+//! Ratings pass validation, the entrypoint's origin rules and a per-client rate limit, and
+//! are answered `202` only once a [`sinks::RatingSink`] reports them durable.
+
+pub mod client_ip;
+pub mod config;
+pub mod directory;
+pub mod error;
+pub mod metrics;
+pub mod routes;
+pub mod sinks;
+
+use axum::Router;
+use std::sync::Arc;
+
+pub use config::IngestConfig;
+pub use directory::{EntrypointDirectory, EntrypointSnapshot};
+pub use error::ApiError;
+pub use metrics::Metrics;
+
+/// Everything the ingest routes share.
+#[derive(Clone)]
+pub struct IngestState {
+    /// Where entrypoints are looked up, without a database round-trip.
+    pub directory: Arc<dyn EntrypointDirectory>,
+    /// Where accepted ratings go.
+    pub sink: Arc<dyn sinks::RatingSink>,
+    /// Counters exported at `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Settings.
+    pub config: IngestConfig,
+}
+
+/// The public routes: `/v1/…`, `/widget/v1/…`, `/healthz`, `/readyz`, `/metrics`.
+///
+/// Serve it with `into_make_service_with_connect_info::<SocketAddr>()` so the rate limiter
+/// can tell clients apart.
+pub fn router(state: IngestState) -> Router {
+    Router::new()
+        .merge(routes::ratings::router(&state))
+        .merge(routes::widget::router())
+        .merge(routes::health::router())
+        .with_state(state)
+}

@@ -1,0 +1,107 @@
+//! Every error ingest answers, as `{"error":{"code":"…","message":"…"}}`.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use satisfy_core::RatingError;
+use serde_json::json;
+
+/// An error answer of the public API. Messages never reveal internals.
+#[derive(Debug)]
+pub enum ApiError {
+    /// The body exceeds the size limit.
+    PayloadTooLarge,
+    /// The content type is neither JSON nor plain text.
+    UnsupportedMediaType,
+    /// The body is not JSON.
+    MalformedJson,
+    /// The rating is invalid.
+    InvalidRating(RatingError),
+    /// No active entrypoint has this id.
+    UnknownEntrypoint,
+    /// The browser's origin may not post to this entrypoint.
+    OriginNotAllowed,
+    /// The rating id already belongs to another entrypoint.
+    IdConflict,
+    /// The client sent too many requests; retry after this many seconds.
+    RateLimited(u64),
+    /// Storage cannot take the rating now; retry after this many seconds.
+    Unavailable(u64),
+    /// No such route or file.
+    NotFound,
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        match self {
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the body exceeds 4096 bytes".into(),
+            ),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send application/json or text/plain".into(),
+            ),
+            ApiError::MalformedJson => (
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                "the body is not valid JSON".into(),
+            ),
+            ApiError::InvalidRating(error) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                error.code.as_str(),
+                error.to_string(),
+            ),
+            ApiError::UnknownEntrypoint => (
+                StatusCode::NOT_FOUND,
+                "unknown_entrypoint",
+                "no active entrypoint has this id".into(),
+            ),
+            ApiError::OriginNotAllowed => (
+                StatusCode::FORBIDDEN,
+                "origin_not_allowed",
+                "this site may not send ratings to this entrypoint".into(),
+            ),
+            ApiError::IdConflict => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "id_conflict",
+                "`id` belongs to a rating of another entrypoint".into(),
+            ),
+            ApiError::RateLimited(seconds) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many requests, retry in {seconds} s"),
+            ),
+            ApiError::Unavailable(seconds) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!("ratings cannot be stored right now, retry in {seconds} s"),
+            ),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "not found".into()),
+        }
+    }
+
+    /// The stable error code, as in the body.
+    pub fn code(&self) -> &'static str {
+        self.parts().1
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.parts();
+        let mut body = json!({ "error": { "code": code, "message": message } });
+        if let ApiError::InvalidRating(error) = &self {
+            body["error"]["field"] = json!(error.field);
+        }
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::RateLimited(seconds) | ApiError::Unavailable(seconds) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        response
+    }
+}

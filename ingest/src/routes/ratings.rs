@@ -1,0 +1,224 @@
+//! `POST /v1/ratings`: a rating or its update, answered 202 once durable.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use satisfy_aggregator::StoredRating;
+use satisfy_core::{Origin, RatingSubmission};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower_governor::GovernorLayer;
+use tower_governor::governor::GovernorConfigBuilder;
+
+use crate::IngestState;
+use crate::client_ip::ClientIp;
+use crate::error::ApiError;
+use crate::sinks::{Delivery, SinkError};
+
+/// Largest accepted body.
+pub const MAX_BODY_BYTES: usize = 4096;
+
+/// Seconds a client is told to wait when storage is saturated or down.
+const RETRY_AFTER_UNAVAILABLE: u64 = 2;
+
+/// The ratings route with its rate limit and body limit.
+pub fn router(state: &IngestState) -> Router<IngestState> {
+    let limits = GovernorConfigBuilder::default()
+        .key_extractor(ClientIp {
+            trust_forwarded_for: state.config.trust_forwarded_for,
+        })
+        .period(state.config.rate_limit_period)
+        .burst_size(state.config.rate_limit_burst.max(1))
+        .finish()
+        .unwrap_or_else(|| unreachable!("period and burst are non-zero"));
+    let limits = Arc::new(limits);
+    spawn_limiter_cleanup(&limits);
+    let metrics = Arc::clone(&state.metrics);
+    let governor = GovernorLayer::new(limits).error_handler(move |error| {
+        let wait = match error {
+            tower_governor::GovernorError::TooManyRequests { wait_time, .. } => wait_time,
+            _ => 1,
+        };
+        metrics.rejected("rate_limited");
+        ApiError::RateLimited(wait.max(1)).into_response()
+    });
+    Router::new()
+        .route("/v1/ratings", post(accept).options(preflight))
+        .layer(governor)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// Forgets idle clients so the limiter's memory stays proportional to active clients.
+fn spawn_limiter_cleanup<K, M>(config: &Arc<tower_governor::governor::GovernorConfig<K, M>>)
+where
+    K: tower_governor::key_extractor::KeyExtractor + Send + Sync + 'static,
+    K::Key: Send + Sync,
+    M: governor::middleware::RateLimitingMiddleware<governor::clock::QuantaInstant>
+        + Send
+        + Sync
+        + 'static,
+{
+    let limiter = Arc::downgrade(config);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let Some(config) = limiter.upgrade() else {
+                break;
+            };
+            config.limiter().retain_recent();
+        }
+    });
+}
+
+fn request_origin(headers: &HeaderMap) -> Option<Result<Origin, ()>> {
+    let raw = headers.get(header::ORIGIN)?;
+    Some(raw.to_str().ok().and_then(Origin::parse).ok_or(()))
+}
+
+/// Adds the CORS headers for a browser origin that some entrypoint accepts.
+fn with_cors(mut response: Response, origin: Option<&Origin>) -> Response {
+    if let Some(origin) = origin
+        && let Ok(value) = HeaderValue::from_str(origin.as_str())
+    {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+/// Answers CORS preflights for `application/json` posts (the widget itself posts
+/// `text/plain`, which needs none).
+async fn preflight(State(state): State<IngestState>, headers: HeaderMap) -> Response {
+    match request_origin(&headers) {
+        Some(Ok(origin)) if state.directory.knows_origin(&origin) => {
+            let mut response = StatusCode::NO_CONTENT.into_response();
+            let h = response.headers_mut();
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("POST"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("content-type"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("86400"),
+            );
+            with_cors(response, Some(&origin))
+        }
+        _ => ApiError::OriginNotAllowed.into_response(),
+    }
+}
+
+fn is_accepted_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    // text/plain is what navigator.sendBeacon and CORS "simple" requests send.
+    essence == "application/json" || essence == "text/plain"
+}
+
+#[tracing::instrument(name = "post_rating", skip_all, fields(entrypoint, code))]
+async fn accept(
+    State(state): State<IngestState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let origin = match request_origin(&headers) {
+        Some(Ok(origin)) => Some(origin),
+        Some(Err(())) => {
+            state.metrics.rejected(ApiError::OriginNotAllowed.code());
+            return ApiError::OriginNotAllowed.into_response();
+        }
+        None => None,
+    };
+    let cors_origin = origin.clone().filter(|o| state.directory.knows_origin(o));
+    let response = match store_rating(&state, origin.as_ref(), &headers, body).await {
+        Ok((id, delivery)) => {
+            let outcome = if delivery == Delivery::Inserted {
+                "inserted"
+            } else {
+                "updated"
+            };
+            state.metrics.accepted(outcome, started.elapsed());
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "id": id, "status": "accepted" })),
+            )
+                .into_response()
+        }
+        Err(error) => {
+            tracing::Span::current().record("code", error.code());
+            state.metrics.rejected(error.code());
+            error.into_response()
+        }
+    };
+    with_cors(response, cors_origin.as_ref())
+}
+
+async fn store_rating(
+    state: &IngestState,
+    origin: Option<&Origin>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(uuid::Uuid, Delivery), ApiError> {
+    if !is_accepted_content_type(headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        _ => ApiError::MalformedJson,
+    })?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|_| ApiError::MalformedJson)?;
+    let submission = RatingSubmission::parse(&json).map_err(ApiError::InvalidRating)?;
+    tracing::Span::current().record("entrypoint", submission.entrypoint.as_str());
+
+    let entrypoint = state
+        .directory
+        .get(&submission.entrypoint)
+        .filter(|e| e.is_active())
+        .ok_or(ApiError::UnknownEntrypoint)?;
+    if let Some(origin) = origin
+        && !entrypoint.allows_origin(origin)
+    {
+        return Err(ApiError::OriginNotAllowed);
+    }
+    // Option ids are the same in every language; the language only picks texts.
+    let survey = entrypoint.survey(submission.lang);
+    let rating = submission
+        .into_rating(&survey)
+        .map_err(ApiError::InvalidRating)?;
+    let id = rating.id;
+    let stored = StoredRating {
+        rating,
+        tenant: entrypoint.tenant.clone(),
+        received_at_ms: chrono::Utc::now().timestamp_millis(),
+    };
+    match state.sink.send(stored).await {
+        Ok(Delivery::Conflict) => Err(ApiError::IdConflict),
+        Ok(delivery) => Ok((id, delivery)),
+        Err(error @ (SinkError::Overloaded | SinkError::Unavailable)) => {
+            tracing::warn!(%error, "rating not stored, asking the client to retry");
+            Err(ApiError::Unavailable(RETRY_AFTER_UNAVAILABLE))
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! Where accepted ratings go: one file per sink behind [`RatingSink`].
+
+pub mod store;
+
+use async_trait::async_trait;
+use satisfy_aggregator::StoredRating;
+
+/// What the sink did with a rating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Durably stored as a new rating.
+    Inserted,
+    /// Durably stored as a new version of an existing rating.
+    Updated,
+    /// The id belongs to another entrypoint's rating; nothing was stored.
+    Conflict,
+}
+
+/// Why a sink could not take a rating; both mean "retry later" (503), never a silent drop.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The sink is saturated.
+    #[error("sink overloaded")]
+    Overloaded,
+    /// The sink's backend is unreachable or failing.
+    #[error("sink unavailable")]
+    Unavailable,
+}
+
+/// A destination for ratings. `send` returns only once the rating is durable.
+#[async_trait]
+pub trait RatingSink: Send + Sync {
+    /// Delivers one rating durably.
+    async fn send(&self, rating: StoredRating) -> Result<Delivery, SinkError>;
+
+    /// Whether the sink can currently accept ratings (for `/readyz`).
+    fn is_ready(&self) -> bool;
+}

@@ -1,0 +1,371 @@
+//! Ingest spawned on port 0 with the real SQLite store, exercised over HTTP.
+
+use satisfy_aggregator::{AnalyticsQuery, Filter, RatingWriter, SqliteStore, WriterConfig};
+use satisfy_core::{Entrypoint, EntrypointId, EntrypointKind, EntrypointStatus, Origin, TenantId};
+use satisfy_ingest::sinks::store::StoreSink;
+use satisfy_ingest::{EntrypointSnapshot, IngestConfig, IngestState, Metrics};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+const EP: &str = "ep_TESTtestTESTtest";
+const PAUSED: &str = "ep_PAUSEDpausedPAUS";
+const SITE: &str = "https://www.comune.bugliano.it";
+
+struct App {
+    base: String,
+    store: SqliteStore,
+    writer_task: tokio::task::JoinHandle<()>,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+fn entrypoint(id: &str, status: EntrypointStatus) -> Entrypoint {
+    Entrypoint {
+        id: EntrypointId::parse(id).unwrap(),
+        tenant: TenantId::parse("bugliano").unwrap(),
+        name: "Pagine".into(),
+        kind: EntrypointKind::PaginaWeb,
+        status,
+        allowed_origins: vec![Origin::parse(SITE).unwrap()],
+        custom: None,
+        created_at: 0,
+    }
+}
+
+async fn spawn(config: IngestConfig) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("ratings.db")).unwrap();
+    let (writer, writer_task) =
+        RatingWriter::spawn(Arc::new(store.clone()), WriterConfig::default());
+    let directory = EntrypointSnapshot::default();
+    directory.replace_all(vec![
+        entrypoint(EP, EntrypointStatus::Active),
+        entrypoint(PAUSED, EntrypointStatus::Paused),
+    ]);
+    let state = IngestState {
+        directory: Arc::new(directory),
+        sink: Arc::new(StoreSink::new(writer)),
+        metrics: Arc::new(Metrics::default()),
+        config,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = satisfy_ingest::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    App {
+        base: format!("http://{addr}"),
+        store,
+        writer_task,
+        client: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+fn generous() -> IngestConfig {
+    IngestConfig {
+        rate_limit_burst: 100_000,
+        rate_limit_period: Duration::from_micros(1),
+        ..IngestConfig::default()
+    }
+}
+
+fn rating(id: &str, stars: u8, answers: &[&str], comment: Option<&str>) -> Value {
+    json!({
+        "id": id, "entrypoint": EP, "page": format!("{SITE}/servizi/?utm=x"),
+        "rating": stars, "answers": answers, "comment": comment, "lang": "it", "widget": "1.0.0"
+    })
+}
+
+impl App {
+    async fn post(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/v1/ratings", self.base))
+            .header("content-type", "application/json")
+            .header("origin", SITE)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn post_raw(
+        &self,
+        content_type: Option<&str>,
+        origin: Option<&str>,
+        body: String,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}/v1/ratings", self.base))
+            .body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn count(&self) -> u64 {
+        let today = chrono::Utc::now().date_naive();
+        let filter = Filter {
+            tenant: TenantId::parse("bugliano").unwrap(),
+            entrypoint: None,
+            from: today.pred_opt().unwrap(),
+            to: today.succ_opt().unwrap(),
+            tz: chrono_tz::Europe::Rome,
+        };
+        self.store.summary(&filter).await.unwrap().count
+    }
+}
+
+async fn error_code(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    (status, body["error"]["code"].as_str().unwrap().to_owned())
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[tokio::test]
+async fn accepts_a_rating_and_counts_updates_and_duplicates_once() {
+    let app = spawn(generous()).await;
+    let id = new_id();
+    let first = app.post(&rating(&id, 2, &[], None)).await;
+    assert_eq!(first.status(), 202);
+    assert_eq!(first.headers()["access-control-allow-origin"], SITE);
+    let update = rating(&id, 2, &["incomplete"], Some("Manca l'orario"));
+    assert_eq!(app.post(&update).await.status(), 202);
+    assert_eq!(app.post(&update).await.status(), 202);
+    assert_eq!(app.count().await, 1);
+
+    // navigator.sendBeacon posts text/plain.
+    let beacon = rating(&new_id(), 5, &["clear"], None).to_string();
+    let response = app
+        .post_raw(Some("text/plain;charset=UTF-8"), None, beacon)
+        .await;
+    assert_eq!(response.status(), 202);
+    assert_eq!(app.count().await, 2);
+}
+
+#[tokio::test]
+async fn every_error_status_has_a_typed_json_body() {
+    let app = spawn(generous()).await;
+    let json_type = Some("application/json");
+    let valid = rating(&new_id(), 4, &[], None);
+
+    let malformed = app.post_raw(json_type, None, "{".into()).await;
+    assert_eq!(error_code(malformed).await, (400, "malformed_json".into()));
+
+    let big = json!({ "pad": "x".repeat(5000) }).to_string();
+    let too_large = app.post_raw(json_type, None, big).await;
+    assert_eq!(
+        error_code(too_large).await,
+        (413, "payload_too_large".into())
+    );
+
+    let form = app
+        .post_raw(
+            Some("application/x-www-form-urlencoded"),
+            None,
+            valid.to_string(),
+        )
+        .await;
+    assert_eq!(
+        error_code(form).await,
+        (415, "unsupported_media_type".into())
+    );
+    assert_eq!(
+        app.post_raw(None, None, valid.to_string()).await.status(),
+        415
+    );
+
+    let mut bad = valid.clone();
+    bad["rating"] = json!(7);
+    let invalid = app.post(&bad).await;
+    assert_eq!(invalid.status(), 422);
+    let body: Value = invalid.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_rating");
+    assert_eq!(body["error"]["field"], "rating");
+
+    let mut wrong_answer = valid.clone();
+    wrong_answer["answers"] = json!(["unclear"]);
+    assert_eq!(
+        error_code(app.post(&wrong_answer).await).await,
+        (422, "invalid_answer".into())
+    );
+
+    let mut unknown = valid.clone();
+    unknown["entrypoint"] = json!("ep_UNKNOWNunknownUU");
+    assert_eq!(
+        error_code(app.post(&unknown).await).await,
+        (404, "unknown_entrypoint".into())
+    );
+    let mut paused = valid.clone();
+    paused["entrypoint"] = json!(PAUSED);
+    assert_eq!(
+        error_code(app.post(&paused).await).await,
+        (404, "unknown_entrypoint".into())
+    );
+
+    let foreign = app
+        .post_raw(json_type, Some("https://evil.example"), valid.to_string())
+        .await;
+    assert_eq!(
+        error_code(foreign).await,
+        (403, "origin_not_allowed".into())
+    );
+
+    assert_eq!(app.count().await, 0);
+    assert_eq!(app.get("/nope").await.status(), 404);
+}
+
+#[tokio::test]
+async fn preflights_are_answered_for_known_origins_only() {
+    let app = spawn(generous()).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, format!("{}/v1/ratings", app.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let ok = preflight(SITE).await.unwrap();
+    assert_eq!(ok.status(), 204);
+    assert_eq!(ok.headers()["access-control-allow-origin"], SITE);
+    assert_eq!(
+        preflight("https://evil.example").await.unwrap().status(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn too_many_requests_get_429_with_retry_after() {
+    let app = spawn(IngestConfig {
+        rate_limit_burst: 3,
+        rate_limit_period: Duration::from_secs(30),
+        ..IngestConfig::default()
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let response = app.post(&rating(&new_id(), 5, &[], None)).await;
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            let retry: u64 = response.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(retry >= 1);
+            assert_eq!(error_code(response).await.1, "rate_limited");
+        }
+    }
+    assert_eq!(statuses, vec![202, 202, 202, 429, 429]);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("satisfy_requests_rejected_total{code=\"rate_limited\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("satisfy_ratings_accepted_total{outcome=\"inserted\"} 3"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn storage_down_answers_503_never_202() {
+    let app = spawn(generous()).await;
+    app.writer_task.abort();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let response = app.post(&rating(&new_id(), 5, &[], None)).await;
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    assert_eq!(app.get("/readyz").await.status(), 503);
+    assert_eq!(app.count().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_ratings_are_each_stored_once() {
+    let app = Arc::new(spawn(generous()).await);
+    let mut tasks = Vec::new();
+    for n in 0..1000 {
+        let app = Arc::clone(&app);
+        tasks.push(tokio::spawn(async move {
+            let id = new_id();
+            let stars = (n % 5 + 1) as u8;
+            let status = app.post(&rating(&id, stars, &[], None)).await.status();
+            // Half of them are redelivered too: still one rating each.
+            if n % 2 == 0 {
+                assert_eq!(app.post(&rating(&id, stars, &[], None)).await.status(), 202);
+            }
+            status
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 202);
+    }
+    assert_eq!(app.count().await, 1000);
+}
+
+#[tokio::test]
+async fn serves_widget_assets_config_and_health() {
+    let app = spawn(generous()).await;
+    let js = app.get("/widget/v1/satisfy.js").await;
+    assert_eq!(js.status(), 200);
+    assert!(
+        js.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(
+        js.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
+    assert_eq!(app.get("/widget/v1/nothing.js").await.status(), 404);
+
+    let config: Value = app
+        .get(&format!("/v1/entrypoints/{EP}/widget-config?lang=de"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config["survey"]["lang"], "de");
+    assert_eq!(
+        config["survey"]["follow_ups"][0]["options"][1]["id"],
+        "incomplete"
+    );
+    let it: Value = app
+        .get(&format!("/v1/entrypoints/{EP}/widget-config"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        it["survey"]["title"],
+        "Quanto sono chiare le informazioni su questa pagina?"
+    );
+    let paused = app
+        .get(&format!("/v1/entrypoints/{PAUSED}/widget-config"))
+        .await;
+    assert_eq!(paused.status(), 404);
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.get("/readyz").await.status(), 200);
+}
