@@ -1,1 +1,188 @@
-//! satisfy-charts
+//! Chart rendering for the console: pure functions from series to SVG documents.
+//!
+//! Output depends only on the input (no fonts are measured from the system, no clock), so
+//! the same series always gives the same bytes, which the snapshot tests check.
+
+use plotters::prelude::*;
+
+/// One period of the weekly chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriodPoint {
+    /// Axis label of the period, e.g. `23/03`.
+    pub label: String,
+    /// Ratings given in the period.
+    pub count: u64,
+    /// Average stars, `None` for a period without ratings (drawn as a gap).
+    pub average: Option<f64>,
+}
+
+/// The texts of a chart, in the reader's language.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartTexts {
+    /// Caption above the plot.
+    pub title: String,
+    /// Left axis: number of ratings.
+    pub count_axis: String,
+    /// Right axis: average stars.
+    pub average_axis: String,
+}
+
+/// Why a chart could not be drawn.
+#[derive(Debug, thiserror::Error)]
+#[error("chart rendering failed: {0}")]
+pub struct ChartError(String);
+
+const WIDTH: u32 = 860;
+const HEIGHT: u32 = 360;
+/// Accessible blue of the Italian PA design system (contrast ≥ 4.5:1 on white).
+const BAR: RGBColor = RGBColor(0x00, 0x66, 0xcc);
+/// Dark orange for the average line, distinguishable from the bars for colour-blind readers.
+const LINE: RGBColor = RGBColor(0xb3, 0x4a, 0x00);
+const AXIS: RGBColor = RGBColor(0x33, 0x33, 0x33);
+
+/// The smallest "nice" axis maximum (1, 2 or 5 times a power of ten) holding `value`.
+fn nice_ceiling(value: u64) -> u64 {
+    let mut step = 1u64;
+    loop {
+        for factor in [1, 2, 5] {
+            if step.saturating_mul(factor) >= value {
+                return step.saturating_mul(factor);
+            }
+        }
+        step = step.saturating_mul(10);
+    }
+}
+
+/// Bars for the number of ratings per period on the left axis, a line for the average on a
+/// fixed 0–5 right axis; periods without ratings have no bar and break the line.
+pub fn rating_chart_svg(points: &[PeriodPoint], texts: &ChartTexts) -> Result<String, ChartError> {
+    let mut svg = String::new();
+    draw(&mut svg, points, texts).map_err(|e| ChartError(e.to_string()))?;
+    Ok(svg)
+}
+
+fn draw(
+    svg: &mut String,
+    points: &[PeriodPoint],
+    texts: &ChartTexts,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let root = SVGBackend::with_string(svg, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let periods = points.len().max(1);
+    let max_count = nice_ceiling(points.iter().map(|p| p.count).max().unwrap_or(0).max(1));
+    let label_font = ("sans-serif", 13).into_font().color(&AXIS);
+
+    let mut chart = ChartBuilder::on(&root)
+        .caption(&texts.title, ("sans-serif", 18).into_font().color(&AXIS))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .right_y_label_area_size(56)
+        .build_cartesian_2d((0..periods).into_segmented(), 0u64..max_count)?
+        .set_secondary_coord((0..periods).into_segmented(), 0f64..5f64);
+
+    // At most ~13 labels so they never overlap, whatever the range.
+    let label_every = periods.div_ceil(13);
+    let x_formatter = |value: &SegmentValue<usize>| match value {
+        SegmentValue::CenterOf(i) if i % label_every == 0 => {
+            points.get(*i).map(|p| p.label.clone()).unwrap_or_default()
+        }
+        _ => String::new(),
+    };
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(periods)
+        .x_label_formatter(&x_formatter)
+        .y_labels(6)
+        .y_label_formatter(&|v| v.to_string())
+        .y_desc(texts.count_axis.as_str())
+        .axis_desc_style(label_font.clone())
+        .label_style(label_font.clone())
+        .light_line_style(RGBColor(0xe6, 0xe9, 0xf2))
+        .draw()?;
+    chart
+        .configure_secondary_axes()
+        .y_labels(6)
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .y_desc(texts.average_axis.as_str())
+        .axis_desc_style(label_font.clone())
+        .label_style(label_font)
+        .draw()?;
+
+    // Plain rectangles in input order: plotters' Histogram iterates a HashMap, which would
+    // make the SVG's element order (and so its bytes) vary between runs.
+    let bars = points
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.count > 0)
+        .map(|(i, p)| {
+            let mut bar = Rectangle::new(
+                [
+                    (SegmentValue::Exact(i), 0),
+                    (SegmentValue::Exact(i + 1), p.count),
+                ],
+                BAR.filled(),
+            );
+            bar.set_margin(0, 0, 6, 6);
+            bar
+        });
+    chart.draw_series(bars)?;
+
+    for run in average_runs(points) {
+        chart.draw_secondary_series(LineSeries::new(
+            run.iter().map(|&(i, avg)| (SegmentValue::CenterOf(i), avg)),
+            LINE.stroke_width(3),
+        ))?;
+        chart.draw_secondary_series(PointSeries::of_element(
+            run.iter().map(|&(i, avg)| (SegmentValue::CenterOf(i), avg)),
+            4,
+            LINE.filled(),
+            &|coord, size, style| EmptyElement::at(coord) + Circle::new((0, 0), size, style),
+        ))?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// Consecutive periods that have an average; each becomes one unbroken line.
+fn average_runs(points: &[PeriodPoint]) -> Vec<Vec<(usize, f64)>> {
+    let mut runs: Vec<Vec<(usize, f64)>> = Vec::new();
+    let mut current = Vec::new();
+    for (i, point) in points.iter().enumerate() {
+        match point.average {
+            Some(avg) => current.push((i, avg)),
+            None if !current.is_empty() => runs.push(std::mem::take(&mut current)),
+            None => {}
+        }
+    }
+    if !current.is_empty() {
+        runs.push(current);
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nice_ceilings() {
+        assert_eq!(nice_ceiling(1), 1);
+        assert_eq!(nice_ceiling(3), 5);
+        assert_eq!(nice_ceiling(11), 20);
+        assert_eq!(nice_ceiling(500), 500);
+        assert_eq!(nice_ceiling(501), 1000);
+    }
+
+    #[test]
+    fn gaps_split_the_average_line() {
+        let p = |avg| PeriodPoint {
+            label: String::new(),
+            count: 1,
+            average: avg,
+        };
+        let runs = average_runs(&[p(Some(1.0)), p(Some(2.0)), p(None), p(Some(3.0))]);
+        assert_eq!(runs, vec![vec![(0, 1.0), (1, 2.0)], vec![(3, 3.0)]]);
+    }
+}
