@@ -1,0 +1,135 @@
+//! Errors of the REST API (JSON) and of the HTML pages.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use satisfy_aggregator::StoreError;
+use serde_json::json;
+
+use crate::store::ConfigError;
+
+/// An error answer of `/api/v1`, as `{"error":{"code":"…","message":"…"}}`.
+#[derive(Debug)]
+pub enum ApiError {
+    /// No valid session or credentials.
+    Unauthorized,
+    /// A cookie-authenticated change without the session's CSRF token.
+    CsrfRejected,
+    /// No such entrypoint for this tenant.
+    NotFound,
+    /// The request is malformed; code and message say which field.
+    Invalid(&'static str, String),
+    /// A store failed; details are logged, never returned.
+    Unavailable,
+}
+
+impl From<ConfigError> for ApiError {
+    fn from(error: ConfigError) -> Self {
+        tracing::error!(%error, "configuration store failed");
+        ApiError::Unavailable
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "analytics store failed");
+        ApiError::Unavailable
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "log in or send HTTP Basic credentials".to_owned(),
+            ),
+            ApiError::CsrfRejected => (
+                StatusCode::FORBIDDEN,
+                "csrf_rejected",
+                "send the session's X-CSRF-Token header".to_owned(),
+            ),
+            ApiError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such entrypoint".to_owned(),
+            ),
+            ApiError::Invalid(code, message) => (StatusCode::UNPROCESSABLE_ENTITY, code, message),
+            ApiError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "storage is unavailable, retry later".to_owned(),
+            ),
+        };
+        let mut response = (
+            status,
+            Json(json!({ "error": { "code": code, "message": message } })),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"satisfy\", charset=\"UTF-8\""),
+            );
+        }
+        response
+    }
+}
+
+/// An error of an HTML page.
+#[derive(Debug)]
+pub enum PageError {
+    /// Not logged in: go to the login form.
+    LoginRequired,
+    /// A form without the right CSRF token.
+    CsrfRejected,
+    /// No such page or entrypoint.
+    NotFound,
+    /// A store failed.
+    Unavailable,
+}
+
+impl From<ConfigError> for PageError {
+    fn from(error: ConfigError) -> Self {
+        tracing::error!(%error, "configuration store failed");
+        PageError::Unavailable
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "analytics store failed");
+        PageError::Unavailable
+    }
+}
+
+fn error_page(status: StatusCode, message: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"it\"><head><meta charset=\"utf-8\"><title>Satisfy</title>\
+         <link rel=\"stylesheet\" href=\"/console/static/console.css\"></head><body><main class=\"container\">\
+         <h1>{}</h1><p>{message}</p><p><a href=\"/console/entrypoints\">Console</a></p></main></body></html>",
+        status.as_u16()
+    );
+    (status, Html(body)).into_response()
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::LoginRequired => Redirect::to("/console/login").into_response(),
+            PageError::CsrfRejected => error_page(
+                StatusCode::FORBIDDEN,
+                "Modulo scaduto o non valido: ricarica la pagina. / Form expired or invalid: reload the page. / Formular abgelaufen: Seite neu laden.",
+            ),
+            PageError::NotFound => error_page(
+                StatusCode::NOT_FOUND,
+                "Pagina non trovata. / Page not found. / Seite nicht gefunden.",
+            ),
+            PageError::Unavailable => error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Servizio temporaneamente non disponibile. / Service temporarily unavailable. / Dienst vorübergehend nicht verfügbar.",
+            ),
+        }
+    }
+}

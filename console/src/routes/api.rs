@@ -1,0 +1,198 @@
+//! The REST API under `/api/v1`: entrypoints and their statistics, as JSON.
+//! Authenticated by the console's session cookie (plus `X-CSRF-Token` for changes) or by
+//! HTTP Basic with a console user's credentials.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use satisfy_core::{
+    CustomSurvey, Entrypoint, EntrypointId, EntrypointKind, EntrypointStatus, Lang,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::ConsoleState;
+use crate::auth::ApiUser;
+use crate::error::ApiError;
+use crate::forms::{parse_name, parse_origins};
+use crate::routes::pages::snippet_html;
+use crate::stats::{self, StatsParams};
+use crate::store::EntrypointChanges;
+
+/// Routes under `/api/v1`.
+pub fn router() -> Router<ConsoleState> {
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/entrypoints", get(list).post(create))
+        .route("/entrypoints/{id}", get(show).put(update).patch(update))
+        .route("/entrypoints/{id}/stats", get(statistics))
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("../../openapi.json"),
+    )
+        .into_response()
+}
+
+fn to_json(state: &ConsoleState, entrypoint: &Entrypoint) -> Value {
+    let survey = entrypoint.survey(Lang::It);
+    json!({
+        "id": entrypoint.id,
+        "tenant": entrypoint.tenant,
+        "name": entrypoint.name,
+        "kind": entrypoint.kind,
+        "status": entrypoint.status,
+        "allowed_origins": entrypoint.allowed_origins,
+        "custom": entrypoint.custom,
+        "created_at": chrono::DateTime::from_timestamp(entrypoint.created_at, 0).map(|t| t.to_rfc3339()),
+        "main_question": survey.title,
+        "additional_questions": survey.additional_questions(),
+        "snippet": snippet_html(&state.config.public_url, &entrypoint.id),
+    })
+}
+
+fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    payload
+        .map(|Json(value)| value)
+        .map_err(|rejection| ApiError::Invalid("invalid_body", rejection.body_text()))
+}
+
+async fn owned(state: &ConsoleState, user: &ApiUser, id: &str) -> Result<Entrypoint, ApiError> {
+    let id = EntrypointId::parse(id).ok_or(ApiError::NotFound)?;
+    state
+        .store
+        .entrypoint(&id)
+        .await?
+        .filter(|e| e.tenant == user.0.user.tenant)
+        .ok_or(ApiError::NotFound)
+}
+
+async fn list(State(state): State<ConsoleState>, user: ApiUser) -> Result<Json<Value>, ApiError> {
+    let entrypoints = state.store.entrypoints(Some(&user.0.user.tenant)).await?;
+    let items: Vec<Value> = entrypoints.iter().map(|e| to_json(&state, e)).collect();
+    Ok(Json(json!({ "entrypoints": items })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateEntrypoint {
+    name: String,
+    kind: String,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+    custom: Option<CustomSurvey>,
+}
+
+fn parse_custom(
+    kind: EntrypointKind,
+    custom: Option<CustomSurvey>,
+) -> Result<Option<CustomSurvey>, ApiError> {
+    match (kind, custom) {
+        (EntrypointKind::Personalizzato, Some(custom)) => CustomSurvey::parse(custom)
+            .map(Some)
+            .map_err(|e| ApiError::Invalid("invalid_custom", e.to_string())),
+        (EntrypointKind::Personalizzato, None) => Ok(None),
+        (_, Some(_)) => Err(ApiError::Invalid(
+            "invalid_custom",
+            "only personalizzato entrypoints have custom questions".into(),
+        )),
+        (_, None) => Ok(None),
+    }
+}
+
+async fn create(
+    State(state): State<ConsoleState>,
+    user: ApiUser,
+    payload: Result<Json<CreateEntrypoint>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let input = body(payload)?;
+    let name = parse_name(&input.name).map_err(|e| ApiError::Invalid("invalid_name", e))?;
+    let kind = EntrypointKind::parse(&input.kind).ok_or_else(|| {
+        ApiError::Invalid(
+            "invalid_kind",
+            "kind must be pagina_web, scheda_servizio, valutazione_servizio or personalizzato"
+                .into(),
+        )
+    })?;
+    let origins = parse_origins(input.allowed_origins.iter().map(String::as_str))
+        .map_err(|e| ApiError::Invalid("invalid_origin", e))?;
+    let custom = parse_custom(kind, input.custom)?;
+    let entrypoint = state
+        .store
+        .create_entrypoint(user.0.user.tenant.clone(), name, kind, origins, custom)
+        .await?;
+    tracing::info!(id = %entrypoint.id, "entrypoint created through the API");
+    Ok((StatusCode::CREATED, Json(to_json(&state, &entrypoint))).into_response())
+}
+
+async fn show(
+    State(state): State<ConsoleState>,
+    user: ApiUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let entrypoint = owned(&state, &user, &id).await?;
+    Ok(Json(to_json(&state, &entrypoint)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateEntrypoint {
+    name: Option<String>,
+    status: Option<EntrypointStatus>,
+    allowed_origins: Option<Vec<String>>,
+    custom: Option<CustomSurvey>,
+}
+
+async fn update(
+    State(state): State<ConsoleState>,
+    user: ApiUser,
+    Path(id): Path<String>,
+    payload: Result<Json<UpdateEntrypoint>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let entrypoint = owned(&state, &user, &id).await?;
+    let input = body(payload)?;
+    let changes = EntrypointChanges {
+        name: input
+            .name
+            .map(|n| parse_name(&n))
+            .transpose()
+            .map_err(|e| ApiError::Invalid("invalid_name", e))?,
+        status: input.status,
+        allowed_origins: input
+            .allowed_origins
+            .map(|o| parse_origins(o.iter().map(String::as_str)))
+            .transpose()
+            .map_err(|e| ApiError::Invalid("invalid_origin", e))?,
+        custom: parse_custom(entrypoint.kind, input.custom)?,
+    };
+    let updated = state
+        .store
+        .update_entrypoint(&entrypoint.id, changes)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(to_json(&state, &updated)))
+}
+
+async fn statistics(
+    State(state): State<ConsoleState>,
+    user: ApiUser,
+    Path(id): Path<String>,
+    Query(params): Query<StatsParams>,
+) -> Result<Json<Value>, ApiError> {
+    let entrypoint = owned(&state, &user, &id).await?;
+    let today = chrono::Utc::now()
+        .with_timezone(&state.config.time_zone)
+        .date_naive();
+    let range = params
+        .resolve(today)
+        .map_err(|e| ApiError::Invalid("invalid_range", e))?;
+    let report = stats::report(&state, &entrypoint, range).await?;
+    let mut value = serde_json::to_value(&report).map_err(|_| ApiError::Unavailable)?;
+    value["entrypoint"] = json!(entrypoint.id);
+    Ok(Json(value))
+}

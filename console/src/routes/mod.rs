@@ -1,0 +1,4 @@
+//! The console's routes: HTML pages and the REST API.
+
+pub mod api;
+pub mod pages;

@@ -1,0 +1,690 @@
+//! The HTML console under `/console`.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::TimeZone;
+use satisfy_core::{Entrypoint, EntrypointId, EntrypointKind, EntrypointStatus, Lang};
+use serde::Deserialize;
+use std::collections::HashMap;
+
+use crate::ConsoleState;
+use crate::auth::{
+    self, Authenticated, LOGIN_CSRF_COOKIE, PageUser, SESSION_COOKIE, SESSION_SECONDS, same_secret,
+};
+use crate::error::PageError;
+use crate::forms::{parse_custom_form, parse_name, parse_origins};
+use crate::i18n::{LANG_COOKIE, Ui, UiLang, ui};
+use crate::stats::{self, StatsParams, bucket_label};
+use crate::store::EntrypointChanges;
+
+/// Routes under `/console`.
+pub fn router() -> Router<ConsoleState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/console/entrypoints") }))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/lang/{code}", get(switch_language))
+        .route("/static/{file}", get(static_file))
+        .route("/entrypoints", get(list).post(create))
+        .route("/entrypoints/new", get(new_form))
+        .route("/entrypoints/{id}", post(update))
+        .route("/entrypoints/{id}/edit", get(edit_form))
+        .route("/entrypoints/{id}/snippet", get(snippet))
+        .route("/entrypoints/{id}/stats", get(statistics))
+}
+
+/// What every page's frame shows.
+pub struct Layout {
+    ui: &'static Ui,
+    languages: Vec<(&'static str, &'static str)>,
+    username: Option<String>,
+    csrf: String,
+    path: String,
+}
+
+impl Layout {
+    fn new(lang: Lang, auth: Option<&Authenticated>, csrf: String, path: &str) -> Layout {
+        Layout {
+            ui: ui(lang),
+            languages: Lang::ALL
+                .iter()
+                .map(|l| (l.code(), l.native_name()))
+                .collect(),
+            username: auth.map(|a| a.user.username.clone()),
+            csrf,
+            path: path.to_owned(),
+        }
+    }
+
+    fn for_user(lang: Lang, auth: &Authenticated, path: &str) -> Layout {
+        Layout::new(
+            lang,
+            Some(auth),
+            auth.csrf_token.clone().unwrap_or_default(),
+            path,
+        )
+    }
+}
+
+/// Renders a page with the console's security headers.
+fn render(template: &impl Template, status: StatusCode) -> Response {
+    match template.render() {
+        Ok(html) => {
+            let mut response = (status, Html(html)).into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+                ),
+            );
+            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            headers.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => {
+            tracing::error!(%error, "template rendering failed");
+            PageError::Unavailable.into_response()
+        }
+    }
+}
+
+fn with_cookie(mut response: Response, cookie: String) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+fn check_csrf(auth: &Authenticated, submitted: &str) -> Result<(), PageError> {
+    match &auth.csrf_token {
+        Some(expected) if same_secret(expected, submitted) => Ok(()),
+        _ => Err(PageError::CsrfRejected),
+    }
+}
+
+async fn static_file(Path(file): Path<String>) -> Response {
+    let (body, content_type) = match file.as_str() {
+        "console.css" => (
+            include_str!("../../static/console.css"),
+            "text/css; charset=utf-8",
+        ),
+        "console.js" => (
+            include_str!("../../static/console.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        _ => return PageError::NotFound.into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct NextPage {
+    next: Option<String>,
+}
+
+async fn switch_language(Path(code): Path<String>, Query(query): Query<NextPage>) -> Response {
+    // Only same-site console paths: never an open redirect.
+    let next = query
+        .next
+        .filter(|n| n.starts_with("/console") && !n.contains("//") && !n.contains('\\'))
+        .unwrap_or_else(|| "/console/entrypoints".into());
+    let redirect = Redirect::to(&next).into_response();
+    match Lang::parse(&code) {
+        Some(lang) => with_cookie(
+            redirect,
+            format!(
+                "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000",
+                lang.code()
+            ),
+        ),
+        None => redirect,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    layout: Layout,
+    failed: bool,
+    username: String,
+}
+
+fn login_page(lang: Lang, failed: bool, username: String, secure: bool) -> Response {
+    // Double-submit token: the form must echo the cookie a cross-site page cannot read.
+    let token = auth::random_token();
+    let page = LoginPage {
+        layout: Layout::new(lang, None, token.clone(), "/console/login"),
+        failed,
+        username,
+    };
+    let status = if failed {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    with_cookie(
+        render(&page, status),
+        auth::set_cookie(LOGIN_CSRF_COOKIE, &token, 3600, secure),
+    )
+}
+
+async fn login_form(State(state): State<ConsoleState>, UiLang(lang): UiLang) -> Response {
+    login_page(lang, false, String::new(), state.config.secure_cookies)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    csrf: String,
+}
+
+async fn login(
+    State(state): State<ConsoleState>,
+    UiLang(lang): UiLang,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    let expected = auth::cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if !same_secret(expected, &form.csrf) {
+        return Err(PageError::CsrfRejected);
+    }
+    let user = state.store.find_user(form.username.trim()).await?;
+    let verified = match &user {
+        Some(user) => auth::verify_password(form.password, user.password_hash.clone()).await,
+        None => false,
+    };
+    let Some(user) = user.filter(|_| verified) else {
+        tracing::info!(username = %form.username.trim(), "failed console login");
+        return Ok(login_page(
+            lang,
+            true,
+            form.username,
+            state.config.secure_cookies,
+        ));
+    };
+    let token = auth::random_token();
+    let expires_at = chrono::Utc::now().timestamp() + SESSION_SECONDS;
+    state
+        .store
+        .create_session(
+            auth::token_hash(&token),
+            user.username.clone(),
+            auth::random_token(),
+            expires_at,
+        )
+        .await?;
+    tracing::info!(username = %user.username, "console login");
+    let response = Redirect::to("/console/entrypoints").into_response();
+    Ok(with_cookie(
+        response,
+        auth::set_cookie(
+            SESSION_COOKIE,
+            &token,
+            SESSION_SECONDS,
+            state.config.secure_cookies,
+        ),
+    ))
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&auth, &form.csrf)?;
+    if let Some(token) = auth::cookie(&headers, SESSION_COOKIE) {
+        state.store.delete_session(auth::token_hash(token)).await?;
+    }
+    Ok(with_cookie(
+        Redirect::to("/console/login").into_response(),
+        auth::set_cookie(SESSION_COOKIE, "", 0, state.config.secure_cookies),
+    ))
+}
+
+struct Row {
+    id: String,
+    name: String,
+    kind: &'static str,
+    created: String,
+    main_question: String,
+    additional_questions: usize,
+    status: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "entrypoints.html")]
+struct ListPage {
+    layout: Layout,
+    rows: Vec<Row>,
+}
+
+fn local_date(state: &ConsoleState, seconds: i64) -> String {
+    state
+        .config
+        .time_zone
+        .timestamp_opt(seconds, 0)
+        .single()
+        .map(|t| t.format("%d/%m/%Y").to_string())
+        .unwrap_or_default()
+}
+
+async fn list(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    UiLang(lang): UiLang,
+) -> Result<Response, PageError> {
+    let entrypoints = state.store.entrypoints(Some(&auth.user.tenant)).await?;
+    let texts = ui(lang);
+    let rows = entrypoints
+        .iter()
+        .map(|e| {
+            let survey = e.survey(lang);
+            Row {
+                id: e.id.to_string(),
+                name: e.name.clone(),
+                kind: e.kind.label(lang),
+                created: local_date(&state, e.created_at),
+                main_question: survey.title.clone(),
+                additional_questions: survey.additional_questions(),
+                status: if e.is_active() {
+                    texts.active
+                } else {
+                    texts.paused
+                },
+            }
+        })
+        .collect();
+    let page = ListPage {
+        layout: Layout::for_user(lang, &auth, "/console/entrypoints"),
+        rows,
+    };
+    Ok(render(&page, StatusCode::OK))
+}
+
+#[derive(Template)]
+#[template(path = "entrypoint_form.html")]
+struct FormPage {
+    layout: Layout,
+    heading: String,
+    action: String,
+    is_new: bool,
+    error: Option<String>,
+    name: String,
+    kinds: Vec<(&'static str, &'static str)>,
+    kind: &'static str,
+    kind_label: &'static str,
+    active: bool,
+    origins: String,
+    show_custom: bool,
+    custom_question: String,
+    custom_follow_ups: Vec<(usize, String, String)>,
+}
+
+impl FormPage {
+    fn new(layout: Layout, lang: Lang, entrypoint: Option<&Entrypoint>) -> FormPage {
+        let texts = layout.ui;
+        let kind = entrypoint
+            .map(|e| e.kind)
+            .unwrap_or(EntrypointKind::PaginaWeb);
+        let custom = entrypoint
+            .and_then(|e| e.custom.clone())
+            .unwrap_or_default();
+        let custom_follow_ups = (0..satisfy_core::entrypoint::MAX_CUSTOM_QUESTIONS)
+            .map(|i| match custom.follow_ups.get(i) {
+                Some(q) => (i + 1, q.question.clone(), q.options.join("\n")),
+                None => (i + 1, String::new(), String::new()),
+            })
+            .collect();
+        FormPage {
+            heading: match entrypoint {
+                Some(e) => format!("{}: {}", texts.edit, e.name),
+                None => texts.add_entrypoint.to_owned(),
+            },
+            action: match entrypoint {
+                Some(e) => format!("/console/entrypoints/{}", e.id),
+                None => "/console/entrypoints".to_owned(),
+            },
+            is_new: entrypoint.is_none(),
+            error: None,
+            name: entrypoint.map(|e| e.name.clone()).unwrap_or_default(),
+            kinds: EntrypointKind::ALL
+                .iter()
+                .map(|k| (k.code(), k.label(lang)))
+                .collect(),
+            kind: kind.code(),
+            kind_label: kind.label(lang),
+            active: entrypoint.is_none_or(|e| e.is_active()),
+            origins: entrypoint
+                .map(|e| {
+                    e.allowed_origins
+                        .iter()
+                        .map(|o| o.as_str())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .unwrap_or_default(),
+            show_custom: kind == EntrypointKind::Personalizzato,
+            custom_question: custom.question,
+            custom_follow_ups,
+            layout,
+        }
+    }
+}
+
+async fn new_form(PageUser(auth): PageUser, UiLang(lang): UiLang) -> Response {
+    let layout = Layout::for_user(lang, &auth, "/console/entrypoints/new");
+    render(&FormPage::new(layout, lang, None), StatusCode::OK)
+}
+
+async fn create(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    UiLang(lang): UiLang,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+    check_csrf(&auth, field("csrf"))?;
+    let kind = EntrypointKind::parse(field("kind")).unwrap_or(EntrypointKind::PaginaWeb);
+    let parsed = parse_name(field("name"))
+        .and_then(|name| Ok((name, parse_origins(field("origins").lines())?)));
+    let (name, origins) = match parsed {
+        Ok(values) => values,
+        Err(error) => {
+            let layout = Layout::for_user(lang, &auth, "/console/entrypoints/new");
+            let mut page = FormPage::new(layout, lang, None);
+            page.error = Some(error);
+            page.name = field("name").to_owned();
+            page.kind = kind.code();
+            page.origins = field("origins").to_owned();
+            return Ok(render(&page, StatusCode::UNPROCESSABLE_ENTITY));
+        }
+    };
+    let entrypoint = state
+        .store
+        .create_entrypoint(auth.user.tenant.clone(), name, kind, origins, None)
+        .await?;
+    tracing::info!(id = %entrypoint.id, kind = kind.code(), "entrypoint created");
+    // A custom entrypoint needs its wording first; the others are ready to embed.
+    let next = if kind == EntrypointKind::Personalizzato {
+        "edit"
+    } else {
+        "snippet"
+    };
+    Ok(Redirect::to(&format!("/console/entrypoints/{}/{next}", entrypoint.id)).into_response())
+}
+
+/// The entrypoint `id` if it belongs to the user's tenant.
+async fn owned(
+    state: &ConsoleState,
+    auth: &Authenticated,
+    id: &str,
+) -> Result<Entrypoint, PageError> {
+    let id = EntrypointId::parse(id).ok_or(PageError::NotFound)?;
+    state
+        .store
+        .entrypoint(&id)
+        .await?
+        .filter(|e| e.tenant == auth.user.tenant)
+        .ok_or(PageError::NotFound)
+}
+
+async fn edit_form(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    UiLang(lang): UiLang,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let entrypoint = owned(&state, &auth, &id).await?;
+    let layout = Layout::for_user(lang, &auth, &format!("/console/entrypoints/{id}/edit"));
+    Ok(render(
+        &FormPage::new(layout, lang, Some(&entrypoint)),
+        StatusCode::OK,
+    ))
+}
+
+async fn update(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    UiLang(lang): UiLang,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+    check_csrf(&auth, field("csrf"))?;
+    let entrypoint = owned(&state, &auth, &id).await?;
+    let follow_ups: Vec<(String, String)> = (1..=satisfy_core::entrypoint::MAX_CUSTOM_QUESTIONS)
+        .map(|n| {
+            (
+                field(&format!("q{n}")).to_owned(),
+                field(&format!("q{n}_options")).to_owned(),
+            )
+        })
+        .collect();
+    let changes = (|| -> Result<EntrypointChanges, String> {
+        Ok(EntrypointChanges {
+            name: Some(parse_name(field("name"))?),
+            status: Some(EntrypointStatus::parse(field("status")).unwrap_or(entrypoint.status)),
+            allowed_origins: Some(parse_origins(field("origins").lines())?),
+            custom: match entrypoint.kind {
+                EntrypointKind::Personalizzato => {
+                    Some(parse_custom_form(field("custom_question"), &follow_ups)?)
+                }
+                _ => None,
+            },
+        })
+    })();
+    match changes {
+        Ok(changes) => {
+            state
+                .store
+                .update_entrypoint(&entrypoint.id, changes)
+                .await?;
+            tracing::info!(id = %entrypoint.id, "entrypoint updated");
+            Ok(Redirect::to("/console/entrypoints").into_response())
+        }
+        Err(error) => {
+            let layout = Layout::for_user(lang, &auth, &format!("/console/entrypoints/{id}/edit"));
+            let mut page = FormPage::new(layout, lang, Some(&entrypoint));
+            page.error = Some(error);
+            page.name = field("name").to_owned();
+            page.origins = field("origins").to_owned();
+            page.custom_question = field("custom_question").to_owned();
+            page.custom_follow_ups = follow_ups
+                .into_iter()
+                .enumerate()
+                .map(|(i, (q, o))| (i + 1, q, o))
+                .collect();
+            Ok(render(&page, StatusCode::UNPROCESSABLE_ENTITY))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "snippet.html")]
+struct SnippetPage {
+    layout: Layout,
+    name: String,
+    snippet: String,
+    target: String,
+}
+
+/// The HTML a webmaster pastes: one async script tag, usable as is in a Google Tag
+/// Manager "Custom HTML" tag or in a CMS template.
+pub fn snippet_html(public_url: &str, id: &EntrypointId) -> String {
+    format!(
+        "<!-- Satisfy: valutazione della pagina -->\n<script async src=\"{public_url}/widget/v1/satisfy.js\" data-entrypoint=\"{id}\"></script>"
+    )
+}
+
+/// The optional container that fixes where the widget renders.
+pub fn target_html(id: &EntrypointId) -> String {
+    format!("<div data-satisfy-entrypoint=\"{id}\"></div>")
+}
+
+async fn snippet(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    UiLang(lang): UiLang,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let entrypoint = owned(&state, &auth, &id).await?;
+    let page = SnippetPage {
+        layout: Layout::for_user(lang, &auth, &format!("/console/entrypoints/{id}/snippet")),
+        name: entrypoint.name.clone(),
+        snippet: snippet_html(&state.config.public_url, &entrypoint.id),
+        target: target_html(&entrypoint.id),
+    };
+    Ok(render(&page, StatusCode::OK))
+}
+
+#[derive(Template)]
+#[template(path = "stats.html")]
+struct StatsPage {
+    layout: Layout,
+    name: String,
+    question: String,
+    granularity: &'static str,
+    from: String,
+    to: String,
+    error: Option<String>,
+    total: u64,
+    average: String,
+    chart: String,
+    distribution: Vec<(usize, u64)>,
+    answers: Vec<(String, u64)>,
+    pages: Vec<(String, u64, String)>,
+    comments: Vec<(String, u8, String, String)>,
+}
+
+fn format_average(lang: Lang, average: f64) -> String {
+    let text = format!("{average:.2}");
+    // Italian and German write decimals with a comma.
+    if lang == Lang::En {
+        text
+    } else {
+        text.replace('.', ",")
+    }
+}
+
+async fn statistics(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    UiLang(lang): UiLang,
+    Path(id): Path<String>,
+    Query(params): Query<StatsParams>,
+) -> Result<Response, PageError> {
+    let entrypoint = owned(&state, &auth, &id).await?;
+    let today = chrono::Utc::now()
+        .with_timezone(&state.config.time_zone)
+        .date_naive();
+    let (range, error) = match params.resolve(today) {
+        Ok(range) => (range, None),
+        Err(error) => (
+            StatsParams::default()
+                .resolve(today)
+                .map_err(|_| PageError::NotFound)?,
+            Some(error),
+        ),
+    };
+    let report = stats::report(&state, &entrypoint, range).await?;
+    let texts = ui(lang);
+    let survey = entrypoint.survey(lang);
+    let (title, granularity) = match range.granularity {
+        satisfy_aggregator::Granularity::Day => (texts.chart_title_day, "day"),
+        satisfy_aggregator::Granularity::Week => (texts.chart_title_week, "week"),
+        satisfy_aggregator::Granularity::Month => (texts.chart_title_month, "month"),
+    };
+    let points: Vec<satisfy_charts::PeriodPoint> = report
+        .buckets
+        .iter()
+        .map(|b| satisfy_charts::PeriodPoint {
+            label: bucket_label(range.granularity, b.start),
+            count: b.tally.count,
+            average: (b.tally.count > 0).then(|| b.tally.average()),
+        })
+        .collect();
+    let chart = satisfy_charts::rating_chart_svg(
+        &points,
+        &satisfy_charts::ChartTexts {
+            title: title.to_owned(),
+            count_axis: texts.ratings.to_owned(),
+            average_axis: texts.average_axis.to_owned(),
+        },
+    )
+    .map_err(|error| {
+        tracing::error!(%error, "chart rendering failed");
+        PageError::Unavailable
+    })?;
+    let page = StatsPage {
+        layout: Layout::for_user(lang, &auth, &format!("/console/entrypoints/{id}/stats")),
+        name: entrypoint.name.clone(),
+        question: survey.title.clone(),
+        granularity,
+        from: range.from.to_string(),
+        to: range.to.to_string(),
+        error,
+        total: report.summary.count,
+        average: format_average(lang, report.summary.average()),
+        chart,
+        distribution: (1..=5)
+            .rev()
+            .map(|s| (s, report.summary.distribution[s - 1]))
+            .collect(),
+        answers: report
+            .answers
+            .iter()
+            .map(|a| {
+                (
+                    survey
+                        .option_label(&a.option)
+                        .unwrap_or(&a.option)
+                        .to_owned(),
+                    a.count,
+                )
+            })
+            .collect(),
+        pages: report
+            .pages
+            .iter()
+            .map(|p| {
+                (
+                    p.page.clone(),
+                    p.tally.count,
+                    format_average(lang, p.tally.average()),
+                )
+            })
+            .collect(),
+        comments: report
+            .comments
+            .iter()
+            .map(|c| {
+                let date = local_date(&state, c.created_at_ms / 1000);
+                (date, c.rating, c.page.clone(), c.comment.clone())
+            })
+            .collect(),
+    };
+    Ok(render(&page, StatusCode::OK))
+}

@@ -1,0 +1,6 @@
+//! The `satisfy` binary's library: typed settings and the wiring of ingest, aggregator and
+//! console into one application.
+
+pub mod configuration;
+pub mod demo;
+pub mod startup;

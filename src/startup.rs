@@ -1,0 +1,147 @@
+//! Builds the embedded-mode application from [`Settings`] and runs it.
+
+use anyhow::Context;
+use axum::Router;
+use satisfy_aggregator::{RatingWriter, SqliteStore, WriterConfig};
+use satisfy_console::{ConfigStore, ConsoleConfig, ConsoleState};
+use satisfy_core::Origin;
+use satisfy_ingest::sinks::store::StoreSink;
+use satisfy_ingest::{EntrypointSnapshot, IngestConfig, IngestState, Metrics};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tower_http::trace::TraceLayer;
+
+use crate::configuration::Settings;
+use crate::demo::{self, DemoState};
+
+/// A bound, ready-to-run embedded Satisfy.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    writer_task: JoinHandle<()>,
+    /// The address actually bound (useful with port 0).
+    pub address: SocketAddr,
+    /// Base URL of the server.
+    pub public_url: String,
+    /// The admin password generated at first start, if any.
+    pub generated_admin_password: Option<String>,
+}
+
+impl Application {
+    /// Opens the stores, creates the first user and the demo entrypoint, binds the port.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+        let ratings = SqliteStore::open(&settings.data_dir.join("ratings.db"))
+            .context("opening the ratings database")?;
+        let config_store = ConfigStore::open(&settings.data_dir.join("console.db"))
+            .context("opening the console database")?;
+
+        let generated_admin_password = satisfy_console::ensure_admin(
+            &config_store,
+            &settings.tenant,
+            settings.admin_password.clone(),
+        )
+        .await
+        .context("creating the admin user")?;
+
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("listening on {}", settings.listen))?;
+        let address = listener.local_addr()?;
+        let public_url = settings.public_url(address);
+
+        let own_origins: Vec<Origin> = [
+            public_url.clone(),
+            format!("http://localhost:{}", address.port()),
+        ]
+        .iter()
+        .filter_map(|o| Origin::parse(o))
+        .collect();
+        let demo_id = demo::ensure_demo_entrypoint(&config_store, &settings.tenant, own_origins)
+            .await
+            .context("creating the demo entrypoint")?;
+
+        let directory = EntrypointSnapshot::default();
+        directory.replace_all(config_store.entrypoints(None).await?);
+        spawn_directory_refresh(config_store.clone(), directory.clone());
+
+        let (writer, writer_task) =
+            RatingWriter::spawn(Arc::new(ratings.clone()), WriterConfig::default());
+        let ingest = satisfy_ingest::router(IngestState {
+            directory: Arc::new(directory),
+            sink: Arc::new(StoreSink::new(writer)),
+            metrics: Arc::new(Metrics::default()),
+            config: IngestConfig {
+                trust_forwarded_for: settings.trust_forwarded_for,
+                rate_limit_burst: settings.rate_limit_burst,
+                rate_limit_period: Duration::from_secs(1) / settings.rate_limit_per_second.max(1),
+            },
+        });
+        let console = satisfy_console::router(ConsoleState {
+            store: config_store,
+            analytics: Arc::new(ratings),
+            config: Arc::new(ConsoleConfig {
+                public_url: public_url.clone(),
+                time_zone: settings.time_zone,
+                default_tenant: settings.tenant.clone(),
+                secure_cookies: settings.secure_cookies,
+            }),
+        });
+        let demo = demo::router(DemoState {
+            snippet: satisfy_console::routes::pages::snippet_html(&public_url, &demo_id),
+        });
+        let router = Router::new()
+            .merge(ingest)
+            .merge(console)
+            .merge(demo)
+            .layer(TraceLayer::new_for_http());
+
+        Ok(Application {
+            listener,
+            router,
+            writer_task,
+            address,
+            public_url,
+            generated_admin_password,
+        })
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests and flushes
+    /// every queued rating to disk before returning.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")?;
+        // The router, and with it every writer handle, is gone: the writer drains and stops.
+        self.writer_task.await.context("flushing pending ratings")?;
+        tracing::info!("shut down cleanly");
+        Ok(())
+    }
+}
+
+/// Keeps ingest's in-memory entrypoints in step with the console's changes.
+fn spawn_directory_refresh(store: ConfigStore, directory: EntrypointSnapshot) {
+    let mut changes = store.subscribe();
+    tokio::spawn(async move {
+        while changes.changed().await.is_ok() {
+            match store.entrypoints(None).await {
+                Ok(all) => directory.replace_all(all),
+                Err(error) => {
+                    tracing::error!(%error, "reloading entrypoints failed; keeping the previous set")
+                }
+            }
+        }
+    });
+}
