@@ -99,6 +99,7 @@ fn draw(
         .y_desc(texts.count_axis.as_str())
         .axis_desc_style(label_font.clone())
         .label_style(label_font.clone())
+        .max_light_lines(1)
         .light_line_style(RGBColor(0xe6, 0xe9, 0xf2))
         .draw()?;
     chart

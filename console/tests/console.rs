@@ -1,0 +1,431 @@
+//! The console spawned on port 0 with real SQLite stores, driven over HTTP like a browser
+//! and like an API client.
+
+use reqwest::StatusCode;
+use reqwest::redirect::Policy;
+use satisfy_aggregator::{RatingStore, SqliteStore, StoredRating};
+use satisfy_console::{ConfigStore, ConsoleConfig, ConsoleState};
+use satisfy_core::{RatingSubmission, TenantId};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+const PASSWORD: &str = "una-password-lunga";
+
+struct Console {
+    base: String,
+    ratings: SqliteStore,
+    _dir: tempfile::TempDir,
+}
+
+async fn spawn() -> Console {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ConfigStore::open(&dir.path().join("console.db")).unwrap();
+    let ratings = SqliteStore::open(&dir.path().join("ratings.db")).unwrap();
+    let tenant = TenantId::parse("bugliano").unwrap();
+    let generated = satisfy_console::ensure_admin(&store, &tenant, Some(PASSWORD.into()))
+        .await
+        .unwrap();
+    assert_eq!(generated, None);
+    let state = ConsoleState {
+        store,
+        analytics: Arc::new(ratings.clone()),
+        config: Arc::new(ConsoleConfig {
+            public_url: "https://satisfy.example.it".into(),
+            time_zone: chrono_tz::Europe::Rome,
+            default_tenant: tenant,
+            secure_cookies: false,
+        }),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, satisfy_console::router(state))
+            .await
+            .unwrap()
+    });
+    Console {
+        base,
+        ratings,
+        _dir: dir,
+    }
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of `name="csrf"` in a page.
+fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("no csrf field") + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+async fn log_in(console: &Console, client: &reqwest::Client, password: &str) -> reqwest::Response {
+    let form = client
+        .get(format!("{}/console/login", console.base))
+        .send()
+        .await
+        .unwrap();
+    let csrf = csrf_of(&form.text().await.unwrap());
+    client
+        .post(format!("{}/console/login", console.base))
+        .form(&[
+            ("username", "admin"),
+            ("password", password),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn login_sets_a_strict_http_only_cookie_and_wrong_passwords_fail() {
+    let console = spawn().await;
+    let client = browser();
+    assert_eq!(
+        client
+            .get(format!("{}/console/entrypoints", console.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    let failed = log_in(&console, &client, "sbagliata").await;
+    assert_eq!(failed.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        failed
+            .text()
+            .await
+            .unwrap()
+            .contains("Nome utente o password non validi.")
+    );
+
+    let ok = log_in(&console, &client, PASSWORD).await;
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("satisfy_session="));
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let list = client
+        .get(format!("{}/console/entrypoints", console.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list.status(), StatusCode::OK);
+    assert!(
+        list.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
+
+    // Logging out ends the session server-side.
+    let csrf = csrf_of(&list.text().await.unwrap());
+    let out = client
+        .post(format!("{}/console/logout", console.base))
+        .form(&[("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let after = client
+        .get(format!("{}/console/entrypoints", console.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_are_rejected() {
+    let console = spawn().await;
+    let client = browser();
+    // The login form itself is protected by a double-submit token.
+    let forged_login = client
+        .post(format!("{}/console/login", console.base))
+        .form(&[
+            ("username", "admin"),
+            ("password", PASSWORD),
+            ("csrf", "forged"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged_login.status(), StatusCode::FORBIDDEN);
+
+    log_in(&console, &client, PASSWORD).await;
+    let forged = client
+        .post(format!("{}/console/entrypoints", console.base))
+        .form(&[("name", "Pagine"), ("kind", "pagina_web"), ("csrf", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let missing = client
+        .post(format!("{}/console/entrypoints", console.base))
+        .form(&[("name", "Pagine"), ("kind", "pagina_web")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::FORBIDDEN);
+    // Cookie-authenticated API changes need the header too.
+    let api = client
+        .post(format!("{}/api/v1/entrypoints", console.base))
+        .json(&json!({"name": "x", "kind": "pagina_web"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::FORBIDDEN);
+    let list: Value = client
+        .get(format!("{}/api/v1/entrypoints", console.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["entrypoints"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn an_entrypoint_created_in_the_console_gets_a_snippet_and_appears_in_the_list() {
+    let console = spawn().await;
+    let client = browser();
+    log_in(&console, &client, PASSWORD).await;
+    let form = client
+        .get(format!("{}/console/entrypoints/new", console.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains("Modello comuni - valutazione servizio"));
+    let created = client
+        .post(format!("{}/console/entrypoints", console.base))
+        .form(&[
+            ("name", "Servizi online"),
+            ("kind", "valutazione_servizio"),
+            ("origins", "https://www.comune.bugliano.it"),
+            ("csrf", &csrf_of(&form)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let snippet_url = created.headers()["location"].to_str().unwrap().to_owned();
+    assert!(snippet_url.ends_with("/snippet"));
+    let snippet = client
+        .get(format!("{}{snippet_url}", console.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(snippet.contains("https://satisfy.example.it/widget/v1/satisfy.js"));
+
+    let list = client
+        .get(format!("{}/console/entrypoints", console.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("Servizi online"));
+    assert!(list.contains("Quanto è stato facile usare questo servizio?"));
+
+    // Switching language re-renders the list in German.
+    client
+        .get(format!(
+            "{}/console/lang/de?next=/console/entrypoints",
+            console.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    let german = client
+        .get(format!("{}/console/entrypoints", console.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(german.contains("Wie einfach war die Nutzung dieses Dienstes?"));
+    assert!(german.contains("Entrypoint hinzufügen"));
+
+    // An invalid origin re-renders the form with an error instead of saving.
+    let bad = client
+        .post(format!("{}/console/entrypoints", console.base))
+        .form(&[
+            ("name", "X"),
+            ("kind", "pagina_web"),
+            ("origins", "not a url"),
+            ("csrf", &csrf_of(&german)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn the_api_manages_entrypoints_and_returns_stats_with_basic_auth() {
+    let console = spawn().await;
+    let api = reqwest::Client::new();
+    let url = |path: &str| format!("{}/api/v1{path}", console.base);
+    assert_eq!(
+        api.get(url("/entrypoints")).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let wrong = api
+        .get(url("/entrypoints"))
+        .basic_auth("admin", Some("x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+
+    let created: Value = api
+        .post(url("/entrypoints"))
+        .basic_auth("admin", Some(PASSWORD))
+        .json(&json!({
+            "name": "Sportello", "kind": "personalizzato",
+            "custom": {"question": "Come valuti lo sportello?", "follow_ups": [{"question": "Attesa?", "options": ["Breve", "Lunga"]}]}
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["main_question"], "Come valuti lo sportello?");
+    assert_eq!(created["additional_questions"], 2);
+
+    let invalid = api
+        .post(url("/entrypoints"))
+        .basic_auth("admin", Some(PASSWORD))
+        .json(&json!({"name": "x", "kind": "nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let paused: Value = api
+        .put(url(&format!("/entrypoints/{id}")))
+        .basic_auth("admin", Some(PASSWORD))
+        .json(&json!({"status": "paused", "allowed_origins": ["https://www.comune.bugliano.it"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(paused["status"], "paused");
+    assert_eq!(paused["name"], "Sportello");
+
+    // Ratings on 2026-03-02 and 2026-03-10 (Rome) → two ISO weeks, one empty week between none.
+    let survey_answers = [
+        ("2026-03-02T09:00:00Z", 4, "q1o1"),
+        ("2026-03-10T09:00:00Z", 1, "q1o2"),
+        ("2026-03-10T10:00:00Z", 2, "q1o2"),
+    ];
+    let entrypoint = satisfy_core::EntrypointId::parse(&id).unwrap();
+    let mut rows = Vec::new();
+    for (n, (at, stars, answer)) in survey_answers.iter().enumerate() {
+        let body = json!({
+            "id": format!("5e0c6f4a-1111-4c1e-9a57-00000000000{n}"), "entrypoint": id,
+            "page": "https://www.comune.bugliano.it/sportello", "rating": stars, "answers": [answer], "lang": "it"
+        });
+        let survey = satisfy_core::Survey::for_kind(
+            satisfy_core::EntrypointKind::Personalizzato,
+            serde_json::from_value(created["custom"].clone())
+                .ok()
+                .as_ref(),
+            satisfy_core::Lang::It,
+        );
+        rows.push(StoredRating {
+            rating: RatingSubmission::parse(&body)
+                .unwrap()
+                .into_rating(&survey)
+                .unwrap(),
+            tenant: TenantId::parse("bugliano").unwrap(),
+            received_at_ms: chrono::DateTime::parse_from_rfc3339(at)
+                .unwrap()
+                .timestamp_millis(),
+        });
+    }
+    assert_eq!(rows[0].rating.entrypoint, entrypoint);
+    console.ratings.write_batch(&rows).await.unwrap();
+
+    let stats: Value = api
+        .get(url(&format!(
+            "/entrypoints/{id}/stats?granularity=week&from=2026-03-01&to=2026-03-15"
+        )))
+        .basic_auth("admin", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["timezone"], "Europe/Rome");
+    assert_eq!(stats["summary"]["count"], 3);
+    assert_eq!(stats["summary"]["average"], 2.33);
+    let buckets: Vec<(String, u64)> = stats["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["start"].as_str().unwrap().to_owned(),
+                b["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        buckets,
+        vec![
+            ("2026-02-23".into(), 0),
+            ("2026-03-02".into(), 1),
+            ("2026-03-09".into(), 2)
+        ]
+    );
+    assert_eq!(stats["answers"][0], json!({"option": "q1o2", "count": 2}));
+
+    let bad_range = api
+        .get(url(&format!("/entrypoints/{id}/stats?granularity=year")))
+        .basic_auth("admin", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_range.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let missing = api
+        .get(url("/entrypoints/ep_AAAAAAAAAAAAAAAA"))
+        .basic_auth("admin", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let spec: Value = api
+        .get(url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(spec["openapi"], "3.0.3");
+}

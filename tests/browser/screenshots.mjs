@@ -1,0 +1,46 @@
+// Takes the README's screenshots from a real running Satisfy: the widget on the demo
+// page and the console's statistics. Run: npm run screenshots (after cargo build).
+import { mkdirSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { randomUUID } from "node:crypto";
+import { startSatisfy, launchBrowser, demoEntrypoint, ADMIN_PASSWORD } from "./harness.mjs";
+
+const out = join(dirname(fileURLToPath(import.meta.url)), "../../docs/screenshots");
+mkdirSync(out, { recursive: true });
+
+const server = await startSatisfy();
+const browser = await launchBrowser();
+try {
+  const demo = await demoEntrypoint(server.base);
+  // A few weeks of ratings so the chart has something to show.
+  const pages = ["/servizi/cie", "/servizi/tari", "/novita/avvisi"];
+  for (let i = 0; i < 40; i++) {
+    const rating = [5, 4, 4, 3, 2, 5, 1, 4][i % 8];
+    const body = {
+      id: randomUUID(), entrypoint: demo.id, page: server.base + pages[i % 3], rating,
+      answers: rating <= 3 ? ["incomplete"] : ["clear"], lang: "it",
+      comment: i % 9 === 0 ? "Non trovo gli orari dello sportello" : null,
+    };
+    await fetch(`${server.base}/v1/ratings`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  }
+
+  const page = await browser.newPage({ viewport: { width: 1100, height: 900 }, locale: "it-IT" });
+  await page.goto(`${server.base}/demo`);
+  await page.click('[data-element="feedback-rate-4"]');
+  await page.locator('[data-element="feedback-rating-positive"]').waitFor({ state: "visible" });
+  await page.locator('[data-element="feedback"]').screenshot({ path: join(out, "widget.png") });
+
+  await page.goto(`${server.base}/console/login`);
+  await page.fill("#username", "admin");
+  await page.fill("#password", ADMIN_PASSWORD);
+  await page.click("button[type=submit]");
+  await page.goto(`${server.base}/console/entrypoints/${demo.id}/stats`);
+  await page.screenshot({ path: join(out, "console-stats.png"), fullPage: true });
+  await page.goto(`${server.base}/console/entrypoints`);
+  await page.screenshot({ path: join(out, "console-entrypoints.png") });
+  console.log(`screenshots written to ${out}`);
+} finally {
+  await browser.close();
+  await server.stop();
+}

@@ -1,0 +1,191 @@
+//! End to end in embedded mode: the whole `satisfy serve` application on port 0.
+
+use satisfy::configuration::Settings;
+use satisfy::startup::Application;
+use serde_json::{Value, json};
+use std::path::Path;
+use tokio::sync::oneshot;
+
+const PASSWORD: &str = "password-di-prova";
+
+struct Running {
+    base: String,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+async fn start(data_dir: &Path) -> Running {
+    let settings = Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.to_owned(),
+        public_url: None,
+        admin_password: Some(PASSWORD.into()),
+        tenant: satisfy_core::TenantId::parse("bugliano").unwrap(),
+        time_zone: chrono_tz::Europe::Rome,
+        trust_forwarded_for: false,
+        rate_limit_burst: 100_000,
+        rate_limit_per_second: 100_000,
+        secure_cookies: false,
+    };
+    let app = Application::build(settings).await.unwrap();
+    let base = app.public_url.clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    Running { base, stop, task }
+}
+
+impl Running {
+    async fn shutdown(self) {
+        self.stop.send(()).unwrap();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+async fn api(base: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    let mut request = client()
+        .request(method, format!("{base}/api/v1{path}"))
+        .basic_auth("admin", Some(PASSWORD));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    response.json().await.unwrap()
+}
+
+async fn post_rating(base: &str, entrypoint: &str, id: &str, stars: u8) -> u16 {
+    let body = json!({
+        "id": id, "entrypoint": entrypoint, "page": format!("{base}/demo"),
+        "rating": stars, "answers": [], "lang": "it"
+    });
+    client()
+        .post(format!("{base}/v1/ratings"))
+        .header("content-type", "text/plain")
+        .header("origin", base)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn total(base: &str, entrypoint: &str) -> u64 {
+    let stats = api(
+        base,
+        reqwest::Method::GET,
+        &format!("/entrypoints/{entrypoint}/stats"),
+        None,
+    )
+    .await;
+    stats["summary"]["count"].as_u64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_page_embeds_the_snippet_of_an_accepting_entrypoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(dir.path()).await;
+    let demo = client()
+        .get(format!("{}/demo", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(demo.contains("Comune di Bugliano"));
+    let list = api(&app.base, reqwest::Method::GET, "/entrypoints", None).await;
+    let id = list["entrypoints"][0]["id"].as_str().unwrap().to_owned();
+    assert!(demo.contains(&format!("data-entrypoint=\"{id}\"")));
+    assert!(demo.contains(&format!("{}/widget/v1/satisfy.js", app.base)));
+    assert_eq!(
+        post_rating(&app.base, &id, &uuid::Uuid::new_v4().to_string(), 5).await,
+        202
+    );
+    assert_eq!(total(&app.base, &id).await, 1);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_entrypoint_accepts_ratings_at_once_and_pausing_stops_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(dir.path()).await;
+    let created = api(
+        &app.base,
+        reqwest::Method::POST,
+        "/entrypoints",
+        Some(json!({"name": "Scheda servizio TARI", "kind": "scheda_servizio"})),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let mut status = 0;
+    for _ in 0..50 {
+        status = post_rating(&app.base, &id, &uuid::Uuid::new_v4().to_string(), 3).await;
+        if status == 202 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 202);
+    api(
+        &app.base,
+        reqwest::Method::PUT,
+        &format!("/entrypoints/{id}"),
+        Some(json!({"status": "paused"})),
+    )
+    .await;
+    let mut paused_status = 0;
+    for _ in 0..50 {
+        paused_status = post_rating(&app.base, &id, &uuid::Uuid::new_v4().to_string(), 3).await;
+        if paused_status == 404 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(paused_status, 404);
+    assert_eq!(total(&app.base, &id).await, 1);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_rating_survives_shutdown_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(dir.path()).await;
+    let list = api(&app.base, reqwest::Method::GET, "/entrypoints", None).await;
+    let id = list["entrypoints"][0]["id"].as_str().unwrap().to_owned();
+    let mut tasks = Vec::new();
+    for n in 0..300u32 {
+        let (base, id) = (app.base.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            let rating_id = uuid::Uuid::new_v4().to_string();
+            let first = post_rating(&base, &id, &rating_id, (n % 5 + 1) as u8).await;
+            // The widget's follow-up update of the same id.
+            let update = post_rating(&base, &id, &rating_id, (n % 5 + 1) as u8).await;
+            (first, update)
+        }));
+    }
+    let mut acknowledged = 0;
+    for task in tasks {
+        let (first, update) = task.await.unwrap();
+        assert_eq!((first, update), (202, 202));
+        acknowledged += 1;
+    }
+    app.shutdown().await;
+
+    let restarted = start(dir.path()).await;
+    assert_eq!(total(&restarted.base, &id).await, acknowledged);
+    // The same demo entrypoint is reused, not created again.
+    let list = api(&restarted.base, reqwest::Method::GET, "/entrypoints", None).await;
+    assert_eq!(list["entrypoints"].as_array().unwrap().len(), 1);
+    restarted.shutdown().await;
+}
