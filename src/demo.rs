@@ -2,11 +2,13 @@
 //! that embeds the real snippet of a demo entrypoint.
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use satisfy_console::ConfigStore;
+use satisfy_console::routes::pages::snippet_html;
+use serde::Deserialize;
 use satisfy_console::store::{ConfigError, EntrypointChanges};
 use satisfy_core::{EntrypointId, EntrypointKind, Origin, TenantId};
 
@@ -58,28 +60,52 @@ pub async fn ensure_demo_entrypoint(
 /// What the demo page needs.
 #[derive(Clone)]
 pub struct DemoState {
-    /// The embedded snippet.
-    pub snippet: String,
+    /// Base URL of this server, for the snippet.
+    pub public_url: String,
+    /// The entrypoint embedded by default.
+    pub entrypoint: EntrypointId,
 }
 
-/// `/` (redirects to the demo) and `/demo`.
+/// `/` (redirects to the demo), `/demo` and `/demo/strict-csp`.
 pub fn router(state: DemoState) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::to("/demo") }))
         .route("/demo", get(page))
+        .route("/demo/strict-csp", get(strict_page))
         .with_state(state)
 }
 
-async fn page(State(state): State<DemoState>) -> Response {
-    let html = DEMO_PAGE.replace("<!--SNIPPET-->", &state.snippet);
-    let mut response = Html(html).into_response();
-    // The demo runs under the strict policy the README recommends to webmasters.
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
-        ),
-    );
+#[derive(Deserialize)]
+struct DemoQuery {
+    /// Preview another entrypoint on the demo page.
+    entrypoint: Option<String>,
+}
+
+/// The policy the README recommends to webmasters: only the Satisfy origin (here the same
+/// origin) for scripts, styles and requests, and WebAssembly compilation allowed.
+const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:";
+/// A stricter policy without 'wasm-unsafe-eval': the widget must fall back to plain JS.
+const STRICT_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:";
+
+async fn page(State(state): State<DemoState>, Query(query): Query<DemoQuery>) -> Response {
+    render(&state, query, CSP)
+}
+
+async fn strict_page(State(state): State<DemoState>, Query(query): Query<DemoQuery>) -> Response {
+    render(&state, query, STRICT_CSP)
+}
+
+fn render(state: &DemoState, query: DemoQuery, csp: &'static str) -> Response {
+    let entrypoint = query
+        .entrypoint
+        .as_deref()
+        .and_then(EntrypointId::parse)
+        .unwrap_or_else(|| state.entrypoint.clone());
+    let snippet = snippet_html(&state.public_url, &entrypoint);
+    let mut response = Html(DEMO_PAGE.replace("<!--SNIPPET-->", &snippet)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
     response
 }
 

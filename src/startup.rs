@@ -93,7 +93,8 @@ impl Application {
             }),
         });
         let demo = demo::router(DemoState {
-            snippet: satisfy_console::routes::pages::snippet_html(&public_url, &demo_id),
+            public_url: public_url.clone(),
+            entrypoint: demo_id,
         });
         let router = Router::new()
             .merge(ingest)

@@ -1,28 +1,45 @@
 #!/usr/bin/env bash
-# Runs every test of Satisfy: formatting and lints, the Rust unit, integration and
-# end-to-end suites, and the browser end-to-end tests in headless Chromium.
-# Installs what the browser tests need (Debian's chromium, npm packages) when missing.
+# Runs every test of Satisfy: the widget's reproducible build, formatting and lints, the
+# Rust unit, integration and end-to-end suites, the browser tests in headless Chromium
+# (conformance, accessibility, keyboard) and the widget's size budget.
+# Installs what they need (Debian packages, wasm-bindgen-cli, npm packages) when missing.
 # Usage: bash tests/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_install() {
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
 
-need_chromium() { ! command -v chromium >/dev/null 2>&1; }
-if need_chromium; then
+# The WebAssembly toolchain of widget/build.sh (see its header).
+if ! dpkg -s rustc-web cargo-web rust-web-src lld-22 brotli >/dev/null 2>&1; then
+  step "installing Debian's rustc-web toolchain for the widget's WebAssembly core"
+  apt_install rustc-web cargo-web rust-web-src lld-22 brotli
+fi
+if ! "$HOME/.cargo/bin/wasm-bindgen" --version 2>/dev/null | grep -q '0.2.130'; then
+  step "installing wasm-bindgen-cli 0.2.130 (a few minutes, once)"
+  cargo install --quiet wasm-bindgen-cli --version =0.2.130
+fi
+
+if ! command -v chromium >/dev/null 2>&1; then
   step "installing Debian's chromium for the browser tests"
-  if [ "$(id -u)" -eq 0 ]; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    sudo apt-get update -qq
-    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  fi
+  apt_install chromium
 fi
 
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   step "installing the browser test driver (npm ci)"
   (cd tests/browser && npm ci --no-audit --no-fund --silent)
+fi
+
+step "rebuilding the widget: widget/dist must match its sources"
+bash widget/build.sh >/dev/null
+if [ -n "$(git status --porcelain -- widget/dist)" ]; then
+  git status --short -- widget/dist
+  echo "widget/dist differs from a fresh build of the sources: run bash widget/build.sh and commit" >&2
+  exit 1
 fi
 
 step "cargo fmt --check"
@@ -37,3 +54,6 @@ cargo test --workspace --locked
 step "browser end-to-end tests (headless Chromium)"
 cargo build --locked --bin satisfy
 (cd tests/browser && SATISFY_BIN="$PWD/../../target/debug/satisfy" npm test)
+
+step "widget size budget"
+bash widget/size.sh

@@ -326,6 +326,21 @@ impl RatingSubmission {
         })
     }
 
+    /// The canonical wire JSON of this rating, as the widget sends it and ingest parses it.
+    pub fn to_wire_json(&self) -> String {
+        serde_json::json!({
+            "id": self.id,
+            "entrypoint": self.entrypoint,
+            "page": self.page,
+            "rating": self.stars,
+            "answers": self.answers,
+            "comment": self.comment,
+            "lang": self.lang,
+            "widget": self.widget,
+        })
+        .to_string()
+    }
+
     /// Checks the answers against the follow-up questions `survey` shows for these stars:
     /// every answer must be offered, and each question is answered at most once.
     pub fn into_rating(self, survey: &Survey) -> Result<Rating, RatingError> {
@@ -482,6 +497,15 @@ mod tests {
             assert_eq!((error.code, error.field), (code, field), "{body}");
             assert!(!error.to_string().is_empty());
         }
+    }
+
+    #[test]
+    fn wire_json_round_trips() {
+        let submission = RatingSubmission::parse(&valid()).unwrap();
+        let wire: Value = serde_json::from_str(&submission.to_wire_json()).unwrap();
+        assert_eq!(wire["page"], "https://www.comune.example.it/servizi/");
+        assert_eq!(wire["comment"], "Manca l'orario");
+        assert_eq!(RatingSubmission::parse(&wire).unwrap(), submission);
     }
 
     #[test]

@@ -1,10 +1,16 @@
-/*! Satisfy widget 1.0.0: the official Modello Comuni feedback component.
- * Renders in the host page's light DOM (the AgID validator uses document.querySelector),
- * sets no cookies and talks only to the origin it was loaded from. Every text and option
- * id comes from the entrypoint's widget-config. */
+/*! Satisfy widget: the official Modello Comuni feedback component. */
+// Renders in the host page's light DOM (the AgID validator uses document.querySelector),
+// sets no cookies and talks only to the origin it was loaded from. Texts and option ids
+// come from the entrypoint's widget-config; ratings are validated and encoded by the
+// WebAssembly core compiled from satisfy-core, or by the plain-JS fallback below when the
+// page's Content-Security-Policy or the browser does not allow WebAssembly.
+// widget/build.sh bundles this file with the wasm-bindgen glue into dist/satisfy.js and
+// defines SATISFY_VERSION, SATISFY_WASM and SATISFY_CSS (the versioned file names).
+import initWasm, { encode_rating as wasmEncodeRating } from "satisfy-wasm-glue";
+
 (function () {
   "use strict";
-  var VERSION = "1.0.0";
+  var VERSION = SATISFY_VERSION;
   var script = document.currentScript || document.querySelector("script[data-entrypoint]");
   if (!script || !script.src) return;
   var entrypoint = script.getAttribute("data-entrypoint") || "";
@@ -54,8 +60,26 @@
 
   var STAR = "M12 2.5l2.9 6.1 6.6.8-4.9 4.6 1.3 6.6L12 17.3 6.1 20.6l1.3-6.6L2.5 9.4l6.6-.8z";
 
-  function render(config) {
+  // Resolves to the WASM encoder, or to null when WebAssembly cannot run here.
+  var wasmReady = typeof WebAssembly === "object"
+    ? initWasm({ module_or_path: base + "/widget/v1/" + SATISFY_WASM }).then(
+      function () { return wasmEncodeRating; },
+      function () { return null; })
+    : Promise.resolve(null);
+
+  // The fallback: the same wire format, validated by the server either way.
+  function jsEncodeRating(id, ep, page, rating, answers, comment, lang, widget) {
+    var trimmed = comment.trim();
+    return JSON.stringify({
+      id: id, entrypoint: ep, page: page, rating: rating,
+      answers: answers ? answers.split(" ") : [], comment: trimmed || null, lang: lang, widget: widget
+    });
+  }
+
+  function render(config, wasmEncode) {
     var s = config.survey;
+    var encodeRating = wasmEncode || jsEncodeRating;
+    root.setAttribute("data-satisfy-engine", wasmEncode ? "wasm" : "js");
     var id = uuid();
     var state = { rating: 0, answers: {}, comment: "", step: 0, sent: null, inFlight: false };
     var uid = "satisfy-" + id.slice(0, 8);
@@ -117,24 +141,28 @@
     card.appendChild(thanks);
     root.appendChild(card);
 
+    // The wire JSON of the current state, or null if the core refuses it (the error code
+    // goes to the console: nothing a citizen could fix, e.g. a page that is not http(s)).
     function payload() {
       var answers = [];
       followUps.forEach(function (f) {
         var a = state.answers[f.def.id];
         if (a && f.def.shown_for.indexOf(state.rating) >= 0) answers.push(a);
       });
-      var comment = state.comment.trim();
-      return JSON.stringify({
-        id: id, entrypoint: entrypoint, page: location.origin + location.pathname,
-        rating: state.rating, answers: answers, comment: comment || null, lang: s.lang, widget: VERSION
-      });
+      try {
+        return encodeRating(id, entrypoint, location.origin + location.pathname, state.rating,
+          answers.join(" "), state.comment, s.lang, VERSION);
+      } catch (code) {
+        if (window.console) console.warn("Satisfy widget: rating not sent:", code);
+        return null;
+      }
     }
 
     // Sends the latest state; updates go out in order and a newer state replaces a queued
     // one, so the server sees the same id with ever more complete versions.
     function flush(attempt) {
       var body = payload();
-      if (state.inFlight || body === state.sent) return;
+      if (state.inFlight || body === null || body === state.sent) return;
       state.inFlight = true;
       fetch(base + "/v1/ratings", {
         method: "POST", body: body, keepalive: true, credentials: "omit", mode: "cors",
@@ -160,8 +188,8 @@
     }
 
     function flushOnLeave() {
-      if (state.rating && payload() !== state.sent && navigator.sendBeacon) {
-        var body = payload();
+      var body = state.rating ? payload() : null;
+      if (body !== null && body !== state.sent && navigator.sendBeacon) {
         if (navigator.sendBeacon(base + "/v1/ratings", new Blob([body], { type: "text/plain;charset=UTF-8" }))) state.sent = body;
       }
     }
@@ -200,9 +228,10 @@
     });
   }
 
-  fetch(base + "/v1/entrypoints/" + encodeURIComponent(entrypoint) + "/widget-config?lang=" + pageLang(), { credentials: "omit", mode: "cors" })
-    .then(function (r) { if (!r.ok) throw new Error("widget-config " + r.status); return r.json(); })
-    .then(render)
+  var configReady = fetch(base + "/v1/entrypoints/" + encodeURIComponent(entrypoint) + "/widget-config?lang=" + pageLang(), { credentials: "omit", mode: "cors" })
+    .then(function (r) { if (!r.ok) throw new Error("widget-config " + r.status); return r.json(); });
+  Promise.all([configReady, wasmReady])
+    .then(function (loaded) { render(loaded[0], loaded[1]); })
     .catch(function (error) {
       // Never break the host page: log and give the reserved space back.
       if (root.parentNode) root.parentNode.removeChild(root);
@@ -210,7 +239,7 @@
     });
 
   if (!document.querySelector('link[data-satisfy-css]')) {
-    var css = el("link", { rel: "stylesheet", href: base + "/widget/v1/satisfy.css", "data-satisfy-css": "" });
+    var css = el("link", { rel: "stylesheet", href: base + "/widget/v1/" + SATISFY_CSS, "data-satisfy-css": "" });
     document.head.appendChild(css);
   }
 })();
