@@ -8,9 +8,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use satisfy_console::ConfigStore;
 use satisfy_console::routes::pages::snippet_html;
-use serde::Deserialize;
 use satisfy_console::store::{ConfigError, EntrypointChanges};
 use satisfy_core::{EntrypointId, EntrypointKind, Origin, TenantId};
+use serde::Deserialize;
 
 const DEMO_SETTING: &str = "demo_entrypoint";
 
@@ -103,9 +103,10 @@ fn render(state: &DemoState, query: DemoQuery, csp: &'static str) -> Response {
         .unwrap_or_else(|| state.entrypoint.clone());
     let snippet = snippet_html(&state.public_url, &entrypoint);
     let mut response = Html(DEMO_PAGE.replace("<!--SNIPPET-->", &snippet)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
     response
 }
 

@@ -22,7 +22,7 @@ version=$(sed -n 's/^pub const VERSION: &str = "\(.*\)";/\1/p' widget/src/lib.rs
 echo "==> compiling the WebAssembly core with Debian's rustc-web"
 # Paths are remapped so the module does not depend on where the repository is cloned.
 RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc CARGO_TARGET_DIR="$work" \
-  RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort --remap-path-prefix=$root=/satisfy --remap-path-prefix=$HOME=/home" \
+  RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Ctarget-feature=-reference-types,-multivalue --remap-path-prefix=$root=/satisfy --remap-path-prefix=$HOME=/home" \
   PATH="/usr/bin:/bin:$PATH" \
   /usr/bin/cargo rustc --quiet --locked -p satisfy-widget --lib --crate-type cdylib \
   --profile wasm --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort

@@ -13,7 +13,9 @@ pub use entrypoint::{
     EntrypointStatus, Origin, TenantId,
 };
 pub use lang::Lang;
-pub use rating::{Comment, ErrorCode, PageUrl, Rating, RatingError, RatingSubmission, Stars};
+pub use rating::{
+    Comment, ErrorCode, PageUrl, Rating, RatingError, RatingSubmission, RawRating, Stars,
+};
 pub use survey::{AnswerOption, FollowUp, Survey};
 
 /// Maximum length of the free-text comment, in Unicode scalar values, after trimming.

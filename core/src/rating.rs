@@ -138,7 +138,13 @@ impl PageUrl {
             return None;
         }
         let without_query = raw.split(['?', '#']).next().unwrap_or_default();
-        let (scheme, rest) = without_query.split_once("://")?;
+        // A byte search for ':' then a prefix check: a substring search would pull a large
+        // string-matching routine into the widget's WebAssembly.
+        let colon = without_query.find(':')?;
+        let (scheme, rest) = (
+            &without_query[..colon],
+            without_query[colon..].strip_prefix("://")?,
+        );
         let scheme = scheme.to_ascii_lowercase();
         if scheme != "http" && scheme != "https" {
             return None;
@@ -154,10 +160,14 @@ impl PageUrl {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
         host_ok.then(|| {
-            PageUrl(format!(
-                "{scheme}://{}{path}",
-                authority.to_ascii_lowercase()
-            ))
+            // Built by pushes rather than format!, which would pull the formatting
+            // machinery into the widget's WebAssembly.
+            let mut url = String::with_capacity(scheme.len() + 3 + authority.len() + path.len());
+            url.push_str(&scheme);
+            url.push_str("://");
+            url.push_str(&authority.to_ascii_lowercase());
+            url.push_str(path);
+            PageUrl(url)
         })
     }
 
@@ -232,6 +242,28 @@ pub struct Rating {
 
 const MAX_ANSWERS: usize = 16;
 
+/// Appends `text` as a JSON string literal.
+fn push_json_string(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[(u32::from(c) >> 4) as usize]));
+                out.push(char::from(HEX[(u32::from(c) & 15) as usize]));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 fn field<'a>(object: &'a Map<String, Value>, name: &'static str) -> Result<&'a Value, RatingError> {
     match object.get(name) {
         None | Some(Value::Null) => Err(RatingError::new(ErrorCode::MissingField, name)),
@@ -259,48 +291,83 @@ fn optional_string<'a>(
     }
 }
 
+/// The fields of a rating as text and numbers, before validation: what both the JSON
+/// parser here and the widget's WebAssembly entry point hand to [`RatingSubmission::from_raw`].
+#[derive(Debug, Clone, Default)]
+pub struct RawRating<'a> {
+    /// `id`.
+    pub id: &'a str,
+    /// `entrypoint`.
+    pub entrypoint: &'a str,
+    /// `page`.
+    pub page: &'a str,
+    /// `rating`; anything that is not an integer is passed as 0.
+    pub rating: i64,
+    /// `answers`.
+    pub answers: Vec<&'a str>,
+    /// `comment`.
+    pub comment: Option<&'a str>,
+    /// `lang`.
+    pub lang: &'a str,
+    /// `widget`.
+    pub widget: Option<&'a str>,
+}
+
 impl RatingSubmission {
     /// Parses the wire JSON of a rating. Unknown fields are ignored for forward compatibility.
     pub fn parse(body: &Value) -> Result<RatingSubmission, RatingError> {
         let object = body
             .as_object()
             .ok_or(RatingError::new(ErrorCode::NotAnObject, ""))?;
-
-        let id = Uuid::parse_str(string_field(object, "id")?)
-            .map_err(|_| RatingError::new(ErrorCode::InvalidId, "id"))?;
-        let entrypoint = EntrypointId::parse(string_field(object, "entrypoint")?)
-            .ok_or(RatingError::new(ErrorCode::InvalidEntrypoint, "entrypoint"))?;
-        let page = PageUrl::parse(string_field(object, "page")?)
-            .ok_or(RatingError::new(ErrorCode::InvalidPage, "page"))?;
-        let stars = match field(object, "rating")? {
-            Value::Number(number) => number
-                .as_i64()
-                .and_then(Stars::parse)
-                .ok_or(RatingError::new(ErrorCode::InvalidRating, "rating"))?,
+        let id = string_field(object, "id")?;
+        let entrypoint = string_field(object, "entrypoint")?;
+        let page = string_field(object, "page")?;
+        let rating = match field(object, "rating")? {
+            Value::Number(number) => number.as_i64().unwrap_or(0),
             _ => return Err(RatingError::new(ErrorCode::InvalidType, "rating")),
         };
         let answers = match object.get("answers") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) if items.len() <= MAX_ANSWERS => items
+            Some(Value::Array(items)) => items
                 .iter()
                 .map(|item| {
                     item.as_str()
-                        .map(str::to_owned)
                         .ok_or(RatingError::new(ErrorCode::InvalidType, "answers"))
                 })
                 .collect::<Result<_, _>>()?,
-            Some(Value::Array(_)) => {
-                return Err(RatingError::new(ErrorCode::InvalidAnswer, "answers"));
-            }
             Some(_) => return Err(RatingError::new(ErrorCode::InvalidType, "answers")),
         };
-        let comment = match optional_string(object, "comment")? {
+        RatingSubmission::from_raw(RawRating {
+            id,
+            entrypoint,
+            page,
+            rating,
+            answers,
+            comment: optional_string(object, "comment")?,
+            lang: string_field(object, "lang")?,
+            widget: optional_string(object, "widget")?,
+        })
+    }
+
+    /// Validates every field on its own (answers are checked later, against a survey).
+    pub fn from_raw(raw: RawRating<'_>) -> Result<RatingSubmission, RatingError> {
+        let id =
+            Uuid::parse_str(raw.id).map_err(|_| RatingError::new(ErrorCode::InvalidId, "id"))?;
+        let entrypoint = EntrypointId::parse(raw.entrypoint)
+            .ok_or(RatingError::new(ErrorCode::InvalidEntrypoint, "entrypoint"))?;
+        let page =
+            PageUrl::parse(raw.page).ok_or(RatingError::new(ErrorCode::InvalidPage, "page"))?;
+        let stars =
+            Stars::parse(raw.rating).ok_or(RatingError::new(ErrorCode::InvalidRating, "rating"))?;
+        if raw.answers.len() > MAX_ANSWERS {
+            return Err(RatingError::new(ErrorCode::InvalidAnswer, "answers"));
+        }
+        let comment = match raw.comment {
             Some(text) => Comment::parse(text)?,
             None => None,
         };
-        let lang = Lang::parse(string_field(object, "lang")?)
-            .ok_or(RatingError::new(ErrorCode::InvalidLang, "lang"))?;
-        let widget = match optional_string(object, "widget")? {
+        let lang = Lang::parse(raw.lang).ok_or(RatingError::new(ErrorCode::InvalidLang, "lang"))?;
+        let widget = match raw.widget {
             Some(version) => {
                 let valid = !version.is_empty()
                     && version.len() <= 32
@@ -319,7 +386,7 @@ impl RatingSubmission {
             entrypoint,
             page,
             stars,
-            answers,
+            answers: raw.answers.into_iter().map(str::to_owned).collect(),
             comment,
             lang,
             widget,
@@ -327,18 +394,42 @@ impl RatingSubmission {
     }
 
     /// The canonical wire JSON of this rating, as the widget sends it and ingest parses it.
+    /// Written by hand: the widget's WebAssembly build carries no JSON library.
     pub fn to_wire_json(&self) -> String {
-        serde_json::json!({
-            "id": self.id,
-            "entrypoint": self.entrypoint,
-            "page": self.page,
-            "rating": self.stars,
-            "answers": self.answers,
-            "comment": self.comment,
-            "lang": self.lang,
-            "widget": self.widget,
-        })
-        .to_string()
+        let mut out = String::with_capacity(320);
+        out.push_str("{\"id\":\"");
+        out.push_str(
+            self.id
+                .hyphenated()
+                .encode_lower(&mut Uuid::encode_buffer()),
+        );
+        out.push_str("\",\"entrypoint\":");
+        push_json_string(&mut out, self.entrypoint.as_str());
+        out.push_str(",\"page\":");
+        push_json_string(&mut out, self.page.as_str());
+        out.push_str(",\"rating\":");
+        out.push(char::from(b'0' + self.stars.get()));
+        out.push_str(",\"answers\":[");
+        for (index, answer) in self.answers.iter().enumerate() {
+            if index > 0 {
+                out.push(',');
+            }
+            push_json_string(&mut out, answer);
+        }
+        out.push_str("],\"comment\":");
+        match &self.comment {
+            Some(comment) => push_json_string(&mut out, comment.as_str()),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"lang\":");
+        push_json_string(&mut out, self.lang.code());
+        out.push_str(",\"widget\":");
+        match &self.widget {
+            Some(widget) => push_json_string(&mut out, widget),
+            None => out.push_str("null"),
+        }
+        out.push('}');
+        out
     }
 
     /// Checks the answers against the follow-up questions `survey` shows for these stars:
@@ -497,6 +588,16 @@ mod tests {
             assert_eq!((error.code, error.field), (code, field), "{body}");
             assert!(!error.to_string().is_empty());
         }
+    }
+
+    #[test]
+    fn wire_json_escapes_every_character_a_comment_may_hold() {
+        let mut body = valid();
+        body["comment"] = json!("\"quoted\" \\ new\nline\ttab \u{1} é 😀 </script>");
+        let submission = RatingSubmission::parse(&body).unwrap();
+        let wire: Value = serde_json::from_str(&submission.to_wire_json()).unwrap();
+        assert_eq!(wire["comment"], body["comment"].as_str().unwrap().trim());
+        assert_eq!(RatingSubmission::parse(&wire).unwrap(), submission);
     }
 
     #[test]

@@ -9,12 +9,12 @@ const ASSETS: &[Asset] = &[
         brotli: include_bytes!("satisfy.js.br"),
     },
     Asset {
-        name: "satisfy-core.5ba7b234d7.wasm",
+        name: "satisfy-core.07f7fac2c0.wasm",
         content_type: "application/wasm",
         immutable: true,
-        identity: include_bytes!("satisfy-core.5ba7b234d7.wasm"),
-        gzip: include_bytes!("satisfy-core.5ba7b234d7.wasm.gz"),
-        brotli: include_bytes!("satisfy-core.5ba7b234d7.wasm.br"),
+        identity: include_bytes!("satisfy-core.07f7fac2c0.wasm"),
+        gzip: include_bytes!("satisfy-core.07f7fac2c0.wasm.gz"),
+        brotli: include_bytes!("satisfy-core.07f7fac2c0.wasm.br"),
     },
     Asset {
         name: "satisfy.8527d73825.css",

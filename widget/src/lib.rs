@@ -61,7 +61,9 @@ mod tests {
         let loader = asset("satisfy.js").unwrap();
         assert!(loader.content_type.starts_with("text/javascript"));
         assert!(!loader.immutable);
-        assert!(!loader.identity.is_empty() && !loader.gzip.is_empty() && !loader.brotli.is_empty());
+        assert!(
+            !loader.identity.is_empty() && !loader.gzip.is_empty() && !loader.brotli.is_empty()
+        );
         let wasm = assets().iter().find(|a| a.name.ends_with(".wasm")).unwrap();
         assert_eq!(&wasm.identity[..4], b"\0asm");
         assert!(wasm.immutable);
@@ -73,7 +75,11 @@ mod tests {
     fn the_loader_names_the_versioned_files_it_loads() {
         let loader = std::str::from_utf8(asset("satisfy.js").unwrap().identity).unwrap();
         for other in assets().iter().filter(|a| a.immutable) {
-            assert!(loader.contains(other.name), "loader does not reference {}", other.name);
+            assert!(
+                loader.contains(other.name),
+                "loader does not reference {}",
+                other.name
+            );
         }
         assert!(loader.contains(VERSION));
     }

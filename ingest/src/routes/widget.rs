@@ -16,13 +16,16 @@ use crate::error::ApiError;
 
 /// `/widget/v1/{file}` and `/v1/entrypoints/{id}/widget-config`.
 pub fn router() -> Router<IngestState> {
-    Router::new()
-        .route("/widget/v1/{file}", get(asset))
-        .route(
-            "/v1/entrypoints/{id}/widget-config",
-            // The configuration is dynamic; the static files come precompressed.
-            get(widget_config).layer(CompressionLayer::new().gzip(true).br(true).quality(CompressionLevel::Best)),
-        )
+    Router::new().route("/widget/v1/{file}", get(asset)).route(
+        "/v1/entrypoints/{id}/widget-config",
+        // The configuration is dynamic; the static files come precompressed.
+        get(widget_config).layer(
+            CompressionLayer::new()
+                .gzip(true)
+                .br(true)
+                .quality(CompressionLevel::Best),
+        ),
+    )
 }
 
 /// Any page may load the widget, so its public files and configuration allow any origin.
@@ -57,7 +60,9 @@ fn preferred_encoding(headers: &HeaderMap) -> Option<&'static str> {
             (!refused).then_some(coding)
         })
         .collect::<Vec<_>>();
-    ["br", "gzip"].into_iter().find(|c| accepted.iter().any(|a| a == c))
+    ["br", "gzip"]
+        .into_iter()
+        .find(|c| accepted.iter().any(|a| a == c))
 }
 
 async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
@@ -97,9 +102,15 @@ mod tests {
             h.insert(header::ACCEPT_ENCODING, value.parse().unwrap());
             h
         };
-        assert_eq!(preferred_encoding(&headers("gzip, deflate, br, zstd")), Some("br"));
+        assert_eq!(
+            preferred_encoding(&headers("gzip, deflate, br, zstd")),
+            Some("br")
+        );
         assert_eq!(preferred_encoding(&headers("gzip")), Some("gzip"));
-        assert_eq!(preferred_encoding(&headers("br;q=0, gzip;q=0.5")), Some("gzip"));
+        assert_eq!(
+            preferred_encoding(&headers("br;q=0, gzip;q=0.5")),
+            Some("gzip")
+        );
         assert_eq!(preferred_encoding(&headers("identity")), None);
         assert_eq!(preferred_encoding(&HeaderMap::new()), None);
     }
