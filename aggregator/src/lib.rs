@@ -6,11 +6,14 @@
 //! same answers; time bucketing lives in [`buckets`] so every backend shares it.
 
 pub mod buckets;
+pub mod clickhouse;
+pub mod event;
 pub mod model;
 pub mod sqlite;
 pub mod store;
 pub mod writer;
 
+pub use crate::clickhouse::ClickHouseStore;
 pub use buckets::Granularity;
 pub use model::{AnswerCount, Bucket, CommentRow, Filter, PageStats, StoredRating, Tally};
 pub use sqlite::SqliteStore;

@@ -219,6 +219,23 @@ pub struct RatingSubmission {
     pub widget: Option<String>,
 }
 
+impl Rating {
+    /// The canonical wire JSON of this rating (see [`RatingSubmission::to_wire_json`]).
+    pub fn to_wire_json(&self) -> String {
+        RatingSubmission {
+            id: self.id,
+            entrypoint: self.entrypoint.clone(),
+            page: self.page.clone(),
+            stars: self.rating,
+            answers: self.answers.clone(),
+            comment: self.comment.clone(),
+            lang: self.lang,
+            widget: self.widget.clone(),
+        }
+        .to_wire_json()
+    }
+}
+
 /// A fully validated rating.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rating {
@@ -432,6 +449,21 @@ impl RatingSubmission {
         out
     }
 
+    /// The rating without checking answers against a survey: only for ratings read back
+    /// from the event log, whose answers ingest checked before writing them.
+    pub fn into_logged_rating(self) -> Rating {
+        Rating {
+            id: self.id,
+            entrypoint: self.entrypoint,
+            page: self.page,
+            rating: self.stars,
+            answers: self.answers,
+            comment: self.comment,
+            lang: self.lang,
+            widget: self.widget,
+        }
+    }
+
     /// Checks the answers against the follow-up questions `survey` shows for these stars:
     /// every answer must be offered, and each question is answered at most once.
     pub fn into_rating(self, survey: &Survey) -> Result<Rating, RatingError> {
@@ -447,16 +479,7 @@ impl RatingSubmission {
             }
             answered_questions.push(&question.id);
         }
-        Ok(Rating {
-            id: self.id,
-            entrypoint: self.entrypoint,
-            page: self.page,
-            rating: self.stars,
-            answers: self.answers,
-            comment: self.comment,
-            lang: self.lang,
-            widget: self.widget,
-        })
+        Ok(self.into_logged_rating())
     }
 }
 

