@@ -70,3 +70,228 @@ impl Settings {
         }
     }
 }
+
+/// Where Kafka is.
+#[derive(Debug, Clone, Args)]
+pub struct KafkaSettings {
+    /// Kafka bootstrap servers, comma-separated host:port.
+    #[arg(long = "kafka-brokers", env = "SATISFY_KAFKA_BROKERS", value_parser = parse_brokers)]
+    pub brokers: String,
+
+    /// Topic of rating events.
+    #[arg(
+        long = "kafka-topic",
+        env = "SATISFY_KAFKA_TOPIC",
+        default_value = "satisfy.ratings.v1"
+    )]
+    pub topic: String,
+
+    /// Replication factor of topics Satisfy creates (3 on a production cluster).
+    #[arg(
+        long = "kafka-replication",
+        env = "SATISFY_KAFKA_REPLICATION",
+        default_value_t = 1
+    )]
+    pub replication: i32,
+}
+
+/// Where ClickHouse is.
+#[derive(Debug, Clone, Args)]
+pub struct ClickHouseSettings {
+    /// ClickHouse HTTP interface, http://host:port.
+    #[arg(long = "clickhouse-url", env = "SATISFY_CLICKHOUSE_URL", value_parser = parse_http_url)]
+    pub url: String,
+
+    /// ClickHouse database (created if missing).
+    #[arg(
+        long = "clickhouse-database",
+        env = "SATISFY_CLICKHOUSE_DATABASE",
+        default_value = "satisfy"
+    )]
+    pub database: String,
+}
+
+/// `satisfy ingest`: the public intake, writing to Kafka.
+#[derive(Debug, Clone, Args)]
+pub struct IngestSettings {
+    /// Address to listen on.
+    #[arg(long, env = "SATISFY_LISTEN", default_value = "127.0.0.1:8081")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub kafka: KafkaSettings,
+
+    /// Partitions of the ratings topic when ingest creates it.
+    #[arg(long, env = "SATISFY_KAFKA_PARTITIONS", default_value_t = 12)]
+    pub kafka_partitions: i32,
+
+    /// Console base URL ingest reads entrypoints from.
+    #[arg(long, env = "SATISFY_CONSOLE_URL", value_parser = parse_http_url)]
+    pub console_url: String,
+
+    /// Shared secret between console and ingest for the entrypoints feed.
+    #[arg(long, env = "SATISFY_INTERNAL_TOKEN", hide_env_values = true)]
+    pub internal_token: String,
+
+    /// Trust X-Forwarded-For for client addresses (only behind a reverse proxy that sets it).
+    #[arg(long, env = "SATISFY_TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+
+    /// Requests a client may burst to POST /v1/ratings before it is rate limited.
+    #[arg(long, env = "SATISFY_RATE_LIMIT_BURST", default_value_t = 60)]
+    pub rate_limit_burst: u32,
+
+    /// Sustained requests per second per client once the burst is spent.
+    #[arg(long, env = "SATISFY_RATE_LIMIT_PER_SECOND", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_per_second: u32,
+}
+
+/// `satisfy aggregator`: Kafka consumer group writing to ClickHouse.
+#[derive(Debug, Clone, Args)]
+pub struct AggregatorSettings {
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, env = "SATISFY_LISTEN", default_value = "127.0.0.1:8082")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub kafka: KafkaSettings,
+
+    #[command(flatten)]
+    pub clickhouse: ClickHouseSettings,
+
+    /// Consumer group shared by every aggregator.
+    #[arg(
+        long,
+        env = "SATISFY_KAFKA_GROUP",
+        default_value = "satisfy-aggregator"
+    )]
+    pub kafka_group: String,
+
+    /// Topic of events that can never be processed.
+    #[arg(
+        long,
+        env = "SATISFY_KAFKA_DEAD_LETTER_TOPIC",
+        default_value = "satisfy.ratings.dlq.v1"
+    )]
+    pub dead_letter_topic: String,
+
+    /// Most events in one ClickHouse insert.
+    #[arg(long, env = "SATISFY_BATCH_SIZE", default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: u32,
+
+    /// Longest an event waits before its batch is inserted, in milliseconds.
+    #[arg(long, env = "SATISFY_BATCH_WAIT_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_wait_ms: u64,
+}
+
+/// `satisfy console`: the console reading analytics from ClickHouse.
+#[derive(Debug, Clone, Args)]
+pub struct ConsoleSettings {
+    /// Address to listen on.
+    #[arg(long, env = "SATISFY_LISTEN", default_value = "127.0.0.1:8083")]
+    pub listen: SocketAddr,
+
+    /// Directory of the console's own database (users, entrypoints).
+    #[arg(long, env = "SATISFY_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    #[command(flatten)]
+    pub clickhouse: ClickHouseSettings,
+
+    /// Public URL of ingest, used in snippets.
+    #[arg(long, env = "SATISFY_PUBLIC_URL", value_parser = parse_http_url)]
+    pub public_url: String,
+
+    /// Shared secret ingest nodes present to read entrypoints.
+    #[arg(long, env = "SATISFY_INTERNAL_TOKEN", hide_env_values = true)]
+    pub internal_token: String,
+
+    /// Password of the `admin` user created at first start; random and printed once if unset.
+    #[arg(long, env = "SATISFY_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// Tenant (ente) of the first user.
+    #[arg(long, env = "SATISFY_TENANT", default_value = "comune", value_parser = parse_tenant)]
+    pub tenant: TenantId,
+
+    /// IANA time zone of days, weeks and months in statistics.
+    #[arg(long, env = "SATISFY_TIME_ZONE", default_value = "Europe/Rome", value_parser = parse_time_zone)]
+    pub time_zone: Tz,
+
+    /// Mark console cookies Secure (when the console is served over HTTPS).
+    #[arg(long, env = "SATISFY_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+}
+
+fn parse_brokers(raw: &str) -> Result<String, String> {
+    let valid = !raw.is_empty()
+        && raw.split(',').all(|broker| {
+            broker
+                .trim()
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+        });
+    if valid {
+        Ok(raw.to_owned())
+    } else {
+        Err("expected comma-separated host:port pairs, e.g. kafka-1:9092,kafka-2:9092".into())
+    }
+}
+
+fn parse_http_url(raw: &str) -> Result<String, String> {
+    let rest = raw
+        .strip_prefix("http://")
+        .or_else(|| raw.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
+            Ok(raw.trim_end_matches('/').to_owned())
+        }
+        _ => Err("expected an http:// or https:// URL".into()),
+    }
+}
+
+/// Applies a TOML configuration file: each key `some_setting` stands for the environment
+/// variable `SATISFY_SOME_SETTING`, which keeps precedence when it is set. Unknown keys, and
+/// unknown `SATISFY_*` variables, are refused so a typo never passes silently.
+pub fn apply_config_file(
+    path: Option<&std::path::Path>,
+    known_env: &[String],
+) -> Result<(), String> {
+    if let Some(path) = path {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("reading {}: {e}", path.display()))?;
+        let table: toml::Table =
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        for (key, value) in table {
+            let env = format!("SATISFY_{}", key.to_ascii_uppercase());
+            if !known_env.contains(&env) {
+                return Err(format!("{}: unknown setting `{key}`", path.display()));
+            }
+            let value = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    return Err(format!(
+                        "{}: `{key}` must be a string, number or boolean, not {other}",
+                        path.display()
+                    ));
+                }
+            };
+            if std::env::var_os(&env).is_none() {
+                // SAFETY: called from main before the runtime or any other thread starts.
+                unsafe { std::env::set_var(&env, value) };
+            }
+        }
+    }
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("SATISFY_")
+            && !known_env.iter().any(|k| k == &*name)
+            && name != "SATISFY_CONFIG"
+        {
+            return Err(format!("unknown environment variable {name}"));
+        }
+    }
+    Ok(())
+}

@@ -3,4 +3,5 @@
 
 pub mod configuration;
 pub mod demo;
+pub mod roles;
 pub mod startup;

@@ -1,13 +1,20 @@
 //! `satisfy`: citizen-satisfaction analytics for Italian public administrations.
 
-use clap::{Parser, Subcommand};
-use satisfy::configuration::Settings;
+use clap::{CommandFactory, Parser, Subcommand};
+use satisfy::configuration::{
+    AggregatorSettings, ConsoleSettings, IngestSettings, Settings, apply_config_file,
+};
+use satisfy::roles;
 use satisfy::startup::Application;
+use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(name = "satisfy", version, about)]
 struct Cli {
+    /// TOML file of settings: `kafka_brokers = "…"` stands for SATISFY_KAFKA_BROKERS.
+    #[arg(long, env = "SATISFY_CONFIG", global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
@@ -16,8 +23,44 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run ingest, console, widget and the demo page in one process (the default).
+    /// Everything in one process with SQLite: ingest, console, widget, demo (the default).
     Serve(Settings),
+    /// Distributed: the public intake, writing ratings to Kafka.
+    Ingest(IngestSettings),
+    /// Distributed: the Kafka consumer group writing ratings to ClickHouse.
+    Aggregator(AggregatorSettings),
+    /// Distributed: the console, reading analytics from ClickHouse.
+    Console(ConsoleSettings),
+}
+
+/// Every SATISFY_* variable any role reads.
+fn known_environment() -> Vec<String> {
+    fn collect(command: &clap::Command, into: &mut Vec<String>) {
+        for argument in command.get_arguments() {
+            if let Some(env) = argument.get_env() {
+                into.push(env.to_string_lossy().into_owned());
+            }
+        }
+        for sub in command.get_subcommands() {
+            collect(sub, into);
+        }
+    }
+    let mut names = Vec::new();
+    collect(&Cli::command(), &mut names);
+    names
+}
+
+/// The `--config` file, read before clap so its values can fill in the environment.
+fn config_path() -> Option<PathBuf> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--config")
+        .and_then(|i| args.get(i + 1).map(PathBuf::from))
+        .or_else(|| {
+            args.iter()
+                .find_map(|a| a.strip_prefix("--config=").map(PathBuf::from))
+        })
+        .or_else(|| std::env::var_os("SATISFY_CONFIG").map(PathBuf::from))
 }
 
 async fn shutdown_signal() {
@@ -43,27 +86,37 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested, finishing requests and flushing ratings");
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    if let Err(message) = apply_config_file(config_path().as_deref(), &known_environment()) {
+        eprintln!("satisfy: {message}");
+        std::process::exit(2);
+    }
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    let cli = Cli::parse();
-    let settings = match cli.command {
-        Some(Command::Serve(settings)) => settings,
-        None => cli.serve,
-    };
-    let app = Application::build(settings).await?;
-    let url = app.public_url.clone();
-    println!("Satisfy is running.");
-    println!("  Demo page (rate it!): {url}/demo");
-    println!("  Console:              {url}/console  (user: admin)");
-    if let Some(password) = &app.generated_admin_password {
-        println!(
-            "  First start: the admin password is {password}  (set SATISFY_ADMIN_PASSWORD to choose one)"
-        );
+    tokio::runtime::Runtime::new()?.block_on(run(cli.command.unwrap_or(Command::Serve(cli.serve))))
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(settings) => {
+            let app = Application::build(settings).await?;
+            let url = app.public_url.clone();
+            println!("Satisfy is running.");
+            println!("  Demo page (rate it!): {url}/demo");
+            println!("  Console:              {url}/console  (user: admin)");
+            if let Some(password) = &app.generated_admin_password {
+                println!(
+                    "  First start: the admin password is {password}  (set SATISFY_ADMIN_PASSWORD to choose one)"
+                );
+            }
+            app.run_until(shutdown_signal()).await
+        }
+        Command::Ingest(settings) => roles::ingest(settings, shutdown_signal()).await,
+        Command::Aggregator(settings) => roles::aggregator(settings, shutdown_signal()).await,
+        Command::Console(settings) => roles::console(settings, shutdown_signal()).await,
     }
-    app.run_until(shutdown_signal()).await
 }

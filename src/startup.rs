@@ -90,6 +90,7 @@ impl Application {
                 time_zone: settings.time_zone,
                 default_tenant: settings.tenant.clone(),
                 secure_cookies: settings.secure_cookies,
+                internal_token: None,
             }),
         });
         let demo = demo::router(DemoState {

@@ -8,6 +8,8 @@
 pub mod buckets;
 pub mod clickhouse;
 pub mod event;
+pub mod kafka;
+pub mod metrics;
 pub mod model;
 pub mod sqlite;
 pub mod store;

@@ -1,5 +1,5 @@
 //! The conformance scenarios against a real ClickHouse (26.9, started by
-//! tests/engines/engines.sh). Set SATISFY_TEST_CLICKHOUSE_URL to run them; under CI they
+//! tests/engines/engines.sh). Set TEST_SATISFY_CLICKHOUSE_URL to run them; under CI they
 //! are required.
 
 mod conformance;
@@ -7,12 +7,12 @@ mod conformance;
 use satisfy_aggregator::{AnalyticsQuery, ClickHouseStore, RatingStore, WriteOutcome};
 
 async fn store() -> Option<ClickHouseStore> {
-    let Ok(url) = std::env::var("SATISFY_TEST_CLICKHOUSE_URL") else {
+    let Ok(url) = std::env::var("TEST_SATISFY_CLICKHOUSE_URL") else {
         assert!(
             std::env::var_os("CI").is_none(),
-            "CI must set SATISFY_TEST_CLICKHOUSE_URL"
+            "CI must set TEST_SATISFY_CLICKHOUSE_URL"
         );
-        eprintln!("SATISFY_TEST_CLICKHOUSE_URL is not set: skipping the ClickHouse backend");
+        eprintln!("TEST_SATISFY_CLICKHOUSE_URL is not set: skipping the ClickHouse backend");
         return None;
     };
     // A database per test keeps the scenarios independent.
@@ -70,7 +70,7 @@ async fn redelivered_batches_never_count_twice() {
 
 #[tokio::test]
 async fn migrations_are_idempotent() {
-    let Ok(url) = std::env::var("SATISFY_TEST_CLICKHOUSE_URL") else {
+    let Ok(url) = std::env::var("TEST_SATISFY_CLICKHOUSE_URL") else {
         return;
     };
     let database = format!("satisfy_test_{}", uuid::Uuid::new_v4().simple());

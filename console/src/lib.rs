@@ -30,6 +30,9 @@ pub struct ConsoleConfig {
     pub default_tenant: TenantId,
     /// Mark cookies `Secure` (serve the console over HTTPS when enabled).
     pub secure_cookies: bool,
+    /// Bearer token ingest nodes present to read every entrypoint
+    /// (`/api/v1/internal/entrypoints`); the route is off without one.
+    pub internal_token: Option<String>,
 }
 
 /// What the console's handlers share.

@@ -34,6 +34,7 @@ async fn spawn() -> Console {
             time_zone: chrono_tz::Europe::Rome,
             default_tenant: tenant,
             secure_cookies: false,
+            internal_token: None,
         }),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -2,7 +2,9 @@
 
 use satisfy_core::{Entrypoint, EntrypointId, Origin};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 /// Where ingest finds entrypoints. Implementations answer from memory: a rating must never
 /// wait on the configuration database.
@@ -13,6 +15,9 @@ pub trait EntrypointDirectory: Send + Sync {
     /// Whether some active entrypoint accepts ratings from `origin` (for CORS preflights,
     /// which carry no body and so no entrypoint).
     fn knows_origin(&self, origin: &Origin) -> bool;
+
+    /// Whether the entrypoints were loaded at least once (for `/readyz`).
+    fn is_loaded(&self) -> bool;
 }
 
 #[derive(Default)]
@@ -27,6 +32,7 @@ struct Snapshot {
 #[derive(Default, Clone)]
 pub struct EntrypointSnapshot {
     current: Arc<RwLock<Arc<Snapshot>>>,
+    loaded: Arc<AtomicBool>,
 }
 
 impl EntrypointSnapshot {
@@ -47,6 +53,62 @@ impl EntrypointSnapshot {
             Ok(mut current) => *current = snapshot,
             Err(poisoned) => *poisoned.into_inner() = snapshot,
         }
+        self.loaded.store(true, Ordering::Relaxed);
+    }
+
+    /// Keeps the snapshot in step with the console's `/api/v1/internal/entrypoints`,
+    /// polled every `interval` with `If-None-Match`, so a new entrypoint reaches every
+    /// ingest node within one interval and an unchanged one costs a 304. On errors the
+    /// previous entrypoints stay in force.
+    pub fn follow_console(&self, console_url: String, token: String, interval: Duration) {
+        let snapshot = self.clone();
+        tokio::spawn(async move {
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default();
+            let url = format!(
+                "{}/api/v1/internal/entrypoints",
+                console_url.trim_end_matches('/')
+            );
+            let mut etag: Option<String> = None;
+            loop {
+                let mut request = client.get(&url).bearer_auth(&token);
+                if let Some(etag) = &etag {
+                    request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+                }
+                match request.send().await {
+                    Ok(response) if response.status() == reqwest::StatusCode::NOT_MODIFIED => {}
+                    Ok(response) if response.status().is_success() => {
+                        let new_etag = response
+                            .headers()
+                            .get(reqwest::header::ETAG)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned);
+                        match response.json::<Vec<Entrypoint>>().await {
+                            Ok(entrypoints) => {
+                                tracing::debug!(
+                                    count = entrypoints.len(),
+                                    "entrypoints reloaded from the console"
+                                );
+                                snapshot.replace_all(entrypoints);
+                                etag = new_etag;
+                            }
+                            Err(error) => {
+                                tracing::warn!(%error, "unreadable entrypoints from the console")
+                            }
+                        }
+                    }
+                    Ok(response) => {
+                        tracing::warn!(status = %response.status(), "the console refused the entrypoints request")
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot reach the console for entrypoints")
+                    }
+                }
+                tokio::time::sleep(interval).await;
+            }
+        });
     }
 
     fn load(&self) -> Arc<Snapshot> {
@@ -65,5 +127,9 @@ impl EntrypointDirectory for EntrypointSnapshot {
     fn knows_origin(&self, origin: &Origin) -> bool {
         let snapshot = self.load();
         snapshot.any_origin || snapshot.origins.contains(origin)
+    }
+
+    fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Relaxed)
     }
 }

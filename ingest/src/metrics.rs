@@ -31,7 +31,7 @@ impl Metrics {
         }
     }
 
-    /// Counts an accepted rating; `outcome` is `inserted` or `updated`.
+    /// Counts an accepted rating; `outcome` is `inserted`, `updated` or `logged`.
     pub fn accepted(&self, outcome: &'static str, took: Duration) {
         self.update(|c| {
             *c.accepted.entry(outcome).or_default() += 1;
@@ -57,8 +57,7 @@ impl Metrics {
         self.update(|c| {
             out.push_str("# HELP satisfy_ratings_accepted_total Ratings durably accepted.\n");
             out.push_str("# TYPE satisfy_ratings_accepted_total counter\n");
-            for outcome in ["inserted", "updated"] {
-                let n = c.accepted.get(outcome).copied().unwrap_or(0);
+            for (outcome, n) in &c.accepted {
                 let _ = writeln!(
                     out,
                     "satisfy_ratings_accepted_total{{outcome=\"{outcome}\"}} {n}"

@@ -4,7 +4,7 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -29,6 +29,45 @@ pub fn router() -> Router<ConsoleState> {
         .route("/entrypoints", get(list).post(create))
         .route("/entrypoints/{id}", get(show).put(update).patch(update))
         .route("/entrypoints/{id}/stats", get(statistics))
+        .route("/internal/entrypoints", get(internal_entrypoints))
+}
+
+/// Every entrypoint of every tenant, for ingest nodes, which poll it with `If-None-Match`
+/// so an unchanged configuration costs a 304 and no body.
+async fn internal_entrypoints(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match (&state.config.internal_token, presented) {
+        (Some(expected), Some(presented)) if crate::auth::same_secret(expected, presented) => {}
+        _ => return Err(ApiError::Unauthorized),
+    }
+    let entrypoints = state.store.entrypoints(None).await?;
+    let body = serde_json::to_vec(&entrypoints).map_err(|_| ApiError::Unavailable)?;
+    let etag = format!(
+        "\"{}\"",
+        crate::auth::token_hash(&String::from_utf8_lossy(&body))
+    );
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == etag);
+    if unchanged {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    Ok((
+        StatusCode::OK,
+        [
+            (header::ETAG, etag),
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 async fn openapi() -> Response {

@@ -23,7 +23,7 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn readyz(State(state): State<IngestState>) -> Response {
-    if state.sink.is_ready() {
+    if state.sink.is_ready() && state.directory.is_loaded() {
         (StatusCode::OK, Json(json!({ "status": "ready" }))).into_response()
     } else {
         ApiError::Unavailable(5).into_response()

@@ -1,5 +1,6 @@
 //! Where accepted ratings go: one file per sink behind [`RatingSink`].
 
+pub mod kafka;
 pub mod store;
 
 use async_trait::async_trait;
@@ -14,6 +15,8 @@ pub enum Delivery {
     Updated,
     /// The id belongs to another entrypoint's rating; nothing was stored.
     Conflict,
+    /// Durably appended to the event log; the aggregator applies it as insert or update.
+    Logged,
 }
 
 /// Why a sink could not take a rating; both mean "retry later" (503), never a silent drop.

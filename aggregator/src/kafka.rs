@@ -1,0 +1,287 @@
+//! The event-log consumer: reads rating events from Kafka in a consumer group and writes
+//! them to the store in batches flushed by size and by time.
+//!
+//! Offsets are committed only after the write covering them succeeded, so a crash
+//! replays at most the last batch, which the store absorbs (ids count once). While the
+//! store is down the batch is retried with backoff and nothing is committed. Events that
+//! can never be processed go to the dead-letter topic with the reason in a header.
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+use crate::event;
+use crate::metrics::AggregatorMetrics;
+use crate::model::StoredRating;
+use crate::store::{RatingStore, WriteOutcome};
+
+/// How the consumer reads and batches.
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    /// `host:port` list.
+    pub brokers: String,
+    /// Consumer group shared by every aggregator.
+    pub group: String,
+    /// The ratings topic.
+    pub topic: String,
+    /// Where unprocessable events go.
+    pub dead_letter_topic: String,
+    /// Most events in one write.
+    pub max_batch: usize,
+    /// Longest an event waits before its batch is written.
+    pub max_wait: Duration,
+    /// Replication factor of the dead-letter topic when the aggregator creates it.
+    pub replication: i32,
+}
+
+/// Consumes until `shutdown` completes, then writes and commits what it holds.
+pub async fn run(
+    config: ConsumerConfig,
+    store: Arc<dyn RatingStore>,
+    metrics: Arc<AggregatorMetrics>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), KafkaError> {
+    let consumer: Arc<StreamConsumer> = Arc::new(
+        ClientConfig::new()
+            .set("bootstrap.servers", &config.brokers)
+            .set("group.id", &config.group)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "6000")
+            .set("heartbeat.interval.ms", "1000")
+            .set("partition.assignment.strategy", "cooperative-sticky")
+            .create()?,
+    );
+    consumer.subscribe(&[&config.topic])?;
+    let dead_letters: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &config.brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .create()?;
+    ensure_topic(
+        &config.brokers,
+        &config.dead_letter_topic,
+        1,
+        config.replication,
+    )
+    .await?;
+    let lag_task = spawn_lag_watch(Arc::clone(&consumer), Arc::clone(&metrics));
+
+    tokio::pin!(shutdown);
+    let mut stopping = false;
+    while !stopping {
+        let mut batch: Vec<StoredRating> = Vec::with_capacity(config.max_batch);
+        // Next offset to commit per (topic, partition).
+        let mut offsets: BTreeMap<(String, i32), i64> = BTreeMap::new();
+        let deadline = tokio::time::sleep(config.max_wait);
+        tokio::pin!(deadline);
+        let mut started = false;
+        loop {
+            tokio::select! {
+                _ = &mut shutdown, if !stopping => { stopping = true; break; }
+                _ = &mut deadline, if started => break,
+                message = consumer.recv() => {
+                    let message = match message {
+                        Ok(message) => message,
+                        Err(error) => {
+                            tracing::warn!(%error, "Kafka consumer error");
+                            continue;
+                        }
+                    };
+                    if !started {
+                        started = true;
+                        deadline.as_mut().reset(tokio::time::Instant::now() + config.max_wait);
+                    }
+                    offsets.insert((message.topic().to_owned(), message.partition()), message.offset() + 1);
+                    match event::decode(message.payload().unwrap_or_default()) {
+                        Ok(rating) => batch.push(rating),
+                        Err(reason) => {
+                            dead_letter(&dead_letters, &config.dead_letter_topic, &message, &reason.to_string()).await;
+                            metrics.dead_lettered();
+                        }
+                    }
+                    if batch.len() >= config.max_batch {
+                        break;
+                    }
+                }
+            }
+        }
+        if offsets.is_empty() {
+            continue;
+        }
+        write_until_stored(&*store, &batch, &metrics).await;
+        commit(&consumer, &offsets);
+    }
+    lag_task.abort();
+    Ok(())
+}
+
+/// Creates `topic` unless it exists (a no-op on a cluster that already has it).
+pub async fn ensure_topic(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    replication: i32,
+) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()?;
+    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication));
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    for result in admin.create_topics([&new_topic], &options).await? {
+        match result {
+            Ok(_) => tracing::info!(topic, partitions, "created Kafka topic"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((_, code)) => return Err(KafkaError::AdminOp(code)),
+        }
+    }
+    Ok(())
+}
+
+/// Retries the write with backoff until the store takes it: nothing is committed, and so
+/// nothing lost, while the store is down.
+async fn write_until_stored(
+    store: &dyn RatingStore,
+    batch: &[StoredRating],
+    metrics: &AggregatorMetrics,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut backoff = Duration::from_millis(100);
+    let span = tracing::info_span!("aggregate_batch", size = batch.len());
+    async {
+        loop {
+            let started = Instant::now();
+            match store.write_batch(batch).await {
+                Ok(outcomes) => {
+                    let conflicts = outcomes.iter().filter(|o| **o == WriteOutcome::Conflict).count();
+                    metrics.batch_written(batch.len(), conflicts, started.elapsed());
+                    return;
+                }
+                Err(error) => {
+                    metrics.insert_failed();
+                    tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "batch write failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+fn commit(consumer: &StreamConsumer, offsets: &BTreeMap<(String, i32), i64>) {
+    let mut list = TopicPartitionList::new();
+    for ((topic, partition), offset) in offsets {
+        if let Err(error) = list.add_partition_offset(topic, *partition, Offset::Offset(*offset)) {
+            tracing::error!(%error, "building the offset list");
+            return;
+        }
+    }
+    // During a rebalance the commit is refused; the partition's new owner re-reads from
+    // the last committed offset and the store absorbs the replay.
+    if let Err(error) = consumer.commit(&list, CommitMode::Sync) {
+        tracing::warn!(%error, "offset commit refused; the batch will be replayed idempotently");
+    }
+}
+
+async fn dead_letter(producer: &FutureProducer, topic: &str, message: &impl Message, reason: &str) {
+    tracing::warn!(
+        partition = message.partition(),
+        offset = message.offset(),
+        reason,
+        "sending an unprocessable event to the dead-letter topic"
+    );
+    let origin = format!(
+        "{}/{}/{}",
+        message.topic(),
+        message.partition(),
+        message.offset()
+    );
+    let payload = message.payload().unwrap_or_default();
+    let record = || {
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "satisfy-error",
+                value: Some(reason),
+            })
+            .insert(Header {
+                key: "satisfy-origin",
+                value: Some(&origin),
+            });
+        let record = FutureRecord::to(topic).payload(payload).headers(headers);
+        match message.key() {
+            Some(key) => record.key(key),
+            None => record,
+        }
+    };
+    // The partition only moves on once the dead letter is safely stored.
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match producer
+            .send(record(), Timeout::After(Duration::from_secs(5)))
+            .await
+        {
+            Ok(_) => return,
+            Err((error, _)) => {
+                tracing::warn!(%error, "dead-letter write failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Publishes consumer lag (high watermark minus committed offset) every 5 seconds.
+fn spawn_lag_watch(
+    consumer: Arc<StreamConsumer>,
+    metrics: Arc<AggregatorMetrics>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let consumer = Arc::clone(&consumer);
+            let lag = tokio::task::spawn_blocking(move || {
+                let timeout = Timeout::After(Duration::from_secs(2));
+                let Ok(committed) = consumer.committed(timeout) else {
+                    return Vec::new();
+                };
+                let mut lag = Vec::new();
+                for element in committed.elements() {
+                    let Ok((_, high)) =
+                        consumer.fetch_watermarks(element.topic(), element.partition(), timeout)
+                    else {
+                        continue;
+                    };
+                    let position = match element.offset() {
+                        Offset::Offset(offset) => offset,
+                        _ => 0,
+                    };
+                    lag.push((
+                        element.topic().to_owned(),
+                        element.partition(),
+                        (high - position).max(0),
+                    ));
+                }
+                // Drop the list before the consumer (librdkafka can hang otherwise).
+                drop(committed);
+                lag
+            })
+            .await
+            .unwrap_or_default();
+            metrics.set_lag(lag);
+        }
+    })
+}

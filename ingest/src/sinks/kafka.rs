@@ -1,0 +1,119 @@
+//! The distributed sink: ratings go to the Kafka topic `satisfy.ratings.v1`, keyed by
+//! entrypoint, through an idempotent producer with `acks=all`. A rating is acknowledged
+//! only after the broker confirmed it; an unreachable broker or a full producer queue
+//! becomes a retryable error within `message.timeout.ms`, never a hang.
+
+use async_trait::async_trait;
+use rdkafka::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
+use satisfy_aggregator::kafka::ensure_topic;
+use satisfy_aggregator::{StoredRating, event};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use super::{Delivery, RatingSink, SinkError};
+
+/// How the sink reaches Kafka.
+#[derive(Debug, Clone)]
+pub struct KafkaSinkConfig {
+    /// `host:port` list.
+    pub brokers: String,
+    /// The ratings topic.
+    pub topic: String,
+    /// Partitions of the topic when ingest creates it.
+    pub partitions: i32,
+    /// Replication factor when ingest creates it (3 in production).
+    pub replication: i32,
+    /// Longest time a rating may wait for the broker's acknowledgement.
+    pub delivery_timeout: Duration,
+}
+
+/// Produces rating events to Kafka.
+pub struct KafkaSink {
+    producer: FutureProducer,
+    topic: String,
+    reachable: Arc<AtomicBool>,
+}
+
+impl KafkaSink {
+    /// Creates the producer and the topic if missing, and starts watching the broker for
+    /// `/readyz`.
+    pub async fn connect(config: &KafkaSinkConfig) -> Result<KafkaSink, KafkaError> {
+        let timeout_ms = config.delivery_timeout.as_millis().max(1000).to_string();
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &config.brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", &timeout_ms)
+            .set("queue.buffering.max.ms", "2")
+            .set("queue.buffering.max.messages", "100000")
+            .set("compression.type", "lz4")
+            .create()?;
+        ensure_topic(
+            &config.brokers,
+            &config.topic,
+            config.partitions,
+            config.replication,
+        )
+        .await?;
+        let reachable = Arc::new(AtomicBool::new(true));
+        spawn_broker_watch(producer.clone(), Arc::clone(&reachable));
+        Ok(KafkaSink {
+            producer,
+            topic: config.topic.clone(),
+            reachable,
+        })
+    }
+}
+
+fn spawn_broker_watch(producer: FutureProducer, reachable: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        loop {
+            let client = producer.clone();
+            let ok = tokio::task::spawn_blocking(move || {
+                client
+                    .client()
+                    .fetch_metadata(None, Timeout::After(Duration::from_secs(2)))
+                    .is_ok()
+            })
+            .await
+            .unwrap_or(false);
+            if reachable.swap(ok, Ordering::Relaxed) != ok {
+                tracing::warn!(reachable = ok, "Kafka broker reachability changed");
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
+}
+
+#[async_trait]
+impl RatingSink for KafkaSink {
+    async fn send(&self, rating: StoredRating) -> Result<Delivery, SinkError> {
+        let payload = event::encode(&rating);
+        let record = FutureRecord::to(&self.topic)
+            .key(rating.rating.entrypoint.as_str())
+            .payload(&payload);
+        // Enqueueing never waits: a full queue is answered at once with 503.
+        match self
+            .producer
+            .send(record, Timeout::After(Duration::ZERO))
+            .await
+        {
+            Ok(_) => Ok(Delivery::Logged),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                Err(SinkError::Overloaded)
+            }
+            Err((error, _)) => {
+                tracing::warn!(%error, "Kafka did not acknowledge a rating");
+                Err(SinkError::Unavailable)
+            }
+        }
+    }
+
+    fn is_ready(&self) -> bool {
+        self.reachable.load(Ordering::Relaxed)
+    }
+}

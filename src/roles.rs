@@ -1,0 +1,176 @@
+//! The distributed roles: `satisfy ingest`, `satisfy aggregator`, `satisfy console`, each
+//! stateless (the console keeps only its own configuration) and horizontally scalable.
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use satisfy_aggregator::ClickHouseStore;
+use satisfy_aggregator::kafka::{self, ConsumerConfig};
+use satisfy_aggregator::metrics::AggregatorMetrics;
+use satisfy_console::{ConfigStore, ConsoleConfig, ConsoleState};
+use satisfy_ingest::sinks::kafka::{KafkaSink, KafkaSinkConfig};
+use satisfy_ingest::{EntrypointSnapshot, IngestConfig, IngestState, Metrics};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::configuration::{AggregatorSettings, ConsoleSettings, IngestSettings};
+
+async fn serve(
+    listen: SocketAddr,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    axum::serve(
+        listener,
+        router
+            .layer(TraceLayer::new_for_http())
+            .into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP")
+}
+
+/// Runs the public intake with the Kafka sink.
+pub async fn ingest(
+    settings: IngestSettings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let sink = KafkaSink::connect(&KafkaSinkConfig {
+        brokers: settings.kafka.brokers.clone(),
+        topic: settings.kafka.topic.clone(),
+        partitions: settings.kafka_partitions,
+        replication: settings.kafka.replication,
+        delivery_timeout: Duration::from_secs(5),
+    })
+    .await
+    .context("connecting to Kafka")?;
+    let directory = EntrypointSnapshot::default();
+    directory.follow_console(
+        settings.console_url.clone(),
+        settings.internal_token.clone(),
+        Duration::from_secs(2),
+    );
+    let router = satisfy_ingest::router(IngestState {
+        directory: Arc::new(directory),
+        sink: Arc::new(sink),
+        metrics: Arc::new(Metrics::default()),
+        config: IngestConfig {
+            trust_forwarded_for: settings.trust_forwarded_for,
+            rate_limit_burst: settings.rate_limit_burst,
+            rate_limit_period: Duration::from_secs(1) / settings.rate_limit_per_second.max(1),
+        },
+    });
+    serve(settings.listen, router, shutdown).await
+}
+
+#[derive(Clone)]
+struct AggregatorState {
+    metrics: Arc<AggregatorMetrics>,
+    store: ClickHouseStore,
+}
+
+/// Runs the consumer group writing to ClickHouse, with /healthz, /readyz and /metrics.
+pub async fn aggregator(
+    settings: AggregatorSettings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = ClickHouseStore::connect(&settings.clickhouse.url, &settings.clickhouse.database)
+        .await
+        .context("connecting to ClickHouse")?;
+    let metrics = Arc::new(AggregatorMetrics::default());
+    let state = AggregatorState {
+        metrics: Arc::clone(&metrics),
+        store: store.clone(),
+    };
+    let router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(|State(state): State<AggregatorState>| async move {
+                match state.store.ping().await {
+                    Ok(()) => (StatusCode::OK, "ready").into_response(),
+                    Err(_) => {
+                        (StatusCode::SERVICE_UNAVAILABLE, "ClickHouse unreachable").into_response()
+                    }
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(|State(state): State<AggregatorState>| async move {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    state.metrics.render(),
+                )
+            }),
+        )
+        .with_state(state);
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http = tokio::spawn(serve(settings.listen, router, async {
+        let _ = http_stopped.await;
+    }));
+    let config = ConsumerConfig {
+        brokers: settings.kafka.brokers.clone(),
+        group: settings.kafka_group.clone(),
+        topic: settings.kafka.topic.clone(),
+        dead_letter_topic: settings.dead_letter_topic.clone(),
+        max_batch: settings.batch_size as usize,
+        max_wait: Duration::from_millis(settings.batch_wait_ms),
+        replication: settings.kafka.replication,
+    };
+    kafka::run(config, Arc::new(store), metrics, shutdown)
+        .await
+        .context("consuming ratings")?;
+    let _ = stop_http.send(());
+    http.await.context("metrics server")??;
+    Ok(())
+}
+
+/// Runs the console reading analytics from ClickHouse.
+pub async fn console(
+    settings: ConsoleSettings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+    let store = ConfigStore::open(&settings.data_dir.join("console.db"))
+        .context("opening the console database")?;
+    if let Some(password) =
+        satisfy_console::ensure_admin(&store, &settings.tenant, settings.admin_password.clone())
+            .await?
+    {
+        println!(
+            "First start: the admin password is {password}  (set SATISFY_ADMIN_PASSWORD to choose one)"
+        );
+    }
+    let analytics =
+        ClickHouseStore::connect(&settings.clickhouse.url, &settings.clickhouse.database)
+            .await
+            .context("connecting to ClickHouse")?;
+    let router = satisfy_console::router(ConsoleState {
+        store,
+        analytics: Arc::new(analytics),
+        config: Arc::new(ConsoleConfig {
+            public_url: settings.public_url.clone(),
+            time_zone: settings.time_zone,
+            default_tenant: settings.tenant.clone(),
+            secure_cookies: settings.secure_cookies,
+            internal_token: Some(settings.internal_token.clone()),
+        }),
+    })
+    .route("/healthz", get(|| async { "ok" }))
+    .route("/readyz", get(|| async { "ready" }));
+    serve(settings.listen, router, shutdown).await
+}
