@@ -29,6 +29,9 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium
 fi
 
+step "installing the real engines of the distributed tests (ClickHouse, Kafka brokers)"
+bash tests/engines/install.sh
+
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   step "installing the browser test driver (npm ci)"
   (cd tests/browser && npm ci --no-audit --no-fund --silent)
@@ -48,7 +51,14 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo test (unit, integration, end-to-end)"
+step "starting ClickHouse for the backend conformance suite"
+engines=$(mktemp -d)
+trap 'bash tests/engines/engines.sh stop "$engines/clickhouse"; rm -rf "$engines"' EXIT
+clickhouse_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+bash tests/engines/engines.sh start clickhouse "$engines/clickhouse" "$clickhouse_port"
+export TEST_SATISFY_CLICKHOUSE_URL="http://127.0.0.1:$clickhouse_port"
+
+step "cargo test (unit, integration, end-to-end; distributed mode on real engines)"
 cargo test --workspace --locked
 
 step "browser end-to-end tests (headless Chromium)"
@@ -57,3 +67,6 @@ cargo build --locked --bin satisfy
 
 step "widget size budget"
 bash widget/size.sh
+
+step "deploy/ validation (hadolint, compose schema, Kubernetes schemas)"
+bash deploy/validate.sh

@@ -59,7 +59,9 @@ pub async fn run(
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "1000")
-            .set("partition.assignment.strategy", "cooperative-sticky")
+            // Also the rebalance timeout: a member killed without leaving the group holds a
+            // rebalance up for this long on some brokers, so keep it short.
+            .set("max.poll.interval.ms", "15000")
             .create()?,
     );
     consumer.subscribe(&[&config.topic])?;
