@@ -22,11 +22,21 @@ pub struct Settings {
     #[arg(long, env = "SATISFY_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    #[command(flatten)]
+    pub console: ConsoleBasics,
+
+    #[command(flatten)]
+    pub intake: IntakeLimits,
+}
+
+/// Settings of the console shared by `serve` and `console`.
+#[derive(Debug, Clone, Args)]
+pub struct ConsoleBasics {
     /// Password of the `admin` user created at first start; random and printed once if unset.
     #[arg(long, env = "SATISFY_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
 
-    /// Tenant (ente) of the first user and of the demo entrypoint.
+    /// Tenant (ente) of the first user (and of the demo entrypoint in `serve`).
     #[arg(long, env = "SATISFY_TENANT", default_value = "comune", value_parser = parse_tenant)]
     pub tenant: TenantId,
 
@@ -34,6 +44,31 @@ pub struct Settings {
     #[arg(long, env = "SATISFY_TIME_ZONE", default_value = "Europe/Rome", value_parser = parse_time_zone)]
     pub time_zone: Tz,
 
+    /// Mark console cookies Secure (when the console is served over HTTPS).
+    #[arg(long, env = "SATISFY_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+}
+
+impl ConsoleBasics {
+    /// The console's configuration with these settings.
+    pub fn console_config(
+        &self,
+        public_url: String,
+        internal_token: Option<String>,
+    ) -> satisfy_console::ConsoleConfig {
+        satisfy_console::ConsoleConfig {
+            public_url,
+            time_zone: self.time_zone,
+            default_tenant: self.tenant.clone(),
+            secure_cookies: self.secure_cookies,
+            internal_token,
+        }
+    }
+}
+
+/// Settings of the public intake shared by `serve` and `ingest`.
+#[derive(Debug, Clone, Args)]
+pub struct IntakeLimits {
     /// Trust X-Forwarded-For for client addresses (only behind a reverse proxy that sets it).
     #[arg(long, env = "SATISFY_TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
@@ -45,10 +80,18 @@ pub struct Settings {
     /// Sustained requests per second per client once the burst is spent.
     #[arg(long, env = "SATISFY_RATE_LIMIT_PER_SECOND", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limit_per_second: u32,
+}
 
-    /// Mark console cookies Secure (when the console is served over HTTPS).
-    #[arg(long, env = "SATISFY_SECURE_COOKIES", default_value_t = false)]
-    pub secure_cookies: bool,
+impl IntakeLimits {
+    /// Ingest's configuration with these settings.
+    pub fn ingest_config(&self) -> satisfy_ingest::IngestConfig {
+        satisfy_ingest::IngestConfig {
+            trust_forwarded_for: self.trust_forwarded_for,
+            rate_limit_burst: self.rate_limit_burst,
+            rate_limit_period: std::time::Duration::from_secs(1)
+                / self.rate_limit_per_second.max(1),
+        }
+    }
 }
 
 fn parse_tenant(raw: &str) -> Result<TenantId, String> {
@@ -133,17 +176,8 @@ pub struct IngestSettings {
     #[arg(long, env = "SATISFY_INTERNAL_TOKEN", hide_env_values = true)]
     pub internal_token: String,
 
-    /// Trust X-Forwarded-For for client addresses (only behind a reverse proxy that sets it).
-    #[arg(long, env = "SATISFY_TRUST_FORWARDED_FOR", default_value_t = false)]
-    pub trust_forwarded_for: bool,
-
-    /// Requests a client may burst to POST /v1/ratings before it is rate limited.
-    #[arg(long, env = "SATISFY_RATE_LIMIT_BURST", default_value_t = 60)]
-    pub rate_limit_burst: u32,
-
-    /// Sustained requests per second per client once the burst is spent.
-    #[arg(long, env = "SATISFY_RATE_LIMIT_PER_SECOND", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
-    pub rate_limit_per_second: u32,
+    #[command(flatten)]
+    pub intake: IntakeLimits,
 }
 
 /// `satisfy aggregator`: Kafka consumer group writing to ClickHouse.
@@ -206,21 +240,8 @@ pub struct ConsoleSettings {
     #[arg(long, env = "SATISFY_INTERNAL_TOKEN", hide_env_values = true)]
     pub internal_token: String,
 
-    /// Password of the `admin` user created at first start; random and printed once if unset.
-    #[arg(long, env = "SATISFY_ADMIN_PASSWORD", hide_env_values = true)]
-    pub admin_password: Option<String>,
-
-    /// Tenant (ente) of the first user.
-    #[arg(long, env = "SATISFY_TENANT", default_value = "comune", value_parser = parse_tenant)]
-    pub tenant: TenantId,
-
-    /// IANA time zone of days, weeks and months in statistics.
-    #[arg(long, env = "SATISFY_TIME_ZONE", default_value = "Europe/Rome", value_parser = parse_time_zone)]
-    pub time_zone: Tz,
-
-    /// Mark console cookies Secure (when the console is served over HTTPS).
-    #[arg(long, env = "SATISFY_SECURE_COOKIES", default_value_t = false)]
-    pub secure_cookies: bool,
+    #[command(flatten)]
+    pub basics: ConsoleBasics,
 }
 
 fn parse_brokers(raw: &str) -> Result<String, String> {

@@ -10,9 +10,9 @@ use axum::routing::get;
 use satisfy_aggregator::ClickHouseStore;
 use satisfy_aggregator::kafka::{self, ConsumerConfig};
 use satisfy_aggregator::metrics::AggregatorMetrics;
-use satisfy_console::{ConfigStore, ConsoleConfig, ConsoleState};
+use satisfy_console::{ConfigStore, ConsoleState};
 use satisfy_ingest::sinks::kafka::{KafkaSink, KafkaSinkConfig};
-use satisfy_ingest::{EntrypointSnapshot, IngestConfig, IngestState, Metrics};
+use satisfy_ingest::{EntrypointSnapshot, IngestState, Metrics};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -66,11 +66,7 @@ pub async fn ingest(
         directory: Arc::new(directory),
         sink: Arc::new(sink),
         metrics: Arc::new(Metrics::default()),
-        config: IngestConfig {
-            trust_forwarded_for: settings.trust_forwarded_for,
-            rate_limit_burst: settings.rate_limit_burst,
-            rate_limit_period: Duration::from_secs(1) / settings.rate_limit_per_second.max(1),
-        },
+        config: settings.intake.ingest_config(),
     });
     serve(settings.listen, router, shutdown).await
 }
@@ -147,9 +143,12 @@ pub async fn console(
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
     let store = ConfigStore::open(&settings.data_dir.join("console.db"))
         .context("opening the console database")?;
-    if let Some(password) =
-        satisfy_console::ensure_admin(&store, &settings.tenant, settings.admin_password.clone())
-            .await?
+    if let Some(password) = satisfy_console::ensure_admin(
+        &store,
+        &settings.basics.tenant,
+        settings.basics.admin_password.clone(),
+    )
+    .await?
     {
         println!(
             "First start: the admin password is {password}  (set SATISFY_ADMIN_PASSWORD to choose one)"
@@ -162,13 +161,10 @@ pub async fn console(
     let router = satisfy_console::router(ConsoleState {
         store,
         analytics: Arc::new(analytics),
-        config: Arc::new(ConsoleConfig {
-            public_url: settings.public_url.clone(),
-            time_zone: settings.time_zone,
-            default_tenant: settings.tenant.clone(),
-            secure_cookies: settings.secure_cookies,
-            internal_token: Some(settings.internal_token.clone()),
-        }),
+        config: Arc::new(settings.basics.console_config(
+            settings.public_url.clone(),
+            Some(settings.internal_token.clone()),
+        )),
     })
     .route("/healthz", get(|| async { "ok" }))
     .route("/readyz", get(|| async { "ready" }));

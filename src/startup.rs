@@ -3,14 +3,13 @@
 use anyhow::Context;
 use axum::Router;
 use satisfy_aggregator::{RatingWriter, SqliteStore, WriterConfig};
-use satisfy_console::{ConfigStore, ConsoleConfig, ConsoleState};
+use satisfy_console::{ConfigStore, ConsoleState};
 use satisfy_core::Origin;
 use satisfy_ingest::sinks::store::StoreSink;
-use satisfy_ingest::{EntrypointSnapshot, IngestConfig, IngestState, Metrics};
+use satisfy_ingest::{EntrypointSnapshot, IngestState, Metrics};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower_http::trace::TraceLayer;
@@ -43,8 +42,8 @@ impl Application {
 
         let generated_admin_password = satisfy_console::ensure_admin(
             &config_store,
-            &settings.tenant,
-            settings.admin_password.clone(),
+            &settings.console.tenant,
+            settings.console.admin_password.clone(),
         )
         .await
         .context("creating the admin user")?;
@@ -62,9 +61,10 @@ impl Application {
         .iter()
         .filter_map(|o| Origin::parse(o))
         .collect();
-        let demo_id = demo::ensure_demo_entrypoint(&config_store, &settings.tenant, own_origins)
-            .await
-            .context("creating the demo entrypoint")?;
+        let demo_id =
+            demo::ensure_demo_entrypoint(&config_store, &settings.console.tenant, own_origins)
+                .await
+                .context("creating the demo entrypoint")?;
 
         let directory = EntrypointSnapshot::default();
         directory.replace_all(config_store.entrypoints(None).await?);
@@ -76,22 +76,12 @@ impl Application {
             directory: Arc::new(directory),
             sink: Arc::new(StoreSink::new(writer)),
             metrics: Arc::new(Metrics::default()),
-            config: IngestConfig {
-                trust_forwarded_for: settings.trust_forwarded_for,
-                rate_limit_burst: settings.rate_limit_burst,
-                rate_limit_period: Duration::from_secs(1) / settings.rate_limit_per_second.max(1),
-            },
+            config: settings.intake.ingest_config(),
         });
         let console = satisfy_console::router(ConsoleState {
             store: config_store,
             analytics: Arc::new(ratings),
-            config: Arc::new(ConsoleConfig {
-                public_url: public_url.clone(),
-                time_zone: settings.time_zone,
-                default_tenant: settings.tenant.clone(),
-                secure_cookies: settings.secure_cookies,
-                internal_token: None,
-            }),
+            config: Arc::new(settings.console.console_config(public_url.clone(), None)),
         });
         let demo = demo::router(DemoState {
             public_url: public_url.clone(),

@@ -1,6 +1,6 @@
 //! End to end in embedded mode: the whole `satisfy serve` application on port 0.
 
-use satisfy::configuration::Settings;
+use satisfy::configuration::{ConsoleBasics, IntakeLimits, Settings};
 use satisfy::startup::Application;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -19,13 +19,17 @@ async fn start(data_dir: &Path) -> Running {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.to_owned(),
         public_url: None,
-        admin_password: Some(PASSWORD.into()),
-        tenant: satisfy_core::TenantId::parse("bugliano").unwrap(),
-        time_zone: chrono_tz::Europe::Rome,
-        trust_forwarded_for: false,
-        rate_limit_burst: 100_000,
-        rate_limit_per_second: 100_000,
-        secure_cookies: false,
+        console: ConsoleBasics {
+            admin_password: Some(PASSWORD.into()),
+            tenant: satisfy_core::TenantId::parse("bugliano").unwrap(),
+            time_zone: chrono_tz::Europe::Rome,
+            secure_cookies: false,
+        },
+        intake: IntakeLimits {
+            trust_forwarded_for: false,
+            rate_limit_burst: 100_000,
+            rate_limit_per_second: 100_000,
+        },
     };
     let app = Application::build(settings).await.unwrap();
     let base = app.public_url.clone();
@@ -129,7 +133,7 @@ async fn a_new_entrypoint_accepts_ratings_at_once_and_pausing_stops_them() {
     .await;
     let id = created["id"].as_str().unwrap().to_owned();
     let mut status = 0;
-    for _ in 0..50 {
+    for _ in 0..250 {
         status = post_rating(&app.base, &id, &uuid::Uuid::new_v4().to_string(), 3).await;
         if status == 202 {
             break;
@@ -144,16 +148,19 @@ async fn a_new_entrypoint_accepts_ratings_at_once_and_pausing_stops_them() {
         Some(json!({"status": "paused"})),
     )
     .await;
-    let mut paused_status = 0;
-    for _ in 0..50 {
+    // Until the pause reaches ingest (a moment), ratings are still accepted and counted.
+    let (mut paused_status, mut accepted) = (0, 1);
+    for _ in 0..250 {
         paused_status = post_rating(&app.base, &id, &uuid::Uuid::new_v4().to_string(), 3).await;
-        if paused_status == 404 {
-            break;
+        match paused_status {
+            404 => break,
+            202 => accepted += 1,
+            _ => {}
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(paused_status, 404);
-    assert_eq!(total(&app.base, &id).await, 1);
+    assert_eq!(total(&app.base, &id).await, accepted);
     app.shutdown().await;
 }
 

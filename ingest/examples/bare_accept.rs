@@ -10,8 +10,13 @@ use axum::routing::post;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:18190".into());
-    let app = Router::new().route("/v1/ratings", post(|_body: Bytes| async { StatusCode::ACCEPTED }));
+    let address = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:18190".into());
+    let app = Router::new().route(
+        "/v1/ratings",
+        post(|_body: Bytes| async { StatusCode::ACCEPTED }),
+    );
     let listener = tokio::net::TcpListener::bind(&address).await?;
     axum::serve(listener, app).await
 }
