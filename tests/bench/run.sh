@@ -15,6 +15,7 @@ command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; ex
 bash tests/engines/install.sh
 cargo build --release --locked --bin satisfy
 cargo build --release --locked -p satisfy-ingest --example bare_accept
+cargo build --release --locked -p satisfy-aggregator --example weekly_chart_at_scale
 bin=target/release/satisfy
 work=$(mktemp -d)
 pids=()
@@ -88,6 +89,9 @@ done
 lag_p50=$(printf '%s\n' "${lags[@]}" | sort -n | sed -n 10p)
 lag_max=$(printf '%s\n' "${lags[@]}" | sort -n | tail -1)
 
+echo "==> weekly chart over 10M ratings in ClickHouse"
+scale=$(target/release/examples/weekly_chart_at_scale http://127.0.0.1:18123 10000000 | tee /dev/stderr | grep "weekly chart" | sed 's/^/- /')
+
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 section="## Ingest and distributed mode
 
@@ -108,6 +112,11 @@ distributed $kafka_accepted acknowledged, $(count) counted after the aggregator 
 |---|---|
 | drain of $kafka_accepted queued ratings, batches up to 20,000 | $agg_rps ratings/s |
 | end-to-end lag, 202 → visible in console stats (20 samples, batch wait 500 ms) | p50 $lag_p50 ms, max $lag_max ms |
+
+Dashboard query at scale (\`aggregator/examples/weekly_chart_at_scale.rs\`, the console's own query code, 10M ratings
+of 20 entrypoints over a year generated inside ClickHouse):
+
+$scale
 "
 python3 - "$section" <<'PY'
 import sys, re, pathlib
