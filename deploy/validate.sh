@@ -4,12 +4,12 @@
 # Kubernetes API schemas, and the example settings against the binary's known settings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv="${SATISFY_ENGINES_VENV:-/opt/satisfy-engines}"
+venv="${TEST_SATISFY_ENGINES_VENV:-/opt/satisfy-engines}"
 bash tests/engines/install.sh
 "$venv/bin/hadolint" --ignore DL3008 deploy/Dockerfile
 "$venv/bin/check-jsonschema" --builtin-schema vendor.compose-spec deploy/docker-compose.yml
 "$venv/bin/kubernetes-validate" --strict --kubernetes-version 1.33 deploy/kubernetes/satisfy.yaml
 # Every key of the example file must be a setting the binary knows (it refuses unknown ones).
 SATISFY_INTERNAL_TOKEN=x SATISFY_CONSOLE_URL=http://c SATISFY_KAFKA_BROKERS=k:9092 \
-  "${SATISFY_BIN:-target/debug/satisfy}" --config deploy/satisfy.example.toml ingest --help >/dev/null
+  "${TEST_SATISFY_BIN:-target/debug/satisfy}" --config deploy/satisfy.example.toml ingest --help >/dev/null
 echo "deploy/ is valid"

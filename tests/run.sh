@@ -63,7 +63,7 @@ cargo test --workspace --locked
 
 step "browser end-to-end tests (headless Chromium)"
 cargo build --locked --bin satisfy
-(cd tests/browser && SATISFY_BIN="$PWD/../../target/debug/satisfy" npm test)
+(cd tests/browser && TEST_SATISFY_BIN="$PWD/../../target/debug/satisfy" npm test)
 
 step "widget size budget"
 bash widget/size.sh

@@ -2,10 +2,10 @@
 # Prints the raw, gzip and brotli bytes of everything a page downloads for the widget
 # (loader with glue, WebAssembly core, CSS, widget-config as served) and writes them to
 # docs/BENCHMARKS.md. Fails when the gzip total exceeds the 12 KB budget.
-# Usage: bash widget/size.sh   (after cargo build; SATISFY_BIN picks another binary)
+# Usage: bash widget/size.sh   (after cargo build; TEST_SATISFY_BIN picks another binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-binary="${SATISFY_BIN:-target/debug/satisfy}"
+binary="${TEST_SATISFY_BIN:-target/debug/satisfy}"
 budget=12288
 
 data=$(mktemp -d)

@@ -23,7 +23,7 @@ function freePort() {
 }
 
 export async function startSatisfy() {
-  const binary = process.env.SATISFY_BIN || join(here, "../../target/debug/satisfy");
+  const binary = process.env.TEST_SATISFY_BIN || join(here, "../../target/debug/satisfy");
   const dataDir = mkdtempSync(join(tmpdir(), "satisfy-e2e-"));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;

@@ -6,7 +6,7 @@
 #   engines.sh stop DIR                      stops what was started with DIR (SIGTERM)
 # Each start waits until the engine answers and writes its pid to DIR/pid.
 set -euo pipefail
-venv="${SATISFY_ENGINES_VENV:-/opt/satisfy-engines}"
+venv="${TEST_SATISFY_ENGINES_VENV:-/opt/satisfy-engines}"
 here="$(cd "$(dirname "$0")" && pwd)"
 site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
