@@ -18,8 +18,8 @@ fn engines_script() -> PathBuf {
 }
 
 fn engines_available() -> bool {
-    let venv =
-        std::env::var("TEST_SATISFY_ENGINES_VENV").unwrap_or_else(|_| "/opt/satisfy-engines".into());
+    let venv = std::env::var("TEST_SATISFY_ENGINES_VENV")
+        .unwrap_or_else(|_| "/opt/satisfy-engines".into());
     let ok = Path::new(&venv).join("bin/python").exists();
     assert!(
         ok || std::env::var_os("CI").is_none(),
