@@ -508,7 +508,8 @@ async fn broker_down_answers_503_and_nothing_acknowledged_is_lost() {
     );
     assert!(response.headers().contains_key("retry-after"));
     assert!(
-        started.elapsed() < Duration::from_secs(10),
+        // The sink's delivery timeout is 5 s: this bounds the answer, not its speed.
+        started.elapsed() < Duration::from_secs(15),
         "503 took {:?}",
         started.elapsed()
     );

@@ -36,6 +36,7 @@ pub struct KafkaSink {
     producer: FutureProducer,
     topic: String,
     reachable: Arc<AtomicBool>,
+    delivery_timeout: Duration,
 }
 
 impl KafkaSink {
@@ -65,6 +66,7 @@ impl KafkaSink {
             producer,
             topic: config.topic.clone(),
             reachable,
+            delivery_timeout: config.delivery_timeout,
         })
     }
 }
