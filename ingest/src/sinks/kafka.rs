@@ -98,18 +98,22 @@ impl RatingSink for KafkaSink {
         let record = FutureRecord::to(&self.topic)
             .key(rating.rating.entrypoint.as_str())
             .payload(&payload);
-        // Enqueueing never waits: a full queue is answered at once with 503.
-        match self
-            .producer
-            .send(record, Timeout::After(Duration::ZERO))
-            .await
-        {
-            Ok(_) => Ok(Delivery::Logged),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+        // Enqueueing never waits (a full queue is answered at once with 503), and neither
+        // does the acknowledgement beyond the delivery timeout: librdkafka's own expiry can
+        // take longer with the idempotent producer. A rating still delivered after a 503 is
+        // harmless: the client retries the same id, which counts once.
+        let delivery = self.producer.send(record, Timeout::After(Duration::ZERO));
+        match tokio::time::timeout(self.delivery_timeout, delivery).await {
+            Ok(Ok(_)) => Ok(Delivery::Logged),
+            Ok(Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _))) => {
                 Err(SinkError::Overloaded)
             }
-            Err((error, _)) => {
+            Ok(Err((error, _))) => {
                 tracing::warn!(%error, "Kafka did not acknowledge a rating");
+                Err(SinkError::Unavailable)
+            }
+            Err(_) => {
+                tracing::warn!("Kafka acknowledgement timed out");
                 Err(SinkError::Unavailable)
             }
         }
