@@ -116,17 +116,19 @@ impl Drop for Role {
     }
 }
 
+/// Fields drop in order: the roles, then the engines, then the directory holding their
+/// pid files.
 struct Stack {
-    dir: tempfile::TempDir,
+    roles: Vec<Role>,
+    aggregator: Option<Role>,
     clickhouse: Engine,
     broker: Engine,
     console_url: String,
     ingest_url: String,
     aggregator_env: Vec<(&'static str, String)>,
     aggregator_port: u16,
-    roles: Vec<Role>,
-    aggregator: Option<Role>,
     aggregator_starts: u32,
+    dir: tempfile::TempDir,
 }
 
 impl Stack {

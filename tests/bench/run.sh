@@ -53,13 +53,16 @@ read -r emb_rps emb_p50 emb_p99 emb_non2xx emb_requests < <(load http://127.0.0.
 emb_stored=$(curl -sf -u admin:bench "http://127.0.0.1:18191/api/v1/entrypoints/$ep/stats?granularity=day" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["count"])')
 
 echo "==> distributed mode (Kafka: noida-db, ClickHouse 26.9)"
-bash tests/engines/engines.sh start clickhouse "$work/clickhouse" 18123
-bash tests/engines/engines.sh start noida "$work/noida" 19092
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+clickhouse_port=$(free_port)
+broker_port=$(free_port)
+bash tests/engines/engines.sh start clickhouse "$work/clickhouse" "$clickhouse_port"
+bash tests/engines/engines.sh start noida "$work/noida" "$broker_port"
 export SATISFY_INTERNAL_TOKEN=bench-token
-SATISFY_ADMIN_PASSWORD=bench RUST_LOG=warn SATISFY_CLICKHOUSE_URL=http://127.0.0.1:18123 SATISFY_PUBLIC_URL=http://127.0.0.1:18192 \
+SATISFY_ADMIN_PASSWORD=bench RUST_LOG=warn SATISFY_CLICKHOUSE_URL=http://127.0.0.1:$clickhouse_port SATISFY_PUBLIC_URL=http://127.0.0.1:18192 \
   $bin console --listen 127.0.0.1:18193 --data-dir "$work/console" >/dev/null 2>&1 & pids+=($!)
 wait_up http://127.0.0.1:18193/healthz
-RUST_LOG=warn SATISFY_KAFKA_BROKERS=127.0.0.1:19092 SATISFY_KAFKA_PARTITIONS=4 SATISFY_CONSOLE_URL=http://127.0.0.1:18193 \
+RUST_LOG=warn SATISFY_KAFKA_BROKERS=127.0.0.1:$broker_port SATISFY_KAFKA_PARTITIONS=4 SATISFY_CONSOLE_URL=http://127.0.0.1:18193 \
   $bin ingest --listen 127.0.0.1:18192 --rate-limit-burst 100000000 --rate-limit-per-second 100000000 >/dev/null 2>&1 & pids+=($!)
 dep=$(curl -sf -u admin:bench -X POST -H 'content-type: application/json' -d '{"name":"bench","kind":"pagina_web"}' \
   http://127.0.0.1:18193/api/v1/entrypoints | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
@@ -68,9 +71,14 @@ wait_up "http://127.0.0.1:18192/v1/entrypoints/$dep/widget-config"
 # The aggregator is not running yet: the load piles up in Kafka, then it drains it.
 read -r kafka_rps kafka_p50 kafka_p99 kafka_non2xx kafka_requests < <(load http://127.0.0.1:18192 "$dep")
 kafka_accepted=$((kafka_requests - kafka_non2xx))
-count() { curl -sf -u admin:bench "http://127.0.0.1:18193/api/v1/entrypoints/$dep/stats?granularity=day" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["count"])'; }
+count() {
+  local n
+  n=$(curl -sf -u admin:bench "http://127.0.0.1:18193/api/v1/entrypoints/$dep/stats?granularity=day" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["count"])') \
+    || { echo "cannot read the console's stats" >&2; exit 1; }
+  echo "$n"
+}
 started=$(date +%s.%N)
-RUST_LOG=warn SATISFY_KAFKA_BROKERS=127.0.0.1:19092 SATISFY_CLICKHOUSE_URL=http://127.0.0.1:18123 SATISFY_BATCH_SIZE=20000 \
+RUST_LOG=warn SATISFY_KAFKA_BROKERS=127.0.0.1:$broker_port SATISFY_CLICKHOUSE_URL=http://127.0.0.1:$clickhouse_port SATISFY_BATCH_SIZE=20000 \
   $bin aggregator --listen 127.0.0.1:18194 >/dev/null 2>&1 & pids+=($!)
 while [ "$(count)" -lt "$kafka_accepted" ]; do sleep 0.2; done
 drained=$(date +%s.%N)
@@ -90,7 +98,7 @@ lag_p50=$(printf '%s\n' "${lags[@]}" | sort -n | sed -n 10p)
 lag_max=$(printf '%s\n' "${lags[@]}" | sort -n | tail -1)
 
 echo "==> weekly chart over 10M ratings in ClickHouse"
-scale=$(target/release/examples/weekly_chart_at_scale http://127.0.0.1:18123 10000000 | tee /dev/stderr | grep "weekly chart" | sed 's/^/- /')
+scale=$(target/release/examples/weekly_chart_at_scale http://127.0.0.1:$clickhouse_port 10000000 | tee /dev/stderr | grep "weekly chart" | sed 's/^/- /')
 
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 section="## Ingest and distributed mode

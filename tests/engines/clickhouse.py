@@ -1,8 +1,8 @@
 """Serves the real ClickHouse HTTP interface on loopback from chDB (ClickHouse's engine
-as a library): `python clickhouse.py DATA_DIR PORT`. Stays up until SIGTERM."""
+as a library): `python clickhouse.py DATA_DIR PORT`. Stays up until SIGTERM, whose default
+action ends it (a Python handler would never run while the engine holds the thread)."""
 
 import os
-import signal
 import sys
 
 import chdb._chdb as engine
@@ -18,7 +18,6 @@ def main() -> None:
             f"<http_port>{port}</http_port></clickhouse>"
         )
     os.chdir(data_dir)
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     # The listener serves while this query runs; it sleeps one row per second, for ever.
     engine.query(
         "SYSTEM START LISTEN HTTP; SELECT sleepEachRow(1) FROM numbers(1000000000) "
