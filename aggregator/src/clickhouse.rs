@@ -40,6 +40,9 @@ const MIGRATIONS: &[&str] = &[r#"
     ORDER BY (tenant, entrypoint, created_ms, id)
 "#];
 
+/// Ids per look-up query of a batch's existing ratings.
+const LOOKUP_CHUNK: usize = 2000;
+
 #[derive(Debug, Row, Serialize, Deserialize)]
 struct RatingRow {
     tenant: String,
@@ -159,22 +162,25 @@ impl ClickHouseStore {
                 .push(format!("'{}'", stored.rating.id.hyphenated()));
         }
         let mut found = HashMap::new();
+        // Chunks keep each query well under ClickHouse's max_query_size (256 KiB).
         for (tenant, ids) in by_tenant {
-            // Ids are formatted from parsed UUIDs (hex and dashes only), never raw input.
-            let sql = format!(
-                "SELECT tenant, id, entrypoint, min(created_ms) AS created_ms FROM ratings
-                 WHERE tenant = ? AND id IN ({}) GROUP BY tenant, id, entrypoint",
-                ids.join(",")
-            );
-            let rows: Vec<Existing> = self
-                .client
-                .query(&sql)
-                .bind(tenant)
-                .fetch_all()
-                .await
-                .map_err(error("looking up ids"))?;
-            for row in rows {
-                found.insert((row.tenant, row.id), (row.entrypoint, row.created_ms));
+            for chunk in ids.chunks(LOOKUP_CHUNK) {
+                // Ids are formatted from parsed UUIDs (hex and dashes only), never raw input.
+                let sql = format!(
+                    "SELECT tenant, id, entrypoint, min(created_ms) AS created_ms FROM ratings
+                     WHERE tenant = ? AND id IN ({}) GROUP BY tenant, id, entrypoint",
+                    chunk.join(",")
+                );
+                let rows: Vec<Existing> = self
+                    .client
+                    .query(&sql)
+                    .bind(tenant)
+                    .fetch_all()
+                    .await
+                    .map_err(error("looking up ids"))?;
+                for row in rows {
+                    found.insert((row.tenant, row.id), (row.entrypoint, row.created_ms));
+                }
             }
         }
         Ok(found)

@@ -69,6 +69,47 @@ async fn redelivered_batches_never_count_twice() {
 }
 
 #[tokio::test]
+async fn large_batches_are_written_and_looked_up_in_chunks() {
+    let Some(store) = store().await else { return };
+    let batch: Vec<_> = (0..12_000)
+        .map(|n| {
+            let id = format!("4c6e8c38-0c4f-4d8e-9a6e-{n:012}");
+            conformance::rating(
+                &id,
+                conformance::EP_B,
+                "/q",
+                4,
+                &[],
+                None,
+                "2026-06-06T10:00:00Z",
+            )
+        })
+        .collect();
+    assert!(
+        store
+            .write_batch(&batch)
+            .await
+            .unwrap()
+            .iter()
+            .all(|o| *o == WriteOutcome::Inserted)
+    );
+    assert!(
+        store
+            .write_batch(&batch)
+            .await
+            .unwrap()
+            .iter()
+            .all(|o| *o == WriteOutcome::Updated)
+    );
+    let f = conformance::filter(
+        conformance::date(2026, 6, 1),
+        conformance::date(2026, 6, 30),
+        None,
+    );
+    assert_eq!(store.summary(&f).await.unwrap().count, 12_000);
+}
+
+#[tokio::test]
 async fn migrations_are_idempotent() {
     let Ok(url) = std::env::var("TEST_SATISFY_CLICKHOUSE_URL") else {
         return;

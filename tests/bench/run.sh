@@ -80,18 +80,20 @@ count() {
 started=$(date +%s.%N)
 RUST_LOG=warn SATISFY_KAFKA_BROKERS=127.0.0.1:$broker_port SATISFY_CLICKHOUSE_URL=http://127.0.0.1:$clickhouse_port SATISFY_BATCH_SIZE=20000 \
   $bin aggregator --listen 127.0.0.1:18194 >/dev/null 2>&1 & pids+=($!)
-while [ "$(count)" -lt "$kafka_accepted" ]; do sleep 0.2; done
+# Reads the count, ending the script if the console cannot answer.
+current() { local n; n=$(count); [ -n "$n" ] || { echo "cannot read the console's stats" >&2; kill $$; }; echo "$n"; }
+until [ "$(current)" -ge "$kafka_accepted" ]; do sleep 0.2; done
 drained=$(date +%s.%N)
 agg_rps=$(python3 -c "print(round($kafka_accepted / ($drained - $started)))")
 
 echo "==> end-to-end lag"
 lags=()
 for _ in $(seq 20); do
-  before=$(count)
+  before=$(current)
   t0=$(date +%s.%N)
   curl -sf -o /dev/null -X POST -H 'content-type: application/json' \
     -d "{\"id\":\"$(uuid)\",\"entrypoint\":\"$dep\",\"page\":\"https://x.it/\",\"rating\":5,\"lang\":\"it\"}" http://127.0.0.1:18192/v1/ratings
-  while [ "$(count)" -le "$before" ]; do sleep 0.02; done
+  while [ "$(current)" -le "$before" ]; do sleep 0.02; done
   lags+=("$(python3 -c "print(round(($(date +%s.%N) - $t0) * 1000))")")
 done
 lag_p50=$(printf '%s\n' "${lags[@]}" | sort -n | sed -n 10p)
