@@ -59,7 +59,6 @@ impl ConsoleBasics {
         satisfy_console::ConsoleConfig {
             public_url,
             time_zone: self.time_zone,
-            default_tenant: self.tenant.clone(),
             secure_cookies: self.secure_cookies,
             internal_token,
         }

@@ -26,8 +26,6 @@ pub struct ConsoleConfig {
     pub public_url: String,
     /// Time zone of days, weeks and months in statistics.
     pub time_zone: Tz,
-    /// Tenant of users created at first start.
-    pub default_tenant: TenantId,
     /// Mark cookies `Secure` (serve the console over HTTPS when enabled).
     pub secure_cookies: bool,
     /// Bearer token ingest nodes present to read every entrypoint

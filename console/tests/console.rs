@@ -32,7 +32,6 @@ async fn spawn() -> Console {
         config: Arc::new(ConsoleConfig {
             public_url: "https://satisfy.example.it".into(),
             time_zone: chrono_tz::Europe::Rome,
-            default_tenant: tenant,
             secure_cookies: false,
             internal_token: None,
         }),
