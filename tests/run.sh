@@ -2,7 +2,7 @@
 # Runs every test of Satisfy: the widget's reproducible build, formatting and lints, the
 # Rust unit, integration and end-to-end suites, the browser tests in headless Chromium
 # (conformance, accessibility, keyboard) and the widget's size budget.
-# Installs what they need (Debian packages, wasm-bindgen-cli, npm packages) when missing.
+# Installs what they need (Debian packages, PyPI and npm packages) when missing.
 # Usage: bash tests/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,10 +18,6 @@ apt_install() {
 if ! dpkg -s rustc-web cargo-web rust-web-src lld-22 brotli >/dev/null 2>&1; then
   step "installing Debian's rustc-web toolchain for the widget's WebAssembly core"
   apt_install rustc-web cargo-web rust-web-src lld-22 brotli
-fi
-if ! "$HOME/.cargo/bin/wasm-bindgen" --version 2>/dev/null | grep -q '0.2.130'; then
-  step "installing wasm-bindgen-cli 0.2.130 (a few minutes, once)"
-  cargo install --quiet wasm-bindgen-cli --version =0.2.130
 fi
 
 if ! command -v chromium >/dev/null 2>&1; then

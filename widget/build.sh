@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Builds the widget into widget/dist/: the WebAssembly core compiled from satisfy-core,
-# the JS loader bundled with the wasm-bindgen glue, the CSS, each versioned by content hash
-# and precompressed (gzip, brotli), plus dist/assets.rs which the crate compiles in.
+# Builds the widget into widget/dist/: the WebAssembly core compiled from satisfy-core
+# (with a hand-written interface, see widget/src/wasm.rs), the JS loader, the CSS, each
+# versioned by content hash and precompressed (gzip, brotli), plus dist/assets.rs which the
+# crate compiles in.
 #
 # Toolchain (Debian bookworm; the rustup toolchain has no wasm32 target here):
 #   apt-get install rustc-web cargo-web rust-web-src lld-22 brotli
-#   cargo install wasm-bindgen-cli --version =0.2.130
 #   (cd widget && npm ci)            # pinned esbuild and binaryen (wasm-opt)
 # The output is reproducible: CI rebuilds it and fails when it differs from the commit.
 set -euo pipefail
@@ -14,7 +14,6 @@ root="$PWD"
 out="$root/widget/dist"
 work="$root/target/wasm"
 bin="$root/widget/node_modules/.bin"
-wasm_bindgen="${WASM_BINDGEN:-$HOME/.cargo/bin/wasm-bindgen}"
 
 [ -x "$bin/esbuild" ] || (cd widget && npm ci --no-audit --no-fund --silent)
 version=$(sed -n 's/^pub const VERSION: &str = "\(.*\)";/\1/p' widget/src/lib.rs)
@@ -27,13 +26,11 @@ RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc CARGO_TARGET_DIR
   /usr/bin/cargo rustc --quiet --locked -p satisfy-widget --lib --crate-type cdylib \
   --profile wasm --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort
 
-echo "==> generating the JS glue and optimising the module"
-rm -rf "$work/pkg"
-"$wasm_bindgen" --target web --no-typescript --out-dir "$work/pkg" \
-  "$work/wasm32-unknown-unknown/wasm/satisfy_widget.wasm"
+echo "==> optimising the module"
+mkdir -p "$work/pkg"
 "$bin/wasm-opt" -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int \
-  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-  "$work/pkg/satisfy_widget_bg.wasm" -o "$work/pkg/satisfy.wasm"
+  --enable-sign-ext --enable-mutable-globals \
+  "$work/wasm32-unknown-unknown/wasm/satisfy_widget.wasm" -o "$work/pkg/satisfy.wasm"
 
 hash() { sha256sum "$1" | cut -c1-10; }
 rm -rf "$out"
@@ -47,9 +44,8 @@ cp "$work/satisfy.css" "$out/$css_name"
 echo "==> bundling the loader"
 "$bin/esbuild" widget/js/widget.js --bundle --minify --format=iife --target=es2017 \
   --log-level=error --legal-comments=none \
-  --alias:satisfy-wasm-glue="$work/pkg/satisfy_widget.js" \
   --define:SATISFY_VERSION="\"$version\"" --define:SATISFY_WASM="\"$wasm_name\"" \
-  --define:SATISFY_CSS="\"$css_name\"" --define:import.meta.url=undefined \
+  --define:SATISFY_CSS="\"$css_name\"" \
   --outfile="$out/satisfy.js"
 
 echo "==> compressing"

@@ -4,10 +4,8 @@
 // come from the entrypoint's widget-config; ratings are validated and encoded by the
 // WebAssembly core compiled from satisfy-core, or by the plain-JS fallback below when the
 // page's Content-Security-Policy or the browser does not allow WebAssembly.
-// widget/build.sh bundles this file with the wasm-bindgen glue into dist/satisfy.js and
-// defines SATISFY_VERSION, SATISFY_WASM and SATISFY_CSS (the versioned file names).
-import initWasm, { encode_rating as wasmEncodeRating } from "satisfy-wasm-glue";
-
+// widget/build.sh bundles this file and defines SATISFY_VERSION, SATISFY_WASM and
+// SATISFY_CSS (the versioned file names).
 (function () {
   "use strict";
   var VERSION = SATISFY_VERSION;
@@ -16,8 +14,11 @@ import initWasm, { encode_rating as wasmEncodeRating } from "satisfy-wasm-glue";
   var entrypoint = script.getAttribute("data-entrypoint") || "";
   var base;
   try { base = new URL(script.src, location.href).origin; } catch (e) { return; }
-  // One widget per page, as the official component requires.
-  if (document.querySelector('[data-element="feedback"]')) return;
+  var FEEDBACK = '[data-element="feedback"]';
+
+  function warn(what) {
+    if (window.console) console.warn("Satisfy widget: " + what);
+  }
 
   function pageLang() {
     var tag = script.getAttribute("data-lang") || document.documentElement.lang || "it";
@@ -42,29 +43,43 @@ import initWasm, { encode_rating as wasmEncodeRating } from "satisfy-wasm-glue";
     return node;
   }
 
-  function mountPoint() {
-    var target = document.querySelector('[data-satisfy-entrypoint="' + entrypoint + '"]') ||
-      (script.getAttribute("data-target") && document.querySelector(script.getAttribute("data-target")));
-    if (target) return { parent: target, before: null };
-    var main = document.querySelector("main");
-    if (main) return { parent: main, before: null };
-    var footer = document.querySelector("footer");
-    if (footer && footer.parentNode) return { parent: footer.parentNode, before: footer };
-    return { parent: document.body, before: null };
+  function remove(node) {
+    if (node && node.parentNode) node.parentNode.removeChild(node);
   }
 
-  // Reserve the widget's space at once so the page does not shift when it renders.
-  var root = el("div", { "class": "satisfy-feedback satisfy-loading", "data-element": "feedback" });
-  var mount = mountPoint();
-  mount.parent.insertBefore(root, mount.before);
+  // The core's interface (widget/src/wasm.rs): strings go in as (pointer, length) pairs in
+  // memory from `alloc`; the result is three u32: status, pointer and length of the text.
+  function wasmEncoder(core) {
+    var encoder = new TextEncoder();
+    function pass(text) {
+      var bytes = encoder.encode(text);
+      var ptr = core.alloc(bytes.length);
+      new Uint8Array(core.memory.buffer, ptr, bytes.length).set(bytes);
+      return [ptr, bytes.length];
+    }
+    return function (id, ep, page, rating, answers, comment, lang, widget) {
+      var args = [].concat(pass(id), pass(ep), pass(page), rating, pass(answers), pass(comment), pass(lang), pass(widget));
+      var result = new Uint32Array(core.memory.buffer, core.encode_rating.apply(null, args), 3);
+      var text = new TextDecoder().decode(new Uint8Array(core.memory.buffer, result[1], result[2]));
+      if (result[0]) throw text;
+      return text;
+    };
+  }
 
-  var STAR = "M12 2.5l2.9 6.1 6.6.8-4.9 4.6 1.3 6.6L12 17.3 6.1 20.6l1.3-6.6L2.5 9.4l6.6-.8z";
+  // Compiling the smallest module tells whether the page's CSP allows WebAssembly, before
+  // the core is downloaded for nothing.
+  function wasmAllowed() {
+    try {
+      return !!new WebAssembly.Module(Uint8Array.of(0, 97, 115, 109, 1, 0, 0, 0));
+    } catch (e) {
+      return false;
+    }
+  }
 
   // Resolves to the WASM encoder, or to null when WebAssembly cannot run here.
-  var wasmReady = typeof WebAssembly === "object"
-    ? initWasm({ module_or_path: base + "/widget/v1/" + SATISFY_WASM }).then(
-      function () { return wasmEncodeRating; },
-      function () { return null; })
+  var wasmReady = typeof WebAssembly === "object" && wasmAllowed()
+    ? WebAssembly.instantiateStreaming(fetch(base + "/widget/v1/" + SATISFY_WASM, { credentials: "omit" }), {})
+      .then(function (m) { return wasmEncoder(m.instance.exports); }, function () { return null; })
     : Promise.resolve(null);
 
   // The fallback: the same wire format, validated by the server either way.
@@ -76,70 +91,140 @@ import initWasm, { encode_rating as wasmEncodeRating } from "satisfy-wasm-glue";
     });
   }
 
-  function render(config, wasmEncode) {
+  var configReady = fetch(base + "/v1/entrypoints/" + encodeURIComponent(entrypoint) + "/widget-config?lang=" + pageLang(), { credentials: "omit" })
+    .then(function (r) { if (!r.ok) throw new Error("widget-config " + r.status); return r.json(); });
+
+  // Bootstrap Italia (the Modello Comuni templates and the CMS themes derived from them)
+  // declares its version as a CSS variable and, through its JS, as a global.
+  function bootstrapItalia() {
+    return !!(window.BOOTSTRAP_ITALIA_VERSION ||
+      getComputedStyle(document.documentElement).getPropertyValue("--bootstrap-italia-version").trim());
+  }
+
+  // Where the official templates put the component: a full-width band before the grey
+  // block of contacts and related content that closes <main>, else at the end of <main>,
+  // else before the footer.
+  function band() {
+    var node = el("div", { "class": "satisfy-band" });
+    node.appendChild(el("div")).appendChild(el("div")).appendChild(el("div"));
+    var main = document.querySelector("main");
+    var footer = document.querySelector("footer");
+    var last = main && main.lastElementChild;
+    var closing = ".bg-grey-card,.cmp-contacts";
+    if (last && (last.matches(closing) || last.querySelector(closing))) main.insertBefore(node, last);
+    else if (main) main.appendChild(node);
+    else if (footer) footer.parentNode.insertBefore(node, footer);
+    else document.body.appendChild(node);
+    return node;
+  }
+
+  function mount() {
+    if (document.querySelector(".satisfy-feedback")) return warn("already on this page, loaded twice");
+    var statics = document.querySelectorAll(FEEDBACK);
+    var target = document.querySelector('[data-satisfy-entrypoint="' + entrypoint + '"]');
+    if (!target && statics.length > 1) {
+      return warn(statics.length + " feedback components (" + FEEDBACK + ") on this page and the AgID validator" +
+        " checks only the first: remove the extra ones, or add <div data-satisfy-entrypoint=\"" + entrypoint +
+        "\"></div> where the widget should be");
+    }
+    // A static component (the template's own markup, which collects nothing) is replaced in
+    // place once the widget can render; until then it stays, so a failure leaves it working.
+    var replaced = target ? null : statics[0];
+    var root = el("div", { "class": "satisfy-feedback satisfy-loading" });
+    var holder = replaced ? null : target || band();
+    if (holder) (holder === target ? holder : holder.firstChild.firstChild.firstChild).appendChild(root);
+    Promise.all([configReady, wasmReady]).then(function (loaded) {
+      var bi = bootstrapItalia();
+      if (replaced) replaced.parentNode.replaceChild(root, replaced);
+      // A mount target wins over the template's component: the page keeps exactly one.
+      else Array.prototype.forEach.call(statics, remove);
+      if (holder && holder !== target) {
+        holder.className = bi ? "satisfy-band bg-primary" : "satisfy-band satisfy-band-own";
+        if (bi) {
+          holder.firstChild.className = "container";
+          holder.firstChild.firstChild.className = "row justify-content-center";
+          holder.firstChild.firstChild.firstChild.className = "col-12 col-lg-6";
+        }
+      }
+      render(root, loaded[0], loaded[1], bi);
+    }).catch(function (error) {
+      // Never break the host page: log and give the reserved space back.
+      remove(holder === target ? root : holder);
+      warn(error);
+    });
+  }
+
+  var STAR = "M12 2.5l2.9 6.1 6.6.8-4.9 4.6 1.3 6.6L12 17.3 6.1 20.6l1.3-6.6L2.5 9.4l6.6-.8z";
+
+  // One markup for both looks: with Bootstrap Italia the elements also carry the classes of
+  // the official component, so the theme's colours, fonts and spacing apply.
+  function render(root, config, wasmEncode, bi) {
     var s = config.survey;
     var encodeRating = wasmEncode || jsEncodeRating;
-    root.setAttribute("data-satisfy-engine", wasmEncode ? "wasm" : "js");
     var id = uuid();
-    var state = { rating: 0, answers: {}, comment: "", step: 0, sent: null, inFlight: false };
     var uid = "satisfy-" + id.slice(0, 8);
-    root.classList.remove("satisfy-loading");
+    // `rating` is what citizens chose and may be sent; `shown` is what the stars display.
+    var state = { rating: 0, shown: 0, answers: {}, comment: "", step: 0, sent: null, inFlight: false };
+    // Whether the last click inside the widget came from a person (mouse, keyboard or
+    // assistive technology). The AgID validator and other checkers call click() on the
+    // stars: the widget reacts as they expect but never sends what they choose.
+    var trusted = false;
+    function theme(own, official) { return bi ? own + " " + official : own; }
+
+    root.className = bi ? "satisfy-feedback satisfy-bi card shadow card-wrapper" : "satisfy-feedback satisfy-own";
+    root.setAttribute("data-element", "feedback");
+    root.setAttribute("data-satisfy-engine", wasmEncode ? "wasm" : "js");
     root.setAttribute("lang", s.lang);
+    root.addEventListener("click", function (event) { trusted = event.isTrusted; }, true);
 
-    var card = el("div", { "class": "satisfy-card" });
-    card.appendChild(el("h2", { "class": "satisfy-title", "data-element": "feedback-title" }, s.title));
-
-    var stars = el("fieldset", { "class": "satisfy-stars" });
+    var title = root.appendChild(el("h2", { "class": "satisfy-title", "data-element": "feedback-title" }, s.title));
+    var stars = root.appendChild(el("fieldset", { "class": "satisfy-stars" }));
     stars.appendChild(el("legend", { "class": "satisfy-sr-only" }, s.stars_legend));
     var starLabels = [];
     for (var n = 1; n <= 5; n++) {
-      var input = el("input", { type: "radio", name: uid + "-rating", id: uid + "-star-" + n, value: String(n), "class": "satisfy-sr-only" });
-      var label = el("label", { "for": uid + "-star-" + n, "class": "satisfy-star", "data-element": "feedback-rate-" + n });
-      label.innerHTML = '<svg viewBox="0 0 24 24" width="32" height="32" aria-hidden="true" focusable="false"><path d="' + STAR + '"/></svg>';
+      stars.appendChild(el("input", { type: "radio", name: uid + "-rating", id: uid + "-star-" + n, value: String(n), "class": "satisfy-sr-only" }));
+      var label = stars.appendChild(el("label", { "for": uid + "-star-" + n, "class": "satisfy-star", "data-element": "feedback-rate-" + n }));
+      label.innerHTML = '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d="' + STAR + '"/></svg>';
       label.appendChild(el("span", { "class": "satisfy-sr-only" }, s.star_labels[n - 1]));
-      stars.appendChild(input);
-      stars.appendChild(label);
       starLabels.push(label);
     }
-    card.appendChild(stars);
 
-    var step1 = el("div", { "class": "satisfy-step", hidden: "" });
+    // A question's legend with the official step counter ("1/2") beside its text.
+    function legend(fieldset, text, dataElement, step) {
+      var node = fieldset.appendChild(el("legend"));
+      node.appendChild(el("span", { "data-element": dataElement }, text));
+      node.appendChild(el("span", { "class": "satisfy-count" }, step + "/2"));
+    }
+
+    var step1 = root.appendChild(el("div", { "class": "satisfy-step", hidden: "" }));
     var followUps = s.follow_ups.map(function (f) {
       var official = f.id === "negative" || f.id === "positive";
-      var fs = el("fieldset", { "class": "satisfy-question", "data-element": official ? "feedback-rating-" + f.id : null, hidden: "" });
-      fs.appendChild(el("legend", { "data-element": official ? "feedback-rating-question" : null }, f.question));
+      var fieldset = step1.appendChild(el("fieldset", { "data-element": official ? "feedback-rating-" + f.id : null, hidden: "" }));
+      legend(fieldset, f.question, official ? "feedback-rating-question" : null, 1);
+      var list = fieldset.appendChild(el("div", { "class": theme("satisfy-options", "form-check") }));
       f.options.forEach(function (o) {
-        var row = el("div", { "class": "satisfy-option" });
+        var row = list.appendChild(el("div", { "class": "satisfy-option" }));
         var oid = uid + "-" + f.id + "-" + o.id;
-        var radio = el("input", { type: "radio", name: uid + "-" + f.id, id: oid, value: o.id });
-        radio.addEventListener("change", function () { state.answers[f.id] = o.id; });
-        row.appendChild(radio);
+        var radio = row.appendChild(el("input", { type: "radio", name: uid + "-" + f.id, id: oid, value: o.id }));
+        radio.addEventListener("change", function () {
+          if (trusted) state.answers[f.id] = o.id;
+        });
         row.appendChild(el("label", { "for": oid, "data-element": official ? "feedback-rating-answer" : null }, o.label));
-        fs.appendChild(row);
       });
-      step1.appendChild(fs);
-      return { def: f, node: fs };
+      return { def: f, node: fieldset };
     });
-    card.appendChild(step1);
 
-    var step2 = el("div", { "class": "satisfy-step", hidden: "" });
-    step2.appendChild(el("p", { "class": "satisfy-question-text", id: uid + "-details-q" }, s.details_question));
+    var step2 = root.appendChild(el("fieldset", { "class": "satisfy-step", hidden: "" }));
+    legend(step2, s.details_question, null, 2);
     step2.appendChild(el("label", { "for": uid + "-details", "class": "satisfy-label" }, s.details_label));
-    var details = el("input", { type: "text", id: uid + "-details", "data-element": "feedback-input-text", maxlength: String(s.details_max_chars), "aria-describedby": uid + "-details-q", autocomplete: "off" });
+    var details = step2.appendChild(el("input", { type: "text", id: uid + "-details", "class": theme("satisfy-text", "form-control"), "data-element": "feedback-input-text", maxlength: String(s.details_max_chars), autocomplete: "off" }));
     details.addEventListener("input", function () { state.comment = details.value; });
-    step2.appendChild(details);
-    card.appendChild(step2);
 
-    var buttons = el("div", { "class": "satisfy-buttons", hidden: "" });
-    var back = el("button", { type: "button", "class": "satisfy-btn satisfy-btn-secondary" }, s.back);
-    var next = el("button", { type: "button", "class": "satisfy-btn satisfy-btn-primary" }, s.next);
-    buttons.appendChild(back);
-    buttons.appendChild(next);
-    card.appendChild(buttons);
-
-    var thanks = el("p", { "class": "satisfy-thanks", role: "status" });
-    card.appendChild(thanks);
-    root.appendChild(card);
+    var buttons = root.appendChild(el("div", { "class": "satisfy-buttons", hidden: "" }));
+    var back = buttons.appendChild(el("button", { type: "button", "class": theme("satisfy-btn satisfy-back", "btn btn-outline-primary fw-bold") }, s.back));
+    var next = buttons.appendChild(el("button", { type: "button", "class": theme("satisfy-btn satisfy-next", "btn btn-primary fw-bold") }, s.next));
+    var thanks = root.appendChild(el("p", { "class": "satisfy-thanks", role: "status" }));
+    root.classList.remove("satisfy-loading");
 
     // The wire JSON of the current state, or null if the core refuses it (the error code
     // goes to the console: nothing a citizen could fix, e.g. a page that is not http(s)).
@@ -153,7 +238,7 @@ import initWasm, { encode_rating as wasmEncodeRating } from "satisfy-wasm-glue";
         return encodeRating(id, entrypoint, location.origin + location.pathname, state.rating,
           answers.join(" "), state.comment, s.lang, VERSION);
       } catch (code) {
-        if (window.console) console.warn("Satisfy widget: rating not sent:", code);
+        warn("rating not sent: " + code);
         return null;
       }
     }
@@ -161,11 +246,12 @@ import initWasm, { encode_rating as wasmEncodeRating } from "satisfy-wasm-glue";
     // Sends the latest state; updates go out in order and a newer state replaces a queued
     // one, so the server sees the same id with ever more complete versions.
     function flush(attempt) {
+      if (state.inFlight || !state.rating) return;
       var body = payload();
-      if (state.inFlight || body === null || body === state.sent) return;
+      if (body === null || body === state.sent) return;
       state.inFlight = true;
       fetch(base + "/v1/ratings", {
-        method: "POST", body: body, keepalive: true, credentials: "omit", mode: "cors",
+        method: "POST", body: body, keepalive: true, credentials: "omit",
         headers: { "Content-Type": "text/plain;charset=UTF-8" }
       }).then(function (r) {
         state.inFlight = false;
@@ -201,45 +287,36 @@ import initWasm, { encode_rating as wasmEncodeRating } from "satisfy-wasm-glue";
       step1.hidden = step !== 1;
       step2.hidden = step !== 2;
       buttons.hidden = step === 0 || step === 3;
-      followUps.forEach(function (f) { f.node.hidden = f.def.shown_for.indexOf(state.rating) < 0; });
+      followUps.forEach(function (f) { f.node.hidden = f.def.shown_for.indexOf(state.shown) < 0; });
     }
 
     stars.addEventListener("change", function (event) {
       var value = Number(event.target.value);
-      if (!value) return;
-      state.rating = value;
+      state.shown = value;
       starLabels.forEach(function (l, i) { l.classList.toggle("satisfy-on", i < value); });
-      if (state.step !== 2) show(1);
-      else show(2);
-      flush(0);
+      show(state.step === 2 ? 2 : 1);
+      if (trusted) {
+        state.rating = value;
+        flush(0);
+      }
     });
 
     back.addEventListener("click", function () { show(state.step === 2 ? 1 : 0); });
     next.addEventListener("click", function () {
-      if (state.step === 1) {
-        show(2);
-        return;
-      }
+      if (state.step === 1) return show(2);
       show(3);
-      stars.hidden = true;
-      card.querySelector(".satisfy-title").hidden = true;
+      stars.hidden = title.hidden = true;
       thanks.textContent = s.thanks;
-      flush(0);
+      if (trusted) flush(0);
     });
   }
 
-  var configReady = fetch(base + "/v1/entrypoints/" + encodeURIComponent(entrypoint) + "/widget-config?lang=" + pageLang(), { credentials: "omit", mode: "cors" })
-    .then(function (r) { if (!r.ok) throw new Error("widget-config " + r.status); return r.json(); });
-  Promise.all([configReady, wasmReady])
-    .then(function (loaded) { render(loaded[0], loaded[1]); })
-    .catch(function (error) {
-      // Never break the host page: log and give the reserved space back.
-      if (root.parentNode) root.parentNode.removeChild(root);
-      if (window.console) console.warn("Satisfy widget:", error);
-    });
+  // With the snippet in <head>, an early tag or a page that streams slowly, the body is not
+  // complete yet: the mount target, the static component and <main> may still be coming.
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mount);
+  else mount();
 
-  if (!document.querySelector('link[data-satisfy-css]')) {
-    var css = el("link", { rel: "stylesheet", href: base + "/widget/v1/" + SATISFY_CSS, "data-satisfy-css": "" });
-    document.head.appendChild(css);
+  if (!document.querySelector("link[data-satisfy-css]")) {
+    document.head.appendChild(el("link", { rel: "stylesheet", href: base + "/widget/v1/" + SATISFY_CSS, "data-satisfy-css": "" }));
   }
 })();

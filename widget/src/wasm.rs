@@ -1,25 +1,72 @@
 //! The WebAssembly core of the widget: the same field validation and wire encoding as
 //! ingest, from `satisfy-core`, so a rating the widget sends is valid by construction.
+//!
+//! The module has no imports and exports a small hand-written interface instead of
+//! wasm-bindgen's, whose generated glue alone weighed more than the loader's DOM code:
+//! - `memory`, the module's linear memory;
+//! - `alloc(len) -> ptr`, room for `len` bytes the loader fills with a UTF-8 string;
+//! - `encode_rating(...) -> ptr`, taking each string as a (pointer, length) pair and
+//!   returning a pointer to three `u32`: status (0 = encoded, 1 = refused), then the pointer
+//!   and length of the UTF-8 result, the wire JSON or the stable error code.
 
 use satisfy_core::{RatingSubmission, RawRating};
-use wasm_bindgen::prelude::*;
 
-/// Validates a rating and returns its canonical wire JSON, or throws the stable error code
-/// (`comment_too_long`, `invalid_page`, …) of the first invalid field.
+/// Reserves `len` bytes (at least one) for the loader to copy a string into.
+#[unsafe(no_mangle)]
+pub extern "C" fn alloc(len: usize) -> *mut u8 {
+    Vec::<u8>::with_capacity(len.max(1)).leak().as_mut_ptr()
+}
+
+/// A string the loader copied into memory obtained from [`alloc`]. The loader writes
+/// `TextEncoder` output, always valid UTF-8; anything else reads as empty and is then
+/// refused by validation with the code of that field.
+///
+/// # Safety
+/// `ptr` must point to `len` initialised bytes that stay untouched during the call.
+unsafe fn text<'a>(ptr: *const u8, len: usize) -> &'a str {
+    // SAFETY: the caller guarantees `len` readable bytes at `ptr`.
+    let bytes = unsafe { core::slice::from_raw_parts(ptr, len) };
+    core::str::from_utf8(bytes).unwrap_or("")
+}
+
+/// Validates a rating and encodes its canonical wire JSON (status 0), or gives the stable
+/// error code (`comment_too_long`, `invalid_page`, …) of the first invalid field (status 1).
 ///
 /// `answers` holds option ids separated by spaces; an empty `comment` means none.
-#[wasm_bindgen]
+///
+/// # Safety
+/// Every (pointer, length) pair must describe initialised memory from [`alloc`].
+#[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
-pub fn encode_rating(
-    id: &str,
-    entrypoint: &str,
-    page: &str,
-    rating: u8,
-    answers: &str,
-    comment: &str,
-    lang: &str,
-    widget: &str,
-) -> Result<String, JsValue> {
+pub unsafe extern "C" fn encode_rating(
+    id: *const u8,
+    id_len: usize,
+    entrypoint: *const u8,
+    entrypoint_len: usize,
+    page: *const u8,
+    page_len: usize,
+    rating: u32,
+    answers: *const u8,
+    answers_len: usize,
+    comment: *const u8,
+    comment_len: usize,
+    lang: *const u8,
+    lang_len: usize,
+    widget: *const u8,
+    widget_len: usize,
+) -> *const u32 {
+    // SAFETY: the loader passes the pairs it filled through `alloc`.
+    let (id, entrypoint, page, answers, comment, lang, widget) = unsafe {
+        (
+            text(id, id_len),
+            text(entrypoint, entrypoint_len),
+            text(page, page_len),
+            text(answers, answers_len),
+            text(comment, comment_len),
+            text(lang, lang_len),
+            text(widget, widget_len),
+        )
+    };
     let raw = RawRating {
         id,
         entrypoint,
@@ -30,9 +77,14 @@ pub fn encode_rating(
         lang,
         widget: Some(widget),
     };
-    RatingSubmission::from_raw(raw)
-        .map(|submission| submission.to_wire_json())
-        .map_err(|error| JsValue::from_str(error.code.as_str()))
+    let (status, output) = match RatingSubmission::from_raw(raw) {
+        Ok(submission) => (0, submission.to_wire_json()),
+        Err(error) => (1, error.code.as_str().to_owned()),
+    };
+    let output = output.leak();
+    // Pointers are 32-bit on wasm32, so the casts below are lossless.
+    let result = [status, output.as_ptr() as u32, output.len() as u32];
+    Box::leak(Box::new(result)).as_ptr()
 }
 
 /// A bump allocator in place of Rust's general-purpose one (dlmalloc), which would be a
