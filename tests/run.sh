@@ -28,8 +28,9 @@ fi
 step "installing the real engines of the distributed tests (ClickHouse, Kafka brokers)"
 bash tests/engines/install.sh
 
-if [ ! -d tests/browser/node_modules/playwright-core ]; then
-  step "installing the browser test driver (npm ci)"
+if [ ! -f tests/browser/node_modules/.package-lock.json ] ||
+   [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
+  step "installing the browser test packages (playwright-core, axe-core, bootstrap-italia)"
   (cd tests/browser && npm ci --no-audit --no-fund --silent)
 fi
 

@@ -366,6 +366,8 @@ async fn serves_widget_assets_config_and_health() {
         .get(&format!("/v1/entrypoints/{PAUSED}/widget-config"))
         .await;
     assert_eq!(paused.status(), 404);
+    // Readable by the widget on any page, so it can say why it does not render.
+    assert_eq!(paused.headers()["access-control-allow-origin"], "*");
     assert_eq!(app.get("/healthz").await.status(), 200);
     assert_eq!(app.get("/readyz").await.status(), 200);
 }

@@ -1,15 +1,18 @@
 // Takes the README's screenshots from a real running Satisfy: the widget on the demo
-// page and the console's statistics. Run: npm run screenshots (after cargo build).
+// page and on a Bootstrap Italia page built like the Modello Comuni templates (desktop and
+// phone), and the console's statistics. Run: npm run screenshots (after cargo build).
 import { mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomUUID } from "node:crypto";
-import { startSatisfy, launchBrowser, demoEntrypoint, ADMIN_PASSWORD } from "./harness.mjs";
+import { startSatisfy, launchBrowser, demoEntrypoint, basicAuth, ADMIN_PASSWORD } from "./harness.mjs";
+import { startSite } from "./fixtures/site.mjs";
 
 const out = join(dirname(fileURLToPath(import.meta.url)), "../../docs/screenshots");
 mkdirSync(out, { recursive: true });
 
 const server = await startSatisfy();
+const site = await startSite(server.base);
 const browser = await launchBrowser();
 try {
   const demo = await demoEntrypoint(server.base);
@@ -31,6 +34,26 @@ try {
   await page.locator('[data-element="feedback-rating-positive"]').waitFor({ state: "visible" });
   await page.locator('[data-element="feedback"]').screenshot({ path: join(out, "widget.png") });
 
+  // The template's static component taken over on a Bootstrap Italia page with a comune theme.
+  const created = await fetch(`${server.base}/api/v1/entrypoints`, {
+    method: "POST", headers: { Authorization: basicAuth(), "content-type": "application/json" },
+    body: JSON.stringify({ name: "Sito del Comune", kind: "pagina_web", allowed_origins: [site.origin] }),
+  });
+  const ep = (await created.json()).id;
+  for (const [width, file, crop] of [[1280, "widget-bootstrap-italia.png", "#static-band"],
+    [375, "widget-bootstrap-italia-phone.png", '[data-element="feedback"]']]) {
+    const themed = await browser.newPage({ viewport: { width, height: 900 }, locale: "it-IT" });
+    await themed.goto(site.url({ ep, snippet: "body" }));
+    await themed.locator('[data-element="feedback"][data-satisfy-engine]').waitFor();
+    await themed.click('[data-element="feedback-rate-2"]');
+    await themed.locator('[data-element="feedback-rating-negative"] label').nth(1).click();
+    await themed.mouse.move(0, 0);
+    await themed.evaluate(() => document.activeElement?.blur());
+    await themed.waitForTimeout(300); // the theme's radio transition
+    await themed.locator(crop).screenshot({ path: join(out, file) });
+    await themed.close();
+  }
+
   await page.goto(`${server.base}/console/login`);
   await page.fill("#username", "admin");
   await page.fill("#password", ADMIN_PASSWORD);
@@ -42,5 +65,6 @@ try {
   console.log(`screenshots written to ${out}`);
 } finally {
   await browser.close();
+  await site.stop();
   await server.stop();
 }

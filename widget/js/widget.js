@@ -92,7 +92,7 @@
   }
 
   var configReady = fetch(base + "/v1/entrypoints/" + encodeURIComponent(entrypoint) + "/widget-config?lang=" + pageLang(), { credentials: "omit" })
-    .then(function (r) { if (!r.ok) throw new Error("widget-config " + r.status); return r.json(); });
+    .then(function (r) { if (!r.ok) throw "entrypoint " + entrypoint + " unknown or paused (widget-config " + r.status + ")"; return r.json(); });
 
   // Bootstrap Italia (the Modello Comuni templates and the CMS themes derived from them)
   // declares its version as a CSS variable and, through its JS, as a global.

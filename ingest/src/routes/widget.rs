@@ -130,7 +130,11 @@ async fn widget_config(
         .and_then(|id| state.directory.get(&id))
         .filter(|entrypoint| entrypoint.is_active());
     let Some(entrypoint) = entrypoint else {
-        return ApiError::UnknownEntrypoint.into_response();
+        // Readable cross-origin, so the widget can tell the webmaster why it stays away.
+        return public(
+            ApiError::UnknownEntrypoint.into_response(),
+            "public, max-age=60",
+        );
     };
     let lang = query
         .lang

@@ -105,12 +105,18 @@ async function auditorCheck(page, kind) {
 for (const [engine, path] of ENGINES) {
   for (const kind of ["pagina_web", "scheda_servizio", "valutazione_servizio"]) {
     test(`${engine}: ${kind} passes the auditors' check`, async () => {
+      const stored = (await api(server.base, `/api/v1/entrypoints/${entrypoints[kind]}/stats?granularity=day`)).summary.count;
       const { page, context, errors } = await open(path, kind);
       assert.equal(await page.getAttribute('[data-element="feedback"]', "data-satisfy-engine"), engine);
       assert.deepEqual(await auditorCheck(page, kind), []);
       assert.deepEqual(await context.cookies(), []);
       assert.deepEqual(errors, []);
+      // The auditors' synthetic clicks (isTrusted false) are not ratings, even on leaving.
+      await page.goto("about:blank");
       await context.close();
+      await new Promise((r) => setTimeout(r, 1000));
+      const after = (await api(server.base, `/api/v1/entrypoints/${entrypoints[kind]}/stats?granularity=day`)).summary.count;
+      assert.equal(after, stored, "the synthetic clicks stored nothing");
     });
   }
 
@@ -219,6 +225,19 @@ test("ratings sent with sendBeacon when the page is hidden are stored", async ()
   await page.goto("about:blank");
   await context.close();
   await waitForStats("scheda_servizio", (s) => s.answers.some((a) => a.option === "complete") ? s : null);
+});
+
+test("the .wasm is downloaded only where the page's CSP lets it compile", async () => {
+  for (const [path, expected] of [["/demo", true], ["/demo/strict-csp", false]]) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    let wasm = false;
+    page.on("request", (r) => { if (r.url().endsWith(".wasm")) wasm = true; });
+    await page.goto(`${server.base}${path}`);
+    await page.locator('[data-element="feedback"][data-satisfy-engine]').waitFor();
+    assert.equal(wasm, expected, path);
+    await context.close();
+  }
 });
 
 test("the widget only talks to its own origin and is served compressed and cacheable", async () => {

@@ -1,0 +1,209 @@
+// The widget where it will actually live: pages built like the Modello Comuni templates, on
+// their own origin, with Bootstrap Italia's real CSS and JS, a comune theme (green primary,
+// the template's `appearance: none !important` reset) and the template's static rating
+// component, the snippet placed every way a webmaster places it, at 1280 and 375 px.
+// In each: exactly one component, below the H1, not edge to edge; the AgID validator's
+// check scores 1 and its synthetic clicks store nothing; a real click stores a rating;
+// choosing an answer visibly changes it; buttons in the theme's primary colour; axe clean.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import { startSatisfy, launchBrowser, api, basicAuth } from "../harness.mjs";
+import { startSite, THEME_PRIMARY } from "../fixtures/site.mjs";
+import { validatorCheck } from "../validator.mjs";
+
+const require = createRequire(import.meta.url);
+const AXE = require.resolve("axe-core/axe.min.js");
+const OWN_PRIMARY = "rgb(0, 102, 204)";
+
+let server;
+let site;
+let browser;
+before(async () => {
+  server = await startSatisfy();
+  site = await startSite(server.base);
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await site?.stop();
+  await server?.stop();
+});
+
+async function newEntrypoint(name) {
+  const response = await fetch(`${server.base}/api/v1/entrypoints`, {
+    method: "POST", headers: { Authorization: basicAuth(), "content-type": "application/json" },
+    body: JSON.stringify({ name, kind: "pagina_web", allowed_origins: [site.origin] }),
+  });
+  assert.equal(response.status, 201);
+  return (await response.json()).id;
+}
+
+async function summary(ep) {
+  return (await api(server.base, `/api/v1/entrypoints/${ep}/stats?granularity=day`)).summary;
+}
+
+async function waitForCount(ep, count) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const s = await summary(ep);
+    if (s.count === count) return s;
+    if (Date.now() > deadline) throw new Error(`expected ${count} ratings, store has ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function openPage(query, width) {
+  const context = await browser.newContext({ viewport: { width, height: 900 }, locale: "it-IT" });
+  const page = await context.newPage();
+  const problems = { errors: [], warnings: [] };
+  page.on("pageerror", (e) => problems.errors.push(e.message));
+  page.on("console", (m) => { if (m.type() === "warning" && m.text().startsWith("Satisfy")) problems.warnings.push(m.text()); });
+  await page.goto(site.url(query));
+  return { page, context, problems };
+}
+
+// Where the component is and what surrounds it, in document coordinates.
+async function layout(page) {
+  return page.evaluate(() => {
+    const all = document.querySelectorAll('[data-element="feedback"]');
+    const widget = all[0];
+    const rect = widget.getBoundingClientRect();
+    const h1 = document.querySelector("h1").getBoundingClientRect();
+    const contacts = document.querySelector(".bg-grey-card");
+    return {
+      components: all.length,
+      live: widget.hasAttribute("data-satisfy-engine"),
+      belowH1: rect.top >= h1.bottom,
+      left: rect.left,
+      right: window.innerWidth - rect.right,
+      inTarget: !!widget.closest("[data-satisfy-entrypoint]"),
+      inTemplateSpot: !!widget.closest("#rating"),
+      beforeContacts: contacts ? !!(widget.compareDocumentPosition(contacts) & Node.DOCUMENT_POSITION_FOLLOWING) : null,
+      inMain: !!widget.closest("main"),
+    };
+  });
+}
+
+const SCENARIOS = [];
+for (const snippet of ["body", "head", "gtm-create", "gtm-innerhtml"]) {
+  for (const target of [false, true]) {
+    for (const width of [1280, 375]) SCENARIOS.push({ snippet, target, width, look: "bi", withStatic: true });
+  }
+}
+for (const width of [1280, 375]) {
+  SCENARIOS.push({ snippet: "body", target: false, width, look: "bi", withStatic: false });
+  SCENARIOS.push({ snippet: "head", target: false, width, look: "plain", withStatic: false });
+}
+
+for (const s of SCENARIOS) {
+  const name = `${s.look === "bi" ? "Bootstrap Italia" : "plain site with resets"}, snippet ${s.snippet}` +
+    `${s.target ? ", mount target" : ""}${s.withStatic ? ", static component" : ""}, ${s.width} px`;
+  test(name, async () => {
+    const ep = await newEntrypoint(name);
+    const { page, context, problems } = await openPage({
+      ep, snippet: s.snippet, ...(s.target ? { target: 1 } : {}), ...(s.withStatic ? {} : { static: 0 }),
+      ...(s.look === "plain" ? { look: "plain" } : {}),
+    }, s.width);
+    await page.locator('[data-element="feedback"][data-satisfy-engine="wasm"]').waitFor({ timeout: 15_000 });
+
+    const where = await layout(page);
+    assert.equal(where.components, 1, "exactly one component");
+    assert.ok(where.live, "the component is the live widget");
+    assert.ok(where.belowH1, "below the H1");
+    assert.ok(where.left >= 8 && where.right >= 8, `inside the page's gutters (${where.left} / ${where.right} px)`);
+    if (s.target) assert.ok(where.inTarget, "in the mount target");
+    else if (s.withStatic) assert.ok(where.inTemplateSpot, "where the template's component was");
+    else if (s.look === "bi") assert.ok(where.beforeContacts && where.inMain, "in a band before the contacts");
+    else assert.ok(where.inMain, "at the end of <main>");
+
+    // The auditors' check passes, and its synthetic clicks are not ratings.
+    assert.deepEqual(await validatorCheck(page), { score: 1, errors: [] });
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal((await summary(ep)).count, 0, "the validator's clicks stored nothing");
+
+    // A citizen's click is a rating.
+    await page.click('[data-element="feedback-rate-2"]');
+    const negative = page.locator('[data-element="feedback-rating-negative"]');
+    await negative.waitFor({ state: "visible" });
+    const stored = await waitForCount(ep, 1);
+    assert.deepEqual(stored.distribution, [0, 1, 0, 0, 0]);
+
+    // Choosing an answer visibly changes it (focus and hover moved away on both shots).
+    const row = negative.locator(".satisfy-option").nth(1);
+    const calm = async () => {
+      await page.mouse.move(0, 0);
+      await page.evaluate(() => document.activeElement?.blur());
+    };
+    await calm();
+    const unchosen = await row.screenshot();
+    await row.locator("label").click();
+    await calm();
+    const chosen = await row.screenshot();
+    assert.ok(!unchosen.equals(chosen), "the chosen answer looks different");
+    assert.equal(await row.locator("input").isChecked(), true);
+
+    // Buttons in the theme's primary colour (the page's own .btn-primary), or the widget's own.
+    const colours = await page.evaluate(() => ({
+      next: getComputedStyle(document.querySelector('[data-element="feedback"] .satisfy-next')).backgroundColor,
+      reference: document.getElementById("reference-primary") &&
+        getComputedStyle(document.getElementById("reference-primary")).backgroundColor,
+      title: getComputedStyle(document.querySelector('[data-element="feedback-title"]')).fontSize,
+    }));
+    if (s.look === "bi") {
+      assert.equal(colours.next, colours.reference);
+      assert.equal(colours.next, THEME_PRIMARY);
+    } else {
+      assert.equal(colours.next, OWN_PRIMARY);
+    }
+    assert.equal(colours.title, "24px");
+
+    await page.addScriptTag({ path: AXE });
+    const axe = await page.evaluate(() => window.axe.run('[data-element="feedback"]', {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+    }));
+    assert.deepEqual(axe.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(" ")}`), []);
+
+    // The answer reaches the store with the rest.
+    await page.getByRole("button", { name: "Avanti" }).click();
+    await page.getByRole("button", { name: "Avanti" }).click();
+    await page.getByRole("status").filter({ hasText: "Grazie" }).waitFor();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const stats = await api(server.base, `/api/v1/entrypoints/${ep}/stats?granularity=day`);
+      if (stats.answers.some((a) => a.option === "incomplete")) {
+        assert.equal(stats.summary.count, 1);
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`answer not stored: ${JSON.stringify(stats.answers)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(problems, { errors: [], warnings: [] });
+    assert.deepEqual(await context.cookies(), []);
+    await context.close();
+  });
+}
+
+test("two static components and no mount target: the widget says why in the console and leaves them", async () => {
+  const ep = await newEntrypoint("two static components");
+  const { page, context, problems } = await openPage({ ep, snippet: "body", static: 2 }, 1280);
+  await waitForWarning(page, problems);
+  assert.match(problems.warnings.join(" "), /2 feedback components/);
+  assert.equal(await page.locator('[data-element="feedback"]').count(), 2);
+  assert.equal(await page.locator(".satisfy-feedback").count(), 0);
+  await context.close();
+});
+
+async function waitForWarning(page, problems) {
+  const deadline = Date.now() + 10_000;
+  while (!problems.warnings.length && Date.now() < deadline) await page.waitForTimeout(100);
+}
+
+test("an unknown entrypoint leaves the template's component in place and says why", async () => {
+  const { page, context, problems } = await openPage({ ep: "ep_AAAAAAAAAAAAAAAA", snippet: "body" }, 1280);
+  await waitForWarning(page, problems);
+  assert.match(problems.warnings.join(" "), /widget-config 404/);
+  assert.equal(await page.locator('[data-element="feedback"]').count(), 1);
+  assert.equal(await page.locator(".satisfy-feedback").count(), 0);
+  await context.close();
+});
