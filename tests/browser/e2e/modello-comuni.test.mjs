@@ -149,6 +149,7 @@ for (const s of SCENARIOS) {
       reference: document.getElementById("reference-primary") &&
         getComputedStyle(document.getElementById("reference-primary")).backgroundColor,
       title: getComputedStyle(document.querySelector('[data-element="feedback-title"]')).fontSize,
+      question: getComputedStyle(document.querySelector('[data-element="feedback-rating-negative"] legend')).fontSize,
     }));
     if (s.look === "bi") {
       assert.equal(colours.next, colours.reference);
@@ -156,7 +157,9 @@ for (const s of SCENARIOS) {
     } else {
       assert.equal(colours.next, OWN_PRIMARY);
     }
+    // The official sizes, whatever the host's legend rules.
     assert.equal(colours.title, "24px");
+    assert.equal(colours.question, "18px");
 
     await page.addScriptTag({ path: AXE });
     const axe = await page.evaluate(() => window.axe.run('[data-element="feedback"]', {
