@@ -32,8 +32,9 @@ pub struct Settings {
 /// Settings of the console shared by `serve` and `console`.
 #[derive(Debug, Clone, Args)]
 pub struct ConsoleBasics {
-    /// Password of the `admin` user created at first start; random and printed once if unset.
-    #[arg(long, env = "SATISFY_ADMIN_PASSWORD", hide_env_values = true)]
+    /// Password of the `admin` user created at first start (at least 12 characters);
+    /// random and printed once if unset.
+    #[arg(long, env = "SATISFY_ADMIN_PASSWORD", hide_env_values = true, value_parser = parse_admin_password)]
     pub admin_password: Option<String>,
 
     /// Tenant (ente) of the first user (and of the demo entrypoint in `serve`).
@@ -44,25 +45,39 @@ pub struct ConsoleBasics {
     #[arg(long, env = "SATISFY_TIME_ZONE", default_value = "Europe/Rome", value_parser = parse_time_zone)]
     pub time_zone: Tz,
 
-    /// Mark console cookies Secure (when the console is served over HTTPS).
+    /// Mark console cookies Secure (`__Host-` names) and send HSTS; implied when the
+    /// public URL is https.
     #[arg(long, env = "SATISFY_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
 }
 
 impl ConsoleBasics {
-    /// The console's configuration with these settings.
+    /// The console's configuration with these settings; `trust_forwarded_for` keys
+    /// sign-in throttling by the address a proxy forwarded.
     pub fn console_config(
         &self,
         public_url: String,
         internal_token: Option<String>,
+        trust_forwarded_for: bool,
     ) -> satisfy_console::ConsoleConfig {
         satisfy_console::ConsoleConfig {
+            secure_cookies: self.secure_cookies || public_url.starts_with("https://"),
             public_url,
             time_zone: self.time_zone,
-            secure_cookies: self.secure_cookies,
             internal_token,
+            trust_forwarded_for,
         }
     }
+}
+
+fn parse_admin_password(raw: &str) -> Result<String, String> {
+    if raw.chars().count() < satisfy_console::MIN_PASSWORD_CHARS {
+        return Err(format!(
+            "the first administrator's password must have at least {} characters (unset it to get a random one printed once)",
+            satisfy_console::MIN_PASSWORD_CHARS
+        ));
+    }
+    Ok(raw.to_owned())
 }
 
 /// Settings of the public intake shared by `serve` and `ingest`.
@@ -238,6 +253,11 @@ pub struct ConsoleSettings {
     /// Shared secret ingest nodes present to read entrypoints.
     #[arg(long, env = "SATISFY_INTERNAL_TOKEN", hide_env_values = true)]
     pub internal_token: String,
+
+    /// Take the client address of sign-in throttling from `X-Forwarded-For` (only behind
+    /// a proxy that sets it).
+    #[arg(long, env = "SATISFY_TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
 
     #[command(flatten)]
     pub basics: ConsoleBasics,

@@ -158,14 +158,18 @@ pub async fn console(
         ClickHouseStore::connect(&settings.clickhouse.url, &settings.clickhouse.database)
             .await
             .context("connecting to ClickHouse")?;
-    let router = satisfy_console::router(ConsoleState {
-        store,
-        analytics: Arc::new(analytics),
-        config: Arc::new(settings.basics.console_config(
-            settings.public_url.clone(),
-            Some(settings.internal_token.clone()),
-        )),
-    })
+    let router = satisfy_console::router(
+        ConsoleState::new(
+            store,
+            Arc::new(analytics),
+            settings.basics.console_config(
+                settings.public_url.clone(),
+                Some(settings.internal_token.clone()),
+                settings.trust_forwarded_for,
+            ),
+        )
+        .context("preparing the console")?,
+    )
     .route("/healthz", get(|| async { "ok" }))
     .route("/readyz", get(|| async { "ready" }));
     serve(settings.listen, router, shutdown).await

@@ -78,11 +78,18 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             config: settings.intake.ingest_config(),
         });
-        let console = satisfy_console::router(ConsoleState {
-            store: config_store,
-            analytics: Arc::new(ratings),
-            config: Arc::new(settings.console.console_config(public_url.clone(), None)),
-        });
+        let console = satisfy_console::router(
+            ConsoleState::new(
+                config_store,
+                Arc::new(ratings),
+                settings.console.console_config(
+                    public_url.clone(),
+                    None,
+                    settings.intake.trust_forwarded_for,
+                ),
+            )
+            .context("preparing the console")?,
+        );
         let demo = demo::router(DemoState {
             public_url: public_url.clone(),
             entrypoint: demo_id,

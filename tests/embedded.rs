@@ -196,3 +196,19 @@ async fn every_acknowledged_rating_survives_shutdown_and_restart() {
     assert_eq!(list["entrypoints"].as_array().unwrap().len(), 1);
     restarted.shutdown().await;
 }
+
+#[test]
+fn a_short_or_empty_admin_password_is_refused_at_start() {
+    for password in ["", "corta"] {
+        let data = tempfile::tempdir().unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_satisfy"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data.path())
+            .env("SATISFY_ADMIN_PASSWORD", password)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "started with {password:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("at least 12 characters"), "{stderr}");
+    }
+}

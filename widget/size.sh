@@ -11,11 +11,11 @@ budget=12288
 data=$(mktemp -d)
 port=18182
 base="http://127.0.0.1:$port"
-SATISFY_ADMIN_PASSWORD=size RUST_LOG=warn "$binary" serve --listen "127.0.0.1:$port" --data-dir "$data" >/dev/null &
+SATISFY_ADMIN_PASSWORD=size-budget-check RUST_LOG=warn "$binary" serve --listen "127.0.0.1:$port" --data-dir "$data" >/dev/null &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
-ep=$(curl -sf -u admin:size "$base/api/v1/entrypoints" | python3 -c 'import json,sys; print(json.load(sys.stdin)["entrypoints"][0]["id"])')
+ep=$(curl -sf -u admin:size-budget-check "$base/api/v1/entrypoints" | python3 -c 'import json,sys; print(json.load(sys.stdin)["entrypoints"][0]["id"])')
 
 files=$(mktemp -d)
 curl -sf "$base/widget/v1/satisfy.js" -o "$files/satisfy.js"
@@ -51,16 +51,7 @@ Budget: at most 12 KB (12,288 bytes) gzip in total; goal: at most 8 KB brotli.
 
 $table
 "
-mkdir -p docs
-python3 - "$section" <<'PY'
-import sys, re, pathlib
-path = pathlib.Path("docs/BENCHMARKS.md")
-text = path.read_text() if path.exists() else "# Benchmarks\n\nFigures measured on this machine by the scripts named in each section.\n"
-section = sys.argv[1]
-pattern = re.compile(r"## Widget size.*?(?=\n## |\Z)", re.S)
-text = pattern.sub(section.rstrip() + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
-path.write_text(text)
-PY
+python3 tests/bench/write_section.py "$section"
 if [ "$total_gz" -gt "$budget" ]; then
   echo "over budget: $total_gz bytes gzip > $budget" >&2
   exit 1

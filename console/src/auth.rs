@@ -1,24 +1,42 @@
 //! Passwords (Argon2id), sessions (HttpOnly, SameSite=Strict cookies), CSRF tokens and
-//! HTTP Basic for API clients.
+//! HTTP Basic for API clients. Every password check goes through the console's
+//! [`SignInGuard`](crate::sign_in::SignInGuard).
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use axum::extract::FromRequestParts;
+use argon2::password_hash::{PasswordHasher, SaltString};
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use subtle::ConstantTimeEq;
 
 use crate::ConsoleState;
 use crate::error::{ApiError, PageError};
+use crate::sign_in::Refusal;
 use crate::store::{ConfigError, User};
 
-/// Name of the session cookie.
-pub const SESSION_COOKIE: &str = "satisfy_session";
-/// Name of the cookie that protects the login form (double-submit token).
-pub const LOGIN_CSRF_COOKIE: &str = "satisfy_login_csrf";
+/// The session cookie, named with the `__Host-` prefix over HTTPS so that no other host
+/// or path can set it.
+pub fn session_cookie(https: bool) -> &'static str {
+    if https {
+        "__Host-satisfy_session"
+    } else {
+        "satisfy_session"
+    }
+}
+
+/// The cookie that protects the login form (double-submit token).
+pub fn login_csrf_cookie(https: bool) -> &'static str {
+    if https {
+        "__Host-satisfy_login_csrf"
+    } else {
+        "satisfy_login_csrf"
+    }
+}
 /// Session lifetime.
 pub const SESSION_SECONDS: i64 = 12 * 3600;
 
@@ -31,21 +49,6 @@ pub fn hash_password(password: &str) -> Result<String, ConfigError> {
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
         .map_err(|e| ConfigError::from_message(e.to_string()))
-}
-
-/// Checks a password against a stored hash, off the async threads.
-pub async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
 }
 
 /// A fresh unguessable token (256 bits, URL-safe).
@@ -81,6 +84,48 @@ pub fn set_cookie(name: &str, value: &str, max_age: i64, secure: bool) -> String
     format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
 }
 
+/// The client address of a request: the TCP peer, or with `trust_forwarded_for` the
+/// address the nearest proxy appended to `X-Forwarded-For`.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub IpAddr);
+
+impl ClientAddress {
+    fn of(parts: &Parts, trust_forwarded_for: bool) -> ClientAddress {
+        let forwarded = trust_forwarded_for
+            .then(|| {
+                parts
+                    .headers
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .filter_map(|value| value.to_str().ok())
+                    .flat_map(|value| value.split(','))
+                    .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
+                    .next_back()
+            })
+            .flatten();
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip());
+        ClientAddress(
+            forwarded
+                .or(peer)
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        )
+    }
+}
+
+impl FromRequestParts<ConsoleState> for ClientAddress {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ConsoleState,
+    ) -> Result<Self, Infallible> {
+        Ok(ClientAddress::of(parts, state.config.trust_forwarded_for))
+    }
+}
+
 /// Who is making a request.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
@@ -95,7 +140,7 @@ async fn from_session(
     state: &ConsoleState,
     headers: &HeaderMap,
 ) -> Result<Option<Authenticated>, ConfigError> {
-    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+    let Some(token) = cookie(headers, session_cookie(state.config.secure_cookies)) else {
         return Ok(None);
     };
     Ok(state
@@ -110,8 +155,9 @@ async fn from_session(
 
 async fn from_basic(
     state: &ConsoleState,
-    headers: &HeaderMap,
-) -> Result<Option<Authenticated>, ConfigError> {
+    parts: &Parts,
+) -> Result<Option<Authenticated>, ApiError> {
+    let headers = &parts.headers;
     let credentials = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -121,11 +167,18 @@ async fn from_basic(
     let Some((username, password)) = credentials.as_deref().and_then(|c| c.split_once(':')) else {
         return Ok(None);
     };
-    let Some(user) = state.store.find_user(username).await? else {
-        return Ok(None);
-    };
-    let ok = verify_password(password.to_owned(), user.password_hash.clone()).await;
-    Ok(ok.then_some(Authenticated {
+    let user = state.store.find_user(username).await?;
+    let address = ClientAddress::of(parts, state.config.trust_forwarded_for).0;
+    let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = state
+        .sign_in
+        .check(username, address, password.to_owned(), stored_hash)
+        .await
+        .map_err(|refusal| match refusal {
+            Refusal::Throttled(wait) => ApiError::Throttled(wait),
+            Refusal::Busy => ApiError::Unavailable,
+        })?;
+    Ok(user.filter(|_| verified).map(|user| Authenticated {
         user,
         csrf_token: None,
     }))
@@ -172,7 +225,7 @@ impl FromRequestParts<ConsoleState> for ApiUser {
                 Err(ApiError::CsrfRejected)
             };
         }
-        match from_basic(state, &parts.headers).await? {
+        match from_basic(state, parts).await? {
             Some(auth) => Ok(ApiUser(auth)),
             None => Err(ApiError::Unauthorized),
         }
@@ -184,14 +237,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn passwords_hash_and_verify() {
-        let hash = hash_password("s3greto").unwrap();
+    fn passwords_hash_as_argon2id() {
+        let hash = hash_password("s3greto-lungo").unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        assert!(rt.block_on(verify_password("s3greto".into(), hash.clone())));
-        assert!(!rt.block_on(verify_password("sbagliata".into(), hash)));
+        assert_ne!(hash, hash_password("s3greto-lungo").unwrap(), "salted");
     }
 
     #[test]
@@ -201,7 +250,7 @@ mod tests {
             header::COOKIE,
             "a=1; satisfy_session=tok; b=2".parse().unwrap(),
         );
-        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("tok"));
+        assert_eq!(cookie(&headers, session_cookie(false)), Some("tok"));
         assert_eq!(cookie(&headers, "missing"), None);
         assert!(same_secret("abc", "abc"));
         assert!(!same_secret("abc", "abd"));

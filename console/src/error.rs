@@ -5,6 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use satisfy_aggregator::StoreError;
 use serde_json::json;
+use std::time::Duration;
 
 use crate::store::ConfigError;
 
@@ -19,8 +20,15 @@ pub enum ApiError {
     NotFound,
     /// The request is malformed; code and message say which field.
     Invalid(&'static str, String),
+    /// Too many failed sign-ins for this account or address: retry after this long.
+    Throttled(Duration),
     /// A store failed; details are logged, never returned.
     Unavailable,
+}
+
+/// `Retry-After` in whole seconds, at least one.
+pub fn retry_after(wait: Duration) -> HeaderValue {
+    HeaderValue::from(wait.as_secs_f64().ceil().max(1.0) as u64)
 }
 
 impl From<ConfigError> for ApiError {
@@ -56,6 +64,20 @@ impl IntoResponse for ApiError {
                 "no such entrypoint".to_owned(),
             ),
             ApiError::Invalid(code, message) => (StatusCode::UNPROCESSABLE_ENTITY, code, message),
+            ApiError::Throttled(wait) => {
+                let mut response = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Json(json!({ "error": {
+                        "code": "too_many_attempts",
+                        "message": "too many failed sign-ins: retry after the time in Retry-After",
+                    } })),
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, retry_after(wait));
+                return response;
+            }
             ApiError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

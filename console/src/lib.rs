@@ -8,6 +8,8 @@ pub mod error;
 pub mod forms;
 pub mod i18n;
 pub mod routes;
+pub mod security;
+pub mod sign_in;
 pub mod stats;
 pub mod store;
 
@@ -26,8 +28,11 @@ pub struct ConsoleConfig {
     pub public_url: String,
     /// Time zone of days, weeks and months in statistics.
     pub time_zone: Tz,
-    /// Mark cookies `Secure` (serve the console over HTTPS when enabled).
+    /// Served over HTTPS: cookies are `Secure` with the `__Host-` prefix, and HSTS is sent.
     pub secure_cookies: bool,
+    /// Take the client address of sign-in throttling from `X-Forwarded-For` (behind a
+    /// proxy only): otherwise every client would share the proxy's address.
+    pub trust_forwarded_for: bool,
     /// Bearer token ingest nodes present to read every entrypoint
     /// (`/api/v1/internal/entrypoints`); the route is off without one.
     pub internal_token: Option<String>,
@@ -42,18 +47,48 @@ pub struct ConsoleState {
     pub analytics: Arc<dyn AnalyticsQuery>,
     /// Settings.
     pub config: Arc<ConsoleConfig>,
+    /// Throttles and bounds every password check.
+    pub sign_in: Arc<sign_in::SignInGuard>,
 }
 
-/// `/console/…` and `/api/v1/…`.
-pub fn router(state: ConsoleState) -> Router {
-    Router::new()
-        .nest("/console", routes::pages::router())
-        .nest("/api/v1", routes::api::router())
-        .with_state(state)
+/// Argon2id checks run at once; each holds 19 MiB while it runs.
+const CONCURRENT_PASSWORD_HASHES: usize = 2;
+
+impl ConsoleState {
+    /// The console's state over these stores and settings.
+    pub fn new(
+        store: ConfigStore,
+        analytics: Arc<dyn AnalyticsQuery>,
+        config: ConsoleConfig,
+    ) -> Result<ConsoleState, store::ConfigError> {
+        Ok(ConsoleState {
+            store,
+            analytics,
+            config: Arc::new(config),
+            sign_in: Arc::new(sign_in::SignInGuard::new(CONCURRENT_PASSWORD_HASHES)?),
+        })
+    }
 }
+
+/// `/console/…` and `/api/v1/…`, every response (errors included) with the console's
+/// security headers.
+pub fn router(state: ConsoleState) -> Router {
+    let secure = state.config.secure_cookies;
+    security::layer(
+        Router::new()
+            .nest("/console", routes::pages::router())
+            .nest("/api/v1", routes::api::router())
+            .with_state(state),
+        secure,
+    )
+}
+
+/// The shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 12;
 
 /// Creates the `admin` user on first start. Returns the generated password when none was
-/// given, so the caller can print it once.
+/// given, so the caller can print it once. A given password must have at least
+/// [`MIN_PASSWORD_CHARS`] characters.
 pub async fn ensure_admin(
     store: &ConfigStore,
     tenant: &TenantId,
@@ -61,6 +96,13 @@ pub async fn ensure_admin(
 ) -> Result<Option<String>, store::ConfigError> {
     if store.user_count().await? > 0 {
         return Ok(None);
+    }
+    if let Some(given) = &password
+        && given.chars().count() < MIN_PASSWORD_CHARS
+    {
+        return Err(store::ConfigError::from_message(format!(
+            "the first administrator's password (SATISFY_ADMIN_PASSWORD) must have at least {MIN_PASSWORD_CHARS} characters; leave it unset to get a random one printed once"
+        )));
     }
     let generated = password.is_none();
     let password = password.unwrap_or_else(|| auth::random_token()[..16].to_owned());

@@ -4,9 +4,11 @@
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use satisfy_aggregator::{RatingStore, SqliteStore, StoredRating};
+use satisfy_console::sign_in::{FREE_FAILURES, SignInGuard};
 use satisfy_console::{ConfigStore, ConsoleConfig, ConsoleState};
 use satisfy_core::{RatingSubmission, TenantId};
 use serde_json::{Value, json};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 const PASSWORD: &str = "una-password-lunga";
@@ -14,6 +16,7 @@ const PASSWORD: &str = "una-password-lunga";
 struct Console {
     base: String,
     ratings: SqliteStore,
+    sign_in: Arc<SignInGuard>,
     _dir: tempfile::TempDir,
 }
 
@@ -26,26 +29,27 @@ async fn spawn() -> Console {
         .await
         .unwrap();
     assert_eq!(generated, None);
-    let state = ConsoleState {
+    let state = ConsoleState::new(
         store,
-        analytics: Arc::new(ratings.clone()),
-        config: Arc::new(ConsoleConfig {
+        Arc::new(ratings.clone()),
+        ConsoleConfig {
             public_url: "https://satisfy.example.it".into(),
             time_zone: chrono_tz::Europe::Rome,
             secure_cookies: false,
             internal_token: None,
-        }),
-    };
+            trust_forwarded_for: false,
+        },
+    )
+    .unwrap();
+    let sign_in = state.sign_in.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(listener, satisfy_console::router(state))
-            .await
-            .unwrap()
-    });
+    let app = satisfy_console::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Console {
         base,
         ratings,
+        sign_in,
         _dir: dir,
     }
 }
@@ -82,6 +86,105 @@ async fn log_in(console: &Console, client: &reqwest::Client, password: &str) -> 
         .send()
         .await
         .unwrap()
+}
+
+#[tokio::test]
+async fn wrong_sign_ins_from_one_address_get_429_after_a_handful_without_hashing() {
+    let console = spawn().await;
+    let client = browser();
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        statuses.push(log_in(&console, &client, "sbagliata").await.status());
+    }
+    let allowed = FREE_FAILURES as usize;
+    assert!(
+        statuses[..allowed]
+            .iter()
+            .all(|s| *s == StatusCode::UNAUTHORIZED)
+    );
+    assert!(
+        statuses[allowed..]
+            .iter()
+            .all(|s| *s == StatusCode::TOO_MANY_REQUESTS)
+    );
+    // Only the first attempts cost a password hash: the rest are refused before it.
+    assert_eq!(console.sign_in.hashes(), allowed as u64);
+    let throttled = log_in(&console, &client, PASSWORD).await;
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = throttled.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&wait));
+    assert!(
+        throttled
+            .text()
+            .await
+            .unwrap()
+            .contains("Troppi tentativi non riusciti")
+    );
+
+    // HTTP Basic on the API shares the same throttle.
+    let api = reqwest::Client::new()
+        .get(format!("{}/api/v1/entrypoints", console.base))
+        .basic_auth("admin", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(api.headers().contains_key("retry-after"));
+    let body: Value = api.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_attempts");
+}
+
+#[tokio::test]
+async fn unknown_usernames_cost_a_password_hash_like_known_ones() {
+    let console = spawn().await;
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/v1/entrypoints", console.base))
+        .basic_auth("nessuno", Some("qualsiasi-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(console.sign_in.hashes(), 1);
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_errors_included() {
+    let console = spawn().await;
+    let client = reqwest::Client::new();
+    for (path, status) in [
+        ("/console/login", StatusCode::OK),
+        ("/console/nowhere", StatusCode::NOT_FOUND),
+        ("/api/v1/entrypoints", StatusCode::UNAUTHORIZED),
+        ("/api/v1/nowhere", StatusCode::NOT_FOUND),
+    ] {
+        let response = client
+            .get(format!("{}{path}", console.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{path}");
+        let headers = response.headers();
+        for (name, expected) in [
+            ("x-content-type-options", "nosniff"),
+            ("x-frame-options", "DENY"),
+            ("referrer-policy", "same-origin"),
+            ("cache-control", "no-store"),
+        ] {
+            assert_eq!(headers[name], expected, "{name} on {path}");
+        }
+        assert!(
+            headers["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert!(!headers.contains_key("strict-transport-security"));
+    }
 }
 
 #[tokio::test]

@@ -30,6 +30,7 @@ pub fn router() -> Router<ConsoleState> {
         .route("/entrypoints/{id}", get(show).put(update).patch(update))
         .route("/entrypoints/{id}/stats", get(statistics))
         .route("/internal/entrypoints", get(internal_entrypoints))
+        .fallback(|| async { ApiError::NotFound })
 }
 
 /// Every entrypoint of every tenant, for ingest nodes, which poll it with `If-None-Match`

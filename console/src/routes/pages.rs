@@ -13,11 +13,13 @@ use std::collections::HashMap;
 
 use crate::ConsoleState;
 use crate::auth::{
-    self, Authenticated, LOGIN_CSRF_COOKIE, PageUser, SESSION_COOKIE, SESSION_SECONDS, same_secret,
+    self, Authenticated, ClientAddress, PageUser, SESSION_SECONDS, login_csrf_cookie, same_secret,
+    session_cookie,
 };
-use crate::error::PageError;
+use crate::error::{PageError, retry_after};
 use crate::forms::{parse_custom_form, parse_name, parse_origins};
 use crate::i18n::{LANG_COOKIE, Ui, UiLang, ui};
+use crate::sign_in::Refusal;
 use crate::stats::{self, StatsParams, bucket_label};
 use crate::store::EntrypointChanges;
 
@@ -35,6 +37,7 @@ pub fn router() -> Router<ConsoleState> {
         .route("/entrypoints/{id}/edit", get(edit_form))
         .route("/entrypoints/{id}/snippet", get(snippet))
         .route("/entrypoints/{id}/stats", get(statistics))
+        .fallback(|| async { PageError::NotFound })
 }
 
 /// What every page's frame shows.
@@ -70,26 +73,10 @@ impl Layout {
     }
 }
 
-/// Renders a page with the console's security headers.
+/// Renders a page (the security headers come from [`crate::security`]).
 fn render(template: &impl Template, status: StatusCode) -> Response {
     match template.render() {
-        Ok(html) => {
-            let mut response = (status, Html(html)).into_response();
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(
-                    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
-                ),
-            );
-            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-            headers.insert(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("same-origin"),
-            );
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
+        Ok(html) => (status, Html(html)).into_response(),
         Err(error) => {
             tracing::error!(%error, "template rendering failed");
             PageError::Unavailable.into_response()
@@ -162,30 +149,53 @@ async fn switch_language(Path(code): Path<String>, Query(query): Query<NextPage>
 struct LoginPage {
     layout: Layout,
     failed: bool,
+    throttled: bool,
     username: String,
 }
 
-fn login_page(lang: Lang, failed: bool, username: String, secure: bool) -> Response {
+/// What the login form tells about the previous attempt.
+enum LoginOutcome {
+    /// No attempt yet.
+    Fresh,
+    /// Wrong username or password.
+    Failed,
+    /// Too many failures: retry after this long.
+    Throttled(std::time::Duration),
+}
+
+fn login_page(lang: Lang, outcome: LoginOutcome, username: String, secure: bool) -> Response {
     // Double-submit token: the form must echo the cookie a cross-site page cannot read.
     let token = auth::random_token();
     let page = LoginPage {
         layout: Layout::new(lang, None, token.clone(), "/console/login"),
-        failed,
+        failed: matches!(outcome, LoginOutcome::Failed),
+        throttled: matches!(outcome, LoginOutcome::Throttled(_)),
         username,
     };
-    let status = if failed {
-        StatusCode::UNAUTHORIZED
-    } else {
-        StatusCode::OK
+    let status = match outcome {
+        LoginOutcome::Fresh => StatusCode::OK,
+        LoginOutcome::Failed => StatusCode::UNAUTHORIZED,
+        LoginOutcome::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
     };
-    with_cookie(
+    let mut response = with_cookie(
         render(&page, status),
-        auth::set_cookie(LOGIN_CSRF_COOKIE, &token, 3600, secure),
-    )
+        auth::set_cookie(login_csrf_cookie(secure), &token, 3600, secure),
+    );
+    if let LoginOutcome::Throttled(wait) = outcome {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, retry_after(wait));
+    }
+    response
 }
 
 async fn login_form(State(state): State<ConsoleState>, UiLang(lang): UiLang) -> Response {
-    login_page(lang, false, String::new(), state.config.secure_cookies)
+    login_page(
+        lang,
+        LoginOutcome::Fresh,
+        String::new(),
+        state.config.secure_cookies,
+    )
 }
 
 #[derive(Deserialize)]
@@ -198,25 +208,38 @@ struct LoginForm {
 async fn login(
     State(state): State<ConsoleState>,
     UiLang(lang): UiLang,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
-    let expected = auth::cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    let secure = state.config.secure_cookies;
+    let expected = auth::cookie(&headers, login_csrf_cookie(secure)).unwrap_or_default();
     if !same_secret(expected, &form.csrf) {
         return Err(PageError::CsrfRejected);
     }
-    let user = state.store.find_user(form.username.trim()).await?;
-    let verified = match &user {
-        Some(user) => auth::verify_password(form.password, user.password_hash.clone()).await,
-        None => false,
+    let username = form.username.trim();
+    let user = state.store.find_user(username).await?;
+    let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = match state
+        .sign_in
+        .check(username, address, form.password, stored_hash)
+        .await
+    {
+        Ok(verified) => verified,
+        Err(Refusal::Throttled(wait)) => {
+            tracing::warn!(%username, "console login throttled");
+            let outcome = LoginOutcome::Throttled(wait);
+            return Ok(login_page(lang, outcome, form.username, secure));
+        }
+        Err(Refusal::Busy) => return Err(PageError::Unavailable),
     };
     let Some(user) = user.filter(|_| verified) else {
-        tracing::info!(username = %form.username.trim(), "failed console login");
+        tracing::info!(%username, "failed console login");
         return Ok(login_page(
             lang,
-            true,
+            LoginOutcome::Failed,
             form.username,
-            state.config.secure_cookies,
+            secure,
         ));
     };
     let token = auth::random_token();
@@ -234,12 +257,7 @@ async fn login(
     let response = Redirect::to("/console/entrypoints").into_response();
     Ok(with_cookie(
         response,
-        auth::set_cookie(
-            SESSION_COOKIE,
-            &token,
-            SESSION_SECONDS,
-            state.config.secure_cookies,
-        ),
+        auth::set_cookie(session_cookie(secure), &token, SESSION_SECONDS, secure),
     ))
 }
 
@@ -255,12 +273,13 @@ async fn logout(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&auth, &form.csrf)?;
-    if let Some(token) = auth::cookie(&headers, SESSION_COOKIE) {
+    let secure = state.config.secure_cookies;
+    if let Some(token) = auth::cookie(&headers, session_cookie(secure)) {
         state.store.delete_session(auth::token_hash(token)).await?;
     }
     Ok(with_cookie(
         Redirect::to("/console/login").into_response(),
-        auth::set_cookie(SESSION_COOKIE, "", 0, state.config.secure_cookies),
+        auth::set_cookie(session_cookie(secure), "", 0, secure),
     ))
 }
 
