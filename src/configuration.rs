@@ -108,11 +108,11 @@ impl IntakeLimits {
     }
 }
 
-fn parse_tenant(raw: &str) -> Result<TenantId, String> {
+pub(crate) fn parse_tenant(raw: &str) -> Result<TenantId, String> {
     TenantId::parse(raw).ok_or_else(|| "a tenant is 1-64 lowercase letters, digits, - or _".into())
 }
 
-fn parse_time_zone(raw: &str) -> Result<Tz, String> {
+pub(crate) fn parse_time_zone(raw: &str) -> Result<Tz, String> {
     raw.parse::<Tz>()
         .map_err(|_| format!("`{raw}` is not an IANA time zone such as Europe/Rome"))
 }
@@ -278,7 +278,7 @@ fn parse_brokers(raw: &str) -> Result<String, String> {
     }
 }
 
-fn parse_http_url(raw: &str) -> Result<String, String> {
+pub(crate) fn parse_http_url(raw: &str) -> Result<String, String> {
     let rest = raw
         .strip_prefix("http://")
         .or_else(|| raw.strip_prefix("https://"));

@@ -1,6 +1,7 @@
 //! The `satisfy` binary's library: typed settings and the wiring of ingest, aggregator and
 //! console into one application.
 
+pub mod admin;
 pub mod configuration;
 pub mod demo;
 pub mod roles;

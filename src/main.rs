@@ -1,6 +1,7 @@
 //! `satisfy`: citizen-satisfaction analytics for Italian public administrations.
 
 use clap::{CommandFactory, Parser, Subcommand};
+use satisfy::admin::{self, AdminSettings};
 use satisfy::configuration::{
     AggregatorSettings, ConsoleSettings, IngestSettings, Settings, apply_config_file,
 };
@@ -31,6 +32,8 @@ enum Command {
     Aggregator(AggregatorSettings),
     /// Distributed: the console, reading analytics from ClickHouse.
     Console(ConsoleSettings),
+    /// Operator commands: tenants and API tokens, on the console's database.
+    Admin(AdminSettings),
 }
 
 /// Every SATISFY_* variable any role reads.
@@ -92,7 +95,9 @@ fn main() -> anyhow::Result<()> {
         std::process::exit(2);
     }
     let cli = Cli::parse();
+    // Logs go to stderr: stdout carries what commands print (an admin token, say).
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
@@ -118,5 +123,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Ingest(settings) => roles::ingest(settings, shutdown_signal()).await,
         Command::Aggregator(settings) => roles::aggregator(settings, shutdown_signal()).await,
         Command::Console(settings) => roles::console(settings, shutdown_signal()).await,
+        Command::Admin(settings) => admin::run(settings).await,
     }
 }

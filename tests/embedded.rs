@@ -212,3 +212,92 @@ fn a_short_or_empty_admin_password_is_refused_at_start() {
         assert!(stderr.contains("at least 12 characters"), "{stderr}");
     }
 }
+
+/// Runs `satisfy admin …` on `data_dir` and returns its stdout.
+fn admin(data_dir: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_satisfy"))
+        .arg("admin")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn operator_cli_creates_a_tenant_and_a_token_the_running_server_accepts() {
+    let data = tempfile::tempdir().unwrap();
+    let running = start(data.path()).await;
+    // While the server runs, on the same database.
+    let slug = admin(
+        data.path(),
+        &[
+            "tenants",
+            "create",
+            "--slug",
+            "altrove",
+            "--name",
+            "Comune di Altrove",
+        ],
+    );
+    assert_eq!(slug, "altrove\n");
+    let listed = admin(data.path(), &["tenants", "list"]);
+    assert!(
+        listed.contains("altrove\tactive\tComune di Altrove"),
+        "{listed}"
+    );
+    let token = admin(
+        data.path(),
+        &[
+            "tokens",
+            "create",
+            "--tenant",
+            "bugliano",
+            "--name",
+            "cruscotto",
+            "--scopes",
+            "read",
+        ],
+    );
+    let token = token.trim_end();
+    assert!(
+        token.starts_with("sat_") && !token.contains('\n'),
+        "only the token: {token}"
+    );
+
+    let response = client()
+        .get(format!("{}/api/v1/entrypoints", running.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["entrypoints"][0]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("Demo")
+    );
+
+    let id = &token["sat_".len().."sat_".len() + 12];
+    assert!(admin(data.path(), &["tokens", "list", "--tenant", "bugliano"]).starts_with(id));
+    admin(
+        data.path(),
+        &["tokens", "revoke", "--tenant", "bugliano", "--id", id],
+    );
+    let revoked = client()
+        .get(format!("{}/api/v1/entrypoints", running.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 401);
+    running.shutdown().await;
+}

@@ -18,6 +18,7 @@ use crate::ConsoleState;
 use crate::error::{ApiError, PageError};
 use crate::sign_in::Refusal;
 use crate::store::{ConfigError, User};
+use satisfy_core::{Scope, TenantId};
 
 /// The session cookie, named with the `__Host-` prefix over HTTPS so that no other host
 /// or path can set it.
@@ -126,14 +127,34 @@ impl FromRequestParts<ConsoleState> for ClientAddress {
     }
 }
 
-/// Who is making a request.
+/// Who is making a request, and how they proved it.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
-    /// The user.
-    pub user: User,
-    /// The session's CSRF token; `None` for HTTP Basic, which browsers never send on their
-    /// own to our API and so needs none.
+    /// The tenant whose data the request reads and changes.
+    pub tenant: TenantId,
+    /// Who acts: a username, or `token:<id>` for an API token.
+    pub actor: String,
+    /// The session's CSRF token; `None` for HTTP Basic and API tokens, which browsers
+    /// never send on their own and so need none.
     pub csrf_token: Option<String>,
+    /// What an API token may do; `None` for users, who act on their whole tenant.
+    pub scopes: Option<Vec<Scope>>,
+}
+
+impl Authenticated {
+    fn user(user: User, csrf_token: Option<String>) -> Authenticated {
+        Authenticated {
+            tenant: user.tenant,
+            actor: user.username,
+            csrf_token,
+            scopes: None,
+        }
+    }
+
+    /// Whether the request may use `scope`.
+    pub fn may(&self, scope: Scope) -> bool {
+        self.scopes.as_ref().is_none_or(|s| s.contains(&scope))
+    }
 }
 
 async fn from_session(
@@ -147,10 +168,7 @@ async fn from_session(
         .store
         .find_session(token_hash(token))
         .await?
-        .map(|session| Authenticated {
-            user: session.user,
-            csrf_token: Some(session.csrf_token),
-        }))
+        .map(|session| Authenticated::user(session.user, Some(session.csrf_token))))
 }
 
 async fn from_basic(
@@ -178,10 +196,34 @@ async fn from_basic(
             Refusal::Throttled(wait) => ApiError::Throttled(wait),
             Refusal::Busy => ApiError::Unavailable,
         })?;
-    Ok(user.filter(|_| verified).map(|user| Authenticated {
-        user,
+    Ok(user
+        .filter(|_| verified)
+        .map(|user| Authenticated::user(user, None)))
+}
+
+/// An API token (`Authorization: Bearer sat_…`). Tokens carry 256 random bits: a wrong
+/// one costs a hash lookup, never a password hash.
+async fn from_token(
+    state: &ConsoleState,
+    parts: &Parts,
+) -> Result<Option<Result<Authenticated, ApiError>>, ApiError> {
+    let Some(presented) = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return Ok(None);
+    };
+    let Some(token) = state.store.use_token(token_hash(presented.trim())).await? else {
+        return Ok(Some(Err(ApiError::Unauthorized)));
+    };
+    Ok(Some(Ok(Authenticated {
+        tenant: token.tenant,
+        actor: format!("token:{}", token.id),
         csrf_token: None,
-    }))
+        scopes: Some(token.scopes),
+    })))
 }
 
 /// A logged-in user of an HTML page; others are redirected to the login form.
@@ -201,7 +243,8 @@ impl FromRequestParts<ConsoleState> for PageUser {
     }
 }
 
-/// A user of the REST API, by session cookie or HTTP Basic; others get 401.
+/// A user of the REST API, by session cookie, API token or HTTP Basic; others get 401.
+/// A token needs `read` for safe methods and `write` for the others (403 otherwise).
 pub struct ApiUser(pub Authenticated);
 
 impl FromRequestParts<ConsoleState> for ApiUser {
@@ -223,6 +266,19 @@ impl FromRequestParts<ConsoleState> for ApiUser {
                 Ok(ApiUser(auth))
             } else {
                 Err(ApiError::CsrfRejected)
+            };
+        }
+        if let Some(token) = from_token(state, parts).await? {
+            let auth = token?;
+            let needed = if parts.method.is_safe() {
+                Scope::Read
+            } else {
+                Scope::Write
+            };
+            return if auth.may(needed) {
+                Ok(ApiUser(auth))
+            } else {
+                Err(ApiError::InsufficientScope(needed))
             };
         }
         match from_basic(state, parts).await? {

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use satisfy_aggregator::StoreError;
+use satisfy_core::Scope;
 use serde_json::json;
 use std::time::Duration;
 
@@ -16,6 +17,8 @@ pub enum ApiError {
     Unauthorized,
     /// A cookie-authenticated change without the session's CSRF token.
     CsrfRejected,
+    /// An API token without the scope this request needs.
+    InsufficientScope(Scope),
     /// No such entrypoint for this tenant.
     NotFound,
     /// The request is malformed; code and message say which field.
@@ -51,12 +54,18 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
-                "log in or send HTTP Basic credentials".to_owned(),
+                "log in, or send an API token (Authorization: Bearer) or HTTP Basic credentials"
+                    .to_owned(),
             ),
             ApiError::CsrfRejected => (
                 StatusCode::FORBIDDEN,
                 "csrf_rejected",
                 "send the session's X-CSRF-Token header".to_owned(),
+            ),
+            ApiError::InsufficientScope(scope) => (
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                format!("this token lacks the `{scope}` scope"),
             ),
             ApiError::NotFound => (
                 StatusCode::NOT_FOUND,

@@ -12,6 +12,7 @@ pub mod security;
 pub mod sign_in;
 pub mod stats;
 pub mod store;
+pub mod tokens;
 
 use axum::Router;
 use chrono_tz::Tz;
@@ -94,6 +95,7 @@ pub async fn ensure_admin(
     tenant: &TenantId,
     password: Option<String>,
 ) -> Result<Option<String>, store::ConfigError> {
+    store.ensure_tenant(tenant).await?;
     if store.user_count().await? > 0 {
         return Ok(None);
     }

@@ -1,15 +1,18 @@
-//! The console's own configuration store: users, sessions and entrypoints, in SQLite.
+//! The console's own configuration store: tenants, users, sessions, API tokens and
+//! entrypoints, in SQLite.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use satisfy_aggregator::sqlite::{migrate, open_connection};
 use satisfy_core::{
-    CustomSurvey, Entrypoint, EntrypointId, EntrypointKind, EntrypointStatus, Origin, TenantId,
+    CustomSurvey, Entrypoint, EntrypointId, EntrypointKind, EntrypointStatus, Origin, Scope,
+    TenantId,
 };
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE users (
         username      TEXT PRIMARY KEY,
         password_hash TEXT NOT NULL,
@@ -34,7 +37,140 @@ const MIGRATIONS: &[&str] = &[r#"
     );
     CREATE INDEX entrypoints_tenant ON entrypoints (tenant, created_at);
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"#];
+"#,
+    r#"
+    CREATE TABLE tenants (
+        slug        TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        ipa_code    TEXT,
+        site_url    TEXT,
+        time_zone   TEXT NOT NULL,
+        languages   TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    -- The tenants that users and entrypoints already named.
+    INSERT INTO tenants (slug, name, time_zone, languages, status, created_at)
+        SELECT tenant, tenant, 'Europe/Rome', 'it,en,de', 'active', MIN(created_at)
+        FROM (SELECT tenant, created_at FROM users UNION ALL SELECT tenant, created_at FROM entrypoints)
+        GROUP BY tenant;
+    CREATE TABLE api_tokens (
+        id           TEXT PRIMARY KEY,
+        tenant       TEXT NOT NULL REFERENCES tenants (slug),
+        name         TEXT NOT NULL,
+        token_hash   TEXT NOT NULL UNIQUE,
+        scopes       TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        expires_at   INTEGER,
+        last_used_at INTEGER,
+        revoked_at   INTEGER
+    );
+    CREATE INDEX api_tokens_tenant ON api_tokens (tenant, created_at);
+"#,
+];
+
+/// Whether a tenant may use Satisfy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantStatus {
+    /// In use.
+    Active,
+    /// Its entrypoints and users are refused; its data is kept.
+    Suspended,
+}
+
+impl TenantStatus {
+    fn code(self) -> &'static str {
+        match self {
+            TenantStatus::Active => "active",
+            TenantStatus::Suspended => "suspended",
+        }
+    }
+}
+
+/// An ente using Satisfy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// Stable identifier, also in every entrypoint and user.
+    pub slug: TenantId,
+    /// Display name ("Comune di Bugliano").
+    pub name: String,
+    /// Codice IPA, if known.
+    pub ipa_code: Option<String>,
+    /// Home page of the ente's site.
+    pub site_url: Option<String>,
+    /// IANA zone of its days, weeks and months.
+    pub time_zone: String,
+    /// Languages of its site (`it`, `en`, `de`).
+    pub languages: Vec<String>,
+    /// Active or suspended.
+    pub status: TenantStatus,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// An API token as stored: its secret is kept only as a hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    /// Public identifier, the token's visible prefix.
+    pub id: String,
+    /// The tenant it acts for.
+    pub tenant: TenantId,
+    /// What it is for ("Sito WordPress", "OpenCity").
+    pub name: String,
+    /// What it may do.
+    pub scopes: Vec<Scope>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds after which it is refused, if any.
+    pub expires_at: Option<i64>,
+    /// Unix seconds of its last accepted use.
+    pub last_used_at: Option<i64>,
+    /// Unix seconds of its revocation.
+    pub revoked_at: Option<i64>,
+}
+
+const TOKEN_COLUMNS: &str =
+    "id, tenant, name, scopes, created_at, expires_at, last_used_at, revoked_at";
+
+fn token_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApiToken> {
+    let invalid = |column: usize, what: &str| invalid_column(column, "api_tokens", what);
+    let tenant: String = row.get(1)?;
+    let scopes: String = row.get(3)?;
+    Ok(ApiToken {
+        id: row.get(0)?,
+        tenant: TenantId::parse(&tenant).ok_or_else(|| invalid(1, "tenant"))?,
+        name: row.get(2)?,
+        scopes: Scope::parse_list(&scopes).ok_or_else(|| invalid(3, "scopes"))?,
+        created_at: row.get(4)?,
+        expires_at: row.get(5)?,
+        last_used_at: row.get(6)?,
+        revoked_at: row.get(7)?,
+    })
+}
+
+const TENANT_COLUMNS: &str =
+    "slug, name, ipa_code, site_url, time_zone, languages, status, created_at";
+
+fn tenant_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
+    let invalid = |column: usize, what: &str| invalid_column(column, "tenants", what);
+    let slug: String = row.get(0)?;
+    let languages: String = row.get(5)?;
+    let status: String = row.get(6)?;
+    Ok(Tenant {
+        slug: TenantId::parse(&slug).ok_or_else(|| invalid(0, "slug"))?,
+        name: row.get(1)?,
+        ipa_code: row.get(2)?,
+        site_url: row.get(3)?,
+        time_zone: row.get(4)?,
+        languages: languages.split(',').map(str::to_owned).collect(),
+        status: match status.as_str() {
+            "active" => TenantStatus::Active,
+            "suspended" => TenantStatus::Suspended,
+            _ => return Err(invalid(6, "status")),
+        },
+        created_at: row.get(7)?,
+    })
+}
 
 /// A storage failure of the configuration database.
 #[derive(Debug, thiserror::Error)]
@@ -99,14 +235,17 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// The error of a stored value that does not parse (a database edited by hand).
+fn invalid_column(column: usize, table: &str, what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        column,
+        rusqlite::types::Type::Text,
+        format!("invalid {what} in {table} table").into(),
+    )
+}
+
 fn entrypoint_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entrypoint> {
-    let invalid = |column: usize, what: &str| {
-        rusqlite::Error::FromSqlConversionFailure(
-            column,
-            rusqlite::types::Type::Text,
-            format!("invalid {what} in entrypoints table").into(),
-        )
-    };
+    let invalid = |column: usize, what: &str| invalid_column(column, "entrypoints", what);
     let id: String = row.get(0)?;
     let tenant: String = row.get(1)?;
     let kind: String = row.get(3)?;
@@ -385,6 +524,174 @@ impl ConfigStore {
         .await?;
         self.changed();
         Ok(Some(entrypoint))
+    }
+
+    /// Creates a tenant; refused when the slug is taken.
+    pub async fn create_tenant(&self, tenant: Tenant) -> Result<Tenant, ConfigError> {
+        let row = tenant.clone();
+        self.run(move |c| {
+            let inserted = c.execute(
+                &format!(
+                    "INSERT INTO tenants ({TENANT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (slug) DO NOTHING"
+                ),
+                params![
+                    row.slug.as_str(),
+                    row.name,
+                    row.ipa_code,
+                    row.site_url,
+                    row.time_zone,
+                    row.languages.join(","),
+                    row.status.code(),
+                    row.created_at
+                ],
+            )?;
+            if inserted == 0 {
+                return Err(ConfigError(format!(
+                    "a tenant called `{}` already exists",
+                    row.slug
+                )));
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(tenant)
+    }
+
+    /// Creates the tenant `slug` with default settings unless it exists (the first
+    /// user's tenant at first start).
+    pub async fn ensure_tenant(&self, slug: &TenantId) -> Result<(), ConfigError> {
+        let slug = slug.as_str().to_owned();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO tenants (slug, name, time_zone, languages, status, created_at)
+                 VALUES (?1, ?1, 'Europe/Rome', 'it,en,de', 'active', ?2)
+                 ON CONFLICT (slug) DO NOTHING",
+                params![slug, now()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The tenant with this slug.
+    pub async fn tenant(&self, slug: &TenantId) -> Result<Option<Tenant>, ConfigError> {
+        let slug = slug.as_str().to_owned();
+        self.run(move |c| {
+            Ok(c.query_row(
+                &format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE slug = ?1"),
+                [slug],
+                tenant_from_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    /// Every tenant, by slug.
+    pub async fn tenants(&self) -> Result<Vec<Tenant>, ConfigError> {
+        self.run(move |c| {
+            let mut statement = c.prepare(&format!(
+                "SELECT {TENANT_COLUMNS} FROM tenants ORDER BY slug"
+            ))?;
+            let rows = statement.query_map([], tenant_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    /// Stores a token of an existing tenant under the hash of its secret.
+    pub async fn create_token(
+        &self,
+        token: ApiToken,
+        token_hash: String,
+    ) -> Result<ApiToken, ConfigError> {
+        let row = token.clone();
+        self.run(move |c| {
+            let known: bool = c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM tenants WHERE slug = ?1)",
+                [row.tenant.as_str()],
+                |r| r.get(0),
+            )?;
+            if !known {
+                return Err(ConfigError(format!("no tenant called `{}`", row.tenant)));
+            }
+            c.execute(
+                "INSERT INTO api_tokens (id, tenant, name, token_hash, scopes, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    row.id,
+                    row.tenant.as_str(),
+                    row.name,
+                    token_hash,
+                    Scope::join(&row.scopes),
+                    row.created_at,
+                    row.expires_at
+                ],
+            )?;
+            Ok(())
+        })
+        .await?;
+        Ok(token)
+    }
+
+    /// The usable token with this secret hash (not revoked, not expired, of an active
+    /// tenant), marking it used now.
+    pub async fn use_token(&self, token_hash: String) -> Result<Option<ApiToken>, ConfigError> {
+        self.run(move |c| {
+            let now = now();
+            let token = c
+                .query_row(
+                    &format!(
+                        "SELECT {} FROM api_tokens t JOIN tenants n ON n.slug = t.tenant
+                         WHERE t.token_hash = ?1 AND t.revoked_at IS NULL
+                           AND (t.expires_at IS NULL OR t.expires_at > ?2) AND n.status = 'active'",
+                        TOKEN_COLUMNS
+                            .split(", ")
+                            .map(|column| format!("t.{column}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    params![token_hash, now],
+                    token_from_row,
+                )
+                .optional()?;
+            if let Some(token) = &token {
+                c.execute(
+                    "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1",
+                    params![token.id, now],
+                )?;
+            }
+            Ok(token)
+        })
+        .await
+    }
+
+    /// A tenant's tokens, newest first.
+    pub async fn tokens(&self, tenant: &TenantId) -> Result<Vec<ApiToken>, ConfigError> {
+        let tenant = tenant.as_str().to_owned();
+        self.run(move |c| {
+            let mut statement = c.prepare(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE tenant = ?1 ORDER BY created_at DESC, id"
+            ))?;
+            let rows = statement.query_map([tenant], token_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    /// Revokes a tenant's token; false when the tenant has no such live token.
+    pub async fn revoke_token(&self, tenant: &TenantId, id: &str) -> Result<bool, ConfigError> {
+        let (tenant, id) = (tenant.as_str().to_owned(), id.to_owned());
+        self.run(move |c| {
+            let changed = c.execute(
+                "UPDATE api_tokens SET revoked_at = ?3
+                 WHERE tenant = ?1 AND id = ?2 AND revoked_at IS NULL",
+                params![tenant, id, now()],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
     }
 
     /// A stored setting.

@@ -5,8 +5,10 @@ use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use satisfy_aggregator::{RatingStore, SqliteStore, StoredRating};
 use satisfy_console::sign_in::{FREE_FAILURES, SignInGuard};
+use satisfy_console::store::{Tenant, TenantStatus};
+use satisfy_console::tokens;
 use satisfy_console::{ConfigStore, ConsoleConfig, ConsoleState};
-use satisfy_core::{RatingSubmission, TenantId};
+use satisfy_core::{RatingSubmission, Scope, TenantId};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ const PASSWORD: &str = "una-password-lunga";
 
 struct Console {
     base: String,
+    store: ConfigStore,
     ratings: SqliteStore,
     sign_in: Arc<SignInGuard>,
     _dir: tempfile::TempDir,
@@ -30,7 +33,7 @@ async fn spawn() -> Console {
         .unwrap();
     assert_eq!(generated, None);
     let state = ConsoleState::new(
-        store,
+        store.clone(),
         Arc::new(ratings.clone()),
         ConsoleConfig {
             public_url: "https://satisfy.example.it".into(),
@@ -48,6 +51,7 @@ async fn spawn() -> Console {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Console {
         base,
+        store,
         ratings,
         sign_in,
         _dir: dir,
@@ -531,4 +535,127 @@ async fn the_api_manages_entrypoints_and_returns_stats_with_basic_auth() {
         .await
         .unwrap();
     assert_eq!(spec["openapi"], "3.0.3");
+}
+
+async fn token(
+    console: &Console,
+    tenant: &str,
+    scopes: &[Scope],
+    expires_at: Option<i64>,
+) -> String {
+    let tenant = TenantId::parse(tenant).unwrap();
+    if console.store.tenant(&tenant).await.unwrap().is_none() {
+        console
+            .store
+            .create_tenant(Tenant {
+                slug: tenant.clone(),
+                name: "Comune di Altrove".into(),
+                ipa_code: None,
+                site_url: None,
+                time_zone: "Europe/Rome".into(),
+                languages: vec!["it".into()],
+                status: TenantStatus::Active,
+                created_at: 0,
+            })
+            .await
+            .unwrap();
+    }
+    tokens::issue(
+        &console.store,
+        tenant,
+        "prova".into(),
+        scopes.to_vec(),
+        expires_at,
+    )
+    .await
+    .unwrap()
+    .secret
+}
+
+#[tokio::test]
+async fn api_tokens_act_for_their_tenant_within_their_scopes() {
+    let console = spawn().await;
+    let api = reqwest::Client::new();
+    let url = |path: &str| format!("{}/api/v1{path}", console.base);
+    let reader = token(&console, "bugliano", &[Scope::Read], None).await;
+    let writer = token(&console, "bugliano", &[Scope::Read, Scope::Write], None).await;
+    let events_only = token(&console, "bugliano", &[Scope::EventsWrite], None).await;
+    let other = token(&console, "altrove", &[Scope::Read, Scope::Write], None).await;
+    let expired = token(&console, "bugliano", &[Scope::Read], Some(1)).await;
+    let body = json!({"name": "Sito", "kind": "pagina_web"});
+    let get = |path: &str, token: &str| api.get(url(path)).bearer_auth(token.to_owned()).send();
+
+    let created = api
+        .post(url("/entrypoints"))
+        .bearer_auth(&writer)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let listed: Value = get("/entrypoints", &reader)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["entrypoints"].as_array().unwrap().len(), 1);
+    let refused = api
+        .post(url("/entrypoints"))
+        .bearer_auth(&reader)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["error"]["code"],
+        "insufficient_scope"
+    );
+    let events = get("/entrypoints", &events_only).await.unwrap();
+    assert_eq!(events.status(), StatusCode::FORBIDDEN);
+
+    // Another tenant's token sees nothing of this one.
+    let foreign = get(&format!("/entrypoints/{id}"), &other).await.unwrap();
+    assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
+    let foreign_list: Value = get("/entrypoints", &other)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(foreign_list["entrypoints"], json!([]));
+
+    for refused in [expired.as_str(), "sat_000000000000_nonesiste", ""] {
+        let response = get("/entrypoints", refused).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{refused}");
+    }
+
+    // Revoked tokens stop at once; listings show the last use.
+    let bugliano = TenantId::parse("bugliano").unwrap();
+    let listed = console.store.tokens(&bugliano).await.unwrap();
+    let reader_id = &reader["sat_".len().."sat_".len() + 12];
+    let reader_row = listed.iter().find(|t| t.id == reader_id).unwrap();
+    assert!(reader_row.last_used_at.is_some());
+    assert!(
+        console
+            .store
+            .revoke_token(&bugliano, reader_id)
+            .await
+            .unwrap()
+    );
+    let revoked = get("/entrypoints", &reader).await.unwrap();
+    assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        !console
+            .store
+            .revoke_token(&TenantId::parse("altrove").unwrap(), reader_id)
+            .await
+            .unwrap()
+    );
 }

@@ -6,6 +6,7 @@
 pub mod entrypoint;
 pub mod lang;
 pub mod rating;
+pub mod scope;
 pub mod survey;
 
 pub use entrypoint::{
@@ -16,6 +17,7 @@ pub use lang::Lang;
 pub use rating::{
     Comment, ErrorCode, PageUrl, Rating, RatingError, RatingSubmission, RawRating, Stars,
 };
+pub use scope::Scope;
 pub use survey::{AnswerOption, FollowUp, Survey};
 
 /// Maximum length of the free-text comment, in Unicode scalar values, after trimming.

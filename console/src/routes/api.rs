@@ -108,12 +108,12 @@ async fn owned(state: &ConsoleState, user: &ApiUser, id: &str) -> Result<Entrypo
         .store
         .entrypoint(&id)
         .await?
-        .filter(|e| e.tenant == user.0.user.tenant)
+        .filter(|e| e.tenant == user.0.tenant)
         .ok_or(ApiError::NotFound)
 }
 
 async fn list(State(state): State<ConsoleState>, user: ApiUser) -> Result<Json<Value>, ApiError> {
-    let entrypoints = state.store.entrypoints(Some(&user.0.user.tenant)).await?;
+    let entrypoints = state.store.entrypoints(Some(&user.0.tenant)).await?;
     let items: Vec<Value> = entrypoints.iter().map(|e| to_json(&state, e)).collect();
     Ok(Json(json!({ "entrypoints": items })))
 }
@@ -164,7 +164,7 @@ async fn create(
     let custom = parse_custom(kind, input.custom)?;
     let entrypoint = state
         .store
-        .create_entrypoint(user.0.user.tenant.clone(), name, kind, origins, custom)
+        .create_entrypoint(user.0.tenant.clone(), name, kind, origins, custom)
         .await?;
     tracing::info!(id = %entrypoint.id, "entrypoint created through the API");
     Ok((StatusCode::CREATED, Json(to_json(&state, &entrypoint))).into_response())

@@ -57,7 +57,7 @@ impl Layout {
                 .iter()
                 .map(|l| (l.code(), l.native_name()))
                 .collect(),
-            username: auth.map(|a| a.user.username.clone()),
+            username: auth.map(|a| a.actor.clone()),
             csrf,
             path: path.to_owned(),
         }
@@ -315,7 +315,7 @@ async fn list(
     PageUser(auth): PageUser,
     UiLang(lang): UiLang,
 ) -> Result<Response, PageError> {
-    let entrypoints = state.store.entrypoints(Some(&auth.user.tenant)).await?;
+    let entrypoints = state.store.entrypoints(Some(&auth.tenant)).await?;
     let texts = ui(lang);
     let rows = entrypoints
         .iter()
@@ -443,7 +443,7 @@ async fn create(
     };
     let entrypoint = state
         .store
-        .create_entrypoint(auth.user.tenant.clone(), name, kind, origins, None)
+        .create_entrypoint(auth.tenant.clone(), name, kind, origins, None)
         .await?;
     tracing::info!(id = %entrypoint.id, kind = kind.code(), "entrypoint created");
     // A custom entrypoint needs its wording first; the others are ready to embed.
@@ -466,7 +466,7 @@ async fn owned(
         .store
         .entrypoint(&id)
         .await?
-        .filter(|e| e.tenant == auth.user.tenant)
+        .filter(|e| e.tenant == auth.tenant)
         .ok_or(PageError::NotFound)
 }
 

@@ -1,0 +1,211 @@
+//! `satisfy admin …`: the operator's commands for first setup and automation. They work
+//! on the console's configuration database directly, also while the server runs (SQLite
+//! in WAL mode lets both write).
+
+use anyhow::Context;
+use chrono::TimeZone;
+use clap::{Args, Subcommand};
+use satisfy_console::ConfigStore;
+use satisfy_console::store::{Tenant, TenantStatus};
+use satisfy_core::{Scope, TenantId};
+use std::path::PathBuf;
+
+use crate::configuration::{parse_http_url, parse_tenant, parse_time_zone};
+
+/// `satisfy admin`.
+#[derive(Debug, Args)]
+pub struct AdminSettings {
+    /// Directory of the console's database, as given to `serve` or `console`.
+    #[arg(long, env = "SATISFY_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// What to manage.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Tenants (enti).
+    #[command(subcommand)]
+    Tenants(TenantCommand),
+    /// API tokens of a tenant.
+    #[command(subcommand)]
+    Tokens(TokenCommand),
+}
+
+/// `satisfy admin tenants …`.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Creates a tenant and prints its slug.
+    Create {
+        /// Identifier: lowercase letters, digits, `-` and `_` (e.g. `bugliano`).
+        #[arg(long, value_parser = parse_tenant)]
+        slug: TenantId,
+        /// Display name, e.g. "Comune di Bugliano".
+        #[arg(long)]
+        name: String,
+        /// IANA time zone of its days, weeks and months.
+        #[arg(long, default_value = "Europe/Rome", value_parser = parse_time_zone)]
+        time_zone: chrono_tz::Tz,
+        /// Home page of its site (the compliance crawl starts there).
+        #[arg(long, value_parser = parse_http_url)]
+        site_url: Option<String>,
+        /// Codice IPA.
+        #[arg(long)]
+        ipa_code: Option<String>,
+        /// Languages of its site, comma-separated among it, en, de.
+        #[arg(long, default_value = "it,en,de", value_parser = parse_languages)]
+        languages: Languages,
+    },
+    /// Lists the tenants: slug, status, name.
+    List,
+}
+
+/// `satisfy admin tokens …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issues a token and prints it, once, alone on stdout.
+    Create {
+        /// The tenant it acts for.
+        #[arg(long, value_parser = parse_tenant)]
+        tenant: TenantId,
+        /// What it is for, e.g. "OpenCity" or "cruscotto regionale".
+        #[arg(long)]
+        name: String,
+        /// Comma-separated among read, write, events:write.
+        #[arg(long, value_parser = parse_scopes)]
+        scopes: Scopes,
+        /// Refuse it after this many days (default: until revoked).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// Lists a tenant's tokens: id, scopes, state, last use, name.
+    List {
+        /// The tenant.
+        #[arg(long, value_parser = parse_tenant)]
+        tenant: TenantId,
+    },
+    /// Revokes a token by id.
+    Revoke {
+        /// The tenant.
+        #[arg(long, value_parser = parse_tenant)]
+        tenant: TenantId,
+        /// The token's id (the part after `sat_`, as `list` shows it).
+        #[arg(long)]
+        id: String,
+    },
+}
+
+/// A comma-separated list of site languages.
+#[derive(Debug, Clone)]
+pub struct Languages(Vec<String>);
+
+/// A comma-separated list of token scopes.
+#[derive(Debug, Clone)]
+pub struct Scopes(Vec<Scope>);
+
+fn parse_languages(raw: &str) -> Result<Languages, String> {
+    let languages: Vec<String> = raw.split(',').map(|l| l.trim().to_owned()).collect();
+    if languages
+        .iter()
+        .all(|l| ["it", "en", "de"].contains(&l.as_str()))
+    {
+        Ok(Languages(languages))
+    } else {
+        Err("expected a comma-separated list among it, en, de".into())
+    }
+}
+
+fn parse_scopes(raw: &str) -> Result<Scopes, String> {
+    Scope::parse_list(raw)
+        .map(Scopes)
+        .ok_or_else(|| "expected a comma-separated list among read, write, events:write".into())
+}
+
+fn date(seconds: i64) -> String {
+    chrono::Utc
+        .timestamp_opt(seconds, 0)
+        .single()
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+/// Runs an admin command, printing its result on stdout.
+pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+    let store = ConfigStore::open(&settings.data_dir.join("console.db"))
+        .context("opening the console database")?;
+    match settings.command {
+        AdminCommand::Tenants(TenantCommand::Create {
+            slug,
+            name,
+            time_zone,
+            site_url,
+            ipa_code,
+            languages,
+        }) => {
+            let tenant = store
+                .create_tenant(Tenant {
+                    slug,
+                    name,
+                    ipa_code,
+                    site_url,
+                    time_zone: time_zone.name().to_owned(),
+                    languages: languages.0,
+                    status: TenantStatus::Active,
+                    created_at: chrono::Utc::now().timestamp(),
+                })
+                .await?;
+            println!("{}", tenant.slug);
+        }
+        AdminCommand::Tenants(TenantCommand::List) => {
+            for tenant in store.tenants().await? {
+                let status = match tenant.status {
+                    TenantStatus::Active => "active",
+                    TenantStatus::Suspended => "suspended",
+                };
+                println!("{}\t{status}\t{}", tenant.slug, tenant.name);
+            }
+        }
+        AdminCommand::Tokens(TokenCommand::Create {
+            tenant,
+            name,
+            scopes,
+            expires_in_days,
+        }) => {
+            let expires_at = expires_in_days
+                .map(|days| chrono::Utc::now().timestamp() + i64::from(days) * 86_400);
+            let issued =
+                satisfy_console::tokens::issue(&store, tenant, name, scopes.0, expires_at).await?;
+            println!("{}", issued.secret);
+        }
+        AdminCommand::Tokens(TokenCommand::List { tenant }) => {
+            for token in store.tokens(&tenant).await? {
+                let state = match (token.revoked_at, token.expires_at) {
+                    (Some(at), _) => format!("revoked {}", date(at)),
+                    (None, Some(at)) => format!("expires {}", date(at)),
+                    (None, None) => "valid".to_owned(),
+                };
+                let used = token
+                    .last_used_at
+                    .map(date)
+                    .unwrap_or_else(|| "never used".into());
+                println!(
+                    "{}\t{}\t{state}\t{used}\t{}",
+                    token.id,
+                    Scope::join(&token.scopes),
+                    token.name
+                );
+            }
+        }
+        AdminCommand::Tokens(TokenCommand::Revoke { tenant, id }) => {
+            if !store.revoke_token(&tenant, &id).await? {
+                anyhow::bail!("tenant `{tenant}` has no valid token `{id}`");
+            }
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
