@@ -60,6 +60,19 @@ pub enum TenantCommand {
     },
     /// Lists the tenants: slug, status, name.
     List,
+    /// Suspends a tenant: its entrypoints answer 404 at intake, its users and tokens are
+    /// refused; its data is kept.
+    Suspend {
+        /// The tenant.
+        #[arg(long, value_parser = parse_tenant)]
+        slug: TenantId,
+    },
+    /// Reactivates a suspended tenant.
+    Resume {
+        /// The tenant.
+        #[arg(long, value_parser = parse_tenant)]
+        slug: TenantId,
+    },
 }
 
 /// `satisfy admin tokens …`.
@@ -131,6 +144,17 @@ fn date(seconds: i64) -> String {
         .unwrap_or_default()
 }
 
+async fn set_status(
+    store: &ConfigStore,
+    slug: &TenantId,
+    status: TenantStatus,
+) -> anyhow::Result<()> {
+    if !store.set_tenant_status(slug, status).await? {
+        anyhow::bail!("no tenant called `{slug}`");
+    }
+    Ok(())
+}
+
 /// Runs an admin command, printing its result on stdout.
 pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
@@ -168,6 +192,14 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
                 };
                 println!("{}\t{status}\t{}", tenant.slug, tenant.name);
             }
+        }
+        AdminCommand::Tenants(TenantCommand::Suspend { slug }) => {
+            set_status(&store, &slug, TenantStatus::Suspended).await?;
+            println!("suspended {slug}");
+        }
+        AdminCommand::Tenants(TenantCommand::Resume { slug }) => {
+            set_status(&store, &slug, TenantStatus::Active).await?;
+            println!("resumed {slug}");
         }
         AdminCommand::Tokens(TokenCommand::Create {
             tenant,

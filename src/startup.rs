@@ -67,7 +67,7 @@ impl Application {
                 .context("creating the demo entrypoint")?;
 
         let directory = EntrypointSnapshot::default();
-        directory.replace_all(config_store.entrypoints(None).await?);
+        directory.replace_all(config_store.intake_entrypoints().await?);
         spawn_directory_refresh(config_store.clone(), directory.clone());
 
         let (writer, writer_task) =
@@ -130,12 +130,20 @@ impl Application {
     }
 }
 
-/// Keeps ingest's in-memory entrypoints in step with the console's changes.
+/// How often intake rereads entrypoints that another process (`satisfy admin`) changed.
+const DIRECTORY_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Keeps ingest's in-memory entrypoints in step with the console's changes at once, and
+/// with other processes' changes to the same database every [`DIRECTORY_REFRESH`].
 fn spawn_directory_refresh(store: ConfigStore, directory: EntrypointSnapshot) {
     let mut changes = store.subscribe();
     tokio::spawn(async move {
-        while changes.changed().await.is_ok() {
-            match store.entrypoints(None).await {
+        loop {
+            tokio::select! {
+                changed = changes.changed() => if changed.is_err() { return },
+                _ = tokio::time::sleep(DIRECTORY_REFRESH) => {}
+            }
+            match store.intake_entrypoints().await {
                 Ok(all) => directory.replace_all(all),
                 Err(error) => {
                     tracing::error!(%error, "reloading entrypoints failed; keeping the previous set")

@@ -301,3 +301,55 @@ async fn operator_cli_creates_a_tenant_and_a_token_the_running_server_accepts() 
     assert_eq!(revoked.status(), 401);
     running.shutdown().await;
 }
+
+/// Posts ratings until one answers `status` (intake rereads entrypoints every 2 s);
+/// returns how many were accepted on the way, this one included.
+async fn wait_for_status(base: &str, entrypoint: &str, status: u16) -> u64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut accepted = 0;
+    loop {
+        let answer = post_rating(base, entrypoint, &uuid::Uuid::new_v4().to_string(), 4).await;
+        accepted += u64::from(answer == 202);
+        if answer == status {
+            return accepted;
+        }
+        assert!(std::time::Instant::now() < deadline, "never got {status}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_suspended_tenant_is_refused_at_intake_and_sign_in_and_comes_back_intact() {
+    let data = tempfile::tempdir().unwrap();
+    let running = start(data.path()).await;
+    let entrypoints = api(&running.base, reqwest::Method::GET, "/entrypoints", None).await;
+    let demo = entrypoints["entrypoints"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = uuid::Uuid::new_v4().to_string();
+    assert_eq!(post_rating(&running.base, &demo, &id, 5).await, 202);
+
+    // From another process, while the server runs.
+    admin(data.path(), &["tenants", "suspend", "--slug", "bugliano"]);
+    let mut accepted = 1 + wait_for_status(&running.base, &demo, 404).await;
+    let refused = client()
+        .get(format!("{}/api/v1/entrypoints", running.base))
+        .basic_auth("admin", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401, "its users cannot sign in");
+
+    admin(data.path(), &["tenants", "resume", "--slug", "bugliano"]);
+    accepted += wait_for_status(&running.base, &demo, 202).await;
+    let stats = api(
+        &running.base,
+        reqwest::Method::GET,
+        &format!("/entrypoints/{demo}/stats?granularity=day"),
+        None,
+    )
+    .await;
+    assert_eq!(stats["summary"]["count"], accepted, "its data was kept");
+    running.shutdown().await;
+}

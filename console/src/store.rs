@@ -323,13 +323,15 @@ impl ConfigStore {
         .await
     }
 
-    /// The user called `username`.
+    /// The user called `username`, unless their tenant is suspended.
     pub async fn find_user(&self, username: &str) -> Result<Option<User>, ConfigError> {
         let username = username.to_owned();
         self.run(move |c| {
             let row = c
                 .query_row(
-                    "SELECT username, password_hash, tenant FROM users WHERE username = ?1",
+                    "SELECT u.username, u.password_hash, u.tenant FROM users u
+                     JOIN tenants t ON t.slug = u.tenant AND t.status = 'active'
+                     WHERE u.username = ?1",
                     [&username],
                     |r| {
                         Ok((
@@ -377,6 +379,7 @@ impl ConfigStore {
                 .query_row(
                     "SELECT u.username, u.password_hash, u.tenant, s.csrf_token FROM sessions s
                      JOIN users u ON u.username = s.username
+                     JOIN tenants t ON t.slug = u.tenant AND t.status = 'active'
                      WHERE s.token_hash = ?1 AND s.expires_at > ?2",
                     params![token_hash, now()],
                     |r| {
@@ -469,21 +472,56 @@ impl ConfigStore {
         .await
     }
 
-    /// A tenant's entrypoints, newest first; all tenants' with `None`.
-    pub async fn entrypoints(
-        &self,
-        tenant: Option<&TenantId>,
-    ) -> Result<Vec<Entrypoint>, ConfigError> {
-        let tenant = tenant.map(|t| t.as_str().to_owned());
+    /// A tenant's entrypoints, newest first.
+    pub async fn entrypoints(&self, tenant: &TenantId) -> Result<Vec<Entrypoint>, ConfigError> {
+        let tenant = tenant.as_str().to_owned();
         self.run(move |c| {
             let mut statement = c.prepare(&format!(
                 "SELECT {ENTRYPOINT_COLUMNS} FROM entrypoints
-                 WHERE ?1 IS NULL OR tenant = ?1 ORDER BY created_at DESC, id"
+                 WHERE tenant = ?1 ORDER BY created_at DESC, id"
             ))?;
             let rows = statement.query_map([tenant], entrypoint_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
+    }
+
+    /// What intake serves: the entrypoints of every active tenant. A suspended tenant's
+    /// entrypoints are left out, so they answer 404 while their data is kept.
+    pub async fn intake_entrypoints(&self) -> Result<Vec<Entrypoint>, ConfigError> {
+        self.run(move |c| {
+            let columns = ENTRYPOINT_COLUMNS
+                .split(", ")
+                .map(|column| format!("e.{column}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut statement = c.prepare(&format!(
+                "SELECT {columns} FROM entrypoints e JOIN tenants t ON t.slug = e.tenant
+                 WHERE t.status = 'active' ORDER BY e.created_at DESC, e.id"
+            ))?;
+            let rows = statement.query_map([], entrypoint_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    /// Suspends or reactivates a tenant; false when there is no such tenant.
+    pub async fn set_tenant_status(
+        &self,
+        slug: &TenantId,
+        status: TenantStatus,
+    ) -> Result<bool, ConfigError> {
+        let slug = slug.as_str().to_owned();
+        let changed = self
+            .run(move |c| {
+                Ok(c.execute(
+                    "UPDATE tenants SET status = ?2 WHERE slug = ?1",
+                    params![slug, status.code()],
+                )?)
+            })
+            .await?;
+        self.changed();
+        Ok(changed == 1)
     }
 
     /// Applies `changes` to an entrypoint and returns it as stored.

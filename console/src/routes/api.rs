@@ -33,7 +33,7 @@ pub fn router() -> Router<ConsoleState> {
         .fallback(|| async { ApiError::NotFound })
 }
 
-/// Every entrypoint of every tenant, for ingest nodes, which poll it with `If-None-Match`
+/// Every entrypoint of every active tenant, for ingest nodes, which poll it with `If-None-Match`
 /// so an unchanged configuration costs a 304 and no body.
 async fn internal_entrypoints(
     State(state): State<ConsoleState>,
@@ -47,7 +47,7 @@ async fn internal_entrypoints(
         (Some(expected), Some(presented)) if crate::auth::same_secret(expected, presented) => {}
         _ => return Err(ApiError::Unauthorized),
     }
-    let entrypoints = state.store.entrypoints(None).await?;
+    let entrypoints = state.store.intake_entrypoints().await?;
     let body = serde_json::to_vec(&entrypoints).map_err(|_| ApiError::Unavailable)?;
     let etag = format!(
         "\"{}\"",
@@ -113,7 +113,7 @@ async fn owned(state: &ConsoleState, user: &ApiUser, id: &str) -> Result<Entrypo
 }
 
 async fn list(State(state): State<ConsoleState>, user: ApiUser) -> Result<Json<Value>, ApiError> {
-    let entrypoints = state.store.entrypoints(Some(&user.0.tenant)).await?;
+    let entrypoints = state.store.entrypoints(&user.0.tenant).await?;
     let items: Vec<Value> = entrypoints.iter().map(|e| to_json(&state, e)).collect();
     Ok(Json(json!({ "entrypoints": items })))
 }

@@ -315,7 +315,7 @@ async fn list(
     PageUser(auth): PageUser,
     UiLang(lang): UiLang,
 ) -> Result<Response, PageError> {
-    let entrypoints = state.store.entrypoints(Some(&auth.tenant)).await?;
+    let entrypoints = state.store.entrypoints(&auth.tenant).await?;
     let texts = ui(lang);
     let rows = entrypoints
         .iter()
