@@ -6,6 +6,7 @@ use anyhow::Context;
 use chrono::TimeZone;
 use clap::{Args, Subcommand};
 use satisfy_console::ConfigStore;
+use satisfy_console::roles::Role;
 use satisfy_console::store::{Tenant, TenantStatus};
 use satisfy_core::{Scope, TenantId};
 use std::path::PathBuf;
@@ -29,9 +30,33 @@ pub enum AdminCommand {
     /// Tenants (enti).
     #[command(subcommand)]
     Tenants(TenantCommand),
+    /// Users of a tenant.
+    #[command(subcommand)]
+    Users(UserCommand),
     /// API tokens of a tenant.
     #[command(subcommand)]
     Tokens(TokenCommand),
+}
+
+/// `satisfy admin users …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Creates a user without a password and prints their one-time set-password link,
+    /// valid 72 hours (send it to them yourself: no e-mail is involved).
+    Create {
+        /// The tenant they work in.
+        #[arg(long, value_parser = parse_tenant)]
+        tenant: TenantId,
+        /// Login name: lowercase letters, digits, `.`, `_`, `-`, `@`.
+        #[arg(long)]
+        username: String,
+        /// admin, editor, viewer or auditor.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Base URL users reach the console at, for the link.
+        #[arg(long, env = "SATISFY_PUBLIC_URL", default_value = "http://127.0.0.1:8080", value_parser = parse_http_url)]
+        public_url: String,
+    },
 }
 
 /// `satisfy admin tenants …`.
@@ -130,6 +155,10 @@ fn parse_languages(raw: &str) -> Result<Languages, String> {
     }
 }
 
+fn parse_role(raw: &str) -> Result<Role, String> {
+    Role::parse(raw).ok_or_else(|| "expected admin, editor, viewer or auditor".into())
+}
+
 fn parse_scopes(raw: &str) -> Result<Scopes, String> {
     Scope::parse_list(raw)
         .map(Scopes)
@@ -200,6 +229,17 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
         AdminCommand::Tenants(TenantCommand::Resume { slug }) => {
             set_status(&store, &slug, TenantStatus::Active).await?;
             println!("resumed {slug}");
+        }
+        AdminCommand::Users(UserCommand::Create {
+            tenant,
+            username,
+            role,
+            public_url,
+        }) => {
+            let link =
+                satisfy_console::invitations::invite(&store, &public_url, tenant, &username, role)
+                    .await?;
+            println!("{link}");
         }
         AdminCommand::Tokens(TokenCommand::Create {
             tenant,

@@ -286,6 +286,28 @@ async fn operator_cli_creates_a_tenant_and_a_token_the_running_server_accepts() 
             .starts_with("Demo")
     );
 
+    let link = admin(
+        data.path(),
+        &[
+            "users",
+            "create",
+            "--tenant",
+            "altrove",
+            "--username",
+            "lucia",
+            "--role",
+            "auditor",
+            "--public-url",
+            &running.base,
+        ],
+    );
+    assert!(
+        link.starts_with(&format!("{}/console/set-password?token=", running.base)),
+        "{link}"
+    );
+    let form = client().get(link.trim_end()).send().await.unwrap();
+    assert_eq!(form.status(), 200, "the link opens the set-password form");
+
     let id = &token["sat_".len().."sat_".len() + 12];
     assert!(admin(data.path(), &["tokens", "list", "--tenant", "bugliano"]).starts_with(id));
     admin(

@@ -16,6 +16,7 @@ use subtle::ConstantTimeEq;
 
 use crate::ConsoleState;
 use crate::error::{ApiError, PageError};
+use crate::roles::{Capability, Role};
 use crate::sign_in::Refusal;
 use crate::store::{ConfigError, User};
 use satisfy_core::{Scope, TenantId};
@@ -137,8 +138,10 @@ pub struct Authenticated {
     /// The session's CSRF token; `None` for HTTP Basic and API tokens, which browsers
     /// never send on their own and so need none.
     pub csrf_token: Option<String>,
-    /// What an API token may do; `None` for users, who act on their whole tenant.
+    /// What an API token may do; `None` for users, whose role decides.
     pub scopes: Option<Vec<Scope>>,
+    /// A user's role in the tenant; `None` for API tokens.
+    pub role: Option<Role>,
 }
 
 impl Authenticated {
@@ -148,12 +151,23 @@ impl Authenticated {
             actor: user.username,
             csrf_token,
             scopes: None,
+            role: Some(user.role),
         }
     }
 
     /// Whether the request may use `scope`.
     pub fn may(&self, scope: Scope) -> bool {
         self.scopes.as_ref().is_none_or(|s| s.contains(&scope))
+    }
+
+    /// Whether the request may do `capability` in its tenant: by the user's role, or by
+    /// the token's scopes.
+    pub fn can(&self, capability: Capability) -> bool {
+        match (&self.role, &self.scopes) {
+            (Some(role), _) => capability.granted_to(*role),
+            (None, Some(scopes)) => capability.granted_by(scopes),
+            (None, None) => false,
+        }
     }
 }
 
@@ -223,6 +237,7 @@ async fn from_token(
         actor: format!("token:{}", token.id),
         csrf_token: None,
         scopes: Some(token.scopes),
+        role: None,
     })))
 }
 

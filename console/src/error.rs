@@ -19,6 +19,8 @@ pub enum ApiError {
     CsrfRejected,
     /// An API token without the scope this request needs.
     InsufficientScope(Scope),
+    /// The user's role or the token's scopes do not allow this.
+    Forbidden,
     /// No such entrypoint for this tenant.
     NotFound,
     /// The request is malformed; code and message say which field.
@@ -66,6 +68,11 @@ impl IntoResponse for ApiError {
                 StatusCode::FORBIDDEN,
                 "insufficient_scope",
                 format!("this token lacks the `{scope}` scope"),
+            ),
+            ApiError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "your role in this tenant does not allow this".to_owned(),
             ),
             ApiError::NotFound => (
                 StatusCode::NOT_FOUND,
@@ -115,6 +122,8 @@ pub enum PageError {
     LoginRequired,
     /// A form without the right CSRF token.
     CsrfRejected,
+    /// The user's role does not allow this page.
+    Forbidden,
     /// No such page or entrypoint.
     NotFound,
     /// A store failed.
@@ -152,6 +161,10 @@ impl IntoResponse for PageError {
             PageError::CsrfRejected => error_page(
                 StatusCode::FORBIDDEN,
                 "Modulo scaduto o non valido: ricarica la pagina. / Form expired or invalid: reload the page. / Formular abgelaufen: Seite neu laden.",
+            ),
+            PageError::Forbidden => error_page(
+                StatusCode::FORBIDDEN,
+                "Il tuo ruolo non consente questa pagina. / Your role does not allow this page. / Ihre Rolle erlaubt diese Seite nicht.",
             ),
             PageError::NotFound => error_page(
                 StatusCode::NOT_FOUND,

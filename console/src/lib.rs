@@ -7,6 +7,8 @@ pub mod auth;
 pub mod error;
 pub mod forms;
 pub mod i18n;
+pub mod invitations;
+pub mod roles;
 pub mod routes;
 pub mod security;
 pub mod sign_in;
@@ -87,7 +89,7 @@ pub fn router(state: ConsoleState) -> Router {
 /// The shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
-/// Creates the `admin` user on first start. Returns the generated password when none was
+/// Creates the `admin` user, the first platform administrator, on first start. Returns the generated password when none was
 /// given, so the caller can print it once. A given password must have at least
 /// [`MIN_PASSWORD_CHARS`] characters.
 pub async fn ensure_admin(
@@ -119,6 +121,8 @@ pub async fn ensure_admin(
             username: "admin".into(),
             tenant: tenant.clone(),
             password_hash: hash,
+            role: roles::Role::Admin,
+            platform_admin: true,
         })
         .await?;
     Ok(generated.then_some(password))

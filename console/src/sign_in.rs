@@ -234,6 +234,8 @@ impl SignInGuard {
     ) -> Result<bool, Refusal> {
         let keys = Self::keys(account, address);
         self.reserve(&keys, Instant::now())?;
+        // An invited user has no password until they set one: like an unknown account.
+        let stored_hash = stored_hash.filter(|hash| !hash.is_empty());
         let known = stored_hash.is_some();
         let hash = stored_hash.unwrap_or_else(|| self.dummy_hash.clone());
         // Hashed even for an unknown account, so that its answer takes as long.

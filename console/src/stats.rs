@@ -90,8 +90,9 @@ pub struct Report {
     pub buckets: Vec<Bucket>,
     /// Follow-up answers, most chosen first.
     pub answers: Vec<AnswerCount>,
-    /// Latest comments.
-    pub comments: Vec<CommentRow>,
+    /// Latest comments; absent for those who may not read them (auditors).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comments: Option<Vec<CommentRow>>,
     /// Pages, worst average first.
     pub pages: Vec<PageStats>,
 }
@@ -99,11 +100,13 @@ pub struct Report {
 /// How many comments and pages a report lists.
 const REPORT_ROWS: usize = 20;
 
-/// Builds the report of `entrypoint` over `range`.
+/// Builds the report of `entrypoint` over `range`; comments are read only
+/// `with_comments`.
 pub async fn report(
     state: &ConsoleState,
     entrypoint: &Entrypoint,
     range: Range,
+    with_comments: bool,
 ) -> Result<Report, StoreError> {
     let filter = Filter {
         tenant: entrypoint.tenant.clone(),
@@ -119,7 +122,11 @@ pub async fn report(
         summary: analytics.summary(&filter).await?,
         buckets: analytics.buckets(&filter, range.granularity).await?,
         answers: analytics.answer_counts(&filter).await?,
-        comments: analytics.latest_comments(&filter, REPORT_ROWS).await?,
+        comments: if with_comments {
+            Some(analytics.latest_comments(&filter, REPORT_ROWS).await?)
+        } else {
+            None
+        },
         pages: analytics.pages(&filter, REPORT_ROWS).await?,
     })
 }

@@ -1,6 +1,7 @@
 //! The console's own configuration store: tenants, users, sessions, API tokens and
 //! entrypoints, in SQLite.
 
+use crate::roles::Role;
 use rusqlite::{Connection, OptionalExtension, params};
 use satisfy_aggregator::sqlite::{migrate, open_connection};
 use satisfy_core::{
@@ -67,7 +68,64 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX api_tokens_tenant ON api_tokens (tenant, created_at);
 "#,
+    r#"
+    CREATE TABLE memberships (
+        username TEXT NOT NULL REFERENCES users (username) ON DELETE CASCADE,
+        tenant   TEXT NOT NULL REFERENCES tenants (slug),
+        role     TEXT NOT NULL,
+        PRIMARY KEY (username, tenant)
+    );
+    ALTER TABLE users ADD COLUMN platform_admin INTEGER NOT NULL DEFAULT 0;
+    -- Before roles, every user was the administrator of everything.
+    INSERT INTO memberships (username, tenant, role) SELECT username, tenant, 'admin' FROM users;
+    UPDATE users SET platform_admin = 1;
+    CREATE TABLE invitations (
+        token_hash TEXT PRIMARY KEY,
+        username   TEXT NOT NULL REFERENCES users (username) ON DELETE CASCADE,
+        expires_at INTEGER NOT NULL,
+        used_at    INTEGER
+    );
+"#,
 ];
+
+/// Users with their role in their tenant (platform admins are admins everywhere).
+const USER_SELECT: &str = "SELECT u.username, u.password_hash, u.tenant, u.platform_admin, m.role
+     FROM users u
+     JOIN tenants t ON t.slug = u.tenant AND t.status = 'active'
+     LEFT JOIN memberships m ON m.username = u.username AND m.tenant = u.tenant";
+
+/// The user called `username`, as [`USER_SELECT`] finds them.
+fn user_named(c: &Connection, username: &str) -> Result<Option<User>, ConfigError> {
+    Ok(c.query_row(
+        &format!("{USER_SELECT} WHERE u.username = ?1"),
+        [username],
+        user_from_row,
+    )
+    .optional()?
+    .flatten())
+}
+
+/// A user row, or `None` for a user without a role in their tenant.
+fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Option<User>> {
+    let tenant: String = row.get(2)?;
+    let platform_admin: bool = row.get(3)?;
+    let role: Option<String> = row.get(4)?;
+    let role = if platform_admin {
+        Some(Role::Admin)
+    } else {
+        role.as_deref().and_then(Role::parse)
+    };
+    let Some(role) = role else {
+        return Ok(None);
+    };
+    Ok(Some(User {
+        username: row.get(0)?,
+        password_hash: row.get(1)?,
+        tenant: TenantId::parse(&tenant).ok_or_else(|| invalid_column(2, "users", "tenant"))?,
+        role,
+        platform_admin,
+    }))
+}
 
 /// Whether a tenant may use Satisfy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,8 +255,12 @@ pub struct User {
     pub username: String,
     /// The tenant whose data the user manages.
     pub tenant: TenantId,
-    /// Argon2id PHC string.
+    /// Argon2id PHC string; empty until the user sets a password through an invitation.
     pub password_hash: String,
+    /// The user's role in the tenant.
+    pub role: Role,
+    /// Manages every tenant and the platform's administrators.
+    pub platform_admin: bool,
 }
 
 /// A live session.
@@ -311,46 +373,51 @@ impl ConfigStore {
             .await
     }
 
-    /// Creates a user with an already hashed password.
+    /// Creates a user with an already hashed password (empty until an invitation sets
+    /// it) and their role in their tenant.
     pub async fn create_user(&self, user: User) -> Result<(), ConfigError> {
         self.run(move |c| {
-            c.execute(
-                "INSERT INTO users (username, password_hash, tenant, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![user.username, user.password_hash, user.tenant.as_str(), now()],
+            let tx = c.transaction()?;
+            let known: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM tenants WHERE slug = ?1)",
+                [user.tenant.as_str()],
+                |r| r.get(0),
             )?;
+            if !known {
+                return Err(ConfigError(format!("no tenant called `{}`", user.tenant)));
+            }
+            let inserted = tx.execute(
+                "INSERT INTO users (username, password_hash, tenant, created_at, platform_admin)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (username) DO NOTHING",
+                params![
+                    user.username,
+                    user.password_hash,
+                    user.tenant.as_str(),
+                    now(),
+                    user.platform_admin
+                ],
+            )?;
+            if inserted == 0 {
+                return Err(ConfigError(format!(
+                    "a user called `{}` already exists",
+                    user.username
+                )));
+            }
+            tx.execute(
+                "INSERT INTO memberships (username, tenant, role) VALUES (?1, ?2, ?3)",
+                params![user.username, user.tenant.as_str(), user.role.as_str()],
+            )?;
+            tx.commit()?;
             Ok(())
         })
         .await
     }
 
-    /// The user called `username`, unless their tenant is suspended.
+    /// The user called `username`, unless their tenant is suspended or they hold no role
+    /// in it.
     pub async fn find_user(&self, username: &str) -> Result<Option<User>, ConfigError> {
         let username = username.to_owned();
-        self.run(move |c| {
-            let row = c
-                .query_row(
-                    "SELECT u.username, u.password_hash, u.tenant FROM users u
-                     JOIN tenants t ON t.slug = u.tenant AND t.status = 'active'
-                     WHERE u.username = ?1",
-                    [&username],
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, String>(2)?,
-                        ))
-                    },
-                )
-                .optional()?;
-            Ok(row.and_then(|(username, password_hash, tenant)| {
-                Some(User {
-                    username,
-                    password_hash,
-                    tenant: TenantId::parse(&tenant)?,
-                })
-            }))
-        })
-        .await
+        self.run(move |c| user_named(c, &username)).await
     }
 
     /// Stores a session by the hash of its token.
@@ -372,38 +439,97 @@ impl ConfigStore {
         .await
     }
 
-    /// The unexpired session with this token hash.
+    /// The unexpired session with this token hash, of a user [`find_user`](Self::find_user)
+    /// would find.
     pub async fn find_session(&self, token_hash: String) -> Result<Option<Session>, ConfigError> {
         self.run(move |c| {
             let row = c
                 .query_row(
-                    "SELECT u.username, u.password_hash, u.tenant, s.csrf_token FROM sessions s
-                     JOIN users u ON u.username = s.username
-                     JOIN tenants t ON t.slug = u.tenant AND t.status = 'active'
+                    "SELECT s.csrf_token, u.username FROM sessions s JOIN users u ON u.username = s.username
                      WHERE s.token_hash = ?1 AND s.expires_at > ?2",
                     params![token_hash, now()],
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, String>(3)?,
-                        ))
-                    },
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
                 )
                 .optional()?;
-            Ok(
-                row.and_then(|(username, password_hash, tenant, csrf_token)| {
-                    Some(Session {
-                        user: User {
-                            username,
-                            password_hash,
-                            tenant: TenantId::parse(&tenant)?,
-                        },
-                        csrf_token,
-                    })
-                }),
-            )
+            let Some((csrf_token, username)) = row else {
+                return Ok(None);
+            };
+            let user = user_named(c, &username)?;
+            Ok(user.map(|user| Session { user, csrf_token }))
+        })
+        .await
+    }
+
+    /// Stores a one-time invitation for `username` under the hash of its token.
+    pub async fn create_invitation(
+        &self,
+        username: &str,
+        token_hash: String,
+        expires_at: i64,
+    ) -> Result<(), ConfigError> {
+        let username = username.to_owned();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO invitations (token_hash, username, expires_at) VALUES (?1, ?2, ?3)",
+                params![token_hash, username, expires_at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The user an unused, unexpired invitation is for.
+    pub async fn invitation(&self, token_hash: String) -> Result<Option<User>, ConfigError> {
+        self.run(move |c| {
+            let username: Option<String> = c
+                .query_row(
+                    "SELECT username FROM invitations
+                     WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
+                    params![token_hash, now()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(username) = username else {
+                return Ok(None);
+            };
+            user_named(c, &username)
+        })
+        .await
+    }
+
+    /// Sets a password through an invitation, which can then not be used again; the
+    /// user's other invitations and sessions end. False when the invitation is no longer
+    /// valid.
+    pub async fn accept_invitation(
+        &self,
+        token_hash: String,
+        password_hash: String,
+    ) -> Result<bool, ConfigError> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let username: Option<String> = tx
+                .query_row(
+                    "UPDATE invitations SET used_at = ?2
+                     WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2
+                     RETURNING username",
+                    params![token_hash, now()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(username) = username else {
+                return Ok(false);
+            };
+            tx.execute(
+                "UPDATE users SET password_hash = ?2 WHERE username = ?1",
+                params![username, password_hash],
+            )?;
+            tx.execute(
+                "DELETE FROM invitations WHERE username = ?1 AND used_at IS NULL",
+                [&username],
+            )?;
+            tx.execute("DELETE FROM sessions WHERE username = ?1", [&username])?;
+            tx.commit()?;
+            Ok(true)
         })
         .await
     }

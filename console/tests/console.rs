@@ -4,10 +4,11 @@
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use satisfy_aggregator::{RatingStore, SqliteStore, StoredRating};
+use satisfy_console::roles::Role;
 use satisfy_console::sign_in::{FREE_FAILURES, SignInGuard};
 use satisfy_console::store::{Tenant, TenantStatus};
-use satisfy_console::tokens;
 use satisfy_console::{ConfigStore, ConsoleConfig, ConsoleState};
+use satisfy_console::{invitations, tokens};
 use satisfy_core::{RatingSubmission, Scope, TenantId};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -658,4 +659,274 @@ async fn api_tokens_act_for_their_tenant_within_their_scopes() {
             .await
             .unwrap()
     );
+}
+
+/// Invites `username` and sets their password through the set-password page, as the
+/// invited person would; returns a browser signed in as them.
+async fn invited(console: &Console, tenant: &str, username: &str, role: Role) -> reqwest::Client {
+    let tenant_id = TenantId::parse(tenant).unwrap();
+    if console.store.tenant(&tenant_id).await.unwrap().is_none() {
+        token(console, tenant, &[Scope::Read], None).await;
+    }
+    let link = invitations::invite(&console.store, &console.base, tenant_id, username, role)
+        .await
+        .unwrap();
+    let client = browser();
+    let form = client.get(&link).send().await.unwrap();
+    assert_eq!(form.status(), StatusCode::OK);
+    let csrf = csrf_of(&form.text().await.unwrap());
+    let invitation = link.split("token=").nth(1).unwrap().to_owned();
+    let password = format!("{username}-tramonto-sul-serchio");
+    let set = client
+        .post(format!("{}/console/set-password", console.base))
+        .form(&[
+            ("token", invitation.as_str()),
+            ("password", &password),
+            ("confirm", &password),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::SEE_OTHER, "{username}");
+    let login = client
+        .get(format!("{}/console/login", console.base))
+        .send()
+        .await
+        .unwrap();
+    let csrf = csrf_of(&login.text().await.unwrap());
+    let signed_in = client
+        .post(format!("{}/console/login", console.base))
+        .form(&[
+            ("username", username),
+            ("password", &password),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        signed_in.status(),
+        StatusCode::SEE_OTHER,
+        "{username} signs in"
+    );
+    client
+}
+
+#[tokio::test]
+async fn an_invitation_link_works_once_within_72_hours_and_enforces_the_policy() {
+    let console = spawn().await;
+    let bugliano = TenantId::parse("bugliano").unwrap();
+    let link = invitations::invite(
+        &console.store,
+        &console.base,
+        bugliano,
+        "mario",
+        Role::Viewer,
+    )
+    .await
+    .unwrap();
+    let client = browser();
+    let page = client
+        .get(&link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // Each answer carries a fresh form token, as a browser would use it.
+    let mut csrf = csrf_of(&page);
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let attempt = |password: &'static str, confirm: &'static str, csrf: String| {
+        client
+            .post(format!("{}/console/set-password", console.base))
+            .form(&[
+                ("token", token.clone()),
+                ("password", password.into()),
+                ("confirm", confirm.into()),
+                ("csrf", csrf),
+            ])
+            .send()
+    };
+    for (password, confirm, message) in [
+        ("corta", "corta", "almeno 12 caratteri"),
+        ("password1234", "password1234", "tra le più comuni"),
+        (
+            "tramonto-sul-serchio",
+            "tramonto-sul-arno",
+            "non coincidono",
+        ),
+    ] {
+        let refused = attempt(password, confirm, csrf.clone()).await.unwrap();
+        let status = refused.status();
+        let body = refused.text().await.unwrap();
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body.contains(message), "{message}");
+        csrf = csrf_of(&body);
+    }
+    // Before a password is set the account cannot sign in.
+    let early = reqwest::Client::new()
+        .get(format!("{}/api/v1/entrypoints", console.base))
+        .basic_auth("mario", Some(""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(early.status(), StatusCode::UNAUTHORIZED);
+    let set = attempt("tramonto-sul-serchio", "tramonto-sul-serchio", csrf.clone())
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::SEE_OTHER);
+    let again = attempt("tramonto-sul-serchio", "tramonto-sul-serchio", csrf)
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::GONE, "the link works once");
+    let used = client.get(&link).send().await.unwrap();
+    assert_eq!(used.status(), StatusCode::GONE);
+    let works = reqwest::Client::new()
+        .get(format!("{}/api/v1/entrypoints", console.base))
+        .basic_auth("mario", Some("tramonto-sul-serchio"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(works.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn each_role_reaches_exactly_what_it_may_and_never_another_tenants_data() {
+    let console = spawn().await;
+    let admin = browser();
+    assert_eq!(
+        log_in(&console, &admin, PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let created: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/entrypoints", console.base))
+        .basic_auth("admin", Some(PASSWORD))
+        .json(&json!({"name": "Sito", "kind": "pagina_web"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let users = [
+        ("admin", admin),
+        (
+            "editor",
+            invited(&console, "bugliano", "editor", Role::Editor).await,
+        ),
+        (
+            "viewer",
+            invited(&console, "bugliano", "viewer", Role::Viewer).await,
+        ),
+        (
+            "auditor",
+            invited(&console, "bugliano", "auditor", Role::Auditor).await,
+        ),
+        (
+            "stranger",
+            invited(&console, "altrove", "stranger", Role::Admin).await,
+        ),
+    ];
+    const OK: u16 = 200;
+    const DENIED: u16 = 403;
+    const HIDDEN: u16 = 404;
+    // Expected status per user, in the order of `users`.
+    let pages: [(&str, [u16; 5]); 4] = [
+        ("/console/entrypoints/new", [OK, OK, DENIED, DENIED, OK]),
+        (
+            "/console/entrypoints/{id}/edit",
+            [OK, OK, DENIED, DENIED, HIDDEN],
+        ),
+        (
+            "/console/entrypoints/{id}/snippet",
+            [OK, OK, DENIED, DENIED, HIDDEN],
+        ),
+        (
+            "/console/entrypoints/{id}/stats",
+            [OK, DENIED, OK, OK, HIDDEN],
+        ),
+    ];
+    let api: [(&str, &str, [u16; 5]); 4] = [
+        ("GET", "/api/v1/entrypoints/{id}", [OK, OK, OK, OK, HIDDEN]),
+        (
+            "PATCH",
+            "/api/v1/entrypoints/{id}",
+            [OK, OK, DENIED, DENIED, HIDDEN],
+        ),
+        (
+            "GET",
+            "/api/v1/entrypoints/{id}/stats",
+            [OK, DENIED, OK, OK, HIDDEN],
+        ),
+        (
+            "POST",
+            "/api/v1/entrypoints",
+            [201, 201, DENIED, DENIED, 201],
+        ),
+    ];
+    for (index, (name, client)) in users.iter().enumerate() {
+        for (path, expected) in &pages {
+            let url = format!("{}{}", console.base, path.replace("{id}", &id));
+            let status = client.get(&url).send().await.unwrap().status().as_u16();
+            assert_eq!(status, expected[index], "{name} GET {path}");
+        }
+        let list = client
+            .get(format!("{}/console/entrypoints", console.base))
+            .send()
+            .await
+            .unwrap();
+        let list = list.text().await.unwrap();
+        assert_eq!(
+            list.contains(&id),
+            *name != "stranger",
+            "{name}: the list shows its tenant only"
+        );
+        // The API with the session: changes carry the session's CSRF token.
+        let csrf = csrf_of(&list);
+        for (method, path, expected) in &api {
+            let url = format!("{}{}", console.base, path.replace("{id}", &id));
+            let request = client
+                .request(method.parse().unwrap(), &url)
+                .header("x-csrf-token", &csrf);
+            let request = match *method {
+                "GET" => request,
+                "PATCH" => request.json(&json!({"name": format!("Sito di {name}")})),
+                _ => {
+                    request.json(&json!({"name": format!("Sito di {name}"), "kind": "pagina_web"}))
+                }
+            };
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            assert_eq!(status, expected[index], "{name} {method} {path}");
+            let body = response.text().await.unwrap();
+            if status >= 400 {
+                assert!(
+                    !body.contains("Sito"),
+                    "{name} {method} {path}: no data in errors"
+                );
+            }
+            if path.ends_with("/stats") && status == OK {
+                let stats: Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(
+                    stats.get("comments").is_some(),
+                    *name != "auditor",
+                    "{name}: comments"
+                );
+                assert!(stats["summary"].is_object());
+            }
+        }
+    }
+    // The stats page shows comments to those who may read them only.
+    let page_of = |client: &reqwest::Client| {
+        client
+            .get(format!("{}/console/entrypoints/{id}/stats", console.base))
+            .send()
+    };
+    let viewer_page = page_of(&users[2].1).await.unwrap().text().await.unwrap();
+    let auditor_page = page_of(&users[3].1).await.unwrap().text().await.unwrap();
+    assert!(viewer_page.contains("Ultimi commenti"));
+    assert!(!auditor_page.contains("Ultimi commenti"));
 }

@@ -44,6 +44,8 @@ export async function startSatisfy() {
   }
   return {
     base,
+    dataDir,
+    binary,
     output: () => output,
     async stop() {
       child.kill("SIGTERM");

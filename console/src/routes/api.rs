@@ -18,6 +18,7 @@ use crate::ConsoleState;
 use crate::auth::ApiUser;
 use crate::error::ApiError;
 use crate::forms::{parse_name, parse_origins};
+use crate::roles::Capability;
 use crate::routes::pages::snippet_html;
 use crate::stats::{self, StatsParams};
 use crate::store::EntrypointChanges;
@@ -102,17 +103,36 @@ fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
         .map_err(|rejection| ApiError::Invalid("invalid_body", rejection.body_text()))
 }
 
-async fn owned(state: &ConsoleState, user: &ApiUser, id: &str) -> Result<Entrypoint, ApiError> {
+/// Refuses the request (403) unless it may do `capability`.
+fn allowed(user: &ApiUser, capability: Capability) -> Result<(), ApiError> {
+    if user.0.can(capability) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
+/// The entrypoint `id` of the request's tenant (404 for any other tenant's, whatever the
+/// role), if the request may do `capability` with it (403 otherwise).
+async fn owned(
+    state: &ConsoleState,
+    user: &ApiUser,
+    id: &str,
+    capability: Capability,
+) -> Result<Entrypoint, ApiError> {
     let id = EntrypointId::parse(id).ok_or(ApiError::NotFound)?;
-    state
+    let entrypoint = state
         .store
         .entrypoint(&id)
         .await?
         .filter(|e| e.tenant == user.0.tenant)
-        .ok_or(ApiError::NotFound)
+        .ok_or(ApiError::NotFound)?;
+    allowed(user, capability)?;
+    Ok(entrypoint)
 }
 
 async fn list(State(state): State<ConsoleState>, user: ApiUser) -> Result<Json<Value>, ApiError> {
+    allowed(&user, Capability::ListEntrypoints)?;
     let entrypoints = state.store.entrypoints(&user.0.tenant).await?;
     let items: Vec<Value> = entrypoints.iter().map(|e| to_json(&state, e)).collect();
     Ok(Json(json!({ "entrypoints": items })))
@@ -150,6 +170,7 @@ async fn create(
     user: ApiUser,
     payload: Result<Json<CreateEntrypoint>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    allowed(&user, Capability::ManageEntrypoints)?;
     let input = body(payload)?;
     let name = parse_name(&input.name).map_err(|e| ApiError::Invalid("invalid_name", e))?;
     let kind = EntrypointKind::parse(&input.kind).ok_or_else(|| {
@@ -175,7 +196,7 @@ async fn show(
     user: ApiUser,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let entrypoint = owned(&state, &user, &id).await?;
+    let entrypoint = owned(&state, &user, &id, Capability::ListEntrypoints).await?;
     Ok(Json(to_json(&state, &entrypoint)))
 }
 
@@ -194,7 +215,7 @@ async fn update(
     Path(id): Path<String>,
     payload: Result<Json<UpdateEntrypoint>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let entrypoint = owned(&state, &user, &id).await?;
+    let entrypoint = owned(&state, &user, &id, Capability::ManageEntrypoints).await?;
     let input = body(payload)?;
     let changes = EntrypointChanges {
         name: input
@@ -224,14 +245,15 @@ async fn statistics(
     Path(id): Path<String>,
     Query(params): Query<StatsParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let entrypoint = owned(&state, &user, &id).await?;
+    let entrypoint = owned(&state, &user, &id, Capability::ReadStats).await?;
     let today = chrono::Utc::now()
         .with_timezone(&state.config.time_zone)
         .date_naive();
     let range = params
         .resolve(today)
         .map_err(|e| ApiError::Invalid("invalid_range", e))?;
-    let report = stats::report(&state, &entrypoint, range).await?;
+    let with_comments = user.0.can(Capability::ReadComments);
+    let report = stats::report(&state, &entrypoint, range, with_comments).await?;
     let mut value = serde_json::to_value(&report).map_err(|_| ApiError::Unavailable)?;
     value["entrypoint"] = json!(entrypoint.id);
     Ok(Json(value))

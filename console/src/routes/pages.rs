@@ -19,9 +19,12 @@ use crate::auth::{
 use crate::error::{PageError, retry_after};
 use crate::forms::{parse_custom_form, parse_name, parse_origins};
 use crate::i18n::{LANG_COOKIE, Ui, UiLang, ui};
+use crate::invitations::{PolicyError, check_password_policy};
+use crate::roles::Capability;
 use crate::sign_in::Refusal;
 use crate::stats::{self, StatsParams, bucket_label};
 use crate::store::EntrypointChanges;
+use crate::store::User;
 
 /// Routes under `/console`.
 pub fn router() -> Router<ConsoleState> {
@@ -29,6 +32,7 @@ pub fn router() -> Router<ConsoleState> {
         .route("/", get(|| async { Redirect::to("/console/entrypoints") }))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
+        .route("/set-password", get(set_password_form).post(set_password))
         .route("/lang/{code}", get(switch_language))
         .route("/static/{file}", get(static_file))
         .route("/entrypoints", get(list).post(create))
@@ -261,6 +265,115 @@ async fn login(
     ))
 }
 
+#[derive(Template)]
+#[template(path = "set_password.html")]
+struct SetPasswordPage {
+    layout: Layout,
+    valid: bool,
+    token: String,
+    username: String,
+    error: Option<&'static str>,
+}
+
+/// The set-password form of an invitation, or why it cannot be used (410).
+fn set_password_page(
+    lang: Lang,
+    secure: bool,
+    token: String,
+    user: Option<&User>,
+    error: Option<&'static str>,
+) -> Response {
+    let csrf = auth::random_token();
+    let texts = ui(lang);
+    let (status, error) = match (user, error) {
+        (None, _) => (StatusCode::GONE, Some(texts.invitation_invalid)),
+        (Some(_), Some(error)) => (StatusCode::UNPROCESSABLE_ENTITY, Some(error)),
+        (Some(_), None) => (StatusCode::OK, None),
+    };
+    let page = SetPasswordPage {
+        layout: Layout::new(lang, None, csrf.clone(), "/console/set-password"),
+        valid: user.is_some(),
+        token,
+        username: user.map(|u| u.username.clone()).unwrap_or_default(),
+        error,
+    };
+    with_cookie(
+        render(&page, status),
+        auth::set_cookie(login_csrf_cookie(secure), &csrf, 3600, secure),
+    )
+}
+
+#[derive(Deserialize)]
+struct InvitationQuery {
+    token: Option<String>,
+}
+
+async fn set_password_form(
+    State(state): State<ConsoleState>,
+    UiLang(lang): UiLang,
+    Query(query): Query<InvitationQuery>,
+) -> Result<Response, PageError> {
+    let token = query.token.unwrap_or_default();
+    let user = state.store.invitation(auth::token_hash(&token)).await?;
+    let secure = state.config.secure_cookies;
+    Ok(set_password_page(lang, secure, token, user.as_ref(), None))
+}
+
+#[derive(Deserialize)]
+struct SetPasswordForm {
+    token: String,
+    password: String,
+    confirm: String,
+    csrf: String,
+}
+
+async fn set_password(
+    State(state): State<ConsoleState>,
+    UiLang(lang): UiLang,
+    headers: HeaderMap,
+    Form(form): Form<SetPasswordForm>,
+) -> Result<Response, PageError> {
+    let secure = state.config.secure_cookies;
+    let expected = auth::cookie(&headers, login_csrf_cookie(secure)).unwrap_or_default();
+    if !same_secret(expected, &form.csrf) {
+        return Err(PageError::CsrfRejected);
+    }
+    let hash_of_token = auth::token_hash(&form.token);
+    let Some(user) = state.store.invitation(hash_of_token.clone()).await? else {
+        return Ok(set_password_page(lang, secure, form.token, None, None));
+    };
+    let texts = ui(lang);
+    let refusal = if form.password != form.confirm {
+        Some(texts.passwords_differ)
+    } else {
+        check_password_policy(&user.username, &form.password)
+            .err()
+            .map(|error| match error {
+                PolicyError::TooShort => texts.password_too_short,
+                PolicyError::SameAsUsername => texts.password_is_username,
+                PolicyError::TooCommon => texts.password_too_common,
+            })
+    };
+    if refusal.is_some() {
+        return Ok(set_password_page(
+            lang,
+            secure,
+            form.token,
+            Some(&user),
+            refusal,
+        ));
+    }
+    let password = form.password;
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|_| PageError::Unavailable)??;
+    if !state.store.accept_invitation(hash_of_token, hash).await? {
+        return Ok(set_password_page(lang, secure, form.token, None, None));
+    }
+    tracing::info!(username = %user.username, "password set through an invitation");
+    Ok(Redirect::to("/console/login").into_response())
+}
+
 #[derive(Deserialize)]
 struct CsrfForm {
     csrf: String,
@@ -413,9 +526,10 @@ impl FormPage {
     }
 }
 
-async fn new_form(PageUser(auth): PageUser, UiLang(lang): UiLang) -> Response {
+async fn new_form(PageUser(auth): PageUser, UiLang(lang): UiLang) -> Result<Response, PageError> {
+    allowed(&auth, Capability::ManageEntrypoints)?;
     let layout = Layout::for_user(lang, &auth, "/console/entrypoints/new");
-    render(&FormPage::new(layout, lang, None), StatusCode::OK)
+    Ok(render(&FormPage::new(layout, lang, None), StatusCode::OK))
 }
 
 async fn create(
@@ -426,6 +540,7 @@ async fn create(
 ) -> Result<Response, PageError> {
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
     check_csrf(&auth, field("csrf"))?;
+    allowed(&auth, Capability::ManageEntrypoints)?;
     let kind = EntrypointKind::parse(field("kind")).unwrap_or(EntrypointKind::PaginaWeb);
     let parsed = parse_name(field("name"))
         .and_then(|name| Ok((name, parse_origins(field("origins").lines())?)));
@@ -455,19 +570,32 @@ async fn create(
     Ok(Redirect::to(&format!("/console/entrypoints/{}/{next}", entrypoint.id)).into_response())
 }
 
-/// The entrypoint `id` if it belongs to the user's tenant.
+/// Refuses the page (403) unless the user may do `capability`.
+fn allowed(auth: &Authenticated, capability: Capability) -> Result<(), PageError> {
+    if auth.can(capability) {
+        Ok(())
+    } else {
+        Err(PageError::Forbidden)
+    }
+}
+
+/// The entrypoint `id` of the user's tenant (404 for any other tenant's, whatever the
+/// role), if the user may do `capability` with it (403 otherwise).
 async fn owned(
     state: &ConsoleState,
     auth: &Authenticated,
     id: &str,
+    capability: Capability,
 ) -> Result<Entrypoint, PageError> {
     let id = EntrypointId::parse(id).ok_or(PageError::NotFound)?;
-    state
+    let entrypoint = state
         .store
         .entrypoint(&id)
         .await?
         .filter(|e| e.tenant == auth.tenant)
-        .ok_or(PageError::NotFound)
+        .ok_or(PageError::NotFound)?;
+    allowed(auth, capability)?;
+    Ok(entrypoint)
 }
 
 async fn edit_form(
@@ -476,7 +604,7 @@ async fn edit_form(
     UiLang(lang): UiLang,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let entrypoint = owned(&state, &auth, &id).await?;
+    let entrypoint = owned(&state, &auth, &id, Capability::ManageEntrypoints).await?;
     let layout = Layout::for_user(lang, &auth, &format!("/console/entrypoints/{id}/edit"));
     Ok(render(
         &FormPage::new(layout, lang, Some(&entrypoint)),
@@ -493,7 +621,7 @@ async fn update(
 ) -> Result<Response, PageError> {
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
     check_csrf(&auth, field("csrf"))?;
-    let entrypoint = owned(&state, &auth, &id).await?;
+    let entrypoint = owned(&state, &auth, &id, Capability::ManageEntrypoints).await?;
     let follow_ups: Vec<(String, String)> = (1..=satisfy_core::entrypoint::MAX_CUSTOM_QUESTIONS)
         .map(|n| {
             (
@@ -569,7 +697,7 @@ async fn snippet(
     UiLang(lang): UiLang,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let entrypoint = owned(&state, &auth, &id).await?;
+    let entrypoint = owned(&state, &auth, &id, Capability::ManageEntrypoints).await?;
     let page = SnippetPage {
         layout: Layout::for_user(lang, &auth, &format!("/console/entrypoints/{id}/snippet")),
         name: entrypoint.name.clone(),
@@ -595,7 +723,8 @@ struct StatsPage {
     distribution: Vec<(usize, u64)>,
     answers: Vec<(String, u64)>,
     pages: Vec<(String, u64, String)>,
-    comments: Vec<(String, u8, String, String)>,
+    /// `None` for auditors, who never see free-text comments.
+    comments: Option<Vec<(String, u8, String, String)>>,
 }
 
 fn format_average(lang: Lang, average: f64) -> String {
@@ -615,7 +744,7 @@ async fn statistics(
     Path(id): Path<String>,
     Query(params): Query<StatsParams>,
 ) -> Result<Response, PageError> {
-    let entrypoint = owned(&state, &auth, &id).await?;
+    let entrypoint = owned(&state, &auth, &id, Capability::ReadStats).await?;
     let today = chrono::Utc::now()
         .with_timezone(&state.config.time_zone)
         .date_naive();
@@ -628,7 +757,8 @@ async fn statistics(
             Some(error),
         ),
     };
-    let report = stats::report(&state, &entrypoint, range).await?;
+    let with_comments = auth.can(Capability::ReadComments);
+    let report = stats::report(&state, &entrypoint, range, with_comments).await?;
     let texts = ui(lang);
     let survey = entrypoint.survey(lang);
     let (title, granularity) = match range.granularity {
@@ -696,14 +826,15 @@ async fn statistics(
                 )
             })
             .collect(),
-        comments: report
-            .comments
-            .iter()
-            .map(|c| {
-                let date = local_date(&state, c.created_at_ms / 1000);
-                (date, c.rating, c.page.clone(), c.comment.clone())
-            })
-            .collect(),
+        comments: report.comments.as_ref().map(|comments| {
+            comments
+                .iter()
+                .map(|c| {
+                    let date = local_date(&state, c.created_at_ms / 1000);
+                    (date, c.rating, c.page.clone(), c.comment.clone())
+                })
+                .collect()
+        }),
     };
     Ok(render(&page, StatusCode::OK))
 }
