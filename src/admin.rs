@@ -7,7 +7,7 @@ use chrono::TimeZone;
 use clap::{Args, Subcommand};
 use satisfy_console::ConfigStore;
 use satisfy_console::roles::Role;
-use satisfy_console::store::{Tenant, TenantStatus};
+use satisfy_console::store::{AuditEntry, Tenant, TenantStatus};
 use satisfy_core::{Scope, TenantId};
 use std::path::PathBuf;
 
@@ -36,6 +36,15 @@ pub enum AdminCommand {
     /// API tokens of a tenant.
     #[command(subcommand)]
     Tokens(TokenCommand),
+    /// Prints the audit log, newest first, as CSV: time (UTC), tenant, actor, action, target.
+    Audit {
+        /// Only this tenant's entries (default: every tenant's and the platform's).
+        #[arg(long, value_parser = parse_tenant)]
+        tenant: Option<TenantId>,
+        /// How many entries at most.
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+    },
 }
 
 /// `satisfy admin users …`.
@@ -173,6 +182,19 @@ fn date(seconds: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Records an operator's action, done with `satisfy admin`.
+async fn audit(
+    store: &ConfigStore,
+    tenant: Option<&TenantId>,
+    action: &str,
+    target: Option<&str>,
+) -> anyhow::Result<()> {
+    store
+        .record(AuditEntry::now(tenant, "cli", action, target))
+        .await?;
+    Ok(())
+}
+
 async fn set_status(
     store: &ConfigStore,
     slug: &TenantId,
@@ -211,6 +233,7 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
                     created_at: chrono::Utc::now().timestamp(),
                 })
                 .await?;
+            audit(&store, Some(&tenant.slug), "tenant_created", None).await?;
             println!("{}", tenant.slug);
         }
         AdminCommand::Tenants(TenantCommand::List) => {
@@ -224,10 +247,12 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
         }
         AdminCommand::Tenants(TenantCommand::Suspend { slug }) => {
             set_status(&store, &slug, TenantStatus::Suspended).await?;
+            audit(&store, Some(&slug), "tenant_suspended", None).await?;
             println!("suspended {slug}");
         }
         AdminCommand::Tenants(TenantCommand::Resume { slug }) => {
             set_status(&store, &slug, TenantStatus::Active).await?;
+            audit(&store, Some(&slug), "tenant_resumed", None).await?;
             println!("resumed {slug}");
         }
         AdminCommand::Users(UserCommand::Create {
@@ -236,9 +261,16 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
             role,
             public_url,
         }) => {
-            let link =
-                satisfy_console::invitations::invite(&store, &public_url, tenant, &username, role)
-                    .await?;
+            let link = satisfy_console::invitations::invite(
+                &store,
+                &public_url,
+                tenant.clone(),
+                &username,
+                role,
+            )
+            .await?;
+            let what = format!("{username} ({})", role.as_str());
+            audit(&store, Some(&tenant), "user_invited", Some(&what)).await?;
             println!("{link}");
         }
         AdminCommand::Tokens(TokenCommand::Create {
@@ -251,6 +283,14 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
                 .map(|days| chrono::Utc::now().timestamp() + i64::from(days) * 86_400);
             let issued =
                 satisfy_console::tokens::issue(&store, tenant, name, scopes.0, expires_at).await?;
+            let id = issued.token.id.clone();
+            audit(
+                &store,
+                Some(&issued.token.tenant),
+                "token_created",
+                Some(&id),
+            )
+            .await?;
             println!("{}", issued.secret);
         }
         AdminCommand::Tokens(TokenCommand::List { tenant }) => {
@@ -276,7 +316,24 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
             if !store.revoke_token(&tenant, &id).await? {
                 anyhow::bail!("tenant `{tenant}` has no valid token `{id}`");
             }
+            audit(&store, Some(&tenant), "token_revoked", Some(&id)).await?;
             println!("revoked {id}");
+        }
+        AdminCommand::Audit { tenant, limit } => {
+            let entries = store.audit_log(tenant.as_ref(), limit).await?;
+            let mut out = csv::Writer::from_writer(std::io::stdout().lock());
+            out.write_record(["time", "tenant", "actor", "action", "target"])?;
+            for entry in entries {
+                let time = chrono::Utc
+                    .timestamp_millis_opt(entry.at_ms)
+                    .single()
+                    .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+                    .unwrap_or_default();
+                let tenant = entry.tenant.as_ref().map(TenantId::as_str).unwrap_or("");
+                let target = entry.target.as_deref().unwrap_or("");
+                out.write_record([time.as_str(), tenant, &entry.actor, &entry.action, target])?;
+            }
+            out.flush()?;
         }
     }
     Ok(())

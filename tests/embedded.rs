@@ -307,6 +307,11 @@ async fn operator_cli_creates_a_tenant_and_a_token_the_running_server_accepts() 
     );
     let form = client().get(link.trim_end()).send().await.unwrap();
     assert_eq!(form.status(), 200, "the link opens the set-password form");
+    let audit = admin(data.path(), &["audit", "--tenant", "altrove"]);
+    let mut lines = audit.lines();
+    assert_eq!(lines.next(), Some("time,tenant,actor,action,target"));
+    let actions: Vec<&str> = lines.map(|l| l.split(',').nth(3).unwrap()).collect();
+    assert_eq!(actions, ["user_invited", "tenant_created"], "{audit}");
 
     let id = &token["sat_".len().."sat_".len() + 12];
     assert!(admin(data.path(), &["tokens", "list", "--tenant", "bugliano"]).starts_with(id));

@@ -18,7 +18,7 @@ use crate::ConsoleState;
 use crate::error::{ApiError, PageError};
 use crate::roles::{Capability, Role};
 use crate::sign_in::Refusal;
-use crate::store::{ConfigError, User};
+use crate::store::{AuditEntry, ConfigError, User};
 use satisfy_core::{Scope, TenantId};
 
 /// The session cookie, named with the `__Host-` prefix over HTTPS so that no other host
@@ -210,6 +210,11 @@ async fn from_basic(
             Refusal::Throttled(wait) => ApiError::Throttled(wait),
             Refusal::Busy => ApiError::Unavailable,
         })?;
+    if !verified {
+        let tenant = user.as_ref().map(|u| u.tenant.clone());
+        let entry = AuditEntry::now(tenant.as_ref(), username, "api_sign_in_failed", None);
+        state.store.record(entry).await?;
+    }
     Ok(user
         .filter(|_| verified)
         .map(|user| Authenticated::user(user, None)))

@@ -86,7 +86,56 @@ const MIGRATIONS: &[&str] = &[
         used_at    INTEGER
     );
 "#,
+    r#"
+    CREATE TABLE audit_log (
+        id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms  INTEGER NOT NULL,
+        tenant TEXT,
+        actor  TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT
+    );
+    CREATE INDEX audit_log_tenant ON audit_log (tenant, id);
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE (ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE (ABORT, 'the audit log is append-only'); END;
+"#,
 ];
+
+/// One line of the audit log: who did what, when, in which tenant. Client addresses are
+/// not recorded (no raw IP is ever stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Unix milliseconds.
+    pub at_ms: i64,
+    /// The tenant concerned; `None` for platform-wide actions.
+    pub tenant: Option<TenantId>,
+    /// Who: a username, `token:<id>`, or `cli` for `satisfy admin`.
+    pub actor: String,
+    /// What: `sign_in`, `sign_in_failed`, `entrypoint_created`, `token_revoked`, …
+    pub action: String,
+    /// On what: an entrypoint id, a token id, a username.
+    pub target: Option<String>,
+}
+
+impl AuditEntry {
+    /// An entry stamped now.
+    pub fn now(
+        tenant: Option<&TenantId>,
+        actor: &str,
+        action: &str,
+        target: Option<&str>,
+    ) -> AuditEntry {
+        AuditEntry {
+            at_ms: chrono::Utc::now().timestamp_millis(),
+            tenant: tenant.cloned(),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            target: target.map(str::to_owned),
+        }
+    }
+}
 
 /// Users with their role in their tenant (platform admins are admins everywhere).
 const USER_SELECT: &str = "SELECT u.username, u.password_hash, u.tenant, u.platform_admin, m.role
@@ -854,6 +903,57 @@ impl ConfigStore {
                 params![tenant, id, now()],
             )?;
             Ok(changed == 1)
+        })
+        .await
+    }
+
+    /// Appends to the audit log.
+    pub async fn record(&self, entry: AuditEntry) -> Result<(), ConfigError> {
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO audit_log (at_ms, tenant, actor, action, target) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    entry.at_ms,
+                    entry.tenant.as_ref().map(TenantId::as_str),
+                    entry.actor,
+                    entry.action,
+                    entry.target
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The latest `limit` entries, newest first: one tenant's, or all with `None`.
+    pub async fn audit_log(
+        &self,
+        tenant: Option<&TenantId>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, ConfigError> {
+        let tenant = tenant.map(|t| t.as_str().to_owned());
+        self.run(move |c| {
+            let mut statement = c.prepare(
+                "SELECT at_ms, tenant, actor, action, target FROM audit_log
+                 WHERE ?1 IS NULL OR tenant = ?1 ORDER BY id DESC LIMIT ?2",
+            )?;
+            let rows = statement.query_map(params![tenant, limit], |r| {
+                let tenant: Option<String> = r.get(1)?;
+                Ok(AuditEntry {
+                    at_ms: r.get(0)?,
+                    tenant: match tenant {
+                        Some(t) => Some(
+                            TenantId::parse(&t)
+                                .ok_or_else(|| invalid_column(1, "audit_log", "tenant"))?,
+                        ),
+                        None => None,
+                    },
+                    actor: r.get(2)?,
+                    action: r.get(3)?,
+                    target: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
     }

@@ -21,7 +21,7 @@ struct Console {
     store: ConfigStore,
     ratings: SqliteStore,
     sign_in: Arc<SignInGuard>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 async fn spawn() -> Console {
@@ -55,7 +55,7 @@ async fn spawn() -> Console {
         store,
         ratings,
         sign_in,
-        _dir: dir,
+        dir,
     }
 }
 
@@ -929,4 +929,48 @@ async fn each_role_reaches_exactly_what_it_may_and_never_another_tenants_data() 
     let auditor_page = page_of(&users[3].1).await.unwrap().text().await.unwrap();
     assert!(viewer_page.contains("Ultimi commenti"));
     assert!(!auditor_page.contains("Ultimi commenti"));
+}
+
+#[tokio::test]
+async fn sign_ins_and_changes_reach_the_append_only_audit_log() {
+    let console = spawn().await;
+    let client = browser();
+    assert_eq!(
+        log_in(&console, &client, "sbagliata").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        log_in(&console, &client, PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let created = reqwest::Client::new()
+        .post(format!("{}/api/v1/entrypoints", console.base))
+        .basic_auth("admin", Some(PASSWORD))
+        .json(&json!({"name": "Sito", "kind": "pagina_web"}))
+        .send()
+        .await
+        .unwrap();
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bugliano = TenantId::parse("bugliano").unwrap();
+    let log = console.store.audit_log(Some(&bugliano), 10).await.unwrap();
+    let lines: Vec<(&str, &str, Option<&str>)> = log
+        .iter()
+        .map(|e| (e.actor.as_str(), e.action.as_str(), e.target.as_deref()))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("admin", "entrypoint_created", Some(id.as_str())),
+            ("admin", "sign_in", None),
+            ("admin", "sign_in_failed", None),
+        ]
+    );
+    let db = rusqlite::Connection::open(console.dir.path().join("console.db")).unwrap();
+    for tamper in ["DELETE FROM audit_log", "UPDATE audit_log SET actor = 'x'"] {
+        let refused = db.execute(tamper, []).unwrap_err().to_string();
+        assert!(refused.contains("append-only"), "{tamper}: {refused}");
+    }
 }

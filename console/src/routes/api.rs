@@ -21,6 +21,7 @@ use crate::forms::{parse_name, parse_origins};
 use crate::roles::Capability;
 use crate::routes::pages::snippet_html;
 use crate::stats::{self, StatsParams};
+use crate::store::AuditEntry;
 use crate::store::EntrypointChanges;
 
 /// Routes under `/api/v1`.
@@ -188,6 +189,13 @@ async fn create(
         .create_entrypoint(user.0.tenant.clone(), name, kind, origins, custom)
         .await?;
     tracing::info!(id = %entrypoint.id, "entrypoint created through the API");
+    let entry = AuditEntry::now(
+        Some(&user.0.tenant),
+        &user.0.actor,
+        "entrypoint_created",
+        Some(entrypoint.id.as_str()),
+    );
+    state.store.record(entry).await?;
     Ok((StatusCode::CREATED, Json(to_json(&state, &entrypoint))).into_response())
 }
 
@@ -236,6 +244,13 @@ async fn update(
         .update_entrypoint(&entrypoint.id, changes)
         .await?
         .ok_or(ApiError::NotFound)?;
+    let entry = AuditEntry::now(
+        Some(&user.0.tenant),
+        &user.0.actor,
+        "entrypoint_updated",
+        Some(updated.id.as_str()),
+    );
+    state.store.record(entry).await?;
     Ok(Json(to_json(&state, &updated)))
 }
 

@@ -24,7 +24,7 @@ use crate::roles::Capability;
 use crate::sign_in::Refusal;
 use crate::stats::{self, StatsParams, bucket_label};
 use crate::store::EntrypointChanges;
-use crate::store::User;
+use crate::store::{AuditEntry, User};
 
 /// Routes under `/console`.
 pub fn router() -> Router<ConsoleState> {
@@ -237,8 +237,11 @@ async fn login(
         }
         Err(Refusal::Busy) => return Err(PageError::Unavailable),
     };
+    let tenant = user.as_ref().map(|u| u.tenant.clone());
     let Some(user) = user.filter(|_| verified) else {
         tracing::info!(%username, "failed console login");
+        let entry = AuditEntry::now(tenant.as_ref(), username, "sign_in_failed", None);
+        state.store.record(entry).await?;
         return Ok(login_page(
             lang,
             LoginOutcome::Failed,
@@ -258,6 +261,8 @@ async fn login(
         )
         .await?;
     tracing::info!(username = %user.username, "console login");
+    let entry = AuditEntry::now(Some(&user.tenant), &user.username, "sign_in", None);
+    state.store.record(entry).await?;
     let response = Redirect::to("/console/entrypoints").into_response();
     Ok(with_cookie(
         response,
@@ -371,6 +376,8 @@ async fn set_password(
         return Ok(set_password_page(lang, secure, form.token, None, None));
     }
     tracing::info!(username = %user.username, "password set through an invitation");
+    let entry = AuditEntry::now(Some(&user.tenant), &user.username, "password_set", None);
+    state.store.record(entry).await?;
     Ok(Redirect::to("/console/login").into_response())
 }
 
@@ -390,6 +397,8 @@ async fn logout(
     if let Some(token) = auth::cookie(&headers, session_cookie(secure)) {
         state.store.delete_session(auth::token_hash(token)).await?;
     }
+    let entry = AuditEntry::now(Some(&auth.tenant), &auth.actor, "sign_out", None);
+    state.store.record(entry).await?;
     Ok(with_cookie(
         Redirect::to("/console/login").into_response(),
         auth::set_cookie(session_cookie(secure), "", 0, secure),
@@ -561,6 +570,13 @@ async fn create(
         .create_entrypoint(auth.tenant.clone(), name, kind, origins, None)
         .await?;
     tracing::info!(id = %entrypoint.id, kind = kind.code(), "entrypoint created");
+    let entry = AuditEntry::now(
+        Some(&auth.tenant),
+        &auth.actor,
+        "entrypoint_created",
+        Some(entrypoint.id.as_str()),
+    );
+    state.store.record(entry).await?;
     // A custom entrypoint needs its wording first; the others are ready to embed.
     let next = if kind == EntrypointKind::Personalizzato {
         "edit"
@@ -650,6 +666,13 @@ async fn update(
                 .update_entrypoint(&entrypoint.id, changes)
                 .await?;
             tracing::info!(id = %entrypoint.id, "entrypoint updated");
+            let entry = AuditEntry::now(
+                Some(&auth.tenant),
+                &auth.actor,
+                "entrypoint_updated",
+                Some(entrypoint.id.as_str()),
+            );
+            state.store.record(entry).await?;
             Ok(Redirect::to("/console/entrypoints").into_response())
         }
         Err(error) => {
