@@ -592,6 +592,41 @@ impl ConfigStore {
         .await
     }
 
+    /// Replaces a user's password and ends their other sessions (all of them when
+    /// `keep_session` is `None`).
+    pub async fn change_password(
+        &self,
+        username: &str,
+        password_hash: String,
+        keep_session: Option<String>,
+    ) -> Result<(), ConfigError> {
+        let username = username.to_owned();
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "UPDATE users SET password_hash = ?2 WHERE username = ?1",
+                params![username, password_hash],
+            )?;
+            tx.execute(
+                "DELETE FROM sessions WHERE username = ?1 AND token_hash IS NOT ?2",
+                params![username, keep_session],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Ends every session of a user ("sign out everywhere").
+    pub async fn delete_sessions(&self, username: &str) -> Result<(), ConfigError> {
+        let username = username.to_owned();
+        self.run(move |c| {
+            c.execute("DELETE FROM sessions WHERE username = ?1", [username])?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Creates an entrypoint with a fresh random id.
     pub async fn create_entrypoint(
         &self,

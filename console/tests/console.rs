@@ -974,3 +974,88 @@ async fn sign_ins_and_changes_reach_the_append_only_audit_log() {
         assert!(refused.contains("append-only"), "{tamper}: {refused}");
     }
 }
+
+#[tokio::test]
+async fn changing_the_password_ends_other_sessions_and_sign_out_everywhere_ends_all() {
+    let console = spawn().await;
+    let (here, elsewhere) = (browser(), browser());
+    for client in [&here, &elsewhere] {
+        assert_eq!(
+            log_in(&console, client, PASSWORD).await.status(),
+            StatusCode::SEE_OTHER
+        );
+    }
+    let account = |client: &reqwest::Client| {
+        client
+            .get(format!("{}/console/account", console.base))
+            .send()
+    };
+    let page = account(&here).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let csrf = csrf_of(&page.text().await.unwrap());
+    let change = |current: &'static str, new: &'static str| {
+        here.post(format!("{}/console/account/password", console.base))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("current", current),
+                ("password", new),
+                ("confirm", new),
+            ])
+            .send()
+    };
+    let wrong = change("sbagliata-davvero", "tramonto-sul-serchio")
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let common = change(PASSWORD, "password1234").await.unwrap();
+    assert_eq!(common.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let changed = change(PASSWORD, "tramonto-sul-serchio").await.unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert!(changed.text().await.unwrap().contains("Password cambiata"));
+
+    // The other browser was signed out; this one was not.
+    assert_eq!(
+        account(&elsewhere).await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(account(&here).await.unwrap().status(), StatusCode::OK);
+    let basic = |password: &'static str| {
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/entrypoints", console.base))
+            .basic_auth("admin", Some(password))
+            .send()
+    };
+    assert_eq!(
+        basic(PASSWORD).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        basic("tramonto-sul-serchio").await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    let out = here
+        .post(format!(
+            "{}/console/account/sign-out-everywhere",
+            console.base
+        ))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        account(&here).await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    let actions: Vec<String> = console
+        .store
+        .audit_log(Some(&TenantId::parse("bugliano").unwrap()), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .filter(|a| a != "api_sign_in_failed" && !a.starts_with("sign_in"))
+        .collect();
+    assert_eq!(actions, ["signed_out_everywhere", "password_changed"]);
+}

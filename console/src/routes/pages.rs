@@ -33,6 +33,9 @@ pub fn router() -> Router<ConsoleState> {
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/set-password", get(set_password_form).post(set_password))
+        .route("/account", get(account))
+        .route("/account/password", post(change_password))
+        .route("/account/sign-out-everywhere", post(sign_out_everywhere))
         .route("/lang/{code}", get(switch_language))
         .route("/static/{file}", get(static_file))
         .route("/entrypoints", get(list).post(create))
@@ -379,6 +382,120 @@ async fn set_password(
     let entry = AuditEntry::now(Some(&user.tenant), &user.username, "password_set", None);
     state.store.record(entry).await?;
     Ok(Redirect::to("/console/login").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    layout: Layout,
+    notice: Option<&'static str>,
+}
+
+fn account_page(
+    lang: Lang,
+    auth: &Authenticated,
+    notice: Option<&'static str>,
+    status: StatusCode,
+) -> Response {
+    let layout = Layout::for_user(lang, auth, "/console/account");
+    render(&AccountPage { layout, notice }, status)
+}
+
+async fn account(PageUser(auth): PageUser, UiLang(lang): UiLang) -> Response {
+    account_page(lang, &auth, None, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+struct ChangePasswordForm {
+    csrf: String,
+    current: String,
+    password: String,
+    confirm: String,
+}
+
+/// Changes the signed-in user's password, checked like a sign-in (throttled), and ends
+/// their other sessions.
+async fn change_password(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    UiLang(lang): UiLang,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    Form(form): Form<ChangePasswordForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&auth, &form.csrf)?;
+    let texts = ui(lang);
+    let refuse = |notice, status| Ok(account_page(lang, &auth, Some(notice), status));
+    let user = state.store.find_user(&auth.actor).await?;
+    let stored_hash = user.map(|u| u.password_hash);
+    match state
+        .sign_in
+        .check(&auth.actor, address, form.current, stored_hash)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return refuse(
+                texts.current_password_wrong,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
+        Err(Refusal::Throttled(_)) => {
+            return refuse(texts.login_throttled, StatusCode::TOO_MANY_REQUESTS);
+        }
+        Err(Refusal::Busy) => return Err(PageError::Unavailable),
+    }
+    if form.password != form.confirm {
+        return refuse(texts.passwords_differ, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    if let Err(error) = check_password_policy(&auth.actor, &form.password) {
+        let notice = match error {
+            PolicyError::TooShort => texts.password_too_short,
+            PolicyError::SameAsUsername => texts.password_is_username,
+            PolicyError::TooCommon => texts.password_too_common,
+        };
+        return refuse(notice, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let password = form.password;
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|_| PageError::Unavailable)??;
+    let current =
+        auth::cookie(&headers, session_cookie(state.config.secure_cookies)).map(auth::token_hash);
+    state
+        .store
+        .change_password(&auth.actor, hash, current)
+        .await?;
+    let entry = AuditEntry::now(Some(&auth.tenant), &auth.actor, "password_changed", None);
+    state.store.record(entry).await?;
+    Ok(account_page(
+        lang,
+        &auth,
+        Some(texts.password_changed),
+        StatusCode::OK,
+    ))
+}
+
+/// Ends every session of the signed-in user, this one included.
+async fn sign_out_everywhere(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&auth, &form.csrf)?;
+    state.store.delete_sessions(&auth.actor).await?;
+    let entry = AuditEntry::now(
+        Some(&auth.tenant),
+        &auth.actor,
+        "signed_out_everywhere",
+        None,
+    );
+    state.store.record(entry).await?;
+    let secure = state.config.secure_cookies;
+    Ok(with_cookie(
+        Redirect::to("/console/login").into_response(),
+        auth::set_cookie(session_cookie(secure), "", 0, secure),
+    ))
 }
 
 #[derive(Deserialize)]

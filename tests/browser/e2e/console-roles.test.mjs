@@ -1,6 +1,6 @@
 // An ente's administrator invites a viewer and an auditor with the operator CLI; each
 // opens the one-time link, chooses a password and sees exactly what the role allows.
-// axe-core checks the set-password and statistics pages.
+// axe-core checks the set-password, statistics and account pages.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -61,6 +61,10 @@ for (const [username, role, seesComments] of [["viewer.rossi", "viewer", true], 
     assert.deepEqual(await axeViolations(page), []);
     const edit = await page.goto(`${server.base}/console/entrypoints/${demo.id}/edit`);
     assert.equal(edit.status(), 403);
+
+    const account = await page.goto(`${server.base}/console/account`);
+    assert.equal(account.status(), 200);
+    assert.deepEqual(await axeViolations(page), []);
 
     // The link worked once.
     const reused = await page.goto(link);
