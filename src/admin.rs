@@ -321,19 +321,8 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
         }
         AdminCommand::Audit { tenant, limit } => {
             let entries = store.audit_log(tenant.as_ref(), limit).await?;
-            let mut out = csv::Writer::from_writer(std::io::stdout().lock());
-            out.write_record(["time", "tenant", "actor", "action", "target"])?;
-            for entry in entries {
-                let time = chrono::Utc
-                    .timestamp_millis_opt(entry.at_ms)
-                    .single()
-                    .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-                    .unwrap_or_default();
-                let tenant = entry.tenant.as_ref().map(TenantId::as_str).unwrap_or("");
-                let target = entry.target.as_deref().unwrap_or("");
-                out.write_record([time.as_str(), tenant, &entry.actor, &entry.action, target])?;
-            }
-            out.flush()?;
+            let csv = satisfy_console::audit::to_csv(&entries, true)?;
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &csv)?;
         }
     }
     Ok(())

@@ -3,6 +3,7 @@
 //! Configuration (users, sessions, entrypoints) lives in the console's own [`ConfigStore`];
 //! analytics are read through the aggregator's [`AnalyticsQuery`] API, whatever the backend.
 
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod forms;

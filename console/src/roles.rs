@@ -47,6 +47,8 @@ pub enum Capability {
     ReadStats,
     /// Read free-text comments.
     ReadComments,
+    /// Invite users, issue and revoke tokens, read the audit log of the tenant.
+    ManageTeam,
 }
 
 impl Capability {
@@ -57,6 +59,7 @@ impl Capability {
             Capability::ManageEntrypoints => matches!(role, Role::Admin | Role::Editor),
             Capability::ReadStats => !matches!(role, Role::Editor),
             Capability::ReadComments => matches!(role, Role::Admin | Role::Viewer),
+            Capability::ManageTeam => matches!(role, Role::Admin),
         }
     }
 
@@ -65,6 +68,8 @@ impl Capability {
     pub fn granted_by(self, scopes: &[Scope]) -> bool {
         match self {
             Capability::ManageEntrypoints => scopes.contains(&Scope::Write),
+            // Tokens never manage people or other tokens.
+            Capability::ManageTeam => false,
             _ => scopes.contains(&Scope::Read),
         }
     }
@@ -99,6 +104,8 @@ mod tests {
             granted(Capability::ReadComments),
             [Role::Admin, Role::Viewer]
         );
+        assert_eq!(granted(Capability::ManageTeam), [Role::Admin]);
+        assert!(!Capability::ManageTeam.granted_by(&Scope::ALL));
         assert!(!Capability::ManageEntrypoints.granted_by(&[Scope::Read]));
         assert!(Capability::ReadComments.granted_by(&[Scope::Read]));
         assert!(!Capability::ReadStats.granted_by(&[Scope::EventsWrite]));

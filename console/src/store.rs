@@ -469,6 +469,29 @@ impl ConfigStore {
         self.run(move |c| user_named(c, &username)).await
     }
 
+    /// A tenant's users with their role there, by username; `true` beside those who have
+    /// set a password.
+    pub async fn users(&self, tenant: &TenantId) -> Result<Vec<(String, Role, bool)>, ConfigError> {
+        let tenant = tenant.as_str().to_owned();
+        self.run(move |c| {
+            let mut statement = c.prepare(
+                "SELECT u.username, m.role, u.password_hash != '' FROM memberships m
+                 JOIN users u ON u.username = m.username
+                 WHERE m.tenant = ?1 ORDER BY u.username",
+            )?;
+            let rows = statement.query_map([tenant], |r| {
+                let role: String = r.get(1)?;
+                Ok((
+                    r.get(0)?,
+                    Role::parse(&role).ok_or_else(|| invalid_column(1, "memberships", "role"))?,
+                    r.get(2)?,
+                ))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
     /// Stores a session by the hash of its token.
     pub async fn create_session(
         &self,

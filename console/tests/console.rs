@@ -1059,3 +1059,128 @@ async fn changing_the_password_ends_other_sessions_and_sign_out_everywhere_ends_
         .collect();
     assert_eq!(actions, ["signed_out_everywhere", "password_changed"]);
 }
+
+#[tokio::test]
+async fn a_tenant_admin_invites_users_issues_and_revokes_tokens_and_reads_the_audit_log() {
+    let console = spawn().await;
+    let admin = browser();
+    assert_eq!(
+        log_in(&console, &admin, PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let page = |path: &str| admin.get(format!("{}{path}", console.base)).send();
+    let users = page("/console/users").await.unwrap();
+    assert_eq!(users.status(), StatusCode::OK);
+    let csrf = csrf_of(&users.text().await.unwrap());
+
+    // Invite: the page shows the one-time link, and the link works.
+    let invitation_page = admin
+        .post(format!("{}/console/users", console.base))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "lucia"),
+            ("role", "auditor"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = invitation_page
+        .find("/console/set-password?token=")
+        .unwrap();
+    let path = invitation_page[start..].split('<').next().unwrap();
+    let form = reqwest::get(format!("{}{path}", console.base))
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::OK);
+    assert!(
+        page("/console/users")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("lucia")
+    );
+    let bad = admin
+        .post(format!("{}/console/users", console.base))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "Lucia Rossi"),
+            ("role", "viewer"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A token, shown once, that works until revoked from the page.
+    let issued = admin
+        .post(format!("{}/console/tokens", console.base))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "OpenCity"),
+            ("scope", "read"),
+            ("expires_in_days", ""),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = issued.find("sat_").unwrap();
+    let secret = issued[start..].split('<').next().unwrap().to_owned();
+    let api = || {
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/entrypoints", console.base))
+            .bearer_auth(&secret)
+            .send()
+    };
+    assert_eq!(api().await.unwrap().status(), StatusCode::OK);
+    let listing = page("/console/tokens").await.unwrap().text().await.unwrap();
+    assert!(!listing.contains(&secret), "the secret is shown once");
+    let id = &secret["sat_".len().."sat_".len() + 12];
+    let revoked = admin
+        .post(format!("{}/console/tokens/{id}/revoke", console.base))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(api().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    let audit = page("/console/audit").await.unwrap().text().await.unwrap();
+    for action in ["user_invited", "token_created", "token_revoked", "sign_in"] {
+        assert!(audit.contains(action), "{action}");
+    }
+    let csv = page("/console/audit.csv").await.unwrap();
+    assert!(
+        csv.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("audit-bugliano.csv")
+    );
+    let csv = csv.text().await.unwrap();
+    assert!(csv.starts_with("time,actor,action,target\n"));
+    assert!(csv.contains(&format!(",admin,token_revoked,{id}")));
+
+    // Only administrators reach these pages.
+    let viewer = invited(&console, "bugliano", "viewer", Role::Viewer).await;
+    for path in [
+        "/console/users",
+        "/console/tokens",
+        "/console/audit",
+        "/console/audit.csv",
+    ] {
+        let status = viewer
+            .get(format!("{}{path}", console.base))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+    }
+}

@@ -44,16 +44,21 @@ pub fn router() -> Router<ConsoleState> {
         .route("/entrypoints/{id}/edit", get(edit_form))
         .route("/entrypoints/{id}/snippet", get(snippet))
         .route("/entrypoints/{id}/stats", get(statistics))
+        .merge(super::team::router())
         .fallback(|| async { PageError::NotFound })
 }
 
 /// What every page's frame shows.
 pub struct Layout {
-    ui: &'static Ui,
-    languages: Vec<(&'static str, &'static str)>,
-    username: Option<String>,
-    csrf: String,
-    path: String,
+    pub(crate) ui: &'static Ui,
+    pub(crate) languages: Vec<(&'static str, &'static str)>,
+    pub(crate) username: Option<String>,
+    pub(crate) csrf: String,
+    pub(crate) path: String,
+    /// Links the user's role allows.
+    pub(crate) can_manage: bool,
+    pub(crate) can_read_stats: bool,
+    pub(crate) can_manage_team: bool,
 }
 
 impl Layout {
@@ -67,10 +72,13 @@ impl Layout {
             username: auth.map(|a| a.actor.clone()),
             csrf,
             path: path.to_owned(),
+            can_manage: auth.is_some_and(|a| a.can(Capability::ManageEntrypoints)),
+            can_read_stats: auth.is_some_and(|a| a.can(Capability::ReadStats)),
+            can_manage_team: auth.is_some_and(|a| a.can(Capability::ManageTeam)),
         }
     }
 
-    fn for_user(lang: Lang, auth: &Authenticated, path: &str) -> Layout {
+    pub(crate) fn for_user(lang: Lang, auth: &Authenticated, path: &str) -> Layout {
         Layout::new(
             lang,
             Some(auth),
@@ -81,7 +89,7 @@ impl Layout {
 }
 
 /// Renders a page (the security headers come from [`crate::security`]).
-fn render(template: &impl Template, status: StatusCode) -> Response {
+pub(crate) fn render(template: &impl Template, status: StatusCode) -> Response {
     match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(error) => {
@@ -98,7 +106,7 @@ fn with_cookie(mut response: Response, cookie: String) -> Response {
     response
 }
 
-fn check_csrf(auth: &Authenticated, submitted: &str) -> Result<(), PageError> {
+pub(crate) fn check_csrf(auth: &Authenticated, submitted: &str) -> Result<(), PageError> {
     match &auth.csrf_token {
         Some(expected) if same_secret(expected, submitted) => Ok(()),
         _ => Err(PageError::CsrfRejected),

@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
-import { startSatisfy, launchBrowser, demoEntrypoint } from "../harness.mjs";
+import { startSatisfy, launchBrowser, demoEntrypoint, ADMIN_PASSWORD } from "../harness.mjs";
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve("axe-core/axe.min.js");
@@ -72,3 +72,29 @@ for (const [username, role, seesComments] of [["viewer.rossi", "viewer", true], 
     await context.close();
   });
 }
+
+test("the administrator's users, tokens and audit pages pass axe", async () => {
+  const context = await browser.newContext({ locale: "it-IT", bypassCSP: true });
+  const page = await context.newPage();
+  await page.goto(`${server.base}/console/login`);
+  await page.fill("#username", "admin");
+  await page.fill("#password", ADMIN_PASSWORD);
+  await page.click("button[type=submit]");
+  await page.waitForURL(/\/console\/entrypoints$/);
+  await page.goto(`${server.base}/console/users`);
+  await page.fill("#username", "nuovo.utente");
+  await page.selectOption("#role", "editor");
+  await page.getByRole("button", { name: "Crea l'utente" }).click();
+  await page.locator("#invitation-link").waitFor();
+  assert.deepEqual(await axeViolations(page), []);
+  await page.goto(`${server.base}/console/tokens`);
+  await page.fill("#token-name", "Cruscotto");
+  await page.check('input[name="scope"][value="read"]');
+  await page.getByRole("button", { name: "Crea il token" }).click();
+  assert.match(await page.locator("#new-token").textContent(), /^sat_[0-9a-f]{12}_/);
+  assert.deepEqual(await axeViolations(page), []);
+  await page.goto(`${server.base}/console/audit`);
+  assert.ok(await page.getByText("token_created").isVisible());
+  assert.deepEqual(await axeViolations(page), []);
+  await context.close();
+});

@@ -1,0 +1,336 @@
+//! The pages a tenant's administrator uses for the people and programs of the ente: users
+//! and their invitations, API tokens, and the audit log (also as CSV).
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::TimeZone;
+use satisfy_core::{Lang, Scope};
+use serde::Deserialize;
+use std::collections::HashMap;
+
+use crate::ConsoleState;
+use crate::auth::{Authenticated, PageUser};
+use crate::error::PageError;
+use crate::i18n::{Ui, UiLang, ui};
+use crate::invitations::{invite, valid_username};
+use crate::roles::{Capability, Role};
+use crate::routes::pages::{Layout, check_csrf, render};
+use crate::store::AuditEntry;
+use crate::tokens;
+
+/// `/console/users`, `/console/tokens`, `/console/audit`.
+pub fn router() -> Router<ConsoleState> {
+    Router::new()
+        .route("/users", get(users).post(create_user))
+        .route("/tokens", get(token_list).post(create_token))
+        .route("/tokens/{id}/revoke", post(revoke_token))
+        .route("/audit", get(audit))
+        .route("/audit.csv", get(audit_csv))
+}
+
+/// Only the tenant's administrators (and platform administrators) reach these pages.
+fn team_admin(auth: &Authenticated) -> Result<(), PageError> {
+    if auth.can(Capability::ManageTeam) {
+        Ok(())
+    } else {
+        Err(PageError::Forbidden)
+    }
+}
+
+fn role_name(texts: &Ui, role: Role) -> &'static str {
+    match role {
+        Role::Admin => texts.role_admin,
+        Role::Editor => texts.role_editor,
+        Role::Viewer => texts.role_viewer,
+        Role::Auditor => texts.role_auditor,
+    }
+}
+
+fn when(state: &ConsoleState, seconds: i64) -> String {
+    state
+        .config
+        .time_zone
+        .timestamp_opt(seconds, 0)
+        .single()
+        .map(|t| t.format("%d/%m/%Y %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    layout: Layout,
+    /// Username, role name, state.
+    rows: Vec<(String, &'static str, &'static str)>,
+    roles: Vec<(&'static str, &'static str)>,
+    link: Option<String>,
+    error: Option<&'static str>,
+}
+
+async fn users_page(
+    state: &ConsoleState,
+    auth: &Authenticated,
+    lang: Lang,
+    link: Option<String>,
+    error: Option<&'static str>,
+) -> Result<Response, PageError> {
+    let texts = ui(lang);
+    let rows = state
+        .store
+        .users(&auth.tenant)
+        .await?
+        .into_iter()
+        .map(|(username, role, active)| {
+            let status = if active {
+                texts.user_active
+            } else {
+                texts.invited
+            };
+            (username, role_name(texts, role), status)
+        })
+        .collect();
+    let page = UsersPage {
+        layout: Layout::for_user(lang, auth, "/console/users"),
+        rows,
+        roles: Role::ALL
+            .into_iter()
+            .map(|r| (r.as_str(), role_name(texts, r)))
+            .collect(),
+        link,
+        error,
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(render(&page, status))
+}
+
+async fn users(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    UiLang(lang): UiLang,
+) -> Result<Response, PageError> {
+    team_admin(&auth)?;
+    users_page(&state, &auth, lang, None, None).await
+}
+
+#[derive(Deserialize)]
+struct InviteForm {
+    csrf: String,
+    username: String,
+    role: String,
+}
+
+/// Creates the user and shows their set-password link, once. The link is built from the
+/// address the administrator reached the console at.
+async fn create_user(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    UiLang(lang): UiLang,
+    headers: HeaderMap,
+    Form(form): Form<InviteForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&auth, &form.csrf)?;
+    team_admin(&auth)?;
+    let username = form.username.trim();
+    let role = Role::parse(&form.role).ok_or(PageError::NotFound)?;
+    if !valid_username(username) {
+        let error = Some(ui(lang).username_invalid);
+        return users_page(&state, &auth, lang, None, error).await;
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = if state.config.secure_cookies {
+        "https"
+    } else {
+        "http"
+    };
+    let base = format!("{scheme}://{host}");
+    let link = invite(&state.store, &base, auth.tenant.clone(), username, role).await?;
+    let what = format!("{username} ({})", role.as_str());
+    let entry = AuditEntry::now(Some(&auth.tenant), &auth.actor, "user_invited", Some(&what));
+    state.store.record(entry).await?;
+    users_page(&state, &auth, lang, Some(link), None).await
+}
+
+#[derive(Template)]
+#[template(path = "tokens.html")]
+struct TokensPage {
+    layout: Layout,
+    /// Id, name, scopes, state, last use, revocable.
+    rows: Vec<(String, String, String, String, String, bool)>,
+    scopes: Vec<&'static str>,
+    secret: Option<String>,
+}
+
+async fn tokens_page(
+    state: &ConsoleState,
+    auth: &Authenticated,
+    lang: Lang,
+    secret: Option<String>,
+) -> Result<Response, PageError> {
+    let texts = ui(lang);
+    let rows = state
+        .store
+        .tokens(&auth.tenant)
+        .await?
+        .into_iter()
+        .map(|t| {
+            let live = t.revoked_at.is_none();
+            let status = match (t.revoked_at, t.expires_at) {
+                (Some(_), _) => texts.revoked.to_owned(),
+                (None, Some(at)) => format!("{} → {}", texts.valid, when(state, at)),
+                (None, None) => texts.valid.to_owned(),
+            };
+            let used = t
+                .last_used_at
+                .map(|at| when(state, at))
+                .unwrap_or_else(|| texts.never.to_owned());
+            (t.id, t.name, Scope::join(&t.scopes), status, used, live)
+        })
+        .collect();
+    let page = TokensPage {
+        layout: Layout::for_user(lang, auth, "/console/tokens"),
+        rows,
+        scopes: Scope::ALL.iter().map(|s| s.as_str()).collect(),
+        secret,
+    };
+    Ok(render(&page, StatusCode::OK))
+}
+
+async fn token_list(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    UiLang(lang): UiLang,
+) -> Result<Response, PageError> {
+    team_admin(&auth)?;
+    tokens_page(&state, &auth, lang, None).await
+}
+
+/// Issues a token and shows it, once. The form sends a checkbox per scope.
+async fn create_token(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    UiLang(lang): UiLang,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let fields: HashMap<&str, &str> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    check_csrf(&auth, fields.get("csrf").copied().unwrap_or_default())?;
+    team_admin(&auth)?;
+    let mut scopes: Vec<Scope> = form
+        .iter()
+        .filter(|(k, _)| k == "scope")
+        .filter_map(|(_, v)| Scope::parse(v))
+        .collect();
+    scopes.sort();
+    scopes.dedup();
+    let name = fields.get("name").map(|n| n.trim()).unwrap_or_default();
+    if scopes.is_empty() || name.is_empty() || name.chars().count() > 100 {
+        return tokens_page(&state, &auth, lang, None).await;
+    }
+    let expires_at = fields
+        .get("expires_in_days")
+        .and_then(|d| d.trim().parse::<u16>().ok())
+        .map(|days| chrono::Utc::now().timestamp() + i64::from(days) * 86_400);
+    let issued = tokens::issue(
+        &state.store,
+        auth.tenant.clone(),
+        name.to_owned(),
+        scopes,
+        expires_at,
+    )
+    .await?;
+    let entry = AuditEntry::now(
+        Some(&auth.tenant),
+        &auth.actor,
+        "token_created",
+        Some(&issued.token.id),
+    );
+    state.store.record(entry).await?;
+    tokens_page(&state, &auth, lang, Some(issued.secret)).await
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    csrf: String,
+}
+
+async fn revoke_token(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
+    check_csrf(&auth, &form.csrf)?;
+    team_admin(&auth)?;
+    if !state.store.revoke_token(&auth.tenant, &id).await? {
+        return Err(PageError::NotFound);
+    }
+    let entry = AuditEntry::now(Some(&auth.tenant), &auth.actor, "token_revoked", Some(&id));
+    state.store.record(entry).await?;
+    Ok(Redirect::to("/console/tokens").into_response())
+}
+
+/// How many entries the audit page and its CSV show.
+const AUDIT_ROWS: u32 = 1000;
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    layout: Layout,
+    /// Time, actor, action, target.
+    rows: Vec<(String, String, String, String)>,
+}
+
+async fn audit(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    UiLang(lang): UiLang,
+) -> Result<Response, PageError> {
+    team_admin(&auth)?;
+    let rows = state
+        .store
+        .audit_log(Some(&auth.tenant), AUDIT_ROWS)
+        .await?
+        .into_iter()
+        .map(|e| {
+            let time = when(&state, e.at_ms.div_euclid(1000));
+            (time, e.actor, e.action, e.target.unwrap_or_default())
+        })
+        .collect();
+    let page = AuditPage {
+        layout: Layout::for_user(lang, &auth, "/console/audit"),
+        rows,
+    };
+    Ok(render(&page, StatusCode::OK))
+}
+
+/// The tenant's audit log as CSV (UTC times), for the auditor's file.
+async fn audit_csv(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+) -> Result<Response, PageError> {
+    team_admin(&auth)?;
+    let entries = state
+        .store
+        .audit_log(Some(&auth.tenant), AUDIT_ROWS)
+        .await?;
+    let body = crate::audit::to_csv(&entries, false).map_err(|_| PageError::Unavailable)?;
+    let disposition = format!("attachment; filename=\"audit-{}.csv\"", auth.tenant);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}
