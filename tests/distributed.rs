@@ -129,6 +129,7 @@ struct Stack {
     aggregator_port: u16,
     aggregator_starts: u32,
     dir: tempfile::TempDir,
+    api_token: std::sync::OnceLock<String>,
 }
 
 impl Stack {
@@ -183,6 +184,7 @@ impl Stack {
             roles: vec![console, ingest],
             aggregator: None,
             aggregator_starts: 0,
+            api_token: std::sync::OnceLock::new(),
         };
         stack.start_aggregator();
         stack
@@ -258,13 +260,34 @@ impl Stack {
         }
     }
 
+    /// An API token of the console's tenant, made with `satisfy admin` on its database
+    /// (once the console has started and created it).
+    fn api_token(&self) -> &str {
+        self.api_token.get_or_init(|| {
+            let output = Command::new(env!("CARGO_BIN_EXE_satisfy"))
+                .arg("admin")
+                .arg("--data-dir")
+                .arg(self.dir.path().join("console"))
+                .args(["tokens", "create", "--tenant", "comune", "--name", "tests"])
+                .args(["--scopes", "read,write"])
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8(output.stdout).unwrap().trim().to_owned()
+        })
+    }
+
     /// Creates an entrypoint in the console and waits until ingest accepts ratings for it.
     async fn entrypoint(&self) -> String {
         self.wait_http(&format!("{}/healthz", self.console_url))
             .await;
         let created: Value = reqwest::Client::new()
             .post(format!("{}/api/v1/entrypoints", self.console_url))
-            .basic_auth("admin", Some(PASSWORD))
+            .bearer_auth(self.api_token())
             .json(&json!({"name": "Servizi", "kind": "pagina_web"}))
             .send()
             .await
@@ -299,7 +322,7 @@ impl Stack {
                 "{}/api/v1/entrypoints/{entrypoint}/stats?granularity=day",
                 self.console_url
             ))
-            .basic_auth("admin", Some(PASSWORD))
+            .bearer_auth(self.api_token())
             .send()
             .await
             .unwrap()

@@ -10,6 +10,8 @@ const PASSWORD: &str = "password-di-prova";
 
 struct Running {
     base: String,
+    /// A read and write API token of the tenant, made with `satisfy admin`.
+    token: String,
     stop: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -37,7 +39,27 @@ async fn start(data_dir: &Path) -> Running {
     let task = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
-    Running { base, stop, task }
+    let token = admin(
+        data_dir,
+        &[
+            "tokens",
+            "create",
+            "--tenant",
+            "bugliano",
+            "--name",
+            "tests",
+            "--scopes",
+            "read,write",
+        ],
+    )
+    .trim_end()
+    .to_owned();
+    Running {
+        base,
+        token,
+        stop,
+        task,
+    }
 }
 
 impl Running {
@@ -51,10 +73,10 @@ fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-async fn api(base: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+async fn api(app: &Running, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
     let mut request = client()
-        .request(method, format!("{base}/api/v1{path}"))
-        .basic_auth("admin", Some(PASSWORD));
+        .request(method, format!("{}/api/v1{path}", app.base))
+        .bearer_auth(&app.token);
     if let Some(body) = body {
         request = request.json(&body);
     }
@@ -84,9 +106,9 @@ async fn post_rating(base: &str, entrypoint: &str, id: &str, stars: u8) -> u16 {
         .as_u16()
 }
 
-async fn total(base: &str, entrypoint: &str) -> u64 {
+async fn total(app: &Running, entrypoint: &str) -> u64 {
     let stats = api(
-        base,
+        app,
         reqwest::Method::GET,
         &format!("/entrypoints/{entrypoint}/stats"),
         None,
@@ -108,7 +130,7 @@ async fn demo_page_embeds_the_snippet_of_an_accepting_entrypoint() {
         .await
         .unwrap();
     assert!(demo.contains("Comune di Bugliano"));
-    let list = api(&app.base, reqwest::Method::GET, "/entrypoints", None).await;
+    let list = api(&app, reqwest::Method::GET, "/entrypoints", None).await;
     let id = list["entrypoints"][0]["id"].as_str().unwrap().to_owned();
     assert!(demo.contains(&format!("data-entrypoint=\"{id}\"")));
     assert!(demo.contains(&format!("{}/widget/v1/satisfy.js", app.base)));
@@ -116,7 +138,7 @@ async fn demo_page_embeds_the_snippet_of_an_accepting_entrypoint() {
         post_rating(&app.base, &id, &uuid::Uuid::new_v4().to_string(), 5).await,
         202
     );
-    assert_eq!(total(&app.base, &id).await, 1);
+    assert_eq!(total(&app, &id).await, 1);
     app.shutdown().await;
 }
 
@@ -125,7 +147,7 @@ async fn a_new_entrypoint_accepts_ratings_at_once_and_pausing_stops_them() {
     let dir = tempfile::tempdir().unwrap();
     let app = start(dir.path()).await;
     let created = api(
-        &app.base,
+        &app,
         reqwest::Method::POST,
         "/entrypoints",
         Some(json!({"name": "Scheda servizio TARI", "kind": "scheda_servizio"})),
@@ -142,7 +164,7 @@ async fn a_new_entrypoint_accepts_ratings_at_once_and_pausing_stops_them() {
     }
     assert_eq!(status, 202);
     api(
-        &app.base,
+        &app,
         reqwest::Method::PUT,
         &format!("/entrypoints/{id}"),
         Some(json!({"status": "paused"})),
@@ -160,7 +182,7 @@ async fn a_new_entrypoint_accepts_ratings_at_once_and_pausing_stops_them() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(paused_status, 404);
-    assert_eq!(total(&app.base, &id).await, accepted);
+    assert_eq!(total(&app, &id).await, accepted);
     app.shutdown().await;
 }
 
@@ -168,7 +190,7 @@ async fn a_new_entrypoint_accepts_ratings_at_once_and_pausing_stops_them() {
 async fn every_acknowledged_rating_survives_shutdown_and_restart() {
     let dir = tempfile::tempdir().unwrap();
     let app = start(dir.path()).await;
-    let list = api(&app.base, reqwest::Method::GET, "/entrypoints", None).await;
+    let list = api(&app, reqwest::Method::GET, "/entrypoints", None).await;
     let id = list["entrypoints"][0]["id"].as_str().unwrap().to_owned();
     let mut tasks = Vec::new();
     for n in 0..300u32 {
@@ -190,9 +212,9 @@ async fn every_acknowledged_rating_survives_shutdown_and_restart() {
     app.shutdown().await;
 
     let restarted = start(dir.path()).await;
-    assert_eq!(total(&restarted.base, &id).await, acknowledged);
+    assert_eq!(total(&restarted, &id).await, acknowledged);
     // The same demo entrypoint is reused, not created again.
-    let list = api(&restarted.base, reqwest::Method::GET, "/entrypoints", None).await;
+    let list = api(&restarted, reqwest::Method::GET, "/entrypoints", None).await;
     assert_eq!(list["entrypoints"].as_array().unwrap().len(), 1);
     restarted.shutdown().await;
 }
@@ -314,7 +336,8 @@ async fn operator_cli_creates_a_tenant_and_a_token_the_running_server_accepts() 
     assert_eq!(actions, ["user_invited", "tenant_created"], "{audit}");
 
     let id = &token["sat_".len().."sat_".len() + 12];
-    assert!(admin(data.path(), &["tokens", "list", "--tenant", "bugliano"]).starts_with(id));
+    let listed = admin(data.path(), &["tokens", "list", "--tenant", "bugliano"]);
+    assert!(listed.lines().any(|line| line.starts_with(id)), "{listed}");
     admin(
         data.path(),
         &["tokens", "revoke", "--tenant", "bugliano", "--id", id],
@@ -349,7 +372,7 @@ async fn wait_for_status(base: &str, entrypoint: &str, status: u16) -> u64 {
 async fn a_suspended_tenant_is_refused_at_intake_and_sign_in_and_comes_back_intact() {
     let data = tempfile::tempdir().unwrap();
     let running = start(data.path()).await;
-    let entrypoints = api(&running.base, reqwest::Method::GET, "/entrypoints", None).await;
+    let entrypoints = api(&running, reqwest::Method::GET, "/entrypoints", None).await;
     let demo = entrypoints["entrypoints"][0]["id"]
         .as_str()
         .unwrap()
@@ -360,18 +383,23 @@ async fn a_suspended_tenant_is_refused_at_intake_and_sign_in_and_comes_back_inta
     // From another process, while the server runs.
     admin(data.path(), &["tenants", "suspend", "--slug", "bugliano"]);
     let mut accepted = 1 + wait_for_status(&running.base, &demo, 404).await;
-    let refused = client()
+    assert_eq!(
+        sign_in_status(&running.base).await,
+        401,
+        "its users cannot sign in"
+    );
+    let token = client()
         .get(format!("{}/api/v1/entrypoints", running.base))
-        .basic_auth("admin", Some(PASSWORD))
+        .bearer_auth(&running.token)
         .send()
         .await
         .unwrap();
-    assert_eq!(refused.status(), 401, "its users cannot sign in");
+    assert_eq!(token.status(), 401, "its tokens are refused");
 
     admin(data.path(), &["tenants", "resume", "--slug", "bugliano"]);
     accepted += wait_for_status(&running.base, &demo, 202).await;
     let stats = api(
-        &running.base,
+        &running,
         reqwest::Method::GET,
         &format!("/entrypoints/{demo}/stats?granularity=day"),
         None,
@@ -379,4 +407,35 @@ async fn a_suspended_tenant_is_refused_at_intake_and_sign_in_and_comes_back_inta
     .await;
     assert_eq!(stats["summary"]["count"], accepted, "its data was kept");
     running.shutdown().await;
+}
+
+/// Signs in as `admin` through the console's form; the status of the answer (303 when
+/// signed in).
+async fn sign_in_status(base: &str) -> u16 {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = browser
+        .get(format!("{base}/console/login"))
+        .send()
+        .await
+        .unwrap();
+    let html = form.text().await.unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).unwrap() + marker.len();
+    let csrf = html[start..].split('"').next().unwrap();
+    browser
+        .post(format!("{base}/console/login"))
+        .form(&[
+            ("username", "admin"),
+            ("password", PASSWORD),
+            ("csrf", csrf),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }

@@ -15,7 +15,8 @@ SATISFY_ADMIN_PASSWORD=size-budget-check RUST_LOG=warn "$binary" serve --listen 
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
-ep=$(curl -sf -u admin:size-budget-check "$base/api/v1/entrypoints" | python3 -c 'import json,sys; print(json.load(sys.stdin)["entrypoints"][0]["id"])')
+token=$("$binary" admin --data-dir "$data" tokens create --tenant comune --name size --scopes read 2>/dev/null)
+ep=$(curl -sf -H "Authorization: Bearer $token" "$base/api/v1/entrypoints" | python3 -c 'import json,sys; print(json.load(sys.stdin)["entrypoints"][0]["id"])')
 
 files=$(mktemp -d)
 curl -sf "$base/widget/v1/satisfy.js" -o "$files/satisfy.js"

@@ -1,5 +1,5 @@
 //! Passwords (Argon2id), sessions (HttpOnly, SameSite=Strict cookies), CSRF tokens and
-//! HTTP Basic for API clients. Every password check goes through the console's
+//! API tokens for programs. Every password check goes through the console's
 //! [`SignInGuard`](crate::sign_in::SignInGuard).
 
 use argon2::Argon2;
@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -18,7 +18,7 @@ use crate::ConsoleState;
 use crate::error::{ApiError, PageError};
 use crate::roles::{Capability, Role};
 use crate::sign_in::Refusal;
-use crate::store::{AuditEntry, ConfigError, User};
+use crate::store::{ConfigError, User};
 use satisfy_core::{Scope, TenantId};
 
 /// The session cookie, named with the `__Host-` prefix over HTTPS so that no other host
@@ -135,7 +135,7 @@ pub struct Authenticated {
     pub tenant: TenantId,
     /// Who acts: a username, or `token:<id>` for an API token.
     pub actor: String,
-    /// The session's CSRF token; `None` for HTTP Basic and API tokens, which browsers
+    /// The session's CSRF token; `None` for API tokens, which browsers
     /// never send on their own and so need none.
     pub csrf_token: Option<String>,
     /// What an API token may do; `None` for users, whose role decides.
@@ -185,41 +185,6 @@ async fn from_session(
         .map(|session| Authenticated::user(session.user, Some(session.csrf_token))))
 }
 
-async fn from_basic(
-    state: &ConsoleState,
-    parts: &Parts,
-) -> Result<Option<Authenticated>, ApiError> {
-    let headers = &parts.headers;
-    let credentials = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b64| STANDARD.decode(b64.trim()).ok())
-        .and_then(|bytes| String::from_utf8(bytes).ok());
-    let Some((username, password)) = credentials.as_deref().and_then(|c| c.split_once(':')) else {
-        return Ok(None);
-    };
-    let user = state.store.find_user(username).await?;
-    let address = ClientAddress::of(parts, state.config.trust_forwarded_for).0;
-    let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
-    let verified = state
-        .sign_in
-        .check(username, address, password.to_owned(), stored_hash)
-        .await
-        .map_err(|refusal| match refusal {
-            Refusal::Throttled(wait) => ApiError::Throttled(wait),
-            Refusal::Busy => ApiError::Unavailable,
-        })?;
-    if !verified {
-        let tenant = user.as_ref().map(|u| u.tenant.clone());
-        let entry = AuditEntry::now(tenant.as_ref(), username, "api_sign_in_failed", None);
-        state.store.record(entry).await?;
-    }
-    Ok(user
-        .filter(|_| verified)
-        .map(|user| Authenticated::user(user, None)))
-}
-
 /// An API token (`Authorization: Bearer sat_…`). Tokens carry 256 random bits: a wrong
 /// one costs a hash lookup, never a password hash.
 async fn from_token(
@@ -234,7 +199,12 @@ async fn from_token(
     else {
         return Ok(None);
     };
+    let address = ClientAddress::of(parts, state.config.trust_forwarded_for).0;
+    if let Err(Refusal::Throttled(wait)) = state.sign_in.token_check_allowed(address) {
+        return Ok(Some(Err(ApiError::Throttled(wait))));
+    }
     let Some(token) = state.store.use_token(token_hash(presented.trim())).await? else {
+        state.sign_in.token_failed(address);
         return Ok(Some(Err(ApiError::Unauthorized)));
     };
     Ok(Some(Ok(Authenticated {
@@ -263,7 +233,8 @@ impl FromRequestParts<ConsoleState> for PageUser {
     }
 }
 
-/// A user of the REST API, by session cookie, API token or HTTP Basic; others get 401.
+/// A user of the REST API, by session cookie or API token; others get 401. Passwords
+/// never travel with API calls: programs use tokens.
 /// A token needs `read` for safe methods and `write` for the others (403 otherwise).
 pub struct ApiUser(pub Authenticated);
 
@@ -301,10 +272,7 @@ impl FromRequestParts<ConsoleState> for ApiUser {
                 Err(ApiError::InsufficientScope(needed))
             };
         }
-        match from_basic(state, parts).await? {
-            Some(auth) => Ok(ApiUser(auth)),
-            None => Err(ApiError::Unauthorized),
-        }
+        Err(ApiError::Unauthorized)
     }
 }
 

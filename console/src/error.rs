@@ -56,8 +56,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
-                "log in, or send an API token (Authorization: Bearer) or HTTP Basic credentials"
-                    .to_owned(),
+                "sign in, or send an API token (Authorization: Bearer)".to_owned(),
             ),
             ApiError::CsrfRejected => (
                 StatusCode::FORBIDDEN,
@@ -108,7 +107,7 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"satisfy\", charset=\"UTF-8\""),
+                HeaderValue::from_static("Bearer realm=\"satisfy\""),
             );
         }
         response

@@ -155,20 +155,29 @@ impl SignInGuard {
 
     /// Refuses the attempt while this account or address must wait; otherwise counts it
     /// as a failure until proven right, so that concurrent attempts see it at once.
-    fn reserve(&self, keys: &[Key; 2], now: Instant) -> Result<(), Refusal> {
+    fn reserve(&self, keys: &[Key], now: Instant) -> Result<(), Refusal> {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let wait = keys
-            .iter()
+        let wait = Self::wait(&failures, keys, now);
+        if !wait.is_zero() {
+            return Err(Refusal::Throttled(wait));
+        }
+        Self::count_failure(&mut failures, keys, now);
+        Ok(())
+    }
+
+    /// How long the most throttled of `keys` must still wait.
+    fn wait(failures: &HashMap<Key, Failures>, keys: &[Key], now: Instant) -> Duration {
+        keys.iter()
             .filter_map(|key| failures.get(key).map(|f| (key, f)))
             .map(|(key, f)| {
                 f.allowed_at(key.free_failures())
                     .saturating_duration_since(now)
             })
             .max()
-            .unwrap_or_default();
-        if !wait.is_zero() {
-            return Err(Refusal::Throttled(wait));
-        }
+            .unwrap_or_default()
+    }
+
+    fn count_failure(failures: &mut HashMap<Key, Failures>, keys: &[Key], now: Instant) {
         if failures.len() >= PRUNE_ABOVE {
             failures.retain(|_, f| now.saturating_duration_since(f.last) < FORGET_AFTER);
         }
@@ -183,7 +192,29 @@ impl SignInGuard {
             entry.count = entry.count.saturating_add(1);
             entry.last = now;
         }
-        Ok(())
+    }
+
+    /// Refuses an API token check from an address that presented too many unknown tokens
+    /// (tokens are unguessable: this only stops floods of lookups).
+    pub fn token_check_allowed(&self, address: IpAddr) -> Result<(), Refusal> {
+        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let wait = Self::wait(
+            &failures,
+            &[Key::Address(address_key(address))],
+            Instant::now(),
+        );
+        if wait.is_zero() {
+            Ok(())
+        } else {
+            Err(Refusal::Throttled(wait))
+        }
+    }
+
+    /// Counts an unknown or revoked token presented from `address`.
+    pub fn token_failed(&self, address: IpAddr) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let keys = [Key::Address(address_key(address))];
+        Self::count_failure(&mut failures, &keys, Instant::now());
     }
 
     /// A right password: the account's record goes, and the address's reserved failure

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use satisfy_aggregator::{RatingStore, SqliteStore, StoredRating};
 use satisfy_console::roles::Role;
-use satisfy_console::sign_in::{FREE_FAILURES, SignInGuard};
+use satisfy_console::sign_in::{self, FREE_FAILURES, SignInGuard};
 use satisfy_console::store::{Tenant, TenantStatus};
 use satisfy_console::{ConfigStore, ConsoleConfig, ConsoleState};
 use satisfy_console::{invitations, tokens};
@@ -18,6 +18,9 @@ const PASSWORD: &str = "una-password-lunga";
 
 struct Console {
     base: String,
+    /// A read and write API token of `bugliano`, and its actor name in the audit log.
+    token: String,
+    token_actor: String,
     store: ConfigStore,
     ratings: SqliteStore,
     sign_in: Arc<SignInGuard>,
@@ -46,12 +49,23 @@ async fn spawn() -> Console {
     )
     .unwrap();
     let sign_in = state.sign_in.clone();
+    let issued = tokens::issue(
+        &store,
+        tenant.clone(),
+        "test".into(),
+        vec![Scope::Read, Scope::Write],
+        None,
+    )
+    .await
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = satisfy_console::router(state).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Console {
         base,
+        token: issued.secret,
+        token_actor: format!("token:{}", issued.token.id),
         store,
         ratings,
         sign_in,
@@ -75,6 +89,15 @@ fn csrf_of(html: &str) -> String {
 }
 
 async fn log_in(console: &Console, client: &reqwest::Client, password: &str) -> reqwest::Response {
+    log_in_as(console, client, "admin", password).await
+}
+
+async fn log_in_as(
+    console: &Console,
+    client: &reqwest::Client,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
     let form = client
         .get(format!("{}/console/login", console.base))
         .send()
@@ -84,7 +107,7 @@ async fn log_in(console: &Console, client: &reqwest::Client, password: &str) -> 
     client
         .post(format!("{}/console/login", console.base))
         .form(&[
-            ("username", "admin"),
+            ("username", username),
             ("password", password),
             ("csrf", &csrf),
         ])
@@ -130,28 +153,45 @@ async fn wrong_sign_ins_from_one_address_get_429_after_a_handful_without_hashing
             .contains("Troppi tentativi non riusciti")
     );
 
-    // HTTP Basic on the API shares the same throttle.
-    let api = reqwest::Client::new()
+    // Unknown API tokens count against the address too; passwords are never accepted
+    // on the API.
+    let bad_token = || {
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/entrypoints", console.base))
+            .bearer_auth("sat_000000000000_sbagliato")
+            .send()
+    };
+    let mut api = bad_token().await.unwrap();
+    for _ in 0..sign_in::FREE_ADDRESS_FAILURES {
+        if api.status() == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+        assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+        api = bad_token().await.unwrap();
+    }
+    assert_eq!(api.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(api.headers().contains_key("retry-after"));
+    let body: Value = api.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_attempts");
+    let hashes = console.sign_in.hashes();
+    let basic = reqwest::Client::new()
         .get(format!("{}/api/v1/entrypoints", console.base))
         .basic_auth("admin", Some(PASSWORD))
         .send()
         .await
         .unwrap();
-    assert_eq!(api.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(api.headers().contains_key("retry-after"));
-    let body: Value = api.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "too_many_attempts");
+    assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        console.sign_in.hashes(),
+        hashes,
+        "no password is checked on the API"
+    );
 }
 
 #[tokio::test]
 async fn unknown_usernames_cost_a_password_hash_like_known_ones() {
     let console = spawn().await;
-    let response = reqwest::Client::new()
-        .get(format!("{}/api/v1/entrypoints", console.base))
-        .basic_auth("nessuno", Some("qualsiasi-password"))
-        .send()
-        .await
-        .unwrap();
+    let response = log_in_as(&console, &browser(), "nessuno", "qualsiasi-password").await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(console.sign_in.hashes(), 1);
 }
@@ -389,7 +429,7 @@ async fn an_entrypoint_created_in_the_console_gets_a_snippet_and_appears_in_the_
 }
 
 #[tokio::test]
-async fn the_api_manages_entrypoints_and_returns_stats_with_basic_auth() {
+async fn the_api_manages_entrypoints_and_returns_stats_with_an_api_token() {
     let console = spawn().await;
     let api = reqwest::Client::new();
     let url = |path: &str| format!("{}/api/v1{path}", console.base);
@@ -399,7 +439,7 @@ async fn the_api_manages_entrypoints_and_returns_stats_with_basic_auth() {
     );
     let wrong = api
         .get(url("/entrypoints"))
-        .basic_auth("admin", Some("x"))
+        .bearer_auth("sat_000000000000_sbagliato")
         .send()
         .await
         .unwrap();
@@ -407,7 +447,7 @@ async fn the_api_manages_entrypoints_and_returns_stats_with_basic_auth() {
 
     let created: Value = api
         .post(url("/entrypoints"))
-        .basic_auth("admin", Some(PASSWORD))
+        .bearer_auth(&console.token)
         .json(&json!({
             "name": "Sportello", "kind": "personalizzato",
             "custom": {"question": "Come valuti lo sportello?", "follow_ups": [{"question": "Attesa?", "options": ["Breve", "Lunga"]}]}
@@ -424,7 +464,7 @@ async fn the_api_manages_entrypoints_and_returns_stats_with_basic_auth() {
 
     let invalid = api
         .post(url("/entrypoints"))
-        .basic_auth("admin", Some(PASSWORD))
+        .bearer_auth(&console.token)
         .json(&json!({"name": "x", "kind": "nope"}))
         .send()
         .await
@@ -433,7 +473,7 @@ async fn the_api_manages_entrypoints_and_returns_stats_with_basic_auth() {
 
     let paused: Value = api
         .put(url(&format!("/entrypoints/{id}")))
-        .basic_auth("admin", Some(PASSWORD))
+        .bearer_auth(&console.token)
         .json(&json!({"status": "paused", "allowed_origins": ["https://www.comune.bugliano.it"]}))
         .send()
         .await
@@ -482,7 +522,7 @@ async fn the_api_manages_entrypoints_and_returns_stats_with_basic_auth() {
         .get(url(&format!(
             "/entrypoints/{id}/stats?granularity=week&from=2026-03-01&to=2026-03-15"
         )))
-        .basic_auth("admin", Some(PASSWORD))
+        .bearer_auth(&console.token)
         .send()
         .await
         .unwrap()
@@ -515,14 +555,14 @@ async fn the_api_manages_entrypoints_and_returns_stats_with_basic_auth() {
 
     let bad_range = api
         .get(url(&format!("/entrypoints/{id}/stats?granularity=year")))
-        .basic_auth("admin", Some(PASSWORD))
+        .bearer_auth(&console.token)
         .send()
         .await
         .unwrap();
     assert_eq!(bad_range.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let missing = api
         .get(url("/entrypoints/ep_AAAAAAAAAAAAAAAA"))
-        .basic_auth("admin", Some(PASSWORD))
+        .bearer_auth(&console.token)
         .send()
         .await
         .unwrap();
@@ -766,12 +806,7 @@ async fn an_invitation_link_works_once_within_72_hours_and_enforces_the_policy()
         csrf = csrf_of(&body);
     }
     // Before a password is set the account cannot sign in.
-    let early = reqwest::Client::new()
-        .get(format!("{}/api/v1/entrypoints", console.base))
-        .basic_auth("mario", Some(""))
-        .send()
-        .await
-        .unwrap();
+    let early = log_in_as(&console, &browser(), "mario", "").await;
     assert_eq!(early.status(), StatusCode::UNAUTHORIZED);
     let set = attempt("tramonto-sul-serchio", "tramonto-sul-serchio", csrf.clone())
         .await
@@ -783,13 +818,8 @@ async fn an_invitation_link_works_once_within_72_hours_and_enforces_the_policy()
     assert_eq!(again.status(), StatusCode::GONE, "the link works once");
     let used = client.get(&link).send().await.unwrap();
     assert_eq!(used.status(), StatusCode::GONE);
-    let works = reqwest::Client::new()
-        .get(format!("{}/api/v1/entrypoints", console.base))
-        .basic_auth("mario", Some("tramonto-sul-serchio"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(works.status(), StatusCode::OK);
+    let works = log_in_as(&console, &browser(), "mario", "tramonto-sul-serchio").await;
+    assert_eq!(works.status(), StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]
@@ -802,7 +832,7 @@ async fn each_role_reaches_exactly_what_it_may_and_never_another_tenants_data() 
     );
     let created: Value = reqwest::Client::new()
         .post(format!("{}/api/v1/entrypoints", console.base))
-        .basic_auth("admin", Some(PASSWORD))
+        .bearer_auth(&console.token)
         .json(&json!({"name": "Sito", "kind": "pagina_web"}))
         .send()
         .await
@@ -945,7 +975,7 @@ async fn sign_ins_and_changes_reach_the_append_only_audit_log() {
     );
     let created = reqwest::Client::new()
         .post(format!("{}/api/v1/entrypoints", console.base))
-        .basic_auth("admin", Some(PASSWORD))
+        .bearer_auth(&console.token)
         .json(&json!({"name": "Sito", "kind": "pagina_web"}))
         .send()
         .await
@@ -963,7 +993,11 @@ async fn sign_ins_and_changes_reach_the_append_only_audit_log() {
     assert_eq!(
         lines,
         [
-            ("admin", "entrypoint_created", Some(id.as_str())),
+            (
+                console.token_actor.as_str(),
+                "entrypoint_created",
+                Some(id.as_str()),
+            ),
             ("admin", "sign_in", None),
             ("admin", "sign_in_failed", None),
         ]
@@ -1019,20 +1053,10 @@ async fn changing_the_password_ends_other_sessions_and_sign_out_everywhere_ends_
         StatusCode::SEE_OTHER
     );
     assert_eq!(account(&here).await.unwrap().status(), StatusCode::OK);
-    let basic = |password: &'static str| {
-        reqwest::Client::new()
-            .get(format!("{}/api/v1/entrypoints", console.base))
-            .basic_auth("admin", Some(password))
-            .send()
-    };
-    assert_eq!(
-        basic(PASSWORD).await.unwrap().status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        basic("tramonto-sul-serchio").await.unwrap().status(),
-        StatusCode::OK
-    );
+    let old = log_in(&console, &browser(), PASSWORD).await;
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+    let new = log_in(&console, &browser(), "tramonto-sul-serchio").await;
+    assert_eq!(new.status(), StatusCode::SEE_OTHER);
 
     let out = here
         .post(format!(
@@ -1055,7 +1079,7 @@ async fn changing_the_password_ends_other_sessions_and_sign_out_everywhere_ends_
         .unwrap()
         .into_iter()
         .map(|e| e.action)
-        .filter(|a| a != "api_sign_in_failed" && !a.starts_with("sign_in"))
+        .filter(|a| !a.starts_with("sign_in"))
         .collect();
     assert_eq!(actions, ["signed_out_everywhere", "password_changed"]);
 }

@@ -48,10 +48,11 @@ echo "==> embedded mode (SQLite)"
 SATISFY_ADMIN_PASSWORD=benchmark-password RUST_LOG=warn $bin serve --listen 127.0.0.1:18191 --data-dir "$work/embedded" \
   --rate-limit-burst 100000000 --rate-limit-per-second 100000000 >/dev/null & pids+=($!)
 wait_up http://127.0.0.1:18191/healthz
-ep=$(curl -sf -u admin:benchmark-password http://127.0.0.1:18191/api/v1/entrypoints | python3 -c 'import json,sys; print(json.load(sys.stdin)["entrypoints"][0]["id"])')
+auth="Authorization: Bearer $($bin admin --data-dir "$work/embedded" tokens create --tenant comune --name bench --scopes read,write)"
+ep=$(curl -sf -H "$auth" http://127.0.0.1:18191/api/v1/entrypoints | python3 -c 'import json,sys; print(json.load(sys.stdin)["entrypoints"][0]["id"])')
 sleep 0.3
 read -r emb_rps emb_p50 emb_p99 emb_non2xx emb_requests < <(load http://127.0.0.1:18191 "$ep")
-emb_stored=$(curl -sf -u admin:benchmark-password "http://127.0.0.1:18191/api/v1/entrypoints/$ep/stats?granularity=day" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["count"])')
+emb_stored=$(curl -sf -H "$auth" "http://127.0.0.1:18191/api/v1/entrypoints/$ep/stats?granularity=day" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["count"])')
 
 echo "==> distributed mode (Kafka: noida-db, ClickHouse 26.9)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -63,9 +64,10 @@ export SATISFY_INTERNAL_TOKEN=bench-token
 SATISFY_ADMIN_PASSWORD=benchmark-password RUST_LOG=warn SATISFY_CLICKHOUSE_URL=http://127.0.0.1:$clickhouse_port SATISFY_PUBLIC_URL=http://127.0.0.1:18192 \
   $bin console --listen 127.0.0.1:18193 --data-dir "$work/console" >/dev/null 2>&1 & pids+=($!)
 wait_up http://127.0.0.1:18193/healthz
+dauth="Authorization: Bearer $($bin admin --data-dir "$work/console" tokens create --tenant comune --name bench --scopes read,write)"
 RUST_LOG=warn SATISFY_KAFKA_BROKERS=127.0.0.1:$broker_port SATISFY_KAFKA_PARTITIONS=4 SATISFY_CONSOLE_URL=http://127.0.0.1:18193 \
   $bin ingest --listen 127.0.0.1:18192 --rate-limit-burst 100000000 --rate-limit-per-second 100000000 >/dev/null 2>&1 & pids+=($!)
-dep=$(curl -sf -u admin:benchmark-password -X POST -H 'content-type: application/json' -d '{"name":"bench","kind":"pagina_web"}' \
+dep=$(curl -sf -H "$dauth" -X POST -H 'content-type: application/json' -d '{"name":"bench","kind":"pagina_web"}' \
   http://127.0.0.1:18193/api/v1/entrypoints | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 wait_up http://127.0.0.1:18192/readyz
 wait_up "http://127.0.0.1:18192/v1/entrypoints/$dep/widget-config"
@@ -74,7 +76,7 @@ read -r kafka_rps kafka_p50 kafka_p99 kafka_non2xx kafka_requests < <(load http:
 kafka_accepted=$((kafka_requests - kafka_non2xx))
 count() {
   local n
-  n=$(curl -sf -u admin:benchmark-password "http://127.0.0.1:18193/api/v1/entrypoints/$dep/stats?granularity=day" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["count"])') \
+  n=$(curl -sf -H "$dauth" "http://127.0.0.1:18193/api/v1/entrypoints/$dep/stats?granularity=day" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["count"])') \
     || { echo "cannot read the console's stats" >&2; exit 1; }
   echo "$n"
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Wrong sign-ins against a running console, and what they cost it in memory:
-#  1. 1,000 wrong passwords from one address, 64 at a time (sign-in form and HTTP Basic):
+# Wrong sign-ins through the console's sign-in form, and what they cost it in memory:
+#  1. 1,000 wrong passwords from one address, 64 at a time:
 #     how many are refused with 429 before any password hash is computed;
 #  2. 1,000 wrong passwords from 1,000 addresses (X-Forwarded-For, trusted for the test),
 #     64 at a time: every one is hashed, but never more than two Argon2id hashes at once.
@@ -24,18 +24,30 @@ for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1;
 memory() { awk '/VmRSS|VmHWM/ { printf "%s %d MB  ", $1, $2 / 1024 }' "/proc/$pid/status"; }
 statuses() { sort | uniq -c | awk '{ printf "%s×%s ", $2, $1 }'; }
 
+# One sign-in through the console's form: fetch it (for the CSRF cookie and field), post
+# it with user $2, password "wrong-$1", from address $3; prints the status.
+attempt() {
+  local jar csrf
+  jar=$(mktemp)
+  csrf=$(curl -s -c "$jar" -H "X-Forwarded-For: $3" "$BASE/console/login" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)
+  curl -s -o /dev/null -w '%{http_code}\n' -b "$jar" -H "X-Forwarded-For: $3" \
+    --data-urlencode "username=$2" --data-urlencode "password=wrong-$1" --data-urlencode "csrf=$csrf" \
+    "$BASE/console/login"
+  rm -f "$jar"
+}
+export -f attempt
+export BASE=$base
+
 before=$(memory)
-one_address=$(seq 1000 | xargs -P 64 -I{} curl -s -o /dev/null -w '%{http_code}\n' \
-  -u "admin:wrong-{}" "$base/api/v1/entrypoints" | statuses)
+one_address=$(seq 1000 | xargs -P 64 -I{} bash -c 'attempt {} admin 192.0.2.1' | statuses)
 after_one=$(memory)
-many_addresses=$(seq 1000 | xargs -P 64 -I{} sh -c \
-  'curl -s -o /dev/null -w "%{http_code}\n" -H "X-Forwarded-For: 10.$(({} / 256 % 256)).$(({} % 256)).1" -u "user{}:wrong" "$0/api/v1/entrypoints"' "$base" | statuses)
+many_addresses=$(seq 1000 | xargs -P 64 -I{} bash -c 'attempt {} user{} 10.$(({} / 256 % 256)).$(({} % 256)).1' | statuses)
 after_many=$(memory)
 
 section="## Sign-in under attack
 
-Wrong passwords sent to \`GET /api/v1/entrypoints\` with HTTP Basic (the sign-in form goes
-through the same guard), 64 at a time, against \`satisfy serve\` (\`bash tests/bench/sign_in.sh\`,
+Wrong passwords posted to the console's sign-in form (each after fetching the form for its
+CSRF token), 64 at a time, against \`satisfy serve\` (\`bash tests/bench/sign_in.sh\`,
 $(date -u +%Y-%m-%d), binary \`$binary\`). Memory is the process's resident set.
 
 | phase | answers | memory after |

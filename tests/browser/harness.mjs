@@ -1,6 +1,6 @@
 // Starts a real `satisfy serve` on a free port with a fresh data directory, and a
 // headless Chromium from Debian, for end-to-end tests and screenshots.
-import { spawn } from "node:child_process";
+import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -42,6 +42,10 @@ export async function startSatisfy() {
     if (Date.now() > deadline) throw new Error("satisfy did not start within 30 s");
     await new Promise((r) => setTimeout(r, 100));
   }
+  // API calls authenticate with a token of the first tenant, made by the operator CLI.
+  const token = execFileSync(binary, ["admin", "--data-dir", dataDir, "tokens", "create", "--tenant", "comune",
+    "--name", "e2e", "--scopes", "read,write"], { env: { ...process.env, RUST_LOG: "error" } }).toString().trim();
+  tokens.set(base, token);
   return {
     base,
     dataDir,
@@ -64,12 +68,15 @@ export async function launchBrowser() {
   });
 }
 
-export function basicAuth() {
-  return "Basic " + Buffer.from(`admin:${ADMIN_PASSWORD}`).toString("base64");
+const tokens = new Map();
+
+/// The Authorization header of API calls to the Satisfy at `base`.
+export function authorization(base) {
+  return `Bearer ${tokens.get(base)}`;
 }
 
 export async function api(base, path) {
-  const response = await fetch(base + path, { headers: { Authorization: basicAuth() } });
+  const response = await fetch(base + path, { headers: { Authorization: authorization(base) } });
   if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
   return response.json();
 }

@@ -5,7 +5,7 @@ import { mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomUUID } from "node:crypto";
-import { startSatisfy, launchBrowser, demoEntrypoint, basicAuth, ADMIN_PASSWORD } from "./harness.mjs";
+import { startSatisfy, launchBrowser, demoEntrypoint, authorization, ADMIN_PASSWORD } from "./harness.mjs";
 import { startSite } from "./fixtures/site.mjs";
 
 const out = join(dirname(fileURLToPath(import.meta.url)), "../../docs/screenshots");
@@ -36,7 +36,7 @@ try {
 
   // The template's static component taken over on a Bootstrap Italia page with a comune theme.
   const created = await fetch(`${server.base}/api/v1/entrypoints`, {
-    method: "POST", headers: { Authorization: basicAuth(), "content-type": "application/json" },
+    method: "POST", headers: { Authorization: authorization(server.base), "content-type": "application/json" },
     body: JSON.stringify({ name: "Sito del Comune", kind: "pagina_web", allowed_origins: [site.origin] }),
   });
   const ep = (await created.json()).id;

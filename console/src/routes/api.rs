@@ -1,6 +1,6 @@
 //! The REST API under `/api/v1`: entrypoints and their statistics, as JSON.
 //! Authenticated by the console's session cookie (plus `X-CSRF-Token` for changes) or by
-//! HTTP Basic with a console user's credentials.
+//! an API token of the tenant (`Authorization: Bearer`).
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};

@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
-import { startSatisfy, launchBrowser, api, basicAuth, demoEntrypoint } from "../harness.mjs";
+import { startSatisfy, launchBrowser, api, authorization, demoEntrypoint } from "../harness.mjs";
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve("axe-core/axe.min.js");
@@ -33,7 +33,7 @@ before(async () => {
       { question: "Useresti di nuovo il servizio?", options: ["Sì", "No"] }] },
   }]]) {
     const response = await fetch(`${server.base}/api/v1/entrypoints`, {
-      method: "POST", headers: { Authorization: basicAuth(), "content-type": "application/json" },
+      method: "POST", headers: { Authorization: authorization(server.base), "content-type": "application/json" },
       body: JSON.stringify({ name: `Prova ${kind}`, kind, ...extra }),
     });
     assert.equal(response.status, 201);
