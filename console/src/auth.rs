@@ -101,8 +101,10 @@ impl ClientAddress {
                     .iter()
                     .filter_map(|value| value.to_str().ok())
                     .flat_map(|value| value.split(','))
-                    .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
                     .next_back()
+                    // The entry the nearest proxy appended, or none: never an earlier,
+                    // client-written one.
+                    .and_then(|entry| entry.trim().parse::<IpAddr>().ok())
             })
             .flatten();
         let peer = parts

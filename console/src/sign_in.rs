@@ -8,8 +8,8 @@ use argon2::password_hash::PasswordHash;
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
@@ -75,9 +75,9 @@ impl Failures {
 
 /// Guards every password check of the console (sign-in form and API credentials).
 pub struct SignInGuard {
-    hashing: Semaphore,
+    hashing: Arc<Semaphore>,
     /// Argon2 working memory, one area per hashing slot, reused from check to check.
-    memory: Mutex<Vec<Vec<Block>>>,
+    memory: Arc<Mutex<Vec<Vec<Block>>>>,
     failures: Mutex<HashMap<Key, Failures>>,
     dummy_hash: String,
     hashes: AtomicU64,
@@ -118,9 +118,14 @@ fn verify_in(memory: &mut Vec<Block>, password: &[u8], phc: &str) -> bool {
         && bool::from(output.ct_eq(expected.as_bytes()))
 }
 
-/// The address a throttle keys on: IPv6 clients by their /64, which one subscriber holds.
+/// The address a throttle keys on: IPv6 clients by their /64, which one subscriber holds;
+/// IPv4 clients seen through an IPv6 socket (`::ffff:a.b.c.d`) by their IPv4 address.
 fn address_key(address: IpAddr) -> IpAddr {
     match address {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => IpAddr::V4(
+            v6.to_ipv4_mapped()
+                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+        ),
         IpAddr::V6(v6) => {
             let prefix = u128::from(v6) & !((1u128 << 64) - 1);
             IpAddr::V6(prefix.into())
@@ -133,8 +138,8 @@ impl SignInGuard {
     /// A guard allowing `concurrent_hashes` Argon2id checks at once (memory: 19 MiB each).
     pub fn new(concurrent_hashes: usize) -> Result<SignInGuard, ConfigError> {
         Ok(SignInGuard {
-            hashing: Semaphore::new(concurrent_hashes.max(1)),
-            memory: Mutex::new(Vec::new()),
+            hashing: Arc::new(Semaphore::new(concurrent_hashes.max(1))),
+            memory: Arc::new(Mutex::new(Vec::new())),
             failures: Mutex::new(HashMap::new()),
             dummy_hash: hash_password(&crate::auth::random_token())?,
             hashes: AtomicU64::new(0),
@@ -227,31 +232,30 @@ impl SignInGuard {
         }
     }
 
-    /// Runs one Argon2 check in a hashing slot, off the async threads.
+    /// Runs one Argon2 check in a hashing slot, off the async threads. The slot and its
+    /// memory area belong to the blocking task: if the request is dropped meanwhile, they
+    /// are released only when the hash is done, so the bound holds whatever clients do.
     async fn verify(&self, password: String, phc: String) -> Result<bool, Refusal> {
-        let _permit = tokio::time::timeout(HASH_QUEUE_WAIT, self.hashing.acquire())
+        let permit = tokio::time::timeout(HASH_QUEUE_WAIT, self.hashing.clone().acquire_owned())
             .await
             .map_err(|_| Refusal::Busy)?
             .map_err(|_| Refusal::Busy)?;
         self.hashes.fetch_add(1, Ordering::Relaxed);
-        // Within a permit there is always an area to take, or room for a new one.
-        let mut memory = self
-            .memory
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop()
-            .unwrap_or_default();
-        let (memory, verified) = tokio::task::spawn_blocking(move || {
+        let pool = Arc::clone(&self.memory);
+        tokio::task::spawn_blocking(move || {
+            // Within a permit there is always an area to take, or room for a new one.
+            let mut memory = pool
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop()
+                .unwrap_or_default();
             let verified = verify_in(&mut memory, password.as_bytes(), &phc);
-            (memory, verified)
+            pool.lock().unwrap_or_else(|e| e.into_inner()).push(memory);
+            drop(permit);
+            verified
         })
         .await
-        .map_err(|_| Refusal::Busy)?;
-        self.memory
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(memory);
-        Ok(verified)
+        .map_err(|_| Refusal::Busy)
     }
 
     /// Checks `password` for `account` from `address` against its stored hash, or against
@@ -388,6 +392,14 @@ mod tests {
         assert_eq!(wait(FREE_FAILURES), Duration::from_secs(1));
         assert_eq!(wait(FREE_FAILURES + 3), Duration::from_secs(8));
         assert_eq!(wait(FREE_FAILURES + 40), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn ipv4_clients_behind_an_ipv6_socket_keep_their_own_key() {
+        let a: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        let b: IpAddr = "::ffff:198.51.100.7".parse().unwrap();
+        assert_ne!(address_key(a), address_key(b));
+        assert_eq!(address_key(a), "192.0.2.1".parse::<IpAddr>().unwrap());
     }
 
     #[test]

@@ -194,6 +194,17 @@ async fn unknown_usernames_cost_a_password_hash_like_known_ones() {
     let response = log_in_as(&console, &browser(), "nessuno", "qualsiasi-password").await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(console.sign_in.hashes(), 1);
+    // A name no account can have (a password typed in the wrong field, say) fails at once
+    // and is recorded nowhere.
+    let odd = log_in_as(&console, &browser(), "La Mia Password 2026!", "x").await;
+    assert_eq!(odd.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(console.sign_in.hashes(), 1);
+    let log = console.store.audit_log(None, 10).await.unwrap();
+    assert!(log.iter().all(|e| !e.actor.contains("Password")));
+    assert!(
+        log.iter()
+            .any(|e| e.actor == "unknown" && e.action == "sign_in_failed")
+    );
 }
 
 #[tokio::test]

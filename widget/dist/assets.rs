@@ -17,11 +17,11 @@ const ASSETS: &[Asset] = &[
         brotli: include_bytes!("satisfy-core.a818089f79.wasm.br"),
     },
     Asset {
-        name: "satisfy.9bfce43f1b.css",
+        name: "satisfy.a3d865d67b.css",
         content_type: "text/css; charset=utf-8",
         immutable: true,
-        identity: include_bytes!("satisfy.9bfce43f1b.css"),
-        gzip: include_bytes!("satisfy.9bfce43f1b.css.gz"),
-        brotli: include_bytes!("satisfy.9bfce43f1b.css.br"),
+        identity: include_bytes!("satisfy.a3d865d67b.css"),
+        gzip: include_bytes!("satisfy.a3d865d67b.css.gz"),
+        brotli: include_bytes!("satisfy.a3d865d67b.css.br"),
     },
 ];

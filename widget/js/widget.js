@@ -19,6 +19,7 @@
   function warn(what) {
     if (window.console) console.warn("Satisfy widget: " + what);
   }
+  if (!/^ep_[\w-]{16}$/.test(entrypoint)) return warn('data-entrypoint="' + entrypoint + '" is not an entrypoint id');
 
   function pageLang() {
     var tag = script.getAttribute("data-lang") || document.documentElement.lang || "it";
@@ -59,7 +60,9 @@
     }
     return function (id, ep, page, rating, answers, comment, lang, widget) {
       var args = [].concat(pass(id), pass(ep), pass(page), rating, pass(answers), pass(comment), pass(lang), pass(widget));
-      var result = new Uint32Array(core.memory.buffer, core.encode_rating.apply(null, args), 3);
+      // The call may grow the memory, which replaces its buffer: read it afterwards.
+      var pointer = core.encode_rating.apply(null, args);
+      var result = new Uint32Array(core.memory.buffer, pointer, 3);
       var text = new TextDecoder().decode(new Uint8Array(core.memory.buffer, result[1], result[2]));
       if (result[0]) throw text;
       return text;
@@ -77,10 +80,14 @@
   }
 
   // Resolves to the WASM encoder, or to null when WebAssembly cannot run here.
-  var wasmReady = typeof WebAssembly === "object" && wasmAllowed()
-    ? WebAssembly.instantiateStreaming(fetch(base + "/widget/v1/" + SATISFY_WASM, { credentials: "omit" }), {})
-      .then(function (m) { return wasmEncoder(m.instance.exports); }, function () { return null; })
-    : Promise.resolve(null);
+  var wasmReady = Promise.resolve(null);
+  if (typeof WebAssembly === "object" && wasmAllowed()) {
+    var wasmFile = fetch(base + "/widget/v1/" + SATISFY_WASM, { credentials: "omit" });
+    wasmReady = (WebAssembly.instantiateStreaming
+      ? WebAssembly.instantiateStreaming(wasmFile, {})
+      : wasmFile.then(function (r) { return r.arrayBuffer(); }).then(function (b) { return WebAssembly.instantiate(b, {}); }))
+      .then(function (m) { return wasmEncoder(m.instance.exports); }, function () { return null; });
+  }
 
   // The fallback: the same wire format, validated by the server either way.
   function jsEncodeRating(id, ep, page, rating, answers, comment, lang, widget) {
@@ -93,6 +100,8 @@
 
   var configReady = fetch(base + "/v1/entrypoints/" + encodeURIComponent(entrypoint) + "/widget-config?lang=" + pageLang(), { credentials: "omit" })
     .then(function (r) { if (!r.ok) throw "entrypoint " + entrypoint + " unknown or paused (widget-config " + r.status + ")"; return r.json(); });
+  // Handled in mount(); this keeps an early failure from reaching the host's error tracker.
+  configReady.catch(function () {});
 
   // Bootstrap Italia (the Modello Comuni templates and the CMS themes derived from them)
   // declares its version as a CSS variable and, through its JS, as a global.
@@ -108,10 +117,12 @@
     var node = el("div", { "class": "satisfy-band" });
     node.appendChild(el("div")).appendChild(el("div")).appendChild(el("div"));
     var main = document.querySelector("main");
-    var footer = document.querySelector("footer");
-    var last = main && main.lastElementChild;
-    var closing = ".bg-grey-card,.cmp-contacts";
-    if (last && (last.matches(closing) || last.querySelector(closing))) main.insertBefore(node, last);
+    var footer = document.querySelector("body > footer") || document.querySelector("footer");
+    // The closing block is the child of <main> that holds the contacts, unless that child
+    // wraps the whole page (the H1 included).
+    var block = main && main.querySelector(".bg-grey-card,.cmp-contacts");
+    while (block && block.parentNode !== main) block = block.parentNode;
+    if (block && !block.querySelector("h1")) main.insertBefore(node, block);
     else if (main) main.appendChild(node);
     else if (footer) footer.parentNode.insertBefore(node, footer);
     else document.body.appendChild(node);
@@ -119,7 +130,9 @@
   }
 
   function mount() {
-    if (document.querySelector(".satisfy-feedback")) return warn("already on this page, loaded twice");
+    var page = document.documentElement;
+    if (page.hasAttribute("data-satisfy")) return warn("already on this page, loaded twice");
+    page.setAttribute("data-satisfy", "");
     var statics = document.querySelectorAll(FEEDBACK);
     var target = document.querySelector('[data-satisfy-entrypoint="' + entrypoint + '"]');
     if (!target && statics.length > 1) {
@@ -135,6 +148,8 @@
     if (holder) (holder === target ? holder : holder.firstChild.firstChild.firstChild).appendChild(root);
     Promise.all([configReady, wasmReady]).then(function (loaded) {
       var bi = bootstrapItalia();
+      // Rendered before the template's component goes, so a failure leaves that one working.
+      render(root, loaded[0], loaded[1], bi);
       if (replaced) replaced.parentNode.replaceChild(root, replaced);
       // A mount target wins over the template's component: the page keeps exactly one.
       else Array.prototype.forEach.call(statics, remove);
@@ -146,7 +161,6 @@
           holder.firstChild.firstChild.firstChild.className = "col-12 col-lg-6";
         }
       }
-      render(root, loaded[0], loaded[1], bi);
     }).catch(function (error) {
       // Never break the host page: log and give the reserved space back.
       remove(holder === target ? root : holder);
@@ -165,17 +179,15 @@
     var uid = "satisfy-" + id.slice(0, 8);
     // `rating` is what citizens chose and may be sent; `shown` is what the stars display.
     var state = { rating: 0, shown: 0, answers: {}, comment: "", step: 0, sent: null, inFlight: false };
-    // Whether the last click inside the widget came from a person (mouse, keyboard or
-    // assistive technology). The AgID validator and other checkers call click() on the
-    // stars: the widget reacts as they expect but never sends what they choose.
-    var trusted = false;
+    // Only clicks that come from a person (mouse, touch, keyboard or assistive technology:
+    // `isTrusted`) choose what is sent. The AgID validator and other checkers call click()
+    // on the stars: the widget shows what they choose but never sends it.
     function theme(own, official) { return bi ? own + " " + official : own; }
 
     root.className = bi ? "satisfy-feedback satisfy-bi card shadow card-wrapper" : "satisfy-feedback satisfy-own";
     root.setAttribute("data-element", "feedback");
     root.setAttribute("data-satisfy-engine", wasmEncode ? "wasm" : "js");
     root.setAttribute("lang", s.lang);
-    root.addEventListener("click", function (event) { trusted = event.isTrusted; }, true);
 
     var title = root.appendChild(el("h2", { "class": "satisfy-title", "data-element": "feedback-title" }, s.title));
     var stars = root.appendChild(el("fieldset", { "class": "satisfy-stars" }));
@@ -184,7 +196,7 @@
     for (var n = 1; n <= 5; n++) {
       stars.appendChild(el("input", { type: "radio", name: uid + "-rating", id: uid + "-star-" + n, value: String(n), "class": "satisfy-sr-only" }));
       var label = stars.appendChild(el("label", { "for": uid + "-star-" + n, "class": "satisfy-star", "data-element": "feedback-rate-" + n }));
-      label.innerHTML = '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d="' + STAR + '"/></svg>';
+      label.innerHTML = '<svg viewBox="0 0 24 24" width="32" height="32" aria-hidden="true" focusable="false"><path d="' + STAR + '"/></svg>';
       label.appendChild(el("span", { "class": "satisfy-sr-only" }, s.star_labels[n - 1]));
       starLabels.push(label);
     }
@@ -206,8 +218,8 @@
         var row = list.appendChild(el("div", { "class": "satisfy-option" }));
         var oid = uid + "-" + f.id + "-" + o.id;
         var radio = row.appendChild(el("input", { type: "radio", name: uid + "-" + f.id, id: oid, value: o.id }));
-        radio.addEventListener("change", function () {
-          if (trusted) state.answers[f.id] = o.id;
+        radio.addEventListener("click", function (event) {
+          if (event.isTrusted) state.answers[f.id] = o.id;
         });
         row.appendChild(el("label", { "for": oid, "data-element": official ? "feedback-rating-answer" : null }, o.label));
       });
@@ -218,7 +230,7 @@
     legend(step2, s.details_question, null, 2);
     step2.appendChild(el("label", { "for": uid + "-details", "class": "satisfy-label" }, s.details_label));
     var details = step2.appendChild(el("input", { type: "text", id: uid + "-details", "class": theme("satisfy-text", "form-control"), "data-element": "feedback-input-text", maxlength: String(s.details_max_chars), autocomplete: "off" }));
-    details.addEventListener("input", function () { state.comment = details.value; });
+    details.addEventListener("input", function (event) { if (event.isTrusted) state.comment = details.value; });
 
     var buttons = root.appendChild(el("div", { "class": "satisfy-buttons", hidden: "" }));
     var back = buttons.appendChild(el("button", { type: "button", "class": theme("satisfy-btn satisfy-back", "btn btn-outline-primary fw-bold") }, s.back));
@@ -295,19 +307,30 @@
       state.shown = value;
       starLabels.forEach(function (l, i) { l.classList.toggle("satisfy-on", i < value); });
       show(state.step === 2 ? 2 : 1);
-      if (trusted) {
-        state.rating = value;
+    });
+    // A person's click, also on a star a checker already selected (no change event then).
+    stars.addEventListener("click", function (event) {
+      var input = event.target;
+      if (event.isTrusted && input.checked && input.value) {
+        state.rating = Number(input.value);
         flush(0);
       }
     });
 
-    back.addEventListener("click", function () { show(state.step === 2 ? 1 : 0); });
-    next.addEventListener("click", function () {
+    back.addEventListener("click", function () {
+      show(state.step === 2 ? 1 : 0);
+      // The buttons just hid: keep the keyboard where the citizen was.
+      var checked = stars.querySelector("input:checked");
+      if (state.step === 0 && checked) checked.focus();
+    });
+    next.addEventListener("click", function (event) {
       if (state.step === 1) return show(2);
       show(3);
       stars.hidden = title.hidden = true;
       thanks.textContent = s.thanks;
-      if (trusted) flush(0);
+      thanks.setAttribute("tabindex", "-1");
+      thanks.focus();
+      if (event.isTrusted) flush(0);
     });
   }
 

@@ -19,7 +19,7 @@ use crate::auth::{
 use crate::error::{PageError, retry_after};
 use crate::forms::{parse_custom_form, parse_name, parse_origins};
 use crate::i18n::{LANG_COOKIE, Ui, UiLang, ui};
-use crate::invitations::{PolicyError, check_password_policy};
+use crate::invitations::{PolicyError, check_password_policy, valid_username};
 use crate::roles::Capability;
 use crate::sign_in::Refusal;
 use crate::stats::{self, StatsParams, bucket_label};
@@ -233,6 +233,16 @@ async fn login(
         return Err(PageError::CsrfRejected);
     }
     let username = form.username.trim();
+    // A name no account can have fails at once: it costs no hash and is neither kept as a
+    // throttle key nor written anywhere (it may be a password typed in the wrong field).
+    if !valid_username(username) {
+        return Ok(login_page(
+            lang,
+            LoginOutcome::Failed,
+            String::new(),
+            secure,
+        ));
+    }
     let user = state.store.find_user(username).await?;
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
     let verified = match state
@@ -242,16 +252,18 @@ async fn login(
     {
         Ok(verified) => verified,
         Err(Refusal::Throttled(wait)) => {
-            tracing::warn!(%username, "console login throttled");
+            tracing::warn!(%address, "console login throttled");
             let outcome = LoginOutcome::Throttled(wait);
             return Ok(login_page(lang, outcome, form.username, secure));
         }
         Err(Refusal::Busy) => return Err(PageError::Unavailable),
     };
     let tenant = user.as_ref().map(|u| u.tenant.clone());
+    // Only existing accounts are named: an unknown name may be a mistyped password.
+    let actor = if user.is_some() { username } else { "unknown" };
     let Some(user) = user.filter(|_| verified) else {
-        tracing::info!(%username, "failed console login");
-        let entry = AuditEntry::now(tenant.as_ref(), username, "sign_in_failed", None);
+        tracing::info!(username = %actor, "failed console login");
+        let entry = AuditEntry::now(tenant.as_ref(), actor, "sign_in_failed", None);
         state.store.record(entry).await?;
         return Ok(login_page(
             lang,

@@ -210,3 +210,33 @@ test("an unknown entrypoint leaves the template's component in place and says wh
   assert.equal(await page.locator(".satisfy-feedback").count(), 0);
   await context.close();
 });
+
+test("a citizen's click on the star a checker left selected is still a rating", async () => {
+  const ep = await newEntrypoint("same star");
+  const { page, context } = await openPage({ ep, snippet: "body" }, 1280);
+  await page.locator('[data-element="feedback"][data-satisfy-engine]').waitFor();
+  assert.deepEqual(await validatorCheck(page), { score: 1, errors: [] });
+  // The validator's last clicks selected 5 stars; the citizen picks 5 stars too.
+  assert.equal(await page.locator('[data-element="feedback"] input[value="5"]').isChecked(), true);
+  await page.click('[data-element="feedback-rate-5"]');
+  const stored = await waitForCount(ep, 1);
+  assert.deepEqual(stored.distribution, [0, 0, 0, 0, 1]);
+  await context.close();
+});
+
+test("the snippet pasted twice mounts once and says so", async () => {
+  const ep = await newEntrypoint("twice");
+  const { page, context, problems } = await openPage({ ep, snippet: "body" }, 1280);
+  await page.locator('[data-element="feedback"][data-satisfy-engine]').waitFor();
+  await page.evaluate(({ src, ep }) => new Promise((resolve) => {
+    const s = document.createElement("script");
+    s.src = src;
+    s.setAttribute("data-entrypoint", ep);
+    s.onload = resolve;
+    document.body.appendChild(s);
+  }), { src: `${server.base}/widget/v1/satisfy.js`, ep });
+  await waitForWarning(page, problems);
+  assert.match(problems.warnings.join(" "), /already on this page/);
+  assert.equal(await page.locator('[data-element="feedback"]').count(), 1);
+  await context.close();
+});
