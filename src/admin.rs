@@ -66,6 +66,19 @@ pub enum UserCommand {
         #[arg(long, env = "SATISFY_PUBLIC_URL", default_value = "http://127.0.0.1:8080", value_parser = parse_http_url)]
         public_url: String,
     },
+    /// Gives an existing user a role in another tenant (or changes it there); the console
+    /// header then lets them switch.
+    Grant {
+        /// The tenant.
+        #[arg(long, value_parser = parse_tenant)]
+        tenant: TenantId,
+        /// The user.
+        #[arg(long)]
+        username: String,
+        /// admin, editor, viewer or auditor.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
 }
 
 /// `satisfy admin tenants …`.
@@ -272,6 +285,16 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
             let what = format!("{username} ({})", role.as_str());
             audit(&store, Some(&tenant), "user_invited", Some(&what)).await?;
             println!("{link}");
+        }
+        AdminCommand::Users(UserCommand::Grant {
+            tenant,
+            username,
+            role,
+        }) => {
+            store.grant(&username, &tenant, role).await?;
+            let what = format!("{username} ({})", role.as_str());
+            audit(&store, Some(&tenant), "role_granted", Some(&what)).await?;
+            println!("{username} is {} in {tenant}", role.as_str());
         }
         AdminCommand::Tokens(TokenCommand::Create {
             tenant,

@@ -329,6 +329,20 @@ async fn operator_cli_creates_a_tenant_and_a_token_the_running_server_accepts() 
     );
     let form = client().get(link.trim_end()).send().await.unwrap();
     assert_eq!(form.status(), 200, "the link opens the set-password form");
+    let granted = admin(
+        data.path(),
+        &[
+            "users",
+            "grant",
+            "--tenant",
+            "bugliano",
+            "--username",
+            "lucia",
+            "--role",
+            "viewer",
+        ],
+    );
+    assert_eq!(granted, "lucia is viewer in bugliano\n");
     let audit = admin(data.path(), &["audit", "--tenant", "altrove"]);
     let mut lines = audit.lines();
     assert_eq!(lines.next(), Some("time,tenant,actor,action,target"));

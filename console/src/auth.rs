@@ -144,6 +144,8 @@ pub struct Authenticated {
     pub scopes: Option<Vec<Scope>>,
     /// A user's role in the tenant; `None` for API tokens.
     pub role: Option<Role>,
+    /// The tenants a signed-in user may switch to (slug, name); empty for API tokens.
+    pub tenants: Vec<(String, String)>,
 }
 
 impl Authenticated {
@@ -154,6 +156,7 @@ impl Authenticated {
             csrf_token,
             scopes: None,
             role: Some(user.role),
+            tenants: Vec::new(),
         }
     }
 
@@ -180,11 +183,18 @@ async fn from_session(
     let Some(token) = cookie(headers, session_cookie(state.config.secure_cookies)) else {
         return Ok(None);
     };
-    Ok(state
+    let Some(session) = state.store.find_session(token_hash(token)).await? else {
+        return Ok(None);
+    };
+    let mut auth = Authenticated::user(session.user, Some(session.csrf_token));
+    auth.tenants = state
         .store
-        .find_session(token_hash(token))
+        .tenants_of(&auth.actor)
         .await?
-        .map(|session| Authenticated::user(session.user, Some(session.csrf_token))))
+        .into_iter()
+        .map(|t| (t.slug.as_str().to_owned(), t.name))
+        .collect();
+    Ok(Some(auth))
 }
 
 /// An API token (`Authorization: Bearer sat_…`). Tokens carry 256 random bits: a wrong
@@ -215,6 +225,7 @@ async fn from_token(
         csrf_token: None,
         scopes: Some(token.scopes),
         role: None,
+        tenants: Vec::new(),
     })))
 }
 

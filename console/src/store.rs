@@ -101,6 +101,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
         BEGIN SELECT RAISE (ABORT, 'the audit log is append-only'); END;
 "#,
+    r#"
+    -- The tenant a session works in, when the user switched from their own.
+    ALTER TABLE sessions ADD COLUMN tenant TEXT;
+"#,
 ];
 
 /// One line of the audit log: who did what, when, in which tenant. Client addresses are
@@ -148,6 +152,22 @@ fn user_named(c: &Connection, username: &str) -> Result<Option<User>, ConfigErro
     Ok(c.query_row(
         &format!("{USER_SELECT} WHERE u.username = ?1"),
         [username],
+        user_from_row,
+    )
+    .optional()?
+    .flatten())
+}
+
+/// `username` with their role in `tenant` (platform admins: admin everywhere), if they
+/// have one there and the tenant is active.
+fn user_in(c: &Connection, username: &str, tenant: &str) -> Result<Option<User>, ConfigError> {
+    Ok(c.query_row(
+        "SELECT u.username, u.password_hash, t.slug, u.platform_admin, m.role
+         FROM users u
+         JOIN tenants t ON t.slug = ?2 AND t.status = 'active'
+         LEFT JOIN memberships m ON m.username = u.username AND m.tenant = t.slug
+         WHERE u.username = ?1",
+        [username, tenant],
         user_from_row,
     )
     .optional()?
@@ -517,17 +537,113 @@ impl ConfigStore {
         self.run(move |c| {
             let row = c
                 .query_row(
-                    "SELECT s.csrf_token, u.username FROM sessions s JOIN users u ON u.username = s.username
+                    "SELECT s.csrf_token, u.username, s.tenant FROM sessions s JOIN users u ON u.username = s.username
                      WHERE s.token_hash = ?1 AND s.expires_at > ?2",
                     params![token_hash, now()],
-                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, Option<String>>(2)?,
+                        ))
+                    },
                 )
                 .optional()?;
-            let Some((csrf_token, username)) = row else {
+            let Some((csrf_token, username, tenant)) = row else {
                 return Ok(None);
             };
-            let user = user_named(c, &username)?;
-            Ok(user.map(|user| Session { user, csrf_token }))
+            // Signed in at all (home tenant active, a role there), then in the tenant the
+            // session switched to, if the user still holds a role there.
+            let Some(home) = user_named(c, &username)? else {
+                return Ok(None);
+            };
+            let user = match tenant {
+                Some(tenant) => user_in(c, &username, &tenant)?.unwrap_or(home),
+                None => home,
+            };
+            Ok(Some(Session { user, csrf_token }))
+        })
+        .await
+    }
+
+    /// The active tenants `username` may work in, by name: every one for a platform
+    /// administrator.
+    pub async fn tenants_of(&self, username: &str) -> Result<Vec<Tenant>, ConfigError> {
+        let username = username.to_owned();
+        self.run(move |c| {
+            let columns = TENANT_COLUMNS
+                .split(", ")
+                .map(|column| format!("t.{column}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut statement = c.prepare(&format!(
+                "SELECT {columns} FROM tenants t JOIN users u ON u.username = ?1
+                 WHERE t.status = 'active' AND (u.platform_admin = 1 OR EXISTS (
+                     SELECT 1 FROM memberships m WHERE m.username = u.username AND m.tenant = t.slug))
+                 ORDER BY t.name, t.slug"
+            ))?;
+            let rows = statement.query_map([username], tenant_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    /// Whether an account called `username` exists, in any tenant.
+    pub async fn username_taken(&self, username: &str) -> Result<bool, ConfigError> {
+        let username = username.to_owned();
+        self.run(move |c| {
+            Ok(c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE username = ?1)",
+                [username],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
+    /// Gives `username` a role in `tenant` (or changes it).
+    pub async fn grant(
+        &self,
+        username: &str,
+        tenant: &TenantId,
+        role: Role,
+    ) -> Result<(), ConfigError> {
+        let (username, tenant) = (username.to_owned(), tenant.as_str().to_owned());
+        self.run(move |c| {
+            let known: bool = c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE username = ?1)
+                    AND EXISTS (SELECT 1 FROM tenants WHERE slug = ?2)",
+                [&username, &tenant],
+                |r| r.get(0),
+            )?;
+            if !known {
+                return Err(ConfigError(format!(
+                    "no user `{username}` or no tenant `{tenant}`"
+                )));
+            }
+            c.execute(
+                "INSERT INTO memberships (username, tenant, role) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (username, tenant) DO UPDATE SET role = excluded.role",
+                params![username, tenant, role.as_str()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Makes a session work in `tenant` from now on.
+    pub async fn switch_session(
+        &self,
+        token_hash: String,
+        tenant: &TenantId,
+    ) -> Result<(), ConfigError> {
+        let tenant = tenant.as_str().to_owned();
+        self.run(move |c| {
+            c.execute(
+                "UPDATE sessions SET tenant = ?2 WHERE token_hash = ?1",
+                params![token_hash, tenant],
+            )?;
+            Ok(())
         })
         .await
     }

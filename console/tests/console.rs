@@ -1150,6 +1150,18 @@ async fn a_tenant_admin_invites_users_issues_and_revokes_tokens_and_reads_the_au
         .await
         .unwrap();
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let taken = admin
+        .post(format!("{}/console/users", console.base))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "lucia"),
+            ("role", "viewer"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(taken.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(taken.text().await.unwrap().contains("non è disponibile"));
 
     // A token, shown once, that works until revoked from the page.
     let issued = admin
@@ -1218,4 +1230,73 @@ async fn a_tenant_admin_invites_users_issues_and_revokes_tokens_and_reads_the_au
             .status();
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
     }
+}
+
+#[tokio::test]
+async fn a_user_with_roles_in_two_tenants_switches_between_them() {
+    let console = spawn().await;
+    let mario = invited(&console, "bugliano", "mario", Role::Viewer).await;
+    let altrove = TenantId::parse("altrove").unwrap();
+    let other = token(&console, "altrove", &[Scope::Read, Scope::Write], None).await;
+    console
+        .store
+        .grant("mario", &altrove, Role::Admin)
+        .await
+        .unwrap();
+    let created: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/entrypoints", console.base))
+        .bearer_auth(&other)
+        .json(&json!({"name": "Sito di Altrove", "kind": "pagina_web"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let list = |client: &reqwest::Client| {
+        client
+            .get(format!("{}/console/entrypoints", console.base))
+            .send()
+    };
+    let home = list(&mario).await.unwrap().text().await.unwrap();
+    assert!(!home.contains("Sito di Altrove"));
+    assert!(
+        home.contains("Comune di Altrove"),
+        "the switcher offers the other tenant"
+    );
+    let csrf = csrf_of(&home);
+    let switch = |tenant: &'static str| {
+        mario
+            .post(format!("{}/console/tenant", console.base))
+            .form(&[("csrf", csrf.as_str()), ("tenant", tenant)])
+            .send()
+    };
+    assert_eq!(
+        switch("altrove").await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    let away = list(&mario).await.unwrap().text().await.unwrap();
+    assert!(away.contains("Sito di Altrove"));
+    assert!(away.contains(created["id"].as_str().unwrap()));
+    // Admin there, viewer at home.
+    let users = mario
+        .get(format!("{}/console/users", console.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(users.status(), StatusCode::OK);
+    assert_eq!(
+        switch("nessuno").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        switch("bugliano").await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    let users = mario
+        .get(format!("{}/console/users", console.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(users.status(), StatusCode::FORBIDDEN);
 }

@@ -34,6 +34,7 @@ pub fn router() -> Router<ConsoleState> {
         .route("/logout", post(logout))
         .route("/set-password", get(set_password_form).post(set_password))
         .route("/account", get(account))
+        .route("/tenant", post(switch_tenant))
         .route("/account/password", post(change_password))
         .route("/account/sign-out-everywhere", post(sign_out_everywhere))
         .route("/lang/{code}", get(switch_language))
@@ -59,6 +60,9 @@ pub struct Layout {
     pub(crate) can_manage: bool,
     pub(crate) can_read_stats: bool,
     pub(crate) can_manage_team: bool,
+    /// The tenant the user works in, and those they may switch to (slug, name).
+    pub(crate) tenant: String,
+    pub(crate) tenants: Vec<(String, String)>,
 }
 
 impl Layout {
@@ -75,6 +79,10 @@ impl Layout {
             can_manage: auth.is_some_and(|a| a.can(Capability::ManageEntrypoints)),
             can_read_stats: auth.is_some_and(|a| a.can(Capability::ReadStats)),
             can_manage_team: auth.is_some_and(|a| a.can(Capability::ManageTeam)),
+            tenant: auth
+                .map(|a| a.tenant.as_str().to_owned())
+                .unwrap_or_default(),
+            tenants: auth.map(|a| a.tenants.clone()).unwrap_or_default(),
         }
     }
 
@@ -516,6 +524,35 @@ async fn sign_out_everywhere(
         Redirect::to("/console/login").into_response(),
         auth::set_cookie(session_cookie(secure), "", 0, secure),
     ))
+}
+
+#[derive(Deserialize)]
+struct SwitchForm {
+    csrf: String,
+    tenant: String,
+}
+
+/// Makes the session work in another tenant where the user holds a role.
+async fn switch_tenant(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    headers: HeaderMap,
+    Form(form): Form<SwitchForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&auth, &form.csrf)?;
+    let tenant = auth
+        .tenants
+        .iter()
+        .find(|(slug, _)| *slug == form.tenant)
+        .and_then(|(slug, _)| satisfy_core::TenantId::parse(slug))
+        .ok_or(PageError::Forbidden)?;
+    let secure = state.config.secure_cookies;
+    let token = auth::cookie(&headers, session_cookie(secure)).ok_or(PageError::LoginRequired)?;
+    state
+        .store
+        .switch_session(auth::token_hash(token), &tenant)
+        .await?;
+    Ok(Redirect::to("/console/entrypoints").into_response())
 }
 
 #[derive(Deserialize)]

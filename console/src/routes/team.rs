@@ -144,6 +144,11 @@ async fn create_user(
         let error = Some(ui(lang).username_invalid);
         return users_page(&state, &auth, lang, None, error).await;
     }
+    // Usernames are unique across tenants: the answer says no more than "taken".
+    if state.store.username_taken(username).await? {
+        let error = Some(ui(lang).username_unavailable);
+        return users_page(&state, &auth, lang, None, error).await;
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
