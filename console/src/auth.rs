@@ -53,6 +53,13 @@ pub fn hash_password(password: &str) -> Result<String, ConfigError> {
         .map_err(|e| ConfigError::from_message(e.to_string()))
 }
 
+/// [`hash_password`] on a blocking thread, for async callers.
+pub async fn hash_password_off_thread(password: String) -> Result<String, ConfigError> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ConfigError::from_message(e.to_string()))?
+}
+
 /// A fresh unguessable token (256 bits, URL-safe).
 pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
@@ -144,7 +151,7 @@ pub struct Authenticated {
     pub scopes: Option<Vec<Scope>>,
     /// A user's role in the tenant; `None` for API tokens.
     pub role: Option<Role>,
-    /// The tenants a signed-in user may switch to (slug, name); empty for API tokens.
+    /// The tenants a signed-in user may switch to (slug, name), loaded for pages only.
     pub tenants: Vec<(String, String)>,
 }
 
@@ -183,18 +190,11 @@ async fn from_session(
     let Some(token) = cookie(headers, session_cookie(state.config.secure_cookies)) else {
         return Ok(None);
     };
-    let Some(session) = state.store.find_session(token_hash(token)).await? else {
-        return Ok(None);
-    };
-    let mut auth = Authenticated::user(session.user, Some(session.csrf_token));
-    auth.tenants = state
+    Ok(state
         .store
-        .tenants_of(&auth.actor)
+        .find_session(token_hash(token))
         .await?
-        .into_iter()
-        .map(|t| (t.slug.as_str().to_owned(), t.name))
-        .collect();
-    Ok(Some(auth))
+        .map(|session| Authenticated::user(session.user, Some(session.csrf_token))))
 }
 
 /// An API token (`Authorization: Bearer sat_…`). Tokens carry 256 random bits: a wrong
@@ -239,10 +239,18 @@ impl FromRequestParts<ConsoleState> for PageUser {
         parts: &mut Parts,
         state: &ConsoleState,
     ) -> Result<Self, PageError> {
-        match from_session(state, &parts.headers).await? {
-            Some(auth) => Ok(PageUser(auth)),
-            None => Err(PageError::LoginRequired),
-        }
+        let Some(mut auth) = from_session(state, &parts.headers).await? else {
+            return Err(PageError::LoginRequired);
+        };
+        // Only pages need them (the header's tenant switcher): API calls skip the query.
+        auth.tenants = state
+            .store
+            .tenants_of(&auth.actor)
+            .await?
+            .into_iter()
+            .map(|t| (t.slug.as_str().to_owned(), t.name))
+            .collect();
+        Ok(PageUser(auth))
     }
 }
 

@@ -111,12 +111,7 @@ pub async fn ensure_admin(
     }
     let generated = password.is_none();
     let password = password.unwrap_or_else(|| auth::random_token()[..16].to_owned());
-    let hash = {
-        let password = password.clone();
-        tokio::task::spawn_blocking(move || auth::hash_password(&password))
-            .await
-            .map_err(|e| store::ConfigError::from_message(e.to_string()))??
-    };
+    let hash = auth::hash_password_off_thread(password.clone()).await?;
     store
         .create_user(store::User {
             username: "admin".into(),

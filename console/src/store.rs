@@ -366,6 +366,29 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// `columns` ("a, b, c") qualified by a table alias ("t.a, t.b, t.c"), for joins.
+fn qualified(columns: &str, alias: &str) -> String {
+    columns
+        .split(", ")
+        .map(|column| format!("{alias}.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Refuses to attach anything to a tenant that does not exist.
+fn require_tenant(c: &Connection, tenant: &TenantId) -> Result<(), ConfigError> {
+    let known: bool = c.query_row(
+        "SELECT EXISTS (SELECT 1 FROM tenants WHERE slug = ?1)",
+        [tenant.as_str()],
+        |r| r.get(0),
+    )?;
+    if known {
+        Ok(())
+    } else {
+        Err(ConfigError(format!("no tenant called `{tenant}`")))
+    }
+}
+
 /// The error of a stored value that does not parse (a database edited by hand).
 fn invalid_column(column: usize, table: &str, what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
@@ -447,14 +470,7 @@ impl ConfigStore {
     pub async fn create_user(&self, user: User) -> Result<(), ConfigError> {
         self.run(move |c| {
             let tx = c.transaction()?;
-            let known: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM tenants WHERE slug = ?1)",
-                [user.tenant.as_str()],
-                |r| r.get(0),
-            )?;
-            if !known {
-                return Err(ConfigError(format!("no tenant called `{}`", user.tenant)));
-            }
+            require_tenant(&tx, &user.tenant)?;
             let inserted = tx.execute(
                 "INSERT INTO users (username, password_hash, tenant, created_at, platform_admin)
                  VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (username) DO NOTHING",
@@ -571,11 +587,7 @@ impl ConfigStore {
     pub async fn tenants_of(&self, username: &str) -> Result<Vec<Tenant>, ConfigError> {
         let username = username.to_owned();
         self.run(move |c| {
-            let columns = TENANT_COLUMNS
-                .split(", ")
-                .map(|column| format!("t.{column}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let columns = qualified(TENANT_COLUMNS, "t");
             let mut statement = c.prepare(&format!(
                 "SELECT {columns} FROM tenants t JOIN users u ON u.username = ?1
                  WHERE t.status = 'active' AND (u.platform_admin = 1 OR EXISTS (
@@ -839,11 +851,7 @@ impl ConfigStore {
     /// entrypoints are left out, so they answer 404 while their data is kept.
     pub async fn intake_entrypoints(&self) -> Result<Vec<Entrypoint>, ConfigError> {
         self.run(move |c| {
-            let columns = ENTRYPOINT_COLUMNS
-                .split(", ")
-                .map(|column| format!("e.{column}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let columns = qualified(ENTRYPOINT_COLUMNS, "e");
             let mut statement = c.prepare(&format!(
                 "SELECT {columns} FROM entrypoints e JOIN tenants t ON t.slug = e.tenant
                  WHERE t.status = 'active' ORDER BY e.created_at DESC, e.id"
@@ -995,14 +1003,7 @@ impl ConfigStore {
     ) -> Result<ApiToken, ConfigError> {
         let row = token.clone();
         self.run(move |c| {
-            let known: bool = c.query_row(
-                "SELECT EXISTS (SELECT 1 FROM tenants WHERE slug = ?1)",
-                [row.tenant.as_str()],
-                |r| r.get(0),
-            )?;
-            if !known {
-                return Err(ConfigError(format!("no tenant called `{}`", row.tenant)));
-            }
+            require_tenant(c, &row.tenant)?;
             c.execute(
                 "INSERT INTO api_tokens (id, tenant, name, token_hash, scopes, created_at, expires_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -1033,11 +1034,7 @@ impl ConfigStore {
                         "SELECT {} FROM api_tokens t JOIN tenants n ON n.slug = t.tenant
                          WHERE t.token_hash = ?1 AND t.revoked_at IS NULL
                            AND (t.expires_at IS NULL OR t.expires_at > ?2) AND n.status = 'active'",
-                        TOKEN_COLUMNS
-                            .split(", ")
-                            .map(|column| format!("t.{column}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        qualified(TOKEN_COLUMNS, "t")
                     ),
                     params![token_hash, now],
                     token_from_row,

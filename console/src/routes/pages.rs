@@ -301,6 +301,15 @@ async fn login(
     ))
 }
 
+/// Why the password policy refused a password, in the page's language.
+fn policy_message(texts: &Ui, error: PolicyError) -> &'static str {
+    match error {
+        PolicyError::TooShort => texts.password_too_short,
+        PolicyError::SameAsUsername => texts.password_is_username,
+        PolicyError::TooCommon => texts.password_too_common,
+    }
+}
+
 #[derive(Template)]
 #[template(path = "set_password.html")]
 struct SetPasswordPage {
@@ -384,11 +393,7 @@ async fn set_password(
     } else {
         check_password_policy(&user.username, &form.password)
             .err()
-            .map(|error| match error {
-                PolicyError::TooShort => texts.password_too_short,
-                PolicyError::SameAsUsername => texts.password_is_username,
-                PolicyError::TooCommon => texts.password_too_common,
-            })
+            .map(|error| policy_message(texts, error))
     };
     if refusal.is_some() {
         return Ok(set_password_page(
@@ -399,10 +404,7 @@ async fn set_password(
             refusal,
         ));
     }
-    let password = form.password;
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(|_| PageError::Unavailable)??;
+    let hash = auth::hash_password_off_thread(form.password).await?;
     if !state.store.accept_invitation(hash_of_token, hash).await? {
         return Ok(set_password_page(lang, secure, form.token, None, None));
     }
@@ -477,17 +479,12 @@ async fn change_password(
         return refuse(texts.passwords_differ, StatusCode::UNPROCESSABLE_ENTITY);
     }
     if let Err(error) = check_password_policy(&auth.actor, &form.password) {
-        let notice = match error {
-            PolicyError::TooShort => texts.password_too_short,
-            PolicyError::SameAsUsername => texts.password_is_username,
-            PolicyError::TooCommon => texts.password_too_common,
-        };
-        return refuse(notice, StatusCode::UNPROCESSABLE_ENTITY);
+        return refuse(
+            policy_message(texts, error),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
     }
-    let password = form.password;
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(|_| PageError::Unavailable)??;
+    let hash = auth::hash_password_off_thread(form.password).await?;
     let current =
         auth::cookie(&headers, session_cookie(state.config.secure_cookies)).map(auth::token_hash);
     state
@@ -596,14 +593,19 @@ struct ListPage {
     rows: Vec<Row>,
 }
 
-fn local_date(state: &ConsoleState, seconds: i64) -> String {
+/// Unix `seconds` in the console's time zone, written with `format`.
+pub(crate) fn local_time(state: &ConsoleState, seconds: i64, format: &str) -> String {
     state
         .config
         .time_zone
         .timestamp_opt(seconds, 0)
         .single()
-        .map(|t| t.format("%d/%m/%Y").to_string())
+        .map(|t| t.format(format).to_string())
         .unwrap_or_default()
+}
+
+fn local_date(state: &ConsoleState, seconds: i64) -> String {
+    local_time(state, seconds, "%d/%m/%Y")
 }
 
 async fn list(

@@ -7,7 +7,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use chrono::TimeZone;
 use satisfy_core::{Lang, Scope};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -18,7 +17,7 @@ use crate::error::PageError;
 use crate::i18n::{Ui, UiLang, ui};
 use crate::invitations::{invite, valid_username};
 use crate::roles::{Capability, Role};
-use crate::routes::pages::{Layout, check_csrf, render};
+use crate::routes::pages::{Layout, check_csrf, local_time, render};
 use crate::store::AuditEntry;
 use crate::tokens;
 
@@ -51,13 +50,7 @@ fn role_name(texts: &Ui, role: Role) -> &'static str {
 }
 
 fn when(state: &ConsoleState, seconds: i64) -> String {
-    state
-        .config
-        .time_zone
-        .timestamp_opt(seconds, 0)
-        .single()
-        .map(|t| t.format("%d/%m/%Y %H:%M").to_string())
-        .unwrap_or_default()
+    local_time(state, seconds, "%d/%m/%Y %H:%M")
 }
 
 #[derive(Template)]
