@@ -2,23 +2,21 @@
 //! on the console's configuration database directly, also while the server runs (SQLite
 //! in WAL mode lets both write).
 
-use anyhow::Context;
 use chrono::TimeZone;
 use clap::{Args, Subcommand};
 use satisfy_console::ConfigStore;
 use satisfy_console::roles::Role;
 use satisfy_console::store::{AuditEntry, Tenant, TenantStatus};
 use satisfy_core::{Scope, TenantId};
-use std::path::PathBuf;
 
-use crate::configuration::{parse_http_url, parse_tenant, parse_time_zone};
+use crate::configuration::{DatabaseSettings, parse_http_url, parse_tenant, parse_time_zone};
 
 /// `satisfy admin`.
 #[derive(Debug, Args)]
 pub struct AdminSettings {
-    /// Directory of the console's database, as given to `serve` or `console`.
-    #[arg(long, env = "SATISFY_DATA_DIR", default_value = "data", global = true)]
-    pub data_dir: PathBuf,
+    /// The console's configuration database, as given to `serve` or `console`.
+    #[command(flatten)]
+    pub database: DatabaseSettings,
 
     #[command(subcommand)]
     pub command: AdminCommand,
@@ -105,6 +103,28 @@ pub enum TenantCommand {
         #[arg(long, default_value = "it,en,de", value_parser = parse_languages)]
         languages: Languages,
     },
+    /// Changes a tenant's settings; only the options given change (an empty --site-url or
+    /// --ipa-code clears it).
+    Update {
+        /// The tenant.
+        #[arg(long, value_parser = parse_tenant)]
+        slug: TenantId,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// IANA time zone of its days and weeks.
+        #[arg(long, value_parser = parse_time_zone)]
+        time_zone: Option<chrono_tz::Tz>,
+        /// Home page of its site.
+        #[arg(long, value_parser = parse_optional_url)]
+        site_url: Option<String>,
+        /// Codice IPA.
+        #[arg(long)]
+        ipa_code: Option<String>,
+        /// Languages of its site, comma-separated among it, en, de.
+        #[arg(long, value_parser = parse_languages)]
+        languages: Option<Languages>,
+    },
     /// Lists the tenants: slug, status, name.
     List,
     /// Suspends a tenant: its entrypoints answer 404 at intake, its users and tokens are
@@ -177,6 +197,15 @@ fn parse_languages(raw: &str) -> Result<Languages, String> {
     }
 }
 
+/// A URL, or nothing to clear it.
+fn parse_optional_url(raw: &str) -> Result<String, String> {
+    if raw.is_empty() {
+        Ok(String::new())
+    } else {
+        parse_http_url(raw)
+    }
+}
+
 fn parse_role(raw: &str) -> Result<Role, String> {
     Role::parse(raw).ok_or_else(|| "expected admin, editor, viewer or auditor".into())
 }
@@ -197,7 +226,7 @@ fn date(seconds: i64) -> String {
 
 /// Records an operator's action, done with `satisfy admin`.
 async fn audit(
-    store: &ConfigStore,
+    store: &dyn ConfigStore,
     tenant: Option<&TenantId>,
     action: &str,
     target: Option<&str>,
@@ -209,7 +238,7 @@ async fn audit(
 }
 
 async fn set_status(
-    store: &ConfigStore,
+    store: &dyn ConfigStore,
     slug: &TenantId,
     status: TenantStatus,
 ) -> anyhow::Result<()> {
@@ -221,10 +250,8 @@ async fn set_status(
 
 /// Runs an admin command, printing its result on stdout.
 pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
-    let store = ConfigStore::open(&settings.data_dir.join("console.db"))
-        .context("opening the console database")?;
+    let store = settings.database.open().await?;
+    let store = store.as_ref();
     match settings.command {
         AdminCommand::Tenants(TenantCommand::Create {
             slug,
@@ -234,20 +261,49 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
             ipa_code,
             languages,
         }) => {
-            let tenant = store
-                .create_tenant(Tenant {
-                    slug,
-                    name,
-                    ipa_code,
-                    site_url,
-                    time_zone: time_zone.name().to_owned(),
-                    languages: languages.0,
-                    status: TenantStatus::Active,
-                    created_at: chrono::Utc::now().timestamp(),
-                })
-                .await?;
-            audit(&store, Some(&tenant.slug), "tenant_created", None).await?;
+            let tenant = Tenant {
+                slug,
+                name,
+                ipa_code,
+                site_url,
+                time_zone: time_zone.name().to_owned(),
+                languages: languages.0,
+                status: TenantStatus::Active,
+                created_at: chrono::Utc::now().timestamp(),
+            };
+            store.create_tenant(&tenant).await?;
+            audit(store, Some(&tenant.slug), "tenant_created", None).await?;
             println!("{}", tenant.slug);
+        }
+        AdminCommand::Tenants(TenantCommand::Update {
+            slug,
+            name,
+            time_zone,
+            site_url,
+            ipa_code,
+            languages,
+        }) => {
+            let Some(mut tenant) = store.tenant(&slug).await? else {
+                anyhow::bail!("no tenant called `{slug}`");
+            };
+            if let Some(name) = name {
+                tenant.name = name;
+            }
+            if let Some(zone) = time_zone {
+                tenant.time_zone = zone.name().to_owned();
+            }
+            if let Some(url) = site_url {
+                tenant.site_url = Some(url).filter(|u| !u.is_empty());
+            }
+            if let Some(code) = ipa_code {
+                tenant.ipa_code = Some(code).filter(|c| !c.is_empty());
+            }
+            if let Some(languages) = languages {
+                tenant.languages = languages.0;
+            }
+            store.update_tenant(&tenant).await?;
+            audit(store, Some(&slug), "tenant_updated", None).await?;
+            println!("updated {slug}");
         }
         AdminCommand::Tenants(TenantCommand::List) => {
             for tenant in store.tenants().await? {
@@ -259,13 +315,13 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
             }
         }
         AdminCommand::Tenants(TenantCommand::Suspend { slug }) => {
-            set_status(&store, &slug, TenantStatus::Suspended).await?;
-            audit(&store, Some(&slug), "tenant_suspended", None).await?;
+            set_status(store, &slug, TenantStatus::Suspended).await?;
+            audit(store, Some(&slug), "tenant_suspended", None).await?;
             println!("suspended {slug}");
         }
         AdminCommand::Tenants(TenantCommand::Resume { slug }) => {
-            set_status(&store, &slug, TenantStatus::Active).await?;
-            audit(&store, Some(&slug), "tenant_resumed", None).await?;
+            set_status(store, &slug, TenantStatus::Active).await?;
+            audit(store, Some(&slug), "tenant_resumed", None).await?;
             println!("resumed {slug}");
         }
         AdminCommand::Users(UserCommand::Create {
@@ -275,7 +331,7 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
             public_url,
         }) => {
             let link = satisfy_console::invitations::invite(
-                &store,
+                store,
                 &public_url,
                 tenant.clone(),
                 &username,
@@ -283,7 +339,7 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
             )
             .await?;
             let what = format!("{username} ({})", role.as_str());
-            audit(&store, Some(&tenant), "user_invited", Some(&what)).await?;
+            audit(store, Some(&tenant), "user_invited", Some(&what)).await?;
             println!("{link}");
         }
         AdminCommand::Users(UserCommand::Grant {
@@ -293,7 +349,7 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
         }) => {
             store.grant(&username, &tenant, role).await?;
             let what = format!("{username} ({})", role.as_str());
-            audit(&store, Some(&tenant), "role_granted", Some(&what)).await?;
+            audit(store, Some(&tenant), "role_granted", Some(&what)).await?;
             println!("{username} is {} in {tenant}", role.as_str());
         }
         AdminCommand::Tokens(TokenCommand::Create {
@@ -305,10 +361,10 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
             let expires_at = expires_in_days
                 .map(|days| chrono::Utc::now().timestamp() + i64::from(days) * 86_400);
             let issued =
-                satisfy_console::tokens::issue(&store, tenant, name, scopes.0, expires_at).await?;
+                satisfy_console::tokens::issue(store, tenant, name, scopes.0, expires_at).await?;
             let id = issued.token.id.clone();
             audit(
-                &store,
+                store,
                 Some(&issued.token.tenant),
                 "token_created",
                 Some(&id),
@@ -339,7 +395,7 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
             if !store.revoke_token(&tenant, &id).await? {
                 anyhow::bail!("tenant `{tenant}` has no valid token `{id}`");
             }
-            audit(&store, Some(&tenant), "token_revoked", Some(&id)).await?;
+            audit(store, Some(&tenant), "token_revoked", Some(&id)).await?;
             println!("revoked {id}");
         }
         AdminCommand::Audit { tenant, limit } => {

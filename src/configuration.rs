@@ -239,9 +239,8 @@ pub struct ConsoleSettings {
     #[arg(long, env = "SATISFY_LISTEN", default_value = "127.0.0.1:8083")]
     pub listen: SocketAddr,
 
-    /// Directory of the console's own database (users, entrypoints).
-    #[arg(long, env = "SATISFY_DATA_DIR", default_value = "data")]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseSettings,
 
     #[command(flatten)]
     pub clickhouse: ClickHouseSettings,
@@ -261,6 +260,44 @@ pub struct ConsoleSettings {
 
     #[command(flatten)]
     pub basics: ConsoleBasics,
+}
+
+/// Where the console's configuration (tenants, users, tokens, entrypoints) lives:
+/// PostgreSQL when a URL is given (several console replicas share it), else SQLite in the
+/// data directory.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseSettings {
+    /// Directory of the console's SQLite database, used without --database-url.
+    #[arg(long, env = "SATISFY_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// PostgreSQL URL of the configuration database
+    /// (`postgres://user:password@host:5432/satisfy`).
+    #[arg(long, env = "SATISFY_DATABASE_URL", hide_env_values = true, value_parser = parse_postgres_url, global = true)]
+    pub database_url: Option<String>,
+}
+
+impl DatabaseSettings {
+    /// Opens the configuration store these settings name.
+    pub async fn open(&self) -> anyhow::Result<satisfy_console::SharedConfigStore> {
+        use anyhow::Context;
+        let what = if self.database_url.is_some() {
+            "connecting to the PostgreSQL configuration database".to_owned()
+        } else {
+            format!("opening {}", self.data_dir.join("console.db").display())
+        };
+        satisfy_console::store::open(self.database_url.as_deref(), &self.data_dir)
+            .await
+            .context(what)
+    }
+}
+
+fn parse_postgres_url(raw: &str) -> Result<String, String> {
+    if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+        Ok(raw.to_owned())
+    } else {
+        Err("expected a postgres:// URL".into())
+    }
 }
 
 fn parse_brokers(raw: &str) -> Result<String, String> {

@@ -8,7 +8,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use satisfy_console::ConfigStore;
 use satisfy_console::routes::pages::snippet_html;
-use satisfy_console::store::{ConfigError, EntrypointChanges};
+use satisfy_console::store::{ConfigError, EntrypointChanges, new_entrypoint};
 use satisfy_core::{EntrypointId, EntrypointKind, Origin, TenantId};
 use serde::Deserialize;
 
@@ -17,7 +17,7 @@ const DEMO_SETTING: &str = "demo_entrypoint";
 /// Returns the demo entrypoint, creating it on first start and making sure the server's
 /// current origins may post to it (the port can change between starts).
 pub async fn ensure_demo_entrypoint(
-    store: &ConfigStore,
+    store: &dyn ConfigStore,
     tenant: &TenantId,
     origins: Vec<Origin>,
 ) -> Result<EntrypointId, ConfigError> {
@@ -25,7 +25,7 @@ pub async fn ensure_demo_entrypoint(
         .setting(DEMO_SETTING)
         .await?
         .and_then(|raw| EntrypointId::parse(&raw))
-        && let Some(existing) = store.entrypoint(&id).await?
+        && let Some(existing) = store.entrypoint(tenant, &id).await?
     {
         let mut allowed = existing.allowed_origins.clone();
         let missing: Vec<Origin> = origins
@@ -38,19 +38,18 @@ pub async fn ensure_demo_entrypoint(
                 allowed_origins: Some(allowed),
                 ..EntrypointChanges::default()
             };
-            store.update_entrypoint(&id, changes).await?;
+            store.update_entrypoint(tenant, &id, changes).await?;
         }
         return Ok(id);
     }
-    let entrypoint = store
-        .create_entrypoint(
-            tenant.clone(),
-            "Demo - Comune di Bugliano".into(),
-            EntrypointKind::PaginaWeb,
-            origins,
-            None,
-        )
-        .await?;
+    let entrypoint = new_entrypoint(
+        tenant.clone(),
+        "Demo - Comune di Bugliano".into(),
+        EntrypointKind::PaginaWeb,
+        origins,
+        None,
+    );
+    store.create_entrypoint(&entrypoint).await?;
     store
         .set_setting(DEMO_SETTING, entrypoint.id.as_str())
         .await?;

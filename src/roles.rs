@@ -10,7 +10,7 @@ use axum::routing::get;
 use satisfy_aggregator::ClickHouseStore;
 use satisfy_aggregator::kafka::{self, ConsumerConfig};
 use satisfy_aggregator::metrics::AggregatorMetrics;
-use satisfy_console::{ConfigStore, ConsoleState};
+use satisfy_console::ConsoleState;
 use satisfy_ingest::sinks::kafka::{KafkaSink, KafkaSinkConfig};
 use satisfy_ingest::{EntrypointSnapshot, IngestState, Metrics};
 use std::future::Future;
@@ -139,12 +139,9 @@ pub async fn console(
     settings: ConsoleSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
-    let store = ConfigStore::open(&settings.data_dir.join("console.db"))
-        .context("opening the console database")?;
+    let store = settings.database.open().await?;
     if let Some(password) = satisfy_console::ensure_admin(
-        &store,
+        store.as_ref(),
         &settings.basics.tenant,
         settings.basics.admin_password.clone(),
     )

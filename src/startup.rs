@@ -3,7 +3,8 @@
 use anyhow::Context;
 use axum::Router;
 use satisfy_aggregator::{RatingWriter, SqliteStore, WriterConfig};
-use satisfy_console::{ConfigStore, ConsoleState};
+use satisfy_console::store::SqliteConfigStore;
+use satisfy_console::{ConsoleState, SharedConfigStore};
 use satisfy_core::Origin;
 use satisfy_ingest::sinks::store::StoreSink;
 use satisfy_ingest::{EntrypointSnapshot, IngestState, Metrics};
@@ -37,11 +38,13 @@ impl Application {
             .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
         let ratings = SqliteStore::open(&settings.data_dir.join("ratings.db"))
             .context("opening the ratings database")?;
-        let config_store = ConfigStore::open(&settings.data_dir.join("console.db"))
-            .context("opening the console database")?;
+        let config_store: SharedConfigStore = Arc::new(
+            SqliteConfigStore::open(&settings.data_dir.join("console.db"))
+                .context("opening the console database")?,
+        );
 
         let generated_admin_password = satisfy_console::ensure_admin(
-            &config_store,
+            config_store.as_ref(),
             &settings.console.tenant,
             settings.console.admin_password.clone(),
         )
@@ -61,14 +64,17 @@ impl Application {
         .iter()
         .filter_map(|o| Origin::parse(o))
         .collect();
-        let demo_id =
-            demo::ensure_demo_entrypoint(&config_store, &settings.console.tenant, own_origins)
-                .await
-                .context("creating the demo entrypoint")?;
+        let demo_id = demo::ensure_demo_entrypoint(
+            config_store.as_ref(),
+            &settings.console.tenant,
+            own_origins,
+        )
+        .await
+        .context("creating the demo entrypoint")?;
 
         let directory = EntrypointSnapshot::default();
         directory.replace_all(config_store.intake_entrypoints().await?);
-        spawn_directory_refresh(config_store.clone(), directory.clone());
+        spawn_directory_refresh(Arc::clone(&config_store), directory.clone());
 
         let (writer, writer_task) =
             RatingWriter::spawn(Arc::new(ratings.clone()), WriterConfig::default());
@@ -135,7 +141,7 @@ const DIRECTORY_REFRESH: std::time::Duration = std::time::Duration::from_secs(2)
 
 /// Keeps ingest's in-memory entrypoints in step with the console's changes at once, and
 /// with other processes' changes to the same database every [`DIRECTORY_REFRESH`].
-fn spawn_directory_refresh(store: ConfigStore, directory: EntrypointSnapshot) {
+fn spawn_directory_refresh(store: SharedConfigStore, directory: EntrypointSnapshot) {
     let mut changes = store.subscribe();
     tokio::spawn(async move {
         loop {

@@ -394,13 +394,37 @@ async fn a_suspended_tenant_is_refused_at_intake_and_sign_in_and_comes_back_inta
     let id = uuid::Uuid::new_v4().to_string();
     assert_eq!(post_rating(&running.base, &demo, &id, 5).await, 202);
 
+    let link = admin(
+        data.path(),
+        &[
+            "users",
+            "create",
+            "--tenant",
+            "bugliano",
+            "--username",
+            "lucia",
+            "--role",
+            "viewer",
+            "--public-url",
+            &running.base,
+        ],
+    );
+    let lucia = "lucia-tramonto-sul-serchio";
+    accept_invitation(&running.base, link.trim(), lucia).await;
+    assert_eq!(sign_in_status(&running.base, "lucia", lucia).await, 303);
+
     // From another process, while the server runs.
     admin(data.path(), &["tenants", "suspend", "--slug", "bugliano"]);
     let mut accepted = 1 + wait_for_status(&running.base, &demo, 404).await;
     assert_eq!(
-        sign_in_status(&running.base).await,
+        sign_in_status(&running.base, "lucia", lucia).await,
         401,
         "its users cannot sign in"
+    );
+    assert_eq!(
+        sign_in_status(&running.base, "admin", PASSWORD).await,
+        303,
+        "a platform administrator is never locked out"
     );
     let token = client()
         .get(format!("{}/api/v1/entrypoints", running.base))
@@ -412,6 +436,7 @@ async fn a_suspended_tenant_is_refused_at_intake_and_sign_in_and_comes_back_inta
 
     admin(data.path(), &["tenants", "resume", "--slug", "bugliano"]);
     accepted += wait_for_status(&running.base, &demo, 202).await;
+    assert_eq!(sign_in_status(&running.base, "lucia", lucia).await, 303);
     let stats = api(
         &running,
         reqwest::Method::GET,
@@ -423,33 +448,52 @@ async fn a_suspended_tenant_is_refused_at_intake_and_sign_in_and_comes_back_inta
     running.shutdown().await;
 }
 
-/// Signs in as `admin` through the console's form; the status of the answer (303 when
-/// signed in).
-async fn sign_in_status(base: &str) -> u16 {
+/// A browser that keeps cookies and shows redirects, and the CSRF token of the form at
+/// `url`.
+async fn form_session(url: &str) -> (reqwest::Client, String) {
     let browser = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let form = browser
-        .get(format!("{base}/console/login"))
-        .send()
-        .await
-        .unwrap();
-    let html = form.text().await.unwrap();
+    let html = browser.get(url).send().await.unwrap().text().await.unwrap();
     let marker = "name=\"csrf\" value=\"";
     let start = html.find(marker).unwrap() + marker.len();
-    let csrf = html[start..].split('"').next().unwrap();
+    let csrf = html[start..].split('"').next().unwrap().to_owned();
+    (browser, csrf)
+}
+
+/// Signs in through the console's form; the status of the answer (303 when signed in).
+async fn sign_in_status(base: &str, username: &str, password: &str) -> u16 {
+    let (browser, csrf) = form_session(&format!("{base}/console/login")).await;
     browser
         .post(format!("{base}/console/login"))
         .form(&[
-            ("username", "admin"),
-            ("password", PASSWORD),
-            ("csrf", csrf),
+            ("username", username),
+            ("password", password),
+            ("csrf", &csrf),
         ])
         .send()
         .await
         .unwrap()
         .status()
         .as_u16()
+}
+
+/// Sets a password through an invitation link, as the invited person does.
+async fn accept_invitation(base: &str, link: &str, password: &str) {
+    let (browser, csrf) = form_session(link).await;
+    let token = link.split("token=").nth(1).unwrap();
+    let set = browser
+        .post(format!("{base}/console/set-password"))
+        .form(&[
+            ("token", token),
+            ("password", password),
+            ("confirm", password),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 303, "the password is set");
 }

@@ -25,6 +25,11 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium
 fi
 
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  step "installing Debian's PostgreSQL for the configuration store's tests"
+  apt_install postgresql
+fi
+
 step "installing the real engines of the distributed tests (ClickHouse, Kafka brokers)"
 bash tests/engines/install.sh
 
@@ -48,12 +53,16 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "starting ClickHouse for the backend conformance suite"
+step "starting ClickHouse and PostgreSQL for the backend conformance suites"
 engines=$(mktemp -d)
-trap 'bash tests/engines/engines.sh stop "$engines/clickhouse"; rm -rf "$engines"' EXIT
-clickhouse_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+trap 'for e in clickhouse postgres; do bash tests/engines/engines.sh stop "$engines/$e"; done; rm -rf "$engines"' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+clickhouse_port=$(free_port)
 bash tests/engines/engines.sh start clickhouse "$engines/clickhouse" "$clickhouse_port"
 export TEST_SATISFY_CLICKHOUSE_URL="http://127.0.0.1:$clickhouse_port"
+postgres_port=$(free_port)
+bash tests/engines/engines.sh start postgres "$engines/postgres" "$postgres_port"
+export TEST_SATISFY_POSTGRES_URL="postgres://satisfy@127.0.0.1:$postgres_port/postgres"
 
 step "cargo test (unit, integration, end-to-end; distributed mode on real engines)"
 cargo test --workspace --locked

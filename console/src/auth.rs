@@ -153,6 +153,8 @@ pub struct Authenticated {
     pub role: Option<Role>,
     /// The tenants a signed-in user may switch to (slug, name), loaded for pages only.
     pub tenants: Vec<(String, String)>,
+    /// A platform administrator: manages every tenant.
+    pub platform_admin: bool,
 }
 
 impl Authenticated {
@@ -164,6 +166,7 @@ impl Authenticated {
             scopes: None,
             role: Some(user.role),
             tenants: Vec::new(),
+            platform_admin: user.platform_admin,
         }
     }
 
@@ -192,7 +195,7 @@ async fn from_session(
     };
     Ok(state
         .store
-        .find_session(token_hash(token))
+        .find_session(&token_hash(token))
         .await?
         .map(|session| Authenticated::user(session.user, Some(session.csrf_token))))
 }
@@ -215,7 +218,7 @@ async fn from_token(
     if let Err(Refusal::Throttled(wait)) = state.sign_in.token_check_allowed(address) {
         return Ok(Some(Err(ApiError::Throttled(wait))));
     }
-    let Some(token) = state.store.use_token(token_hash(presented.trim())).await? else {
+    let Some(token) = state.store.use_token(&token_hash(presented.trim())).await? else {
         state.sign_in.token_failed(address);
         return Ok(Some(Err(ApiError::Unauthorized)));
     };
@@ -226,6 +229,7 @@ async fn from_token(
         scopes: Some(token.scopes),
         role: None,
         tenants: Vec::new(),
+        platform_admin: false,
     })))
 }
 

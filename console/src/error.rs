@@ -125,6 +125,8 @@ pub enum PageError {
     Forbidden,
     /// No such page or entrypoint.
     NotFound,
+    /// A request no form of the console sends (an unknown choice).
+    Invalid,
     /// A store failed.
     Unavailable,
 }
@@ -168,6 +170,10 @@ impl IntoResponse for PageError {
             PageError::NotFound => error_page(
                 StatusCode::NOT_FOUND,
                 "Pagina non trovata. / Page not found. / Seite nicht gefunden.",
+            ),
+            PageError::Invalid => error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Richiesta non valida. / Invalid request. / Ungültige Anfrage.",
             ),
             PageError::Unavailable => error_page(
                 StatusCode::SERVICE_UNAVAILABLE,

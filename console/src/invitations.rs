@@ -52,7 +52,7 @@ pub fn valid_username(raw: &str) -> bool {
 /// Creates `username` with `role` in `tenant`, without a password, and returns the
 /// set-password link under `public_url`.
 pub async fn invite(
-    store: &ConfigStore,
+    store: &dyn ConfigStore,
     public_url: &str,
     tenant: TenantId,
     username: &str,
@@ -75,7 +75,7 @@ pub async fn invite(
     let token = random_token();
     let expires_at = chrono::Utc::now().timestamp() + INVITATION_HOURS * 3600;
     store
-        .create_invitation(username, token_hash(&token), expires_at)
+        .create_invitation(username, &token_hash(&token), expires_at)
         .await?;
     Ok(format!(
         "{}/console/set-password?token={token}",

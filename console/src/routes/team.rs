@@ -77,13 +77,13 @@ async fn users_page(
         .users(&auth.tenant)
         .await?
         .into_iter()
-        .map(|(username, role, active)| {
-            let status = if active {
+        .map(|member| {
+            let status = if member.has_password {
                 texts.user_active
             } else {
                 texts.invited
             };
-            (username, role_name(texts, role), status)
+            (member.username, role_name(texts, member.role), status)
         })
         .collect();
     let page = UsersPage {
@@ -152,7 +152,14 @@ async fn create_user(
         "http"
     };
     let base = format!("{scheme}://{host}");
-    let link = invite(&state.store, &base, auth.tenant.clone(), username, role).await?;
+    let link = invite(
+        state.store.as_ref(),
+        &base,
+        auth.tenant.clone(),
+        username,
+        role,
+    )
+    .await?;
     let what = format!("{username} ({})", role.as_str());
     let entry = AuditEntry::now(Some(&auth.tenant), &auth.actor, "user_invited", Some(&what));
     state.store.record(entry).await?;
@@ -239,7 +246,7 @@ async fn create_token(
         .and_then(|d| d.trim().parse::<u16>().ok())
         .map(|days| chrono::Utc::now().timestamp() + i64::from(days) * 86_400);
     let issued = tokens::issue(
-        &state.store,
+        state.store.as_ref(),
         auth.tenant.clone(),
         name.to_owned(),
         scopes,
