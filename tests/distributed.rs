@@ -1,5 +1,6 @@
 //! The distributed mode end to end, with real engines started by tests/engines/engines.sh:
-//! ClickHouse 26.9 (chDB) and two Kafka-protocol brokers (noida-db, tansu). Needs the
+//! ClickHouse 26.9 (chDB), two Kafka-protocol brokers (noida-db, tansu) and PostgreSQL
+//! (Debian's postgresql-15) holding the configuration of two console replicas. Needs the
 //! engines installed by tests/engines/install.sh; skipped without them except under CI.
 
 use serde_json::{Value, json};
@@ -123,7 +124,10 @@ struct Stack {
     aggregator: Option<Role>,
     clickhouse: Engine,
     broker: Engine,
+    postgres: Engine,
+    /// Two console replicas on one configuration database; ingest follows the first.
     console_url: String,
+    second_console_url: String,
     ingest_url: String,
     aggregator_env: Vec<(&'static str, String)>,
     aggregator_port: u16,
@@ -137,25 +141,32 @@ impl Stack {
         let dir = tempfile::tempdir().unwrap();
         let clickhouse = Engine::start("clickhouse", dir.path().join("clickhouse"), free_port());
         let broker = Engine::start(broker_kind, dir.path().join(broker_kind), free_port());
-        let (console_port, ingest_port, aggregator_port) = (free_port(), free_port(), free_port());
-        let console_url = format!("http://127.0.0.1:{console_port}");
+        let postgres = Engine::start("postgres", dir.path().join("postgres"), free_port());
+        let database_url = format!("postgres://satisfy@127.0.0.1:{}/postgres", postgres.port);
+        let (ingest_port, aggregator_port) = (free_port(), free_port());
         let ingest_url = format!("http://127.0.0.1:{ingest_port}");
         let clickhouse_url = format!("http://127.0.0.1:{}", clickhouse.port);
         let brokers = format!("127.0.0.1:{}", broker.port);
-        let console = Role::start(
-            &["console", "--listen", &format!("127.0.0.1:{console_port}")],
-            &[
-                (
-                    "SATISFY_DATA_DIR",
-                    dir.path().join("console").display().to_string(),
-                ),
-                ("SATISFY_CLICKHOUSE_URL", clickhouse_url.clone()),
-                ("SATISFY_PUBLIC_URL", ingest_url.clone()),
-                ("SATISFY_INTERNAL_TOKEN", TOKEN.into()),
-                ("SATISFY_ADMIN_PASSWORD", PASSWORD.into()),
-            ],
-            &dir.path().join("console.log"),
-        );
+        let console_env = [
+            ("SATISFY_DATABASE_URL", database_url.clone()),
+            ("SATISFY_CLICKHOUSE_URL", clickhouse_url.clone()),
+            ("SATISFY_PUBLIC_URL", ingest_url.clone()),
+            ("SATISFY_INTERNAL_TOKEN", TOKEN.into()),
+            ("SATISFY_ADMIN_PASSWORD", PASSWORD.into()),
+        ];
+        // Both replicas start at once on the empty database, as a Deployment's pods do.
+        let (console_urls, consoles): (Vec<String>, Vec<Role>) = (1..=2)
+            .map(|replica| {
+                let port = free_port();
+                let role = Role::start(
+                    &["console", "--listen", &format!("127.0.0.1:{port}")],
+                    &console_env,
+                    &dir.path().join(format!("console-{replica}.log")),
+                );
+                (format!("http://127.0.0.1:{port}"), role)
+            })
+            .unzip();
+        let console_url = console_urls[0].clone();
         let ingest = Role::start(
             &["ingest", "--listen", &format!("127.0.0.1:{ingest_port}")],
             &[
@@ -173,21 +184,33 @@ impl Stack {
             ("SATISFY_CLICKHOUSE_URL", clickhouse_url),
             ("SATISFY_BATCH_WAIT_MS", "200".into()),
         ];
+        let mut roles = consoles;
+        roles.push(ingest);
         let mut stack = Stack {
             dir,
             clickhouse,
             broker,
+            postgres,
             console_url,
+            second_console_url: console_urls[1].clone(),
             ingest_url,
             aggregator_env,
             aggregator_port,
-            roles: vec![console, ingest],
+            roles,
             aggregator: None,
             aggregator_starts: 0,
             api_token: std::sync::OnceLock::new(),
         };
         stack.start_aggregator();
         stack
+    }
+
+    /// The configuration database of the console replicas.
+    fn database_url(&self) -> String {
+        format!(
+            "postgres://satisfy@127.0.0.1:{}/postgres",
+            self.postgres.port
+        )
     }
 
     fn start_aggregator(&mut self) {
@@ -266,8 +289,8 @@ impl Stack {
         self.api_token.get_or_init(|| {
             let output = Command::new(env!("CARGO_BIN_EXE_satisfy"))
                 .arg("admin")
-                .arg("--data-dir")
-                .arg(self.dir.path().join("console"))
+                .arg("--database-url")
+                .arg(self.database_url())
                 .args(["tokens", "create", "--tenant", "comune", "--name", "tests"])
                 .args(["--scopes", "read,write"])
                 .output()
@@ -451,6 +474,74 @@ async fn end_to_end(broker: &'static str) {
     assert!(
         metrics.contains("satisfy_aggregator_consumer_lag"),
         "{metrics}"
+    );
+    replicas_share_the_configuration(&stack, &entrypoint).await;
+}
+
+/// The second console replica sees what the first one and `satisfy admin` wrote, and
+/// accepts a session signed in on the first: any replica answers any request.
+async fn replicas_share_the_configuration(stack: &Stack, entrypoint: &str) {
+    let second = &stack.second_console_url;
+    stack.wait_http(&format!("{second}/healthz")).await;
+    let shown: Value = reqwest::Client::new()
+        .get(format!("{second}/api/v1/entrypoints/{entrypoint}"))
+        .bearer_auth(stack.api_token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["name"], "Servizi", "{shown}");
+    let stats: Value = reqwest::Client::new()
+        .get(format!("{second}/api/v1/entrypoints/{entrypoint}/stats"))
+        .bearer_auth(stack.api_token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(stats["summary"]["count"].as_u64() > Some(0), "{stats}");
+
+    // Cookies are per host, not per port: one browser, two replicas.
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = format!("{}/console/login", stack.console_url);
+    let html = browser
+        .get(&login)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).unwrap() + marker.len();
+    let csrf = html[start..].split('"').next().unwrap().to_owned();
+    let signed_in = browser
+        .post(&login)
+        .form(&[
+            ("username", "admin"),
+            ("password", PASSWORD),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let account = browser
+        .get(format!("{second}/console/account"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        account.status(),
+        200,
+        "the session works on the other replica"
     );
 }
 

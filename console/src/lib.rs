@@ -112,7 +112,7 @@ pub async fn ensure_admin(
     let generated = password.is_none();
     let password = password.unwrap_or_else(|| auth::random_token()[..16].to_owned());
     let hash = auth::hash_password_off_thread(password.clone()).await?;
-    store
+    let created = store
         .create_user(store::User {
             username: "admin".into(),
             tenant: tenant.clone(),
@@ -120,6 +120,11 @@ pub async fn ensure_admin(
             role: roles::Role::Admin,
             platform_admin: true,
         })
-        .await?;
-    Ok(generated.then_some(password))
+        .await;
+    match created {
+        Ok(()) => Ok(generated.then_some(password)),
+        // Another console replica starting at the same time created it first.
+        Err(store::ConfigError::Conflict(_)) => Ok(None),
+        Err(error) => Err(error),
+    }
 }
