@@ -98,3 +98,72 @@ test("the administrator's users, tokens and audit pages pass axe", async () => {
   assert.deepEqual(await axeViolations(page), []);
   await context.close();
 });
+
+async function signInAsPlatformAdmin(locale) {
+  const context = await browser.newContext({ locale, bypassCSP: true });
+  const page = await context.newPage();
+  await page.goto(`${server.base}/console/login`);
+  await page.fill("#username", "admin");
+  await page.fill("#password", ADMIN_PASSWORD);
+  await page.click("button[type=submit]");
+  await page.waitForURL(/\/console\/entrypoints$/);
+  return { context, page };
+}
+
+test("a platform administrator creates, edits, suspends and resumes an ente", async () => {
+  const { context, page } = await signInAsPlatformAdmin("it-IT");
+  await page.getByRole("link", { name: "Enti", exact: true }).click();
+  await page.waitForURL(/\/console\/tenants$/);
+  const create = page.locator('form[action="/console/tenants"]');
+  // A wrong time zone is refused with a message, the typed values kept.
+  await create.locator("#slug").fill("altrove");
+  await create.locator("#tenant-name").fill("Comune di Altrove");
+  await create.locator("#site-url").fill("https://www.comune.altrove.it");
+  await create.locator("#time-zone").fill("Europe/Atlantide");
+  await create.locator('input[name="lang_de"]').check();
+  await create.locator("button[type=submit]").click();
+  await page.getByRole("alert").filter({ hasText: "Fuso orario sconosciuto" }).waitFor();
+  assert.equal(await create.locator("#tenant-name").inputValue(), "Comune di Altrove");
+  assert.deepEqual(await axeViolations(page), []);
+  await create.locator("#time-zone").fill("Europe/Rome");
+  await create.locator("button[type=submit]").click();
+  await page.waitForURL(/\/console\/tenants$/);
+  const row = page.getByRole("row", { name: /altrove/ });
+  assert.match(await row.textContent(), /Comune di Altrove.*https:\/\/www\.comune\.altrove\.it.*Europe\/Rome.*it, de.*Attivo/s);
+
+  await row.getByRole("link", { name: /Modifica/ }).click();
+  await page.waitForURL(/\/console\/tenants\/altrove\/edit$/);
+  assert.deepEqual(await axeViolations(page), []);
+  await page.fill("#tenant-name", "Comune di Altrove Terme");
+  await page.fill("#ipa-code", "c_a999");
+  await page.click("main form button[type=submit]");
+  await page.waitForURL(/\/console\/tenants$/);
+  const edited = page.getByRole("row", { name: /altrove/ });
+  assert.match(await edited.textContent(), /Comune di Altrove Terme.*c_a999/s);
+
+  await edited.getByRole("button", { name: /Sospendi/ }).click();
+  await page.waitForURL(/\/console\/tenants$/);
+  assert.match(await page.getByRole("row", { name: /altrove/ }).textContent(), /Sospeso/);
+  await page.getByRole("row", { name: /altrove/ }).getByRole("button", { name: /Riattiva/ }).click();
+  await page.waitForURL(/\/console\/tenants$/);
+  assert.match(await page.getByRole("row", { name: /altrove/ }).textContent(), /Attivo/);
+
+  // The new ente is one switch away in the header; its team starts empty.
+  await page.selectOption("#tenant-switch", "altrove");
+  await page.locator("form.tenant-switch button").click();
+  await page.waitForURL(/\/console\/entrypoints$/);
+  await page.goto(`${server.base}/console/users`);
+  assert.equal(await page.locator("tbody tr").count(), 0);
+  await context.close();
+});
+
+for (const locale of ["en-GB", "de-DE"]) {
+  test(`the tenant pages pass axe in ${locale}`, async () => {
+    const { context, page } = await signInAsPlatformAdmin(locale);
+    await page.goto(`${server.base}/console/tenants`);
+    assert.deepEqual(await axeViolations(page), []);
+    await page.goto(`${server.base}/console/tenants/comune/edit`);
+    assert.deepEqual(await axeViolations(page), []);
+    await context.close();
+  });
+}
