@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use satisfy_console::ConfigStore;
-use satisfy_console::routes::pages::snippet_html;
+use satisfy_console::routes::entrypoints::snippet_html;
 use satisfy_console::store::{ConfigError, EntrypointChanges, new_entrypoint};
 use satisfy_core::{EntrypointId, EntrypointKind, Origin, TenantId};
 use serde::Deserialize;

@@ -19,7 +19,7 @@ use crate::auth::ApiUser;
 use crate::error::ApiError;
 use crate::forms::{parse_name, parse_origins};
 use crate::roles::Capability;
-use crate::routes::pages::snippet_html;
+use crate::routes::entrypoints::snippet_html;
 use crate::stats::{self, StatsParams};
 use crate::store::{AuditEntry, EntrypointChanges, new_entrypoint};
 

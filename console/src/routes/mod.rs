@@ -1,6 +1,9 @@
 //! The console's routes: HTML pages and the REST API.
 
+pub mod account;
 pub mod api;
+pub mod entrypoints;
 pub mod pages;
+pub mod session;
 pub mod team;
 pub mod tenants;

@@ -7,9 +7,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use axum_extra::extract::Form as RepeatedFieldsForm;
 use satisfy_core::{Lang, Scope};
 use serde::Deserialize;
-use std::collections::HashMap;
 
 use crate::ConsoleState;
 use crate::auth::{Authenticated, PageUser};
@@ -220,30 +220,41 @@ async fn token_list(
     tokens_page(&state, &auth, lang, None).await
 }
 
-/// Issues a token and shows it, once. The form sends a checkbox per scope.
+/// The new-token form: one `scope` checkbox per scope, so the field repeats.
+#[derive(Deserialize)]
+struct TokenForm {
+    /// Missing, it is refused as a forged form (403), not as bad input.
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    scope: Vec<String>,
+    #[serde(default)]
+    expires_in_days: String,
+}
+
+/// Issues a token and shows it, once.
 async fn create_token(
     State(state): State<ConsoleState>,
     PageUser(auth): PageUser,
     UiLang(lang): UiLang,
-    Form(form): Form<Vec<(String, String)>>,
+    RepeatedFieldsForm(form): RepeatedFieldsForm<TokenForm>,
 ) -> Result<Response, PageError> {
-    let fields: HashMap<&str, &str> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    check_csrf(&auth, fields.get("csrf").copied().unwrap_or_default())?;
+    check_csrf(&auth, &form.csrf)?;
     team_admin(&auth)?;
-    let mut scopes: Vec<Scope> = form
-        .iter()
-        .filter(|(k, _)| k == "scope")
-        .filter_map(|(_, v)| Scope::parse(v))
-        .collect();
+    let mut scopes: Vec<Scope> = form.scope.iter().filter_map(|v| Scope::parse(v)).collect();
     scopes.sort();
     scopes.dedup();
-    let name = fields.get("name").map(|n| n.trim()).unwrap_or_default();
+    let name = form.name.trim();
     if scopes.is_empty() || name.is_empty() || name.chars().count() > 100 {
         return tokens_page(&state, &auth, lang, None).await;
     }
-    let expires_at = fields
-        .get("expires_in_days")
-        .and_then(|d| d.trim().parse::<u16>().ok())
+    let expires_at = form
+        .expires_in_days
+        .trim()
+        .parse::<u16>()
+        .ok()
         .map(|days| chrono::Utc::now().timestamp() + i64::from(days) * 86_400);
     let issued = tokens::issue(
         state.store.as_ref(),

@@ -41,6 +41,8 @@ const LANGUAGES: [&str; 3] = ["it", "en", "de"];
 /// The tenant form as submitted: one checkbox per site language.
 #[derive(Debug, Default, Deserialize)]
 struct TenantForm {
+    /// Missing, it is refused as a forged form (403), not as bad input.
+    #[serde(default)]
     csrf: String,
     /// Only when creating: the slug never changes.
     #[serde(default)]
@@ -361,6 +363,8 @@ async fn update(
 
 #[derive(Deserialize)]
 struct StatusForm {
+    /// Missing, it is refused as a forged form (403), not as bad input.
+    #[serde(default)]
     csrf: String,
     status: String,
 }

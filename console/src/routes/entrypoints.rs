@@ -1,0 +1,516 @@
+//! The tenant's entrypoints: list, creation and editing forms, the snippet to paste and
+//! the statistics page.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use satisfy_core::{Entrypoint, EntrypointId, EntrypointKind, EntrypointStatus, Lang};
+use serde::Deserialize;
+
+use crate::ConsoleState;
+use crate::auth::{Authenticated, PageUser};
+use crate::error::PageError;
+use crate::forms::{parse_custom_form, parse_name, parse_origins};
+use crate::i18n::{UiLang, ui};
+use crate::roles::Capability;
+use crate::routes::pages::{Layout, check_csrf, local_time, render};
+use crate::stats::{self, StatsParams, bucket_label};
+use crate::store::{AuditEntry, EntrypointChanges, new_entrypoint};
+
+/// `/console/entrypoints…`.
+pub fn router() -> Router<ConsoleState> {
+    Router::new()
+        .route("/entrypoints", get(list).post(create))
+        .route("/entrypoints/new", get(new_form))
+        .route("/entrypoints/{id}", post(update))
+        .route("/entrypoints/{id}/edit", get(edit_form))
+        .route("/entrypoints/{id}/snippet", get(snippet))
+        .route("/entrypoints/{id}/stats", get(statistics))
+}
+
+struct Row {
+    id: String,
+    name: String,
+    kind: &'static str,
+    created: String,
+    main_question: String,
+    additional_questions: usize,
+    status: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "entrypoints.html")]
+struct ListPage {
+    layout: Layout,
+    rows: Vec<Row>,
+}
+
+fn local_date(state: &ConsoleState, seconds: i64) -> String {
+    local_time(state, seconds, "%d/%m/%Y")
+}
+async fn list(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    UiLang(lang): UiLang,
+) -> Result<Response, PageError> {
+    let entrypoints = state.store.entrypoints(&auth.tenant).await?;
+    let texts = ui(lang);
+    let rows = entrypoints
+        .iter()
+        .map(|e| {
+            let survey = e.survey(lang);
+            Row {
+                id: e.id.to_string(),
+                name: e.name.clone(),
+                kind: e.kind.label(lang),
+                created: local_date(&state, e.created_at),
+                main_question: survey.title.clone(),
+                additional_questions: survey.additional_questions(),
+                status: if e.is_active() {
+                    texts.active
+                } else {
+                    texts.paused
+                },
+            }
+        })
+        .collect();
+    let page = ListPage {
+        layout: Layout::for_user(lang, &auth, "/console/entrypoints"),
+        rows,
+    };
+    Ok(render(&page, StatusCode::OK))
+}
+
+#[derive(Template)]
+#[template(path = "entrypoint_form.html")]
+struct FormPage {
+    layout: Layout,
+    heading: String,
+    action: String,
+    is_new: bool,
+    error: Option<String>,
+    name: String,
+    kinds: Vec<(&'static str, &'static str)>,
+    kind: &'static str,
+    kind_label: &'static str,
+    active: bool,
+    origins: String,
+    show_custom: bool,
+    custom_question: String,
+    custom_follow_ups: Vec<(usize, String, String)>,
+}
+
+impl FormPage {
+    fn new(layout: Layout, lang: Lang, entrypoint: Option<&Entrypoint>) -> FormPage {
+        let texts = layout.ui;
+        let kind = entrypoint
+            .map(|e| e.kind)
+            .unwrap_or(EntrypointKind::PaginaWeb);
+        let custom = entrypoint
+            .and_then(|e| e.custom.clone())
+            .unwrap_or_default();
+        let custom_follow_ups = (0..satisfy_core::entrypoint::MAX_CUSTOM_QUESTIONS)
+            .map(|i| match custom.follow_ups.get(i) {
+                Some(q) => (i + 1, q.question.clone(), q.options.join("\n")),
+                None => (i + 1, String::new(), String::new()),
+            })
+            .collect();
+        FormPage {
+            heading: match entrypoint {
+                Some(e) => format!("{}: {}", texts.edit, e.name),
+                None => texts.add_entrypoint.to_owned(),
+            },
+            action: match entrypoint {
+                Some(e) => format!("/console/entrypoints/{}", e.id),
+                None => "/console/entrypoints".to_owned(),
+            },
+            is_new: entrypoint.is_none(),
+            error: None,
+            name: entrypoint.map(|e| e.name.clone()).unwrap_or_default(),
+            kinds: EntrypointKind::ALL
+                .iter()
+                .map(|k| (k.code(), k.label(lang)))
+                .collect(),
+            kind: kind.code(),
+            kind_label: kind.label(lang),
+            active: entrypoint.is_none_or(|e| e.is_active()),
+            origins: entrypoint
+                .map(|e| {
+                    e.allowed_origins
+                        .iter()
+                        .map(|o| o.as_str())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .unwrap_or_default(),
+            show_custom: kind == EntrypointKind::Personalizzato,
+            custom_question: custom.question,
+            custom_follow_ups,
+            layout,
+        }
+    }
+}
+
+async fn new_form(PageUser(auth): PageUser, UiLang(lang): UiLang) -> Result<Response, PageError> {
+    allowed(&auth, Capability::ManageEntrypoints)?;
+    let layout = Layout::for_user(lang, &auth, "/console/entrypoints/new");
+    Ok(render(&FormPage::new(layout, lang, None), StatusCode::OK))
+}
+
+/// The entrypoint form as submitted: creation sends name, kind and origins; editing also
+/// the status and, for a custom entrypoint, its wording (`q1`…`q3` with their answers).
+#[derive(Debug, Deserialize)]
+struct EntrypointForm {
+    /// Missing, it is refused as a forged form (403), not as bad input.
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    origins: String,
+    #[serde(default)]
+    custom_question: String,
+    #[serde(default)]
+    q1: String,
+    #[serde(default)]
+    q1_options: String,
+    #[serde(default)]
+    q2: String,
+    #[serde(default)]
+    q2_options: String,
+    #[serde(default)]
+    q3: String,
+    #[serde(default)]
+    q3_options: String,
+}
+
+impl EntrypointForm {
+    /// The additional questions with their answers, one per line, in order.
+    fn follow_ups(&self) -> Vec<(String, String)> {
+        [
+            (&self.q1, &self.q1_options),
+            (&self.q2, &self.q2_options),
+            (&self.q3, &self.q3_options),
+        ]
+        .into_iter()
+        .take(satisfy_core::entrypoint::MAX_CUSTOM_QUESTIONS)
+        .map(|(question, options)| (question.clone(), options.clone()))
+        .collect()
+    }
+}
+
+async fn create(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    UiLang(lang): UiLang,
+    Form(form): Form<EntrypointForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&auth, &form.csrf)?;
+    allowed(&auth, Capability::ManageEntrypoints)?;
+    let kind = EntrypointKind::parse(&form.kind).unwrap_or(EntrypointKind::PaginaWeb);
+    let parsed =
+        parse_name(&form.name).and_then(|name| Ok((name, parse_origins(form.origins.lines())?)));
+    let (name, origins) = match parsed {
+        Ok(values) => values,
+        Err(error) => {
+            let layout = Layout::for_user(lang, &auth, "/console/entrypoints/new");
+            let mut page = FormPage::new(layout, lang, None);
+            page.error = Some(error);
+            page.name = form.name;
+            page.kind = kind.code();
+            page.origins = form.origins;
+            return Ok(render(&page, StatusCode::UNPROCESSABLE_ENTITY));
+        }
+    };
+    let entrypoint = new_entrypoint(auth.tenant.clone(), name, kind, origins, None);
+    state.store.create_entrypoint(&entrypoint).await?;
+    tracing::info!(id = %entrypoint.id, kind = kind.code(), "entrypoint created");
+    let entry = AuditEntry::now(
+        Some(&auth.tenant),
+        &auth.actor,
+        "entrypoint_created",
+        Some(entrypoint.id.as_str()),
+    );
+    state.store.record(entry).await?;
+    // A custom entrypoint needs its wording first; the others are ready to embed.
+    let next = if kind == EntrypointKind::Personalizzato {
+        "edit"
+    } else {
+        "snippet"
+    };
+    Ok(Redirect::to(&format!("/console/entrypoints/{}/{next}", entrypoint.id)).into_response())
+}
+
+/// Refuses the page (403) unless the user may do `capability`.
+fn allowed(auth: &Authenticated, capability: Capability) -> Result<(), PageError> {
+    if auth.can(capability) {
+        Ok(())
+    } else {
+        Err(PageError::Forbidden)
+    }
+}
+
+/// The entrypoint `id` of the user's tenant (404 for any other tenant's, whatever the
+/// role), if the user may do `capability` with it (403 otherwise).
+async fn owned(
+    state: &ConsoleState,
+    auth: &Authenticated,
+    id: &str,
+    capability: Capability,
+) -> Result<Entrypoint, PageError> {
+    let id = EntrypointId::parse(id).ok_or(PageError::NotFound)?;
+    let entrypoint = state
+        .store
+        .entrypoint(&auth.tenant, &id)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    allowed(auth, capability)?;
+    Ok(entrypoint)
+}
+
+async fn edit_form(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    UiLang(lang): UiLang,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let entrypoint = owned(&state, &auth, &id, Capability::ManageEntrypoints).await?;
+    let layout = Layout::for_user(lang, &auth, &format!("/console/entrypoints/{id}/edit"));
+    Ok(render(
+        &FormPage::new(layout, lang, Some(&entrypoint)),
+        StatusCode::OK,
+    ))
+}
+
+async fn update(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    UiLang(lang): UiLang,
+    Path(id): Path<String>,
+    Form(form): Form<EntrypointForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&auth, &form.csrf)?;
+    let entrypoint = owned(&state, &auth, &id, Capability::ManageEntrypoints).await?;
+    let follow_ups = form.follow_ups();
+    let changes = (|| -> Result<EntrypointChanges, String> {
+        Ok(EntrypointChanges {
+            name: Some(parse_name(&form.name)?),
+            status: Some(EntrypointStatus::parse(&form.status).unwrap_or(entrypoint.status)),
+            allowed_origins: Some(parse_origins(form.origins.lines())?),
+            custom: match entrypoint.kind {
+                EntrypointKind::Personalizzato => {
+                    Some(parse_custom_form(&form.custom_question, &follow_ups)?)
+                }
+                _ => None,
+            },
+        })
+    })();
+    match changes {
+        Ok(changes) => {
+            state
+                .store
+                .update_entrypoint(&auth.tenant, &entrypoint.id, changes)
+                .await?;
+            tracing::info!(id = %entrypoint.id, "entrypoint updated");
+            let entry = AuditEntry::now(
+                Some(&auth.tenant),
+                &auth.actor,
+                "entrypoint_updated",
+                Some(entrypoint.id.as_str()),
+            );
+            state.store.record(entry).await?;
+            Ok(Redirect::to("/console/entrypoints").into_response())
+        }
+        Err(error) => {
+            let layout = Layout::for_user(lang, &auth, &format!("/console/entrypoints/{id}/edit"));
+            let mut page = FormPage::new(layout, lang, Some(&entrypoint));
+            page.error = Some(error);
+            page.name = form.name;
+            page.origins = form.origins;
+            page.custom_question = form.custom_question;
+            page.custom_follow_ups = follow_ups
+                .into_iter()
+                .enumerate()
+                .map(|(i, (q, o))| (i + 1, q, o))
+                .collect();
+            Ok(render(&page, StatusCode::UNPROCESSABLE_ENTITY))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "snippet.html")]
+struct SnippetPage {
+    layout: Layout,
+    name: String,
+    snippet: String,
+    target: String,
+}
+
+/// The HTML a webmaster pastes: one async script tag, usable as is in a Google Tag
+/// Manager "Custom HTML" tag or in a CMS template.
+pub fn snippet_html(public_url: &str, id: &EntrypointId) -> String {
+    format!(
+        "<!-- Satisfy: valutazione della pagina -->\n<script async src=\"{public_url}/widget/v1/satisfy.js\" data-entrypoint=\"{id}\"></script>"
+    )
+}
+
+/// The optional container that fixes where the widget renders.
+pub fn target_html(id: &EntrypointId) -> String {
+    format!("<div data-satisfy-entrypoint=\"{id}\"></div>")
+}
+
+async fn snippet(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    UiLang(lang): UiLang,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let entrypoint = owned(&state, &auth, &id, Capability::ManageEntrypoints).await?;
+    let page = SnippetPage {
+        layout: Layout::for_user(lang, &auth, &format!("/console/entrypoints/{id}/snippet")),
+        name: entrypoint.name.clone(),
+        snippet: snippet_html(&state.config.public_url, &entrypoint.id),
+        target: target_html(&entrypoint.id),
+    };
+    Ok(render(&page, StatusCode::OK))
+}
+
+#[derive(Template)]
+#[template(path = "stats.html")]
+struct StatsPage {
+    layout: Layout,
+    name: String,
+    question: String,
+    granularity: &'static str,
+    from: String,
+    to: String,
+    error: Option<String>,
+    total: u64,
+    average: String,
+    chart: String,
+    distribution: Vec<(usize, u64)>,
+    answers: Vec<(String, u64)>,
+    pages: Vec<(String, u64, String)>,
+    /// `None` for auditors, who never see free-text comments.
+    comments: Option<Vec<(String, u8, String, String)>>,
+}
+
+fn format_average(lang: Lang, average: f64) -> String {
+    let text = format!("{average:.2}");
+    // Italian and German write decimals with a comma.
+    if lang == Lang::En {
+        text
+    } else {
+        text.replace('.', ",")
+    }
+}
+
+async fn statistics(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    UiLang(lang): UiLang,
+    Path(id): Path<String>,
+    Query(params): Query<StatsParams>,
+) -> Result<Response, PageError> {
+    let entrypoint = owned(&state, &auth, &id, Capability::ReadStats).await?;
+    let today = chrono::Utc::now()
+        .with_timezone(&state.config.time_zone)
+        .date_naive();
+    let (range, error) = match params.resolve(today) {
+        Ok(range) => (range, None),
+        Err(error) => (
+            StatsParams::default()
+                .resolve(today)
+                .map_err(|_| PageError::NotFound)?,
+            Some(error),
+        ),
+    };
+    let with_comments = auth.can(Capability::ReadComments);
+    let report = stats::report(&state, &entrypoint, range, with_comments).await?;
+    let texts = ui(lang);
+    let survey = entrypoint.survey(lang);
+    let (title, granularity) = match range.granularity {
+        satisfy_aggregator::Granularity::Day => (texts.chart_title_day, "day"),
+        satisfy_aggregator::Granularity::Week => (texts.chart_title_week, "week"),
+        satisfy_aggregator::Granularity::Month => (texts.chart_title_month, "month"),
+    };
+    let points: Vec<satisfy_charts::PeriodPoint> = report
+        .buckets
+        .iter()
+        .map(|b| satisfy_charts::PeriodPoint {
+            label: bucket_label(range.granularity, b.start),
+            count: b.tally.count,
+            average: (b.tally.count > 0).then(|| b.tally.average()),
+        })
+        .collect();
+    let chart = satisfy_charts::rating_chart_svg(
+        &points,
+        &satisfy_charts::ChartTexts {
+            title: title.to_owned(),
+            count_axis: texts.ratings.to_owned(),
+            average_axis: texts.average_axis.to_owned(),
+        },
+    )
+    .map_err(|error| {
+        tracing::error!(%error, "chart rendering failed");
+        PageError::Unavailable
+    })?;
+    let page = StatsPage {
+        layout: Layout::for_user(lang, &auth, &format!("/console/entrypoints/{id}/stats")),
+        name: entrypoint.name.clone(),
+        question: survey.title.clone(),
+        granularity,
+        from: range.from.to_string(),
+        to: range.to.to_string(),
+        error,
+        total: report.summary.count,
+        average: format_average(lang, report.summary.average()),
+        chart,
+        distribution: (1..=5)
+            .rev()
+            .map(|s| (s, report.summary.distribution[s - 1]))
+            .collect(),
+        answers: report
+            .answers
+            .iter()
+            .map(|a| {
+                (
+                    survey
+                        .option_label(&a.option)
+                        .unwrap_or(&a.option)
+                        .to_owned(),
+                    a.count,
+                )
+            })
+            .collect(),
+        pages: report
+            .pages
+            .iter()
+            .map(|p| {
+                (
+                    p.page.clone(),
+                    p.tally.count,
+                    format_average(lang, p.tally.average()),
+                )
+            })
+            .collect(),
+        comments: report.comments.as_ref().map(|comments| {
+            comments
+                .iter()
+                .map(|c| {
+                    let date = local_date(&state, c.created_at_ms / 1000);
+                    (date, c.rating, c.page.clone(), c.comment.clone())
+                })
+                .collect()
+        }),
+    };
+    Ok(render(&page, StatusCode::OK))
+}
