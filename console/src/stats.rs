@@ -1,13 +1,15 @@
 //! Statistics of an entrypoint, shared by the HTML page and the REST API.
 
 use chrono::{Datelike, Days, Months, NaiveDate};
+use chrono_tz::Tz;
 use satisfy_aggregator::{
     AnswerCount, Bucket, CommentRow, Filter, Granularity, PageStats, StoreError, Tally,
 };
-use satisfy_core::Entrypoint;
+use satisfy_core::{Entrypoint, TenantId};
 use serde::{Deserialize, Serialize};
 
 use crate::ConsoleState;
+use crate::store::ConfigError;
 
 /// Query string of a statistics request; every field is optional.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -100,12 +102,24 @@ pub struct Report {
 /// How many comments and pages a report lists.
 const REPORT_ROWS: usize = 20;
 
-/// Builds the report of `entrypoint` over `range`; comments are read only
-/// `with_comments`.
+/// The time zone of `tenant`'s days, weeks and months: its own setting, else the
+/// console's default.
+pub async fn tenant_time_zone(state: &ConsoleState, tenant: &TenantId) -> Result<Tz, ConfigError> {
+    let zone = state
+        .store
+        .tenant(tenant)
+        .await?
+        .and_then(|t| t.time_zone.parse::<Tz>().ok());
+    Ok(zone.unwrap_or(state.config.time_zone))
+}
+
+/// Builds the report of `entrypoint` over `range` in the time zone `tz`; comments are
+/// read only `with_comments`.
 pub async fn report(
     state: &ConsoleState,
     entrypoint: &Entrypoint,
     range: Range,
+    tz: Tz,
     with_comments: bool,
 ) -> Result<Report, StoreError> {
     let filter = Filter {
@@ -113,12 +127,12 @@ pub async fn report(
         entrypoint: Some(entrypoint.id.clone()),
         from: range.from,
         to: range.to,
-        tz: state.config.time_zone,
+        tz,
     };
     let analytics = &state.analytics;
     Ok(Report {
         range,
-        timezone: state.config.time_zone.name().to_owned(),
+        timezone: tz.name().to_owned(),
         summary: analytics.summary(&filter).await?,
         buckets: analytics.buckets(&filter, range.granularity).await?,
         answers: analytics.answer_counts(&filter).await?,

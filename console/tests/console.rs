@@ -970,3 +970,38 @@ async fn a_user_with_roles_in_two_tenants_switches_between_them() {
         .unwrap();
     assert_eq!(users.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn statistics_follow_the_tenants_own_time_zone() {
+    let console = spawn().await;
+    let api = reqwest::Client::new();
+    let created: Value = api
+        .post(format!("{}/api/v1/entrypoints", console.base))
+        .bearer_auth(&console.token)
+        .json(&json!({"name": "Sito", "kind": "pagina_web"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let bugliano = TenantId::parse("bugliano").unwrap();
+    let zone_of_stats = || async {
+        let stats: Value = api
+            .get(format!("{}/api/v1/entrypoints/{id}/stats", console.base))
+            .bearer_auth(&console.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        stats["timezone"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(zone_of_stats().await, "Europe/Rome");
+    let mut tenant = console.store.tenant(&bugliano).await.unwrap().unwrap();
+    tenant.time_zone = "Atlantic/Canary".into();
+    console.store.update_tenant(&tenant).await.unwrap();
+    assert_eq!(zone_of_stats().await, "Atlantic/Canary");
+}

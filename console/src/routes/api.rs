@@ -257,14 +257,13 @@ async fn statistics(
     Query(params): Query<StatsParams>,
 ) -> Result<Json<Value>, ApiError> {
     let entrypoint = owned(&state, &user, &id, Capability::ReadStats).await?;
-    let today = chrono::Utc::now()
-        .with_timezone(&state.config.time_zone)
-        .date_naive();
+    let tz = stats::tenant_time_zone(&state, &entrypoint.tenant).await?;
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let range = params
         .resolve(today)
         .map_err(|e| ApiError::Invalid("invalid_range", e))?;
     let with_comments = user.0.can(Capability::ReadComments);
-    let report = stats::report(&state, &entrypoint, range, with_comments).await?;
+    let report = stats::report(&state, &entrypoint, range, tz, with_comments).await?;
     let mut value = serde_json::to_value(&report).map_err(|_| ApiError::Unavailable)?;
     value["entrypoint"] = json!(entrypoint.id);
     Ok(Json(value))

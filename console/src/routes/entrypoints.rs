@@ -421,9 +421,8 @@ async fn statistics(
     Query(params): Query<StatsParams>,
 ) -> Result<Response, PageError> {
     let entrypoint = owned(&state, &auth, &id, Capability::ReadStats).await?;
-    let today = chrono::Utc::now()
-        .with_timezone(&state.config.time_zone)
-        .date_naive();
+    let tz = stats::tenant_time_zone(&state, &entrypoint.tenant).await?;
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let (range, error) = match params.resolve(today) {
         Ok(range) => (range, None),
         Err(error) => (
@@ -434,7 +433,7 @@ async fn statistics(
         ),
     };
     let with_comments = auth.can(Capability::ReadComments);
-    let report = stats::report(&state, &entrypoint, range, with_comments).await?;
+    let report = stats::report(&state, &entrypoint, range, tz, with_comments).await?;
     let texts = ui(lang);
     let survey = entrypoint.survey(lang);
     let (title, granularity) = match range.granularity {
