@@ -9,6 +9,7 @@ pub mod buckets;
 pub mod clickhouse;
 pub mod event;
 pub mod kafka;
+pub mod kpi;
 pub mod metrics;
 pub mod model;
 pub mod sqlite;

@@ -4,6 +4,8 @@
 //! compiles for `wasm32-unknown-unknown` and every rule lives in exactly one place.
 
 pub mod entrypoint;
+#[cfg(feature = "events")]
+pub mod event;
 pub mod lang;
 pub mod rating;
 pub mod scope;
