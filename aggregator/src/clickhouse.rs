@@ -16,12 +16,17 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use crate::buckets::{Granularity, SLOT_MS, bucketize};
-use crate::model::{AnswerCount, Bucket, CommentRow, Filter, PageStats, StoredRating, Tally};
-use crate::sqlite::rank_pages;
-use crate::store::{AnalyticsQuery, RatingStore, StoreError, WriteOutcome};
+use crate::model::{
+    AnswerCount, Bucket, CommentRow, Filter, PageStats, StoredEvent, StoredRating, Tally,
+};
+use crate::sqlite::{decode_stored_event, rank_pages};
+use crate::store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome};
+use satisfy_core::TenantId;
+use satisfy_core::event::ServiceEvent;
 
 /// Ordered, idempotent schema migrations; each is recorded in `satisfy_migrations`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE IF NOT EXISTS ratings (
         tenant      LowCardinality(String),
         id          UUID,
@@ -38,7 +43,22 @@ const MIGRATIONS: &[&str] = &[r#"
     ) ENGINE = ReplacingMergeTree(version_ms)
     PARTITION BY toYYYYMM(fromUnixTimestamp64Milli(created_ms))
     ORDER BY (tenant, entrypoint, created_ms, id)
-"#];
+"#,
+    r#"
+    CREATE TABLE IF NOT EXISTS events (
+        tenant          LowCardinality(String),
+        source          String,
+        id              String,
+        type            LowCardinality(String),
+        subject         String,
+        time_ms         Int64,
+        received_at_ms  Int64,
+        first_seen      UInt64,
+        body            String
+    ) ENGINE = ReplacingMergeTree(first_seen)
+    ORDER BY (tenant, source, id)
+"#,
+];
 
 /// Ids per look-up query of a batch's existing ratings.
 const LOOKUP_CHUNK: usize = 2000;
@@ -241,6 +261,67 @@ impl RatingStore for ClickHouseStore {
             insert.end().await.map_err(error("insert"))?;
         }
         Ok(outcomes)
+    }
+}
+
+/// A platform event row. `first_seen` grows as `received_at_ms` shrinks, so the
+/// `ReplacingMergeTree` keeps the copy received first, as SQLite does: no look-up before
+/// writing, duplicates merge in storage and reads use `FINAL`.
+#[derive(Debug, Row, Serialize, Deserialize)]
+struct EventRow {
+    tenant: String,
+    source: String,
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    subject: String,
+    time_ms: i64,
+    received_at_ms: i64,
+    first_seen: u64,
+    body: String,
+}
+
+#[async_trait]
+impl EventStore for ClickHouseStore {
+    async fn write_events(&self, batch: &[StoredEvent]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self
+            .client
+            .insert::<EventRow>("events")
+            .await
+            .map_err(error("event insert"))?;
+        for stored in batch {
+            let event = &stored.event;
+            let row = EventRow {
+                tenant: stored.tenant.as_str().to_owned(),
+                source: event.source.clone(),
+                id: event.id.clone(),
+                kind: event.kind.type_name().to_owned(),
+                subject: event.subject.clone(),
+                time_ms: event.time_ms,
+                received_at_ms: stored.received_at_ms,
+                first_seen: i64::MAX.abs_diff(stored.received_at_ms),
+                body: event.to_cloudevent().to_string(),
+            };
+            insert.write(&row).await.map_err(error("event insert"))?;
+        }
+        insert.end().await.map_err(error("event insert"))
+    }
+
+    async fn tenant_events(&self, tenant: &TenantId) -> Result<Vec<ServiceEvent>, StoreError> {
+        let bodies: Vec<String> = self
+            .client
+            .query("SELECT body FROM events FINAL WHERE tenant = ?")
+            .bind(tenant.as_str())
+            .fetch_all()
+            .await
+            .map_err(error("reading events"))?;
+        bodies
+            .iter()
+            .map(|body| decode_stored_event(body))
+            .collect()
     }
 }
 

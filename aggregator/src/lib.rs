@@ -18,7 +18,9 @@ pub mod writer;
 
 pub use crate::clickhouse::ClickHouseStore;
 pub use buckets::Granularity;
-pub use model::{AnswerCount, Bucket, CommentRow, Filter, PageStats, StoredRating, Tally};
+pub use model::{
+    AnswerCount, Bucket, CommentRow, Filter, PageStats, StoredEvent, StoredRating, Tally,
+};
 pub use sqlite::SqliteStore;
-pub use store::{AnalyticsQuery, RatingStore, StoreError, WriteOutcome};
+pub use store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome};
 pub use writer::{RatingWriter, WriteError, WriterConfig};

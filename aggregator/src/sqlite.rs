@@ -6,11 +6,16 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::buckets::{Granularity, SLOT_MS, bucketize};
-use crate::model::{AnswerCount, Bucket, CommentRow, Filter, PageStats, StoredRating, Tally};
-use crate::store::{AnalyticsQuery, RatingStore, StoreError, WriteOutcome};
+use crate::model::{
+    AnswerCount, Bucket, CommentRow, Filter, PageStats, StoredEvent, StoredRating, Tally,
+};
+use crate::store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome};
+use satisfy_core::TenantId;
+use satisfy_core::event::ServiceEvent;
 
 /// Ordered schema migrations; each runs once, recorded in `schema_migrations`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE ratings (
         id          TEXT PRIMARY KEY,
         tenant      TEXT NOT NULL,
@@ -31,7 +36,22 @@ const MIGRATIONS: &[&str] = &[r#"
         option_id   TEXT NOT NULL,
         PRIMARY KEY (rating_id, option_id)
     );
-"#];
+"#,
+    r#"
+    -- Platform events (docs/KPIS.md), each (tenant, source, id) once, as first received.
+    CREATE TABLE events (
+        tenant          TEXT NOT NULL,
+        source          TEXT NOT NULL,
+        id              TEXT NOT NULL,
+        type            TEXT NOT NULL,
+        subject         TEXT NOT NULL,
+        time_ms         INTEGER NOT NULL,
+        received_at_ms  INTEGER NOT NULL,
+        body            TEXT NOT NULL,
+        PRIMARY KEY (tenant, source, id)
+    ) WITHOUT ROWID;
+"#,
+];
 
 /// Applies pending migrations of `migrations` to `conn`; shared with the console's store.
 pub fn migrate(conn: &mut Connection, migrations: &[&str]) -> rusqlite::Result<()> {
@@ -194,6 +214,77 @@ impl RatingStore for SqliteStore {
         .await
         .map_err(|error| StoreError(format!("writer task: {error}")))?
     }
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn write_events(&self, batch: &[StoredEvent]) -> Result<(), StoreError> {
+        let writer = Arc::clone(&self.writer);
+        let rows: Vec<(StoredEvent, String)> = batch
+            .iter()
+            .map(|stored| (stored.clone(), stored.event.to_cloudevent().to_string()))
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = writer
+                .lock()
+                .map_err(|_| StoreError("events writer lock poisoned".into()))?;
+            let tx = conn.transaction().map_err(store_error("begin"))?;
+            {
+                let mut insert = tx
+                    .prepare_cached(
+                        "INSERT INTO events
+                         (tenant, source, id, type, subject, time_ms, received_at_ms, body)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                         ON CONFLICT (tenant, source, id) DO NOTHING",
+                    )
+                    .map_err(store_error("preparing the event insert"))?;
+                for (stored, body) in &rows {
+                    let event = &stored.event;
+                    insert
+                        .execute(params![
+                            stored.tenant.as_str(),
+                            event.source,
+                            event.id,
+                            event.kind.type_name(),
+                            event.subject,
+                            event.time_ms,
+                            stored.received_at_ms,
+                            body
+                        ])
+                        .map_err(store_error("writing events"))?;
+                }
+            }
+            tx.commit().map_err(store_error("commit"))?;
+            Ok(())
+        })
+        .await
+        .map_err(|error| StoreError(format!("events writer task: {error}")))?
+    }
+
+    async fn tenant_events(&self, tenant: &TenantId) -> Result<Vec<ServiceEvent>, StoreError> {
+        let tenant = tenant.as_str().to_owned();
+        let bodies: Vec<String> = self
+            .read("reading events", move |conn| {
+                let mut statement =
+                    conn.prepare_cached("SELECT body FROM events WHERE tenant = ?1")?;
+                let rows = statement.query_map([tenant], |row| row.get(0))?;
+                rows.collect()
+            })
+            .await?;
+        bodies
+            .iter()
+            .map(|body| decode_stored_event(body))
+            .collect()
+    }
+}
+
+/// An event as the stores keep it: its canonical CloudEvent, validated again on the way
+/// out so a hand-edited row cannot reach the figures.
+pub(crate) fn decode_stored_event(body: &str) -> Result<ServiceEvent, StoreError> {
+    let value: serde_json::Value = serde_json::from_str(body)
+        .map_err(|error| StoreError(format!("stored event is not JSON: {error}")))?;
+    ServiceEvent::parse(&value, i64::MAX)
+        .map_err(|error| StoreError(format!("stored event is invalid: {error}")))
 }
 
 /// The WHERE clause every query shares; parameters ?1..?4.

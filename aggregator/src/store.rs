@@ -3,7 +3,11 @@
 use async_trait::async_trait;
 
 use crate::buckets::Granularity;
-use crate::model::{AnswerCount, Bucket, CommentRow, Filter, PageStats, StoredRating, Tally};
+use crate::model::{
+    AnswerCount, Bucket, CommentRow, Filter, PageStats, StoredEvent, StoredRating, Tally,
+};
+use satisfy_core::TenantId;
+use satisfy_core::event::ServiceEvent;
 
 /// A storage failure. Backends keep their own details in the message for logs; callers
 /// only learn that storage is unavailable.
@@ -28,6 +32,18 @@ pub trait RatingStore: Send + Sync {
     /// Writes a batch in one transaction and returns one outcome per rating, in order.
     /// When this returns `Ok`, every rating of the batch is durable.
     async fn write_batch(&self, batch: &[StoredRating]) -> Result<Vec<WriteOutcome>, StoreError>;
+}
+
+/// Platform events: each (tenant, `source`, `id`) is one event, kept as first received;
+/// a redelivery, whatever it carries, changes nothing.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Writes a batch; when this returns `Ok`, every event of it is durable. Backends do
+    /// not look the batch up first: duplicates merge in storage.
+    async fn write_events(&self, batch: &[StoredEvent]) -> Result<(), StoreError>;
+
+    /// Every event of `tenant`, each once, in no particular order.
+    async fn tenant_events(&self, tenant: &TenantId) -> Result<Vec<ServiceEvent>, StoreError>;
 }
 
 /// The read side the console uses. Each rating id counts once, in its latest version,

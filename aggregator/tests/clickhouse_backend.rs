@@ -120,3 +120,9 @@ async fn migrations_are_idempotent() {
     conformance::load_spring(&again).await;
     conformance::check_spring(&again).await;
 }
+
+#[tokio::test]
+async fn platform_events_count_once_and_give_exact_kpis() {
+    let Some(store) = store().await else { return };
+    conformance::events(&store).await;
+}

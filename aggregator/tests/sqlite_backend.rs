@@ -66,3 +66,9 @@ async fn concurrent_writes_share_transactions_and_each_is_stored_once() {
     );
     assert_eq!(store.summary(&f).await.unwrap().count, 1000);
 }
+
+#[tokio::test]
+async fn platform_events_count_once_and_give_exact_kpis() {
+    let (_dir, store) = open();
+    conformance::events(&store).await;
+}

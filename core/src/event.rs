@@ -385,7 +385,7 @@ impl ServiceEvent {
         let source = envelope.text("source", MAX_ID_CHARS)?;
         let id = envelope.text("id", MAX_ID_CHARS)?;
         let time_ms = envelope.instant("time")?;
-        if time_ms > now_ms + MAX_FUTURE_MS {
+        if time_ms > now_ms.saturating_add(MAX_FUTURE_MS) {
             return Err(EventError::invalid(
                 "time",
                 "no more than a day in the future",

@@ -1,9 +1,12 @@
 //! Backend conformance scenarios: every backend must give exactly these answers.
 
 use chrono::{DateTime, NaiveDate};
+use satisfy_aggregator::kpi::{KpiInput, KpiScope, PeriodKpis, kpis, periods_with_history};
 use satisfy_aggregator::{
-    AnalyticsQuery, Filter, Granularity, RatingStore, StoredRating, WriteOutcome,
+    AnalyticsQuery, EventStore, Filter, Granularity, RatingStore, StoredEvent, StoredRating,
+    WriteOutcome,
 };
+use satisfy_core::event::ServiceEvent;
 use satisfy_core::{EntrypointId, Rating, RatingSubmission, Survey, TenantId};
 use serde_json::json;
 
@@ -283,4 +286,164 @@ pub async fn autumn(store: &dyn RatingStore, query: &dyn AnalyticsQuery) {
             (date(2026, 10, 26), 1, 2.0),
         ]
     );
+}
+
+/// A platform event of `tenant`, received at `received`.
+pub fn service_event(
+    tenant: &str,
+    id: &str,
+    subject: &str,
+    state: &str,
+    time: &str,
+    deadline: Option<u32>,
+    received: &str,
+) -> StoredEvent {
+    let mut data = json!({"service": "residenza", "office": "anagrafe", "state": state});
+    if let Some(days) = deadline {
+        data["legal_deadline_days"] = json!(days);
+    }
+    let raw = json!({
+        "specversion": "1.0", "id": id, "source": "urn:opencity:bugliano",
+        "type": "it.satisfy.application.status", "time": time, "subject": subject,
+        "data": data,
+    });
+    StoredEvent {
+        event: ServiceEvent::parse(&raw, i64::MAX).unwrap(),
+        tenant: TenantId::parse(tenant).unwrap(),
+        received_at_ms: ms(received),
+    }
+}
+
+/// The week of 19 October 2026 (the DST week) of `tenant`, from the stored events.
+async fn week_of_19_october(store: &dyn EventStore, tenant: &str) -> PeriodKpis {
+    let events = store
+        .tenant_events(&TenantId::parse(tenant).unwrap())
+        .await
+        .unwrap();
+    let day = date(2026, 10, 21);
+    let periods =
+        periods_with_history(Granularity::Week, chrono_tz::Europe::Rome, day, day).unwrap();
+    let input = KpiInput::from_events(events, &KpiScope::default());
+    kpis(&input, &periods).remove(0)
+}
+
+/// Platform events arriving out of order, late, twice (once with other content) and
+/// for two tenants sharing a `source` and an `id`: each (tenant, source, id) counts once,
+/// as first received, and the figures are exact.
+pub async fn events(store: &dyn EventStore) {
+    let at = |received: &str| format!("2026-10-2{received}");
+    let first_batch = [
+        // P1's outcome arrives before its submission.
+        service_event(
+            "bugliano",
+            "p1-3",
+            "P1",
+            "accettata",
+            "2026-10-22T09:00:00+02:00",
+            None,
+            &at("2T10:00:00Z"),
+        ),
+        service_event(
+            "bugliano",
+            "p1-1",
+            "P1",
+            "inviata",
+            "2026-10-19T09:00:00+02:00",
+            Some(5),
+            &at("2T10:00:00Z"),
+        ),
+        service_event(
+            "bugliano",
+            "p1-2",
+            "P1",
+            "presa_in_carico",
+            "2026-10-20T09:00:00+02:00",
+            None,
+            &at("2T10:00:00Z"),
+        ),
+        service_event(
+            "bugliano",
+            "p2-1",
+            "P2",
+            "inviata",
+            "2026-10-20T10:00:00+02:00",
+            Some(3),
+            &at("2T10:00:00Z"),
+        ),
+        service_event(
+            "bugliano",
+            "p2-2",
+            "P2",
+            "rifiutata",
+            "2026-10-24T10:00:00+02:00",
+            None,
+            &at("4T10:00:00Z"),
+        ),
+        // Another tenant's platform uses the same ids.
+        service_event(
+            "altrove",
+            "p1-1",
+            "P1",
+            "inviata",
+            "2026-10-19T12:00:00+02:00",
+            None,
+            &at("2T10:00:00Z"),
+        ),
+    ];
+    store.write_events(&first_batch).await.unwrap();
+    let second_batch = [
+        // A redelivery of P2's outcome with another state is the same event: ignored.
+        service_event(
+            "bugliano",
+            "p2-2",
+            "P2",
+            "accettata",
+            "2026-10-24T10:00:00+02:00",
+            None,
+            &at("6T10:00:00Z"),
+        ),
+        // Late: submitted on the 21st, received a week later.
+        service_event(
+            "bugliano",
+            "p5-1",
+            "P5",
+            "inviata",
+            "2026-10-21T10:00:00+02:00",
+            None,
+            &at("8T10:00:00Z"),
+        ),
+        // The same batch twice.
+        service_event(
+            "bugliano",
+            "p5-1",
+            "P5",
+            "inviata",
+            "2026-10-21T10:00:00+02:00",
+            None,
+            &at("8T10:00:00Z"),
+        ),
+    ];
+    store.write_events(&second_batch).await.unwrap();
+    store.write_events(&second_batch).await.unwrap();
+
+    let stored = store
+        .tenant_events(&TenantId::parse("bugliano").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 6, "each (source, id) once");
+    let week = week_of_19_october(store, "bugliano").await;
+    let figure = |name: &str| week.applications.figures[name].value;
+    assert_eq!(figure("submitted"), Some(3.0), "P1, P2 and the late P5");
+    assert_eq!(figure("acceptance_rate"), Some(0.5), "P2 stays refused");
+    // P1: 3 days against 5; P2: 4 days against 3.
+    assert_eq!(figure("within_deadline_share"), Some(0.5));
+    assert_eq!(figure("outcome_days_median"), Some(3.0));
+    assert_eq!(figure("take_charge_hours_median"), Some(24.0));
+    assert_eq!(week.applications.backlog["inviata"], 1, "P5");
+    let theirs = week_of_19_october(store, "altrove").await;
+    assert_eq!(theirs.applications.figures["submitted"].value, Some(1.0));
+    // An empty tenant: counts are 0, the rest null.
+    let empty = week_of_19_october(store, "nessuno").await;
+    assert_eq!(empty.applications.figures["submitted"].value, Some(0.0));
+    assert_eq!(empty.applications.figures["acceptance_rate"].value, None);
 }
