@@ -143,6 +143,14 @@ pub struct KafkaSettings {
     )]
     pub topic: String,
 
+    /// Topic of platform events (CloudEvents posted to /v1/events), keyed by tenant.
+    #[arg(
+        long = "kafka-events-topic",
+        env = "SATISFY_KAFKA_EVENTS_TOPIC",
+        default_value = "satisfy.events.v1"
+    )]
+    pub events_topic: String,
+
     /// Replication factor of topics Satisfy creates (3 on a production cluster).
     #[arg(
         long = "kafka-replication",

@@ -11,6 +11,7 @@ use satisfy_aggregator::ClickHouseStore;
 use satisfy_aggregator::kafka::{self, ConsumerConfig};
 use satisfy_aggregator::metrics::AggregatorMetrics;
 use satisfy_console::ConsoleState;
+use satisfy_ingest::event_tokens::ConsoleTokens;
 use satisfy_ingest::sinks::kafka::{KafkaSink, KafkaSinkConfig};
 use satisfy_ingest::{EntrypointSnapshot, IngestState, Metrics};
 use std::future::Future;
@@ -50,6 +51,7 @@ pub async fn ingest(
     let sink = KafkaSink::connect(&KafkaSinkConfig {
         brokers: settings.kafka.brokers.clone(),
         topic: settings.kafka.topic.clone(),
+        events_topic: settings.kafka.events_topic.clone(),
         partitions: settings.kafka_partitions,
         replication: settings.kafka.replication,
         delivery_timeout: Duration::from_secs(5),
@@ -62,9 +64,11 @@ pub async fn ingest(
         settings.internal_token.clone(),
         Duration::from_secs(2),
     );
+    let event_tokens = ConsoleTokens::new(&settings.console_url, settings.internal_token.clone());
     let router = satisfy_ingest::router(IngestState {
         directory: Arc::new(directory),
         sink: Arc::new(sink),
+        event_tokens: Arc::new(event_tokens),
         metrics: Arc::new(Metrics::default()),
         config: settings.intake.ingest_config(),
     });

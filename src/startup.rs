@@ -2,10 +2,12 @@
 
 use anyhow::Context;
 use axum::Router;
-use satisfy_aggregator::{RatingWriter, SqliteStore, WriterConfig};
+use satisfy_aggregator::{GroupWriter, SqliteStore, WriterConfig};
 use satisfy_console::store::SqliteConfigStore;
 use satisfy_console::{ConsoleState, SharedConfigStore};
 use satisfy_core::Origin;
+use satisfy_core::TenantId;
+use satisfy_ingest::event_tokens::{EventTokens, TokenRefusal, events_tenant};
 use satisfy_ingest::sinks::store::StoreSink;
 use satisfy_ingest::{EntrypointSnapshot, IngestState, Metrics};
 use std::future::Future;
@@ -77,10 +79,11 @@ impl Application {
         spawn_directory_refresh(Arc::clone(&config_store), directory.clone());
 
         let (writer, writer_task) =
-            RatingWriter::spawn(Arc::new(ratings.clone()), WriterConfig::default());
+            GroupWriter::spawn(Arc::new(ratings.clone()), WriterConfig::default());
         let ingest = satisfy_ingest::router(IngestState {
             directory: Arc::new(directory),
             sink: Arc::new(StoreSink::new(writer)),
+            event_tokens: Arc::new(StoreEventTokens(Arc::clone(&config_store))),
             metrics: Arc::new(Metrics::default()),
             config: settings.intake.ingest_config(),
         });
@@ -133,6 +136,23 @@ impl Application {
         self.writer_task.await.context("flushing pending ratings")?;
         tracing::info!("shut down cleanly");
         Ok(())
+    }
+}
+
+/// Embedded mode checks the tokens of platform events in the console's own store.
+struct StoreEventTokens(SharedConfigStore);
+
+#[async_trait::async_trait]
+impl EventTokens for StoreEventTokens {
+    async fn tenant_of(&self, secret: &str) -> Result<TenantId, TokenRefusal> {
+        match satisfy_console::tokens::verify(self.0.as_ref(), secret).await {
+            Ok(Some(token)) => events_tenant(token.tenant, &token.scopes),
+            Ok(None) => Err(TokenRefusal::Unknown),
+            Err(error) => {
+                tracing::error!(%error, "checking an event token failed");
+                Err(TokenRefusal::Unavailable)
+            }
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The analytics data model of Satisfy.
 //!
-//! Ratings enter through a [`RatingWriter`] that batches concurrent writes into one
+//! Ratings and platform events enter through a [`GroupWriter`] that batches concurrent writes into one
 //! transaction (group commit) over a [`RatingStore`]; the console reads them through the
 //! [`AnalyticsQuery`] API. Each storage backend implements both traits and must give the
 //! same answers; time bucketing lives in [`buckets`] so every backend shares it.
@@ -23,4 +23,4 @@ pub use model::{
 };
 pub use sqlite::SqliteStore;
 pub use store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome};
-pub use writer::{RatingWriter, WriteError, WriterConfig};
+pub use writer::{GroupWriter, RecordStore, WriteError, WriterConfig};

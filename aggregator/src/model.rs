@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use satisfy_core::event::ServiceEvent;
+pub use satisfy_core::event::StoredEvent;
 use satisfy_core::{EntrypointId, Rating, TenantId};
 use serde::Serialize;
 
@@ -14,18 +14,6 @@ pub struct StoredRating {
     /// Tenant of the rated entrypoint.
     pub tenant: TenantId,
     /// When the server accepted this version, milliseconds since the Unix epoch.
-    pub received_at_ms: i64,
-}
-
-/// A platform event as stored: the validated event, its tenant (from the token that
-/// posted it) and when the server accepted it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredEvent {
-    /// The event.
-    pub event: ServiceEvent,
-    /// The tenant whose platform sent it.
-    pub tenant: TenantId,
-    /// When the server accepted it, milliseconds since the Unix epoch.
     pub received_at_ms: i64,
 }
 

@@ -1,4 +1,5 @@
-//! Group commit: concurrent writers share one transaction.
+//! Group commit: concurrent writers share one transaction, for ratings and for platform
+//! events alike.
 //!
 //! Requests queue on a bounded channel; one task takes whatever has queued (up to
 //! `max_batch`), writes it in one transaction and answers each request after the commit.
@@ -10,8 +11,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::model::StoredRating;
-use crate::store::{RatingStore, WriteOutcome};
+use crate::model::{StoredEvent, StoredRating};
+use crate::store::{EventStore, RatingStore, WriteOutcome};
 
 /// Tuning of the writer.
 #[derive(Debug, Clone, Copy)]
@@ -42,77 +43,142 @@ pub enum WriteError {
     Unavailable,
 }
 
-struct Job {
-    rating: StoredRating,
-    done: oneshot::Sender<Result<WriteOutcome, WriteError>>,
+/// What one caller waits for.
+enum Job {
+    Rating {
+        rating: StoredRating,
+        done: oneshot::Sender<Result<WriteOutcome, WriteError>>,
+    },
+    Events {
+        events: Vec<StoredEvent>,
+        done: oneshot::Sender<Result<(), WriteError>>,
+    },
 }
 
-/// Handle to the group-commit writer; cheap to clone.
+/// A store the writer can hand both ratings and platform events to.
+pub trait RecordStore: RatingStore + EventStore {}
+
+impl<T: RatingStore + EventStore> RecordStore for T {}
+
+/// Handle to the group-commit writer of ratings and platform events; cheap to clone.
 #[derive(Clone)]
-pub struct RatingWriter {
+pub struct GroupWriter {
     jobs: mpsc::Sender<Job>,
 }
 
-impl RatingWriter {
-    /// Starts the writer task. It runs until every `RatingWriter` clone is dropped, then
+impl GroupWriter {
+    /// Starts the writer task. It runs until every `GroupWriter` clone is dropped, then
     /// writes what is still queued and ends: await the handle to flush on shutdown.
     pub fn spawn(
-        store: Arc<dyn RatingStore>,
+        store: Arc<dyn RecordStore>,
         config: WriterConfig,
-    ) -> (RatingWriter, JoinHandle<()>) {
+    ) -> (GroupWriter, JoinHandle<()>) {
         let (jobs, receiver) = mpsc::channel(config.queue_capacity.max(1));
         let task = tokio::spawn(run(store, receiver, config.max_batch.max(1)));
-        (RatingWriter { jobs }, task)
+        (GroupWriter { jobs }, task)
     }
 
-    /// Whether the writer task still takes ratings.
+    /// Whether the writer task still takes work.
     pub fn is_running(&self) -> bool {
         !self.jobs.is_closed()
+    }
+
+    fn enqueue(&self, job: Job) -> Result<(), WriteError> {
+        self.jobs.try_send(job).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(_) => WriteError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => WriteError::Unavailable,
+        })
     }
 
     /// Writes one rating; returns once it is durable.
     pub async fn write(&self, rating: StoredRating) -> Result<WriteOutcome, WriteError> {
         let (done, outcome) = oneshot::channel();
-        self.jobs
-            .try_send(Job { rating, done })
-            .map_err(|error| match error {
-                mpsc::error::TrySendError::Full(_) => WriteError::Overloaded,
-                mpsc::error::TrySendError::Closed(_) => WriteError::Unavailable,
-            })?;
+        self.enqueue(Job::Rating { rating, done })?;
+        outcome.await.unwrap_or(Err(WriteError::Unavailable))
+    }
+
+    /// Writes platform events (one request's batch); returns once all are durable.
+    pub async fn write_events(&self, events: Vec<StoredEvent>) -> Result<(), WriteError> {
+        let (done, outcome) = oneshot::channel();
+        self.enqueue(Job::Events { events, done })?;
         outcome.await.unwrap_or(Err(WriteError::Unavailable))
     }
 }
 
-async fn run(store: Arc<dyn RatingStore>, mut receiver: mpsc::Receiver<Job>, max_batch: usize) {
+/// Takes whatever queued (up to `max_batch` jobs) and writes its ratings in one
+/// transaction and its events in another, answering each caller after its commit.
+async fn run(store: Arc<dyn RecordStore>, mut receiver: mpsc::Receiver<Job>, max_batch: usize) {
     let mut jobs = Vec::with_capacity(max_batch);
     while receiver.recv_many(&mut jobs, max_batch).await > 0 {
-        let batch: Vec<StoredRating> = jobs.iter().map(|job| job.rating.clone()).collect();
-        let span = tracing::info_span!("write_batch", size = batch.len());
-        let result = store.write_batch(&batch).instrument(span).await;
-        match result {
-            Ok(outcomes) if outcomes.len() == jobs.len() => {
-                for (job, outcome) in jobs.drain(..).zip(outcomes) {
-                    // A caller that went away still had its rating written; nothing to do.
-                    let _ = job.done.send(Ok(outcome));
+        let mut ratings = Vec::new();
+        let mut rating_waiters = Vec::new();
+        let mut events = Vec::new();
+        let mut event_waiters = Vec::new();
+        for job in jobs.drain(..) {
+            match job {
+                Job::Rating { rating, done } => {
+                    ratings.push(rating);
+                    rating_waiters.push(done);
                 }
-            }
-            Ok(outcomes) => {
-                tracing::error!(
-                    expected = jobs.len(),
-                    got = outcomes.len(),
-                    "store answered a batch partially"
-                );
-                for job in jobs.drain(..) {
-                    let _ = job.done.send(Err(WriteError::Unavailable));
-                }
-            }
-            Err(error) => {
-                tracing::error!(%error, size = jobs.len(), "batch write failed");
-                for job in jobs.drain(..) {
-                    let _ = job.done.send(Err(WriteError::Unavailable));
+                Job::Events {
+                    events: batch,
+                    done,
+                } => {
+                    events.extend(batch);
+                    event_waiters.push(done);
                 }
             }
         }
+        if !ratings.is_empty() {
+            write_ratings(store.as_ref(), &ratings, rating_waiters).await;
+        }
+        if !event_waiters.is_empty() {
+            let span = tracing::info_span!("write_events", size = events.len());
+            let result = store.write_events(&events).instrument(span).await;
+            if let Err(error) = &result {
+                tracing::error!(%error, size = events.len(), "event batch write failed");
+            }
+            for done in event_waiters {
+                // A caller that went away still had its events written; nothing to do.
+                let _ = done.send(
+                    result
+                        .as_ref()
+                        .map(|_| ())
+                        .map_err(|_| WriteError::Unavailable),
+                );
+            }
+        }
     }
-    tracing::info!("rating writer stopped after flushing its queue");
+    tracing::info!("writer stopped after flushing its queue");
+}
+
+async fn write_ratings(
+    store: &dyn RecordStore,
+    batch: &[StoredRating],
+    waiters: Vec<oneshot::Sender<Result<WriteOutcome, WriteError>>>,
+) {
+    let span = tracing::info_span!("write_batch", size = batch.len());
+    match store.write_batch(batch).instrument(span).await {
+        Ok(outcomes) if outcomes.len() == waiters.len() => {
+            for (done, outcome) in waiters.into_iter().zip(outcomes) {
+                let _ = done.send(Ok(outcome));
+            }
+        }
+        Ok(outcomes) => {
+            tracing::error!(
+                expected = waiters.len(),
+                got = outcomes.len(),
+                "store answered a batch partially"
+            );
+            for done in waiters {
+                let _ = done.send(Err(WriteError::Unavailable));
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, size = batch.len(), "batch write failed");
+            for done in waiters {
+                let _ = done.send(Err(WriteError::Unavailable));
+            }
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 mod conformance;
 
-use satisfy_aggregator::{AnalyticsQuery, RatingWriter, SqliteStore, WriteOutcome, WriterConfig};
+use satisfy_aggregator::{AnalyticsQuery, GroupWriter, SqliteStore, WriteOutcome, WriterConfig};
 use std::sync::Arc;
 
 fn open() -> (tempfile::TempDir, SqliteStore) {
@@ -36,7 +36,7 @@ async fn data_survives_reopening_and_migrations_are_idempotent() {
 async fn concurrent_writes_share_transactions_and_each_is_stored_once() {
     let (_dir, store) = open();
     let store = Arc::new(store);
-    let (writer, task) = RatingWriter::spawn(store.clone(), WriterConfig::default());
+    let (writer, task) = GroupWriter::spawn(store.clone(), WriterConfig::default());
     let mut handles = Vec::new();
     for n in 0..1000u32 {
         let writer = writer.clone();

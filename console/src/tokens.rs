@@ -43,3 +43,12 @@ pub async fn issue(
     store.create_token(&token, &token_hash(&secret)).await?;
     Ok(IssuedToken { token, secret })
 }
+
+/// The live token with this secret (not revoked, not expired, of an active tenant),
+/// marking it used now. Secrets are compared only as hashes.
+pub async fn verify(
+    store: &dyn ConfigStore,
+    secret: &str,
+) -> Result<Option<ApiToken>, ConfigError> {
+    store.use_token(&token_hash(secret.trim())).await
+}

@@ -4,13 +4,38 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use satisfy_core::RatingError;
+use satisfy_core::event::EventError;
+use serde::Serialize;
 use serde_json::json;
+
+/// An event of a batch that was not stored, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct RejectedEvent {
+    /// Its position in the batch, from 0.
+    pub index: usize,
+    /// Why: a stable code.
+    pub code: &'static str,
+    /// The field at fault.
+    pub field: String,
+    /// A sentence for the integrator.
+    pub message: String,
+}
 
 /// An error answer of the public API. Messages never reveal internals.
 #[derive(Debug)]
 pub enum ApiError {
-    /// The body exceeds the size limit.
-    PayloadTooLarge,
+    /// The body exceeds the size limit, in bytes.
+    PayloadTooLarge(usize),
+    /// A batch holds more events than allowed.
+    TooManyEvents(usize),
+    /// No bearer token, or no live token with this secret.
+    Unauthorized,
+    /// The token lacks the scope `events:write`.
+    InsufficientScope,
+    /// The platform event is invalid.
+    InvalidEvent(EventError),
+    /// Every event of a batch is invalid: each with its index.
+    InvalidEvents(Vec<RejectedEvent>),
     /// The content type is neither JSON nor plain text.
     UnsupportedMediaType,
     /// The body is not JSON.
@@ -34,10 +59,35 @@ pub enum ApiError {
 impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
-            ApiError::PayloadTooLarge => (
+            ApiError::PayloadTooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                "the body exceeds 4096 bytes".into(),
+                format!("the body exceeds {limit} bytes"),
+            ),
+            ApiError::TooManyEvents(limit) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_many_events",
+                format!("a batch holds at most {limit} events"),
+            ),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "send an API token of the tenant: Authorization: Bearer sat_…".into(),
+            ),
+            ApiError::InsufficientScope => (
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                "the token lacks the scope events:write".into(),
+            ),
+            ApiError::InvalidEvent(error) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                error.code,
+                error.message.clone(),
+            ),
+            ApiError::InvalidEvents(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_events",
+                "no event of the batch is valid".into(),
             ),
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -77,7 +127,7 @@ impl ApiError {
             ApiError::Unavailable(seconds) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
-                format!("ratings cannot be stored right now, retry in {seconds} s"),
+                format!("nothing can be stored right now, retry in {seconds} s"),
             ),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "not found".into()),
         }
@@ -93,8 +143,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
         let mut body = json!({ "error": { "code": code, "message": message } });
-        if let ApiError::InvalidRating(error) = &self {
-            body["error"]["field"] = json!(error.field);
+        match &self {
+            ApiError::InvalidRating(error) => body["error"]["field"] = json!(error.field),
+            ApiError::InvalidEvent(error) => body["error"]["field"] = json!(error.field),
+            ApiError::InvalidEvents(rejected) => body["rejected"] = json!(rejected),
+            _ => {}
         }
         let mut response = (status, Json(body)).into_response();
         if let ApiError::RateLimited(seconds) | ApiError::Unavailable(seconds) = self {

@@ -1,13 +1,14 @@
 //! Public HTTP intake of Satisfy: widget assets and configuration, `POST /v1/ratings`,
-//! health and metrics.
+//! `POST /v1/events` (platform events), health and metrics.
 //!
 //! Ratings pass validation, the entrypoint's origin rules and a per-client rate limit, and
-//! are answered `202` only once a [`sinks::RatingSink`] reports them durable.
+//! are answered `202` only once a [`sinks::Sink`] reports them durable.
 
 pub mod client_ip;
 pub mod config;
 pub mod directory;
 pub mod error;
+pub mod event_tokens;
 pub mod metrics;
 pub mod routes;
 pub mod sinks;
@@ -25,8 +26,10 @@ pub use metrics::Metrics;
 pub struct IngestState {
     /// Where entrypoints are looked up, without a database round-trip.
     pub directory: Arc<dyn EntrypointDirectory>,
-    /// Where accepted ratings go.
-    pub sink: Arc<dyn sinks::RatingSink>,
+    /// Where accepted ratings and events go.
+    pub sink: Arc<dyn sinks::Sink>,
+    /// Which tenant an API token posts platform events for.
+    pub event_tokens: Arc<dyn event_tokens::EventTokens>,
     /// Counters exported at `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Settings.

@@ -11,6 +11,7 @@ const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1
 #[derive(Default)]
 struct Counters {
     accepted: BTreeMap<&'static str, u64>,
+    events_accepted: u64,
     rejected: BTreeMap<&'static str, u64>,
     latency_buckets: [u64; LATENCY_BUCKETS.len()],
     latency_sum: f64,
@@ -46,6 +47,11 @@ impl Metrics {
         });
     }
 
+    /// Counts platform events durably accepted by one request.
+    pub fn events_accepted(&self, count: usize) {
+        self.update(|c| c.events_accepted += count as u64);
+    }
+
     /// Counts a refused request by its error code.
     pub fn rejected(&self, code: &'static str) {
         self.update(|c| *c.rejected.entry(code).or_default() += 1);
@@ -63,6 +69,11 @@ impl Metrics {
                     "satisfy_ratings_accepted_total{{outcome=\"{outcome}\"}} {n}"
                 );
             }
+            out.push_str(
+                "# HELP satisfy_events_accepted_total Platform events durably accepted.\n",
+            );
+            out.push_str("# TYPE satisfy_events_accepted_total counter\n");
+            let _ = writeln!(out, "satisfy_events_accepted_total {}", c.events_accepted);
             out.push_str(
                 "# HELP satisfy_requests_rejected_total Requests refused, by error code.\n",
             );

@@ -1,7 +1,12 @@
 //! Ingest spawned on port 0 with the real SQLite store, exercised over HTTP.
 
-use satisfy_aggregator::{AnalyticsQuery, Filter, RatingWriter, SqliteStore, WriterConfig};
-use satisfy_core::{Entrypoint, EntrypointId, EntrypointKind, EntrypointStatus, Origin, TenantId};
+use satisfy_aggregator::{
+    AnalyticsQuery, EventStore, Filter, GroupWriter, SqliteStore, WriterConfig,
+};
+use satisfy_core::{
+    Entrypoint, EntrypointId, EntrypointKind, EntrypointStatus, Origin, Scope, TenantId,
+};
+use satisfy_ingest::event_tokens::{EventTokens, TokenRefusal, events_tenant};
 use satisfy_ingest::sinks::store::StoreSink;
 use satisfy_ingest::{EntrypointSnapshot, IngestConfig, IngestState, Metrics};
 use serde_json::{Value, json};
@@ -38,7 +43,7 @@ async fn spawn(config: IngestConfig) -> App {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("ratings.db")).unwrap();
     let (writer, writer_task) =
-        RatingWriter::spawn(Arc::new(store.clone()), WriterConfig::default());
+        GroupWriter::spawn(Arc::new(store.clone()), WriterConfig::default());
     let directory = EntrypointSnapshot::default();
     directory.replace_all(vec![
         entrypoint(EP, EntrypointStatus::Active),
@@ -47,6 +52,7 @@ async fn spawn(config: IngestConfig) -> App {
     let state = IngestState {
         directory: Arc::new(directory),
         sink: Arc::new(StoreSink::new(writer)),
+        event_tokens: Arc::new(KnownTokens),
         metrics: Arc::new(Metrics::default()),
         config,
     };
@@ -60,6 +66,26 @@ async fn spawn(config: IngestConfig) -> App {
         writer_task,
         client: reqwest::Client::new(),
         _dir: dir,
+    }
+}
+
+/// The console's verdicts on the test's tokens (the real checks have their own tests:
+/// the console store's in tests/embedded.rs, the console endpoint's in
+/// tests/distributed.rs).
+struct KnownTokens;
+
+const EVENTS_TOKEN: &str = "sat_000000000001_events";
+const READ_TOKEN: &str = "sat_000000000002_read";
+
+#[async_trait::async_trait]
+impl EventTokens for KnownTokens {
+    async fn tenant_of(&self, secret: &str) -> Result<TenantId, TokenRefusal> {
+        let tenant = TenantId::parse("bugliano").unwrap();
+        match secret {
+            EVENTS_TOKEN => events_tenant(tenant, &[Scope::EventsWrite]),
+            READ_TOKEN => events_tenant(tenant, &[Scope::Read]),
+            _ => Err(TokenRefusal::Unknown),
+        }
     }
 }
 
@@ -370,4 +396,123 @@ async fn serves_widget_assets_config_and_health() {
     assert_eq!(paused.headers()["access-control-allow-origin"], "*");
     assert_eq!(app.get("/healthz").await.status(), 200);
     assert_eq!(app.get("/readyz").await.status(), 200);
+}
+
+fn cloud_event(id: &str, state: &str) -> Value {
+    json!({
+        "specversion": "1.0", "id": id, "source": "urn:opencity:bugliano",
+        "type": "it.satisfy.application.status", "time": "2026-11-02T09:00:00+01:00",
+        "subject": format!("pratica-{id}"),
+        "data": {"service": "residenza", "state": state}
+    })
+}
+
+async fn post_events(
+    app: &App,
+    token: Option<&str>,
+    content_type: &str,
+    body: String,
+) -> (u16, Value) {
+    let mut request = app
+        .client
+        .post(format!("{}/v1/events", app.base))
+        .header("content-type", content_type)
+        .body(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn platform_events_are_stored_once_durable_and_bad_ones_say_why() {
+    let app = spawn(generous()).await;
+    const SINGLE: &str = "application/cloudevents+json";
+    const BATCH: &str = "application/cloudevents-batch+json";
+    let one = cloud_event("e1", "inviata").to_string();
+
+    // Who may post.
+    let (status, body) = post_events(&app, None, SINGLE, one.clone()).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let (status, _) = post_events(&app, Some("sat_nope"), SINGLE, one.clone()).await;
+    assert_eq!(status, 401);
+    let (status, body) = post_events(&app, Some(READ_TOKEN), SINGLE, one.clone()).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+
+    // What may be posted.
+    let token = Some(EVENTS_TOKEN);
+    let (status, _) = post_events(&app, token, "application/json", one.clone()).await;
+    assert_eq!(status, 415);
+    let (status, body) = post_events(&app, token, SINGLE, "{".into()).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("malformed_json"))
+    );
+    let (status, body) =
+        post_events(&app, token, SINGLE, cloud_event("e0", "chiusa").to_string()).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["field"], "data.state");
+
+    let (status, body) = post_events(&app, token, SINGLE, one.clone()).await;
+    assert_eq!((status, body["accepted"].as_u64()), (202, Some(1)));
+    // A batch: the valid events are stored, each rejected one said with its index.
+    let mut no_time = cloud_event("e3", "inviata");
+    no_time.as_object_mut().unwrap().remove("time");
+    let batch = json!([
+        cloud_event("e1", "inviata"),
+        cloud_event("e2", "presa_in_carico"),
+        no_time,
+        cloud_event("e4", "bozzetto"),
+    ]);
+    let (status, body) = post_events(&app, token, BATCH, batch.to_string()).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["accepted"], 2);
+    assert_eq!(
+        body["rejected"],
+        json!([
+            {"index": 2, "code": "missing_field", "field": "time", "message": "`time` is required"},
+            {"index": 3, "code": "invalid_field", "field": "data.state",
+             "message": "`data.state` must be an application state of docs/KPIS.md"},
+        ])
+    );
+    let all_bad = json!([cloud_event("e5", "x")]).to_string();
+    let (status, body) = post_events(&app, token, BATCH, all_bad).await;
+    assert_eq!(
+        (status, body["rejected"][0]["index"].as_u64()),
+        (422, Some(0))
+    );
+
+    // Limits: 1,000 events, 1 MiB.
+    let too_many = Value::Array(
+        (0..1001)
+            .map(|i| cloud_event(&format!("m{i}"), "inviata"))
+            .collect(),
+    );
+    let (status, body) = post_events(&app, token, BATCH, too_many.to_string()).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (413, Some("too_many_events"))
+    );
+    let mut huge = cloud_event("h", "inviata");
+    huge["data"]["service_name"] = json!("x".repeat(1 << 20));
+    let (status, _) = post_events(&app, token, SINGLE, huge.to_string()).await;
+    assert_eq!(status, 413);
+
+    // e1 twice, e2: two events, each once.
+    let events = app
+        .store
+        .tenant_events(&TenantId::parse("bugliano").unwrap())
+        .await
+        .unwrap();
+    let mut ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["e1", "e2"]);
 }

@@ -6,7 +6,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use satisfy_core::{
     CustomSurvey, Entrypoint, EntrypointId, EntrypointKind, EntrypointStatus, Lang,
@@ -31,7 +31,46 @@ pub fn router() -> Router<ConsoleState> {
         .route("/entrypoints/{id}", get(show).put(update).patch(update))
         .route("/entrypoints/{id}/stats", get(statistics))
         .route("/internal/entrypoints", get(internal_entrypoints))
+        .route("/internal/token", post(internal_token))
         .fallback(|| async { ApiError::NotFound })
+}
+
+/// Refuses internal routes to anyone but ingest nodes presenting the internal token.
+fn internal_caller(state: &ConsoleState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match (&state.config.internal_token, presented) {
+        (Some(expected), Some(presented)) if crate::auth::same_secret(expected, presented) => {
+            Ok(())
+        }
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+/// What an ingest node asks about an API token presented to `POST /v1/events`.
+#[derive(serde::Deserialize)]
+struct TokenQuestion {
+    token: String,
+}
+
+/// The tenant and scopes of a live API token, for ingest nodes checking the tokens of
+/// platform events (404 for an unknown, revoked or expired one). The token's last use is
+/// recorded as for any API call.
+async fn internal_token(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Json(question): Json<TokenQuestion>,
+) -> Result<Json<Value>, ApiError> {
+    internal_caller(&state, &headers)?;
+    let token = crate::tokens::verify(state.store.as_ref(), &question.token)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(json!({
+        "tenant": token.tenant,
+        "scopes": token.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+    })))
 }
 
 /// Every entrypoint of every active tenant, for ingest nodes, which poll it with `If-None-Match`
@@ -40,14 +79,7 @@ async fn internal_entrypoints(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match (&state.config.internal_token, presented) {
-        (Some(expected), Some(presented)) if crate::auth::same_secret(expected, presented) => {}
-        _ => return Err(ApiError::Unauthorized),
-    }
+    internal_caller(&state, &headers)?;
     let entrypoints = state.store.intake_entrypoints().await?;
     let body = serde_json::to_vec(&entrypoints).map_err(|_| ApiError::Unavailable)?;
     let etag = format!(

@@ -24,9 +24,10 @@ use crate::sinks::{Delivery, SinkError};
 pub const MAX_BODY_BYTES: usize = 4096;
 
 /// Seconds a client is told to wait when storage is saturated or down.
-const RETRY_AFTER_UNAVAILABLE: u64 = 2;
+pub(crate) const RETRY_AFTER_UNAVAILABLE: u64 = 2;
 
-/// The ratings route with its rate limit and body limit.
+/// The intake routes, ratings and platform events, with their rate limit and body
+/// limits.
 pub fn router(state: &IngestState) -> Router<IngestState> {
     let limits = GovernorConfigBuilder::default()
         .key_extractor(ClientIp {
@@ -47,8 +48,13 @@ pub fn router(state: &IngestState) -> Router<IngestState> {
         metrics.rejected("rate_limited");
         ApiError::RateLimited(wait.max(1)).into_response()
     });
+    // Platform events share the per-client rate limit; their bodies may be larger.
     Router::new()
         .route("/v1/ratings", post(accept).options(preflight))
+        .route(
+            "/v1/events",
+            post(super::events::accept).layer(DefaultBodyLimit::max(super::events::MAX_BODY_BYTES)),
+        )
         .layer(governor)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
@@ -184,7 +190,7 @@ async fn store_rating(
         return Err(ApiError::UnsupportedMediaType);
     }
     let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(MAX_BODY_BYTES),
         _ => ApiError::MalformedJson,
     })?;
     let json: serde_json::Value =

@@ -1,6 +1,7 @@
 //! The distributed sink: ratings go to the Kafka topic `satisfy.ratings.v1`, keyed by
-//! entrypoint, through an idempotent producer with `acks=all`. A rating is acknowledged
-//! only after the broker confirmed it; an unreachable broker or a full producer queue
+//! entrypoint, and platform events to `satisfy.events.v1`, keyed by tenant, through an
+//! idempotent producer with `acks=all`. Either is acknowledged only after the broker
+//! confirmed it; an unreachable broker or a full producer queue
 //! becomes a retryable error within `message.timeout.ms`, never a hang.
 
 use async_trait::async_trait;
@@ -10,11 +11,12 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use satisfy_aggregator::kafka::ensure_topic;
 use satisfy_aggregator::{StoredRating, event};
+use satisfy_core::event::StoredEvent;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::{Delivery, RatingSink, SinkError};
+use super::{Delivery, Sink, SinkError};
 
 /// How the sink reaches Kafka.
 #[derive(Debug, Clone)]
@@ -23,6 +25,8 @@ pub struct KafkaSinkConfig {
     pub brokers: String,
     /// The ratings topic.
     pub topic: String,
+    /// The platform events topic.
+    pub events_topic: String,
     /// Partitions of the topic when ingest creates it.
     pub partitions: i32,
     /// Replication factor when ingest creates it (3 in production).
@@ -35,6 +39,7 @@ pub struct KafkaSinkConfig {
 pub struct KafkaSink {
     producer: FutureProducer,
     topic: String,
+    events_topic: String,
     reachable: Arc<AtomicBool>,
     delivery_timeout: Duration,
 }
@@ -53,18 +58,21 @@ impl KafkaSink {
             .set("queue.buffering.max.messages", "100000")
             .set("compression.type", "lz4")
             .create()?;
-        ensure_topic(
-            &config.brokers,
-            &config.topic,
-            config.partitions,
-            config.replication,
-        )
-        .await?;
+        for topic in [&config.topic, &config.events_topic] {
+            ensure_topic(
+                &config.brokers,
+                topic,
+                config.partitions,
+                config.replication,
+            )
+            .await?;
+        }
         let reachable = Arc::new(AtomicBool::new(true));
         spawn_broker_watch(producer.clone(), Arc::clone(&reachable));
         Ok(KafkaSink {
             producer,
             topic: config.topic.clone(),
+            events_topic: config.events_topic.clone(),
             reachable,
             delivery_timeout: config.delivery_timeout,
         })
@@ -92,7 +100,7 @@ fn spawn_broker_watch(producer: FutureProducer, reachable: Arc<AtomicBool>) {
 }
 
 #[async_trait]
-impl RatingSink for KafkaSink {
+impl Sink for KafkaSink {
     async fn send(&self, rating: StoredRating) -> Result<Delivery, SinkError> {
         let payload = event::encode(&rating);
         let record = FutureRecord::to(&self.topic)
@@ -117,6 +125,47 @@ impl RatingSink for KafkaSink {
                 Err(SinkError::Unavailable)
             }
         }
+    }
+
+    async fn send_events(&self, events: Vec<StoredEvent>) -> Result<(), SinkError> {
+        // Every event is enqueued at once, then every acknowledgement awaited: a batch
+        // costs one round trip, not one per event.
+        let mut deliveries = Vec::with_capacity(events.len());
+        for stored in &events {
+            let payload = stored.to_log_record();
+            let record = FutureRecord::to(&self.events_topic)
+                .key(stored.tenant.as_str())
+                .payload(&payload);
+            match self.producer.send_result(record) {
+                Ok(delivery) => deliveries.push(delivery),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    return Err(SinkError::Overloaded);
+                }
+                Err((error, _)) => {
+                    tracing::warn!(%error, "Kafka refused an event");
+                    return Err(SinkError::Unavailable);
+                }
+            }
+        }
+        let acknowledged = async {
+            for delivery in deliveries {
+                match delivery.await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err((error, _))) => {
+                        tracing::warn!(%error, "Kafka did not acknowledge an event");
+                        return Err(SinkError::Unavailable);
+                    }
+                    Err(_) => return Err(SinkError::Unavailable),
+                }
+            }
+            Ok(())
+        };
+        tokio::time::timeout(self.delivery_timeout, acknowledged)
+            .await
+            .unwrap_or_else(|_| {
+                tracing::warn!("Kafka acknowledgement of events timed out");
+                Err(SinkError::Unavailable)
+            })
     }
 
     fn is_ready(&self) -> bool {

@@ -1,10 +1,11 @@
-//! Where accepted ratings go: one file per sink behind [`RatingSink`].
+//! Where accepted ratings and platform events go: one file per sink behind [`Sink`].
 
 pub mod kafka;
 pub mod store;
 
 use async_trait::async_trait;
 use satisfy_aggregator::StoredRating;
+use satisfy_core::event::StoredEvent;
 
 /// What the sink did with a rating.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,11 +31,16 @@ pub enum SinkError {
     Unavailable,
 }
 
-/// A destination for ratings. `send` returns only once the rating is durable.
+/// A destination for ratings and platform events. Each call returns only once what it
+/// was given is durable.
 #[async_trait]
-pub trait RatingSink: Send + Sync {
+pub trait Sink: Send + Sync {
     /// Delivers one rating durably.
     async fn send(&self, rating: StoredRating) -> Result<Delivery, SinkError>;
+
+    /// Delivers the valid events of one request durably, all or none (a retry resends
+    /// them all; each (source, id) counts once).
+    async fn send_events(&self, events: Vec<StoredEvent>) -> Result<(), SinkError>;
 
     /// Whether the sink can currently accept ratings (for `/readyz`).
     fn is_ready(&self) -> bool;

@@ -1,24 +1,26 @@
-//! The embedded sink: ratings go straight to the aggregator's group-commit writer.
+//! The embedded sink: ratings and events go straight to the aggregator's group-commit
+//! writer.
 
 use async_trait::async_trait;
-use satisfy_aggregator::{RatingWriter, StoredRating, WriteError, WriteOutcome};
+use satisfy_aggregator::{GroupWriter, StoredRating, WriteError, WriteOutcome};
+use satisfy_core::event::StoredEvent;
 
-use super::{Delivery, RatingSink, SinkError};
+use super::{Delivery, Sink, SinkError};
 
-/// Hands ratings to an in-process [`RatingWriter`].
+/// Hands ratings and events to an in-process [`GroupWriter`].
 pub struct StoreSink {
-    writer: RatingWriter,
+    writer: GroupWriter,
 }
 
 impl StoreSink {
     /// A sink writing through `writer`.
-    pub fn new(writer: RatingWriter) -> StoreSink {
+    pub fn new(writer: GroupWriter) -> StoreSink {
         StoreSink { writer }
     }
 }
 
 #[async_trait]
-impl RatingSink for StoreSink {
+impl Sink for StoreSink {
     async fn send(&self, rating: StoredRating) -> Result<Delivery, SinkError> {
         match self.writer.write(rating).await {
             Ok(WriteOutcome::Inserted) => Ok(Delivery::Inserted),
@@ -27,6 +29,16 @@ impl RatingSink for StoreSink {
             Err(WriteError::Overloaded) => Err(SinkError::Overloaded),
             Err(WriteError::Unavailable) => Err(SinkError::Unavailable),
         }
+    }
+
+    async fn send_events(&self, events: Vec<StoredEvent>) -> Result<(), SinkError> {
+        self.writer
+            .write_events(events)
+            .await
+            .map_err(|error| match error {
+                WriteError::Overloaded => SinkError::Overloaded,
+                WriteError::Unavailable => SinkError::Unavailable,
+            })
     }
 
     fn is_ready(&self) -> bool {
