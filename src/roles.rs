@@ -162,6 +162,7 @@ pub async fn console(
     let router = satisfy_console::router(
         ConsoleState::new(
             store,
+            Arc::new(analytics.clone()),
             Arc::new(analytics),
             settings.basics.console_config(
                 settings.public_url.clone(),

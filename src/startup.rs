@@ -90,6 +90,7 @@ impl Application {
         let console = satisfy_console::router(
             ConsoleState::new(
                 config_store,
+                Arc::new(ratings.clone()),
                 Arc::new(ratings),
                 settings.console.console_config(
                     public_url.clone(),

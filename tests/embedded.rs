@@ -497,3 +497,160 @@ async fn accept_invitation(base: &str, link: &str, password: &str) {
         .unwrap();
     assert_eq!(set.status(), 303, "the password is set");
 }
+
+/// A status event of the residence-change service, as a platform posts it.
+fn residence(id: &str, subject: &str, state: &str, time: &str, deadline: Option<u32>) -> Value {
+    let mut data = json!({"service": "residenza", "service_name": "Cambio di residenza",
+                          "office": "anagrafe", "state": state});
+    if let Some(days) = deadline {
+        data["legal_deadline_days"] = json!(days);
+    }
+    json!({"specversion": "1.0", "id": id, "source": "urn:opencity:bugliano",
+           "type": "it.satisfy.application.status", "time": time, "subject": subject,
+           "data": data})
+}
+
+#[tokio::test]
+async fn a_platform_posts_events_and_the_api_shows_the_service_kpis_beside_its_ratings() {
+    let data = tempfile::tempdir().unwrap();
+    let running = start(data.path()).await;
+    let platform = admin(
+        data.path(),
+        &[
+            "tokens",
+            "create",
+            "--tenant",
+            "bugliano",
+            "--name",
+            "OpenCity",
+            "--scopes",
+            "events:write",
+        ],
+    );
+    let batch = json!([
+        residence(
+            "p1-1",
+            "P1",
+            "inviata",
+            "2026-10-19T09:00:00+02:00",
+            Some(5)
+        ),
+        residence(
+            "p1-2",
+            "P1",
+            "presa_in_carico",
+            "2026-10-20T09:00:00+02:00",
+            None
+        ),
+        residence("p1-3", "P1", "accettata", "2026-10-22T09:00:00+02:00", None),
+        residence(
+            "p2-1",
+            "P2",
+            "inviata",
+            "2026-10-20T10:00:00+02:00",
+            Some(3)
+        ),
+        residence("p2-2", "P2", "rifiutata", "2026-10-24T10:00:00+02:00", None),
+        residence("p3-1", "P3", "inviata", "2026-10-12T10:00:00+02:00", None),
+    ]);
+    let posted = client()
+        .post(format!("{}/v1/events", running.base))
+        .bearer_auth(platform.trim())
+        .header("content-type", "application/cloudevents-batch+json")
+        .body(batch.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 202);
+    // The read/write token of the tenant may not post events.
+    let refused = client()
+        .post(format!("{}/v1/events", running.base))
+        .bearer_auth(&running.token)
+        .header("content-type", "application/cloudevents+json")
+        .body(residence("p9", "P9", "inviata", "2026-10-19T09:00:00+02:00", None).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+
+    // An entrypoint rating the service, and two ratings on it today.
+    let created = api(
+        &running,
+        reqwest::Method::POST,
+        "/entrypoints",
+        Some(
+            json!({"name": "Scheda Cambio di residenza", "kind": "scheda_servizio",
+                    "service": "residenza"}),
+        ),
+    )
+    .await;
+    let entrypoint = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["service"], "residenza");
+    for stars in [5, 3] {
+        let id = uuid::Uuid::new_v4().to_string();
+        assert_eq!(
+            post_rating(&running.base, &entrypoint, &id, stars).await,
+            202
+        );
+    }
+
+    let services = api(&running, reqwest::Method::GET, "/services", None).await;
+    assert_eq!(
+        services["services"],
+        json!([{"id": "residenza", "name": "Cambio di residenza", "entrypoints": [entrypoint]}])
+    );
+    let kpis = api(
+        &running,
+        reqwest::Method::GET,
+        "/services/residenza/kpis?granularity=week&from=2026-10-19&to=2026-10-25",
+        None,
+    )
+    .await;
+    assert_eq!(kpis["service"], "residenza");
+    assert_eq!(kpis["timezone"], "Europe/Rome");
+    let week = &kpis["periods"][0];
+    assert_eq!(
+        (week["start"].as_str(), week["end"].as_str()),
+        (Some("2026-10-19"), Some("2026-10-26"))
+    );
+    let applications = &week["applications"];
+    assert_eq!(applications["submitted"]["value"], 2);
+    // The week before had one submission (P3).
+    assert_eq!(applications["submitted"]["delta_previous"], 1);
+    assert_eq!(applications["submitted"]["delta_previous_pct"], 1.0);
+    assert_eq!(applications["take_charge_hours_median"]["value"], 24);
+    assert_eq!(applications["acceptance_rate"]["value"], 0.5);
+    assert_eq!(applications["within_deadline_share"]["value"], 0.5);
+    assert_eq!(applications["backlog"]["inviata"], 1, "P3");
+    assert_eq!(week["appointments"]["bookings"]["value"], 0);
+    assert_eq!(week["appointments"]["saturation"]["value"], Value::Null);
+
+    // Today's week: the two ratings beside the figures.
+    let today = api(
+        &running,
+        reqwest::Method::GET,
+        "/services/residenza/kpis?granularity=week",
+        None,
+    )
+    .await;
+    let periods = today["periods"].as_array().unwrap();
+    let current = &periods[periods.len() - 1]["satisfaction"];
+    assert_eq!(current["count"]["value"], 2);
+    assert_eq!(current["average"]["value"], 4);
+    let tenant_wide = api(
+        &running,
+        reqwest::Method::GET,
+        "/kpis?granularity=month",
+        None,
+    )
+    .await;
+    assert_eq!(tenant_wide["services"][0]["service"], "residenza");
+    let unknown = client()
+        .get(format!("{}/api/v1/services/tari/kpis", running.base))
+        .bearer_auth(&running.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    running.shutdown().await;
+}

@@ -1,6 +1,6 @@
 //! Validation of entrypoint input, shared by the HTML forms and the REST API.
 
-use satisfy_core::{CustomQuestion, CustomSurvey, Origin};
+use satisfy_core::{CustomQuestion, CustomSurvey, EntrypointKind, Origin};
 
 /// Longest entrypoint name.
 const MAX_NAME_CHARS: usize = 120;
@@ -13,6 +13,29 @@ pub fn parse_name(raw: &str) -> Result<String, String> {
         return Err(format!("name must have 1 to {MAX_NAME_CHARS} characters"));
     }
     Ok(name.to_owned())
+}
+
+/// Longest service id, as in platform events.
+const MAX_SERVICE_CHARS: usize = 200;
+
+/// The service an entrypoint rates: empty for none; only kinds that rate a service may
+/// name one.
+pub fn parse_service(kind: EntrypointKind, raw: &str) -> Result<Option<String>, String> {
+    let service = raw.trim();
+    if service.is_empty() {
+        return Ok(None);
+    }
+    if !kind.rates_a_service() {
+        return Err(
+            "only scheda servizio and valutazione servizio entrypoints name a service".into(),
+        );
+    }
+    if service.chars().count() > MAX_SERVICE_CHARS || service.contains(char::is_control) {
+        return Err(format!(
+            "service must be an id of 1 to {MAX_SERVICE_CHARS} characters"
+        ));
+    }
+    Ok(Some(service.to_owned()))
 }
 
 /// Origins, deduplicated, from any list of strings.

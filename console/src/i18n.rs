@@ -135,6 +135,8 @@ pub struct Ui {
     pub invalid_input: &'static str,
     pub unavailable: &'static str,
     pub back_to_list: &'static str,
+    pub rated_service: &'static str,
+    pub rated_service_help: &'static str,
     pub tenants: &'static str,
     pub add_tenant: &'static str,
     pub edit_tenant: &'static str,
@@ -300,6 +302,8 @@ const IT: Ui = Ui {
     tenant_zone_invalid: "Fuso orario sconosciuto: usa un nome IANA come Europe/Rome.",
     tenant_ipa_invalid: "Codice IPA non valido: lettere, cifre e trattini bassi, al massimo 20.",
     tenant_languages_missing: "Scegli almeno una lingua.",
+    rated_service: "Servizio valutato (identificativo)",
+    rated_service_help: "Per le schede e le valutazioni di un servizio: l'identificativo del servizio negli eventi della piattaforma (es. cie), così le valutazioni compaiono accanto ai suoi indicatori.",
 };
 
 const EN: Ui = Ui {
@@ -445,6 +449,8 @@ const EN: Ui = Ui {
     tenant_zone_invalid: "Unknown time zone: use an IANA name such as Europe/Rome.",
     tenant_ipa_invalid: "Invalid IPA code: letters, digits and underscores, at most 20.",
     tenant_languages_missing: "Choose at least one language.",
+    rated_service: "Rated service (identifier)",
+    rated_service_help: "For service pages and service ratings: the service's identifier in the platform's events (e.g. cie), so its ratings appear beside its KPIs.",
 };
 
 const DE: Ui = Ui {
@@ -590,6 +596,8 @@ const DE: Ui = Ui {
     tenant_zone_invalid: "Unbekannte Zeitzone: verwenden Sie einen IANA-Namen wie Europe/Rome.",
     tenant_ipa_invalid: "Ungültiger IPA-Code: Buchstaben, Ziffern und Unterstriche, höchstens 20.",
     tenant_languages_missing: "Wählen Sie mindestens eine Sprache.",
+    rated_service: "Bewerteter Dienst (Kennung)",
+    rated_service_help: "Für Dienstseiten und Dienstbewertungen: die Kennung des Dienstes in den Ereignissen der Plattform (z. B. cie), damit die Bewertungen neben seinen Kennzahlen erscheinen.",
 };
 
 /// The texts of a language.

@@ -9,6 +9,7 @@ pub mod error;
 pub mod forms;
 pub mod i18n;
 pub mod invitations;
+pub mod kpis;
 pub mod roles;
 pub mod routes;
 pub mod security;
@@ -19,7 +20,7 @@ pub mod tokens;
 
 use axum::Router;
 use chrono_tz::Tz;
-use satisfy_aggregator::AnalyticsQuery;
+use satisfy_aggregator::{AnalyticsQuery, EventStore};
 use satisfy_core::TenantId;
 use std::sync::Arc;
 
@@ -49,6 +50,8 @@ pub struct ConsoleState {
     pub store: SharedConfigStore,
     /// Ratings analytics.
     pub analytics: Arc<dyn AnalyticsQuery>,
+    /// Platform events, for service KPIs.
+    pub events: Arc<dyn EventStore>,
     /// Settings.
     pub config: Arc<ConsoleConfig>,
     /// Throttles and bounds every password check.
@@ -63,11 +66,13 @@ impl ConsoleState {
     pub fn new(
         store: SharedConfigStore,
         analytics: Arc<dyn AnalyticsQuery>,
+        events: Arc<dyn EventStore>,
         config: ConsoleConfig,
     ) -> Result<ConsoleState, store::ConfigError> {
         Ok(ConsoleState {
             store,
             analytics,
+            events,
             config: Arc::new(config),
             sign_in: Arc::new(sign_in::SignInGuard::new(CONCURRENT_PASSWORD_HASHES)?),
         })

@@ -394,14 +394,36 @@ async fn entrypoints_are_read_and_changed_only_through_their_tenant() {
         );
         first.created_at -= 10;
         store.create_entrypoint(&first).await.unwrap();
-        let second = new_entrypoint(
+        let mut second = new_entrypoint(
             slug("bugliano"),
             "Servizi".into(),
             EntrypointKind::SchedaServizio,
             vec![],
             None,
         );
+        second.service = Some("cie".into());
         store.create_entrypoint(&second).await.unwrap();
+        assert_eq!(
+            store
+                .entrypoint(&slug("bugliano"), &second.id)
+                .await
+                .unwrap(),
+            Some(second.clone()),
+            "{backend}: the rated service is kept"
+        );
+        let cleared = store
+            .update_entrypoint(
+                &slug("bugliano"),
+                &second.id,
+                EntrypointChanges {
+                    service: Some(None),
+                    ..EntrypointChanges::default()
+                },
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(cleared.service, None, "{backend}");
         let theirs = new_entrypoint(
             slug("altrove"),
             "Altrove".into(),

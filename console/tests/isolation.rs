@@ -20,6 +20,9 @@ const USERS: [&str; 5] = ["admin", "capo", "editor", "viewer", "auditor"];
 /// The other tenant's entrypoint name: no answer to a `bugliano` user may contain it.
 const SECRET_NAME: &str = "Segreto di Altrove";
 
+/// The other tenant's service: no answer to a `bugliano` user may name it.
+const THEIR_SERVICE: &str = "tari-altrove";
+
 const OK: u16 = 200;
 const CREATED: u16 = 201;
 const SEE_OTHER: u16 = 303;
@@ -230,6 +233,7 @@ struct Ids {
     entrypoint: String,
     token: String,
     tenant: &'static str,
+    service: &'static str,
 }
 
 impl Route {
@@ -240,6 +244,7 @@ impl Route {
                 .replace("{ep}", &ids.entrypoint)
                 .replace("{token}", &ids.token)
                 .replace("{tenant}", ids.tenant)
+                .replace("{service}", ids.service)
         )
     }
 
@@ -318,10 +323,24 @@ async fn walk(console: &Console, backend: &str) {
         None,
     );
     console.store.create_entrypoint(&theirs).await.unwrap();
+    let mut their_service = new_entrypoint(
+        altrove.clone(),
+        "Scheda TARI".into(),
+        EntrypointKind::SchedaServizio,
+        vec![],
+        None,
+    );
+    their_service.service = Some(THEIR_SERVICE.into());
+    console
+        .store
+        .create_entrypoint(&their_service)
+        .await
+        .unwrap();
     let their_ids = Ids {
         entrypoint: theirs.id.as_str().to_owned(),
         token: token_id(console, "altrove").await,
         tenant: "altrove",
+        service: THEIR_SERVICE,
     };
     // `bugliano`: the platform administrator and one user of every tenant role.
     let ours = new_entrypoint(
@@ -332,6 +351,15 @@ async fn walk(console: &Console, backend: &str) {
         None,
     );
     console.store.create_entrypoint(&ours).await.unwrap();
+    let mut our_service = new_entrypoint(
+        bugliano.clone(),
+        "Scheda residenza".into(),
+        EntrypointKind::SchedaServizio,
+        vec![],
+        None,
+    );
+    our_service.service = Some("residenza".into());
+    console.store.create_entrypoint(&our_service).await.unwrap();
     let admin = browser();
     assert_eq!(
         log_in(console, &admin, PASSWORD).await.status(),
@@ -373,6 +401,7 @@ async fn walk(console: &Console, backend: &str) {
                 entrypoint: ours.id.as_str().to_owned(),
                 token: token_id(console, "bugliano").await,
                 tenant: "altrove",
+                service: "residenza",
             };
             let url = route.url(&console.base, &own);
             let (status, body) = send(client, &route, &url, &csrf, who).await;
@@ -383,7 +412,9 @@ async fn walk(console: &Console, backend: &str) {
             );
             if who != "admin" {
                 assert!(
-                    !body.contains(SECRET_NAME) && !body.contains(theirs.id.as_str()),
+                    !body.contains(SECRET_NAME)
+                        && !body.contains(theirs.id.as_str())
+                        && !body.contains(THEIR_SERVICE),
                     "{backend}: {who} {} {} shows the other tenant's data",
                     route.method,
                     route.path
@@ -430,6 +461,7 @@ async fn walk(console: &Console, backend: &str) {
         entrypoint: ours.id.as_str().to_owned(),
         token: token_id(console, "bugliano").await,
         tenant: "bugliano",
+        service: "residenza",
     };
     for route in routes().iter().filter(|r| r.uses_ids()) {
         let url = route.url(&console.base, &our_ids);

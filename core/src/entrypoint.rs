@@ -105,6 +105,15 @@ pub enum EntrypointKind {
 }
 
 impl EntrypointKind {
+    /// Whether entrypoints of this kind rate one service (and may name it, so that its
+    /// ratings appear beside the service's KPIs).
+    pub fn rates_a_service(self) -> bool {
+        matches!(
+            self,
+            EntrypointKind::SchedaServizio | EntrypointKind::ValutazioneServizio
+        )
+    }
+
     /// Every kind, in the order the console offers them.
     pub const ALL: [EntrypointKind; 4] = [
         EntrypointKind::PaginaWeb,
@@ -333,6 +342,10 @@ pub struct Entrypoint {
     pub allowed_origins: Vec<Origin>,
     /// The wording of a "Personalizzato" entrypoint; `None` for the official kinds.
     pub custom: Option<CustomSurvey>,
+    /// The service it rates (the `service` id of platform events), for kinds that
+    /// [rate a service](EntrypointKind::rates_a_service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
     /// Creation time, seconds since the Unix epoch.
     pub created_at: i64,
 }

@@ -35,6 +35,7 @@ fn entrypoint(id: &str, status: EntrypointStatus) -> Entrypoint {
         status,
         allowed_origins: vec![Origin::parse(SITE).unwrap()],
         custom: None,
+        service: None,
         created_at: 0,
     }
 }

@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 use crate::ConsoleState;
 use crate::auth::ApiUser;
 use crate::error::ApiError;
-use crate::forms::{parse_name, parse_origins};
+use crate::forms::{parse_name, parse_origins, parse_service};
+use crate::kpis::{KpiError, KpiParams, KpiSource, ServiceKpis};
 use crate::roles::Capability;
 use crate::routes::entrypoints::snippet_html;
 use crate::stats::{self, StatsParams};
@@ -30,6 +31,9 @@ pub fn router() -> Router<ConsoleState> {
         .route("/entrypoints", get(list).post(create))
         .route("/entrypoints/{id}", get(show).put(update).patch(update))
         .route("/entrypoints/{id}/stats", get(statistics))
+        .route("/services", get(services))
+        .route("/services/{service}/kpis", get(service_kpis))
+        .route("/kpis", get(tenant_kpis))
         .route("/internal/entrypoints", get(internal_entrypoints))
         .route("/internal/token", post(internal_token))
         .fallback(|| async { ApiError::NotFound })
@@ -104,6 +108,71 @@ async fn internal_entrypoints(
         .into_response())
 }
 
+fn kpi_error(error: KpiError) -> ApiError {
+    match error {
+        KpiError::Range(message) => ApiError::Invalid("invalid_range", message),
+        KpiError::Config(error) => error.into(),
+        KpiError::Store(error) => error.into(),
+    }
+}
+
+/// The tenant's services: those its platform events name and those its entrypoints rate.
+async fn services(
+    State(state): State<ConsoleState>,
+    user: ApiUser,
+) -> Result<Json<Value>, ApiError> {
+    allowed(&user, Capability::ReadStats)?;
+    let source = KpiSource::load(&state, &user.0.tenant, &KpiParams::default())
+        .await
+        .map_err(kpi_error)?;
+    Ok(Json(json!({ "services": source.services() })))
+}
+
+/// One service's KPIs per period, with their variations and its satisfaction.
+async fn service_kpis(
+    State(state): State<ConsoleState>,
+    user: ApiUser,
+    Path(service): Path<String>,
+    Query(params): Query<KpiParams>,
+) -> Result<Json<ServiceKpis>, ApiError> {
+    allowed(&user, Capability::ReadStats)?;
+    let source = KpiSource::load(&state, &user.0.tenant, &params)
+        .await
+        .map_err(kpi_error)?;
+    let service = source
+        .services()
+        .into_iter()
+        .find(|s| s.id == service)
+        .ok_or(ApiError::NotFound)?;
+    let kpis = source
+        .service(&state, &service, &params)
+        .await
+        .map_err(kpi_error)?;
+    Ok(Json(kpis))
+}
+
+/// Every service's KPIs, in the shape of [`service_kpis`], one entry per service.
+async fn tenant_kpis(
+    State(state): State<ConsoleState>,
+    user: ApiUser,
+    Query(params): Query<KpiParams>,
+) -> Result<Json<Value>, ApiError> {
+    allowed(&user, Capability::ReadStats)?;
+    let source = KpiSource::load(&state, &user.0.tenant, &params)
+        .await
+        .map_err(kpi_error)?;
+    let mut services = Vec::new();
+    for service in source.services() {
+        services.push(
+            source
+                .service(&state, &service, &params)
+                .await
+                .map_err(kpi_error)?,
+        );
+    }
+    Ok(Json(json!({ "services": services })))
+}
+
 async fn openapi() -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
@@ -122,6 +191,7 @@ fn to_json(state: &ConsoleState, entrypoint: &Entrypoint) -> Value {
         "status": entrypoint.status,
         "allowed_origins": entrypoint.allowed_origins,
         "custom": entrypoint.custom,
+        "service": entrypoint.service,
         "created_at": chrono::DateTime::from_timestamp(entrypoint.created_at, 0).map(|t| t.to_rfc3339()),
         "main_question": survey.title,
         "additional_questions": survey.additional_questions(),
@@ -177,6 +247,12 @@ struct CreateEntrypoint {
     #[serde(default)]
     allowed_origins: Vec<String>,
     custom: Option<CustomSurvey>,
+    service: Option<String>,
+}
+
+/// `Some(None)` for an explicit `null` (clear the field), `None` when absent (keep it).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 fn parse_custom(
@@ -214,7 +290,10 @@ async fn create(
     let origins = parse_origins(input.allowed_origins.iter().map(String::as_str))
         .map_err(|e| ApiError::Invalid("invalid_origin", e))?;
     let custom = parse_custom(kind, input.custom)?;
-    let entrypoint = new_entrypoint(user.0.tenant.clone(), name, kind, origins, custom);
+    let service = parse_service(kind, input.service.as_deref().unwrap_or_default())
+        .map_err(|e| ApiError::Invalid("invalid_service", e))?;
+    let mut entrypoint = new_entrypoint(user.0.tenant.clone(), name, kind, origins, custom);
+    entrypoint.service = service;
     state.store.create_entrypoint(&entrypoint).await?;
     tracing::info!(id = %entrypoint.id, "entrypoint created through the API");
     let entry = AuditEntry::now(
@@ -243,6 +322,8 @@ struct UpdateEntrypoint {
     status: Option<EntrypointStatus>,
     allowed_origins: Option<Vec<String>>,
     custom: Option<CustomSurvey>,
+    #[serde(default, deserialize_with = "present")]
+    service: Option<Option<String>>,
 }
 
 async fn update(
@@ -266,6 +347,11 @@ async fn update(
             .transpose()
             .map_err(|e| ApiError::Invalid("invalid_origin", e))?,
         custom: parse_custom(entrypoint.kind, input.custom)?,
+        service: input
+            .service
+            .map(|s| parse_service(entrypoint.kind, s.as_deref().unwrap_or_default()))
+            .transpose()
+            .map_err(|e| ApiError::Invalid("invalid_service", e))?,
     };
     let updated = state
         .store

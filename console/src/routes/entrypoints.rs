@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::ConsoleState;
 use crate::auth::{Authenticated, PageUser};
 use crate::error::PageError;
-use crate::forms::{parse_custom_form, parse_name, parse_origins};
+use crate::forms::{parse_custom_form, parse_name, parse_origins, parse_service};
 use crate::i18n::{UiLang, ui};
 use crate::roles::Capability;
 use crate::routes::pages::{Layout, check_csrf, local_time, render};
@@ -98,6 +98,9 @@ struct FormPage {
     kind_label: &'static str,
     active: bool,
     origins: String,
+    /// The rated service; the field shows for new entrypoints and those rating a service.
+    service: String,
+    show_service: bool,
     show_custom: bool,
     custom_question: String,
     custom_follow_ups: Vec<(usize, String, String)>,
@@ -146,6 +149,10 @@ impl FormPage {
                         .join("\n")
                 })
                 .unwrap_or_default(),
+            service: entrypoint
+                .and_then(|e| e.service.clone())
+                .unwrap_or_default(),
+            show_service: entrypoint.is_none_or(|e| e.kind.rates_a_service()),
             show_custom: kind == EntrypointKind::Personalizzato,
             custom_question: custom.question,
             custom_follow_ups,
@@ -175,6 +182,8 @@ struct EntrypointForm {
     status: String,
     #[serde(default)]
     origins: String,
+    #[serde(default)]
+    service: String,
     #[serde(default)]
     custom_question: String,
     #[serde(default)]
@@ -215,9 +224,14 @@ async fn create(
     check_csrf(&auth, &form.csrf)?;
     allowed(&auth, Capability::ManageEntrypoints)?;
     let kind = EntrypointKind::parse(&form.kind).unwrap_or(EntrypointKind::PaginaWeb);
-    let parsed =
-        parse_name(&form.name).and_then(|name| Ok((name, parse_origins(form.origins.lines())?)));
-    let (name, origins) = match parsed {
+    let parsed = parse_name(&form.name).and_then(|name| {
+        Ok((
+            name,
+            parse_origins(form.origins.lines())?,
+            parse_service(kind, &form.service)?,
+        ))
+    });
+    let (name, origins, service) = match parsed {
         Ok(values) => values,
         Err(error) => {
             let layout = Layout::for_user(lang, &auth, "/console/entrypoints/new");
@@ -226,10 +240,12 @@ async fn create(
             page.name = form.name;
             page.kind = kind.code();
             page.origins = form.origins;
+            page.service = form.service;
             return Ok(render(&page, StatusCode::UNPROCESSABLE_ENTITY));
         }
     };
-    let entrypoint = new_entrypoint(auth.tenant.clone(), name, kind, origins, None);
+    let mut entrypoint = new_entrypoint(auth.tenant.clone(), name, kind, origins, None);
+    entrypoint.service = service;
     state.store.create_entrypoint(&entrypoint).await?;
     tracing::info!(id = %entrypoint.id, kind = kind.code(), "entrypoint created");
     let entry = AuditEntry::now(
@@ -310,6 +326,7 @@ async fn update(
                 }
                 _ => None,
             },
+            service: Some(parse_service(entrypoint.kind, &form.service)?),
         })
     })();
     match changes {
@@ -334,6 +351,7 @@ async fn update(
             page.error = Some(error);
             page.name = form.name;
             page.origins = form.origins;
+            page.service = form.service;
             page.custom_question = form.custom_question;
             page.custom_follow_ups = follow_ups
                 .into_iter()

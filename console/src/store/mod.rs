@@ -364,6 +364,8 @@ pub struct EntrypointChanges {
     pub allowed_origins: Option<Vec<Origin>>,
     /// New wording (custom entrypoints only).
     pub custom: Option<CustomSurvey>,
+    /// New rated service: `Some(None)` clears it.
+    pub service: Option<Option<String>>,
 }
 
 impl EntrypointChanges {
@@ -380,6 +382,9 @@ impl EntrypointChanges {
         }
         if self.custom.is_some() {
             entrypoint.custom = self.custom;
+        }
+        if let Some(service) = self.service {
+            entrypoint.service = service;
         }
         entrypoint
     }
@@ -401,6 +406,7 @@ pub fn new_entrypoint(
         status: EntrypointStatus::Active,
         allowed_origins,
         custom,
+        service: None,
         created_at: now(),
     }
 }
@@ -491,7 +497,7 @@ fn token_from_row(row: &dyn Columns) -> Result<ApiToken, ConfigError> {
 }
 
 const ENTRYPOINT_COLUMNS: &str =
-    "id, tenant, name, kind, status, allowed_origins, custom, created_at";
+    "id, tenant, name, kind, status, allowed_origins, custom, created_at, service";
 
 fn entrypoint_from_row(row: &dyn Columns) -> Result<Entrypoint, ConfigError> {
     let bad = |what: &str| invalid("entrypoints", what);
@@ -508,6 +514,7 @@ fn entrypoint_from_row(row: &dyn Columns) -> Result<Entrypoint, ConfigError> {
             .transpose()
             .map_err(|_| bad("custom survey"))?,
         created_at: row.integer(7)?,
+        service: row.optional_text(8)?,
     })
 }
 

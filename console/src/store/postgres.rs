@@ -20,7 +20,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, NoTls, Row};
 
 /// The schema, one entry per version; never edit a released entry, append a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE tenants (
         slug        TEXT PRIMARY KEY,
         name        TEXT NOT NULL,
@@ -100,7 +101,11 @@ const MIGRATIONS: &[&str] = &[r#"
     CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
         FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"#];
+"#,
+    r#"
+    ALTER TABLE entrypoints ADD COLUMN service TEXT;
+"#,
+];
 
 /// Any number that other users of the database are unlikely to lock: "satisfy" in ASCII.
 const MIGRATION_LOCK: i64 = 0x73_61_74_69_73_66_79;
@@ -604,7 +609,7 @@ impl ConfigStore for PostgresConfigStore {
         client
             .execute(
                 &format!(
-                    "INSERT INTO entrypoints ({ENTRYPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                    "INSERT INTO entrypoints ({ENTRYPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
                 ),
                 &[
                     &entrypoint.id.as_str(),
@@ -615,6 +620,7 @@ impl ConfigStore for PostgresConfigStore {
                     &json_text(&entrypoint.allowed_origins)?,
                     &entrypoint.custom.as_ref().map(json_text).transpose()?,
                     &entrypoint.created_at,
+                    &entrypoint.service,
                 ],
             )
             .await
@@ -676,7 +682,8 @@ impl ConfigStore for PostgresConfigStore {
         };
         let row = changes.apply(current);
         tx.execute(
-            "UPDATE entrypoints SET name = $3, status = $4, allowed_origins = $5, custom = $6
+            "UPDATE entrypoints SET name = $3, status = $4, allowed_origins = $5, custom = $6,
+                 service = $7
              WHERE tenant = $1 AND id = $2",
             &[
                 &tenant.as_str(),
@@ -685,6 +692,7 @@ impl ConfigStore for PostgresConfigStore {
                 &row.status.code(),
                 &json_text(&row.allowed_origins)?,
                 &row.custom.as_ref().map(json_text).transpose()?,
+                &row.service,
             ],
         )
         .await?;

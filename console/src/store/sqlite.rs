@@ -109,6 +109,10 @@ const MIGRATIONS: &[&str] = &[
     -- The tenant a session works in, when the user switched from their own.
     ALTER TABLE sessions ADD COLUMN tenant TEXT;
 "#,
+    r#"
+    -- The service a scheda/valutazione servizio entrypoint rates.
+    ALTER TABLE entrypoints ADD COLUMN service TEXT;
+"#,
 ];
 
 impl From<rusqlite::Error> for ConfigError {
@@ -557,7 +561,7 @@ impl ConfigStore for SqliteConfigStore {
             require_tenant(c, &row.tenant)?;
             c.execute(
                 &format!(
-                    "INSERT INTO entrypoints ({ENTRYPOINT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                    "INSERT INTO entrypoints ({ENTRYPOINT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                 ),
                 params![
                     row.id.as_str(),
@@ -567,7 +571,8 @@ impl ConfigStore for SqliteConfigStore {
                     row.status.code(),
                     json_text(&row.allowed_origins)?,
                     row.custom.as_ref().map(json_text).transpose()?,
-                    row.created_at
+                    row.created_at,
+                    row.service
                 ],
             )?;
             Ok(())
@@ -633,7 +638,8 @@ impl ConfigStore for SqliteConfigStore {
                 };
                 let row = changes.apply(current);
                 tx.execute(
-                    "UPDATE entrypoints SET name = ?3, status = ?4, allowed_origins = ?5, custom = ?6
+                    "UPDATE entrypoints SET name = ?3, status = ?4, allowed_origins = ?5, custom = ?6,
+                         service = ?7
                      WHERE tenant = ?1 AND id = ?2",
                     params![
                         tenant,
@@ -641,7 +647,8 @@ impl ConfigStore for SqliteConfigStore {
                         row.name,
                         row.status.code(),
                         json_text(&row.allowed_origins)?,
-                        row.custom.as_ref().map(json_text).transpose()?
+                        row.custom.as_ref().map(json_text).transpose()?,
+                        row.service
                     ],
                 )?;
                 tx.commit()?;

@@ -89,6 +89,7 @@ pub async fn spawn_on(store: SharedConfigStore, dir: tempfile::TempDir) -> Conso
     let state = ConsoleState::new(
         store.clone(),
         Arc::new(ratings.clone()),
+        Arc::new(ratings.clone()),
         ConsoleConfig {
             public_url: "https://satisfy.example.it".into(),
             time_zone: chrono_tz::Europe::Rome,
