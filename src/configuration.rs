@@ -223,6 +223,11 @@ pub struct AggregatorSettings {
     )]
     pub kafka_group: String,
 
+    /// Platforms' own Kafka topics of CloudEvents to consume, each with its tenant:
+    /// `topic=tenant,topic=tenant` (e.g. `opencity.bugliano.events=bugliano`).
+    #[arg(long, env = "SATISFY_KAFKA_PLATFORM_TOPICS", value_parser = parse_platform_topics, default_value = "")]
+    pub platform_topics: PlatformTopics,
+
     /// Topic of events that can never be processed.
     #[arg(
         long,
@@ -306,6 +311,30 @@ fn parse_postgres_url(raw: &str) -> Result<String, String> {
     } else {
         Err("expected a postgres:// URL".into())
     }
+}
+
+/// Platforms' own topics, each with the tenant whose events it carries.
+#[derive(Debug, Clone, Default)]
+pub struct PlatformTopics(pub Vec<(String, TenantId)>);
+
+fn parse_platform_topics(raw: &str) -> Result<PlatformTopics, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (topic, tenant) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("`{pair}`: expected topic=tenant"))?;
+            let tenant = TenantId::parse(tenant.trim())
+                .ok_or_else(|| format!("`{tenant}` is not a tenant slug"))?;
+            let topic = topic.trim();
+            if topic.is_empty() {
+                return Err(format!("`{pair}`: the topic is empty"));
+            }
+            Ok((topic.to_owned(), tenant))
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map(PlatformTopics)
 }
 
 fn parse_brokers(raw: &str) -> Result<String, String> {

@@ -125,6 +125,8 @@ pub async fn aggregator(
         brokers: settings.kafka.brokers.clone(),
         group: settings.kafka_group.clone(),
         topic: settings.kafka.topic.clone(),
+        events_topic: settings.kafka.events_topic.clone(),
+        platform_topics: settings.platform_topics.0.clone(),
         dead_letter_topic: settings.dead_letter_topic.clone(),
         max_batch: settings.batch_size as usize,
         max_wait: Duration::from_millis(settings.batch_wait_ms),
@@ -132,7 +134,7 @@ pub async fn aggregator(
     };
     kafka::run(config, Arc::new(store), metrics, shutdown)
         .await
-        .context("consuming ratings")?;
+        .context("consuming ratings and events")?;
     let _ = stop_http.send(());
     http.await.context("metrics server")??;
     Ok(())

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "password-distribuita";
 const TOKEN: &str = "internal-test-token";
+/// A platform's own topic of CloudEvents, consumed for the tenant `comune`.
+const PLATFORM_TOPIC: &str = "opencity.comune.events";
 
 fn engines_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/engines/engines.sh")
@@ -181,6 +183,10 @@ impl Stack {
         );
         let aggregator_env = vec![
             ("SATISFY_KAFKA_BROKERS", brokers),
+            (
+                "SATISFY_KAFKA_PLATFORM_TOPICS",
+                format!("{PLATFORM_TOPIC}=comune"),
+            ),
             ("SATISFY_CLICKHOUSE_URL", clickhouse_url),
             ("SATISFY_BATCH_WAIT_MS", "200".into()),
         ];
@@ -476,6 +482,103 @@ async fn end_to_end(broker: &'static str) {
         "{metrics}"
     );
     replicas_share_the_configuration(&stack, &entrypoint).await;
+    platform_events_reach_the_kpis(&stack).await;
+}
+
+/// An application status event of the residence-change service.
+fn residence(id: &str, subject: &str, state: &str, time: &str) -> Value {
+    json!({"specversion": "1.0", "id": id, "source": "urn:opencity:comune",
+           "type": "it.satisfy.application.status", "time": time, "subject": subject,
+           "data": {"service": "residenza", "service_name": "Cambio di residenza", "state": state}})
+}
+
+/// Events posted to ingest (through `satisfy.events.v1`) and published on the platform's
+/// own topic reach ClickHouse through the aggregator, each once, and the console's KPIs.
+async fn platform_events_reach_the_kpis(stack: &Stack) {
+    let output = Command::new(env!("CARGO_BIN_EXE_satisfy"))
+        .args(["admin", "--database-url", &stack.database_url()])
+        .args([
+            "tokens", "create", "--tenant", "comune", "--name", "OpenCity",
+        ])
+        .args(["--scopes", "events:write"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let platform = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let batch = json!([
+        residence("a1", "A", "inviata", "2026-10-19T09:00:00+02:00"),
+        residence("a2", "A", "presa_in_carico", "2026-10-20T09:00:00+02:00"),
+        residence("b1", "B", "inviata", "2026-10-20T10:00:00+02:00"),
+    ]);
+    let post = || {
+        reqwest::Client::new()
+            .post(format!("{}/v1/events", stack.ingest_url))
+            .bearer_auth(&platform)
+            .header("content-type", "application/cloudevents-batch+json")
+            .body(batch.to_string())
+            .send()
+    };
+    // Twice: a platform retrying after a timeout; the events count once.
+    for _ in 0..2 {
+        let posted = post().await.unwrap();
+        assert_eq!(posted.status(), 202, "{}", stack.logs());
+    }
+    // The platform's own topic carries bare CloudEvents.
+    let producer: rdkafka::producer::FutureProducer = rdkafka::ClientConfig::new()
+        .set(
+            "bootstrap.servers",
+            format!("127.0.0.1:{}", stack.broker.port),
+        )
+        .create()
+        .unwrap();
+    satisfy_aggregator::kafka::ensure_topic(
+        &format!("127.0.0.1:{}", stack.broker.port),
+        PLATFORM_TOPIC,
+        1,
+        1,
+    )
+    .await
+    .unwrap();
+    let bare = residence("c1", "C", "inviata", "2026-10-21T10:00:00+02:00").to_string();
+    producer
+        .send(
+            rdkafka::producer::FutureRecord::to(PLATFORM_TOPIC)
+                .key("comune")
+                .payload(&bare),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer = reqwest::Client::new()
+            .get(format!(
+                "{}/api/v1/services/residenza/kpis?granularity=week&from=2026-10-19&to=2026-10-25",
+                stack.console_url
+            ))
+            .bearer_auth(stack.api_token())
+            .send()
+            .await
+            .unwrap();
+        if answer.status() == 200 {
+            let kpis: Value = answer.json().await.unwrap();
+            let submitted = &kpis["periods"][0]["applications"]["submitted"]["value"];
+            if submitted == 3 {
+                let week = &kpis["periods"][0]["applications"];
+                assert_eq!(week["take_charge_hours_median"]["value"], 24);
+                assert_eq!(week["backlog"]["inviata"], 2, "B and C");
+                return;
+            }
+            assert!(submitted.as_u64() < Some(3), "counted twice: {kpis}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "events never reached the KPIs\n{}",
+            stack.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
 
 /// The second console replica sees what the first one and `satisfy admin` wrote, and

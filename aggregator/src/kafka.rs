@@ -1,5 +1,6 @@
-//! The event-log consumer: reads rating events from Kafka in a consumer group and writes
-//! them to the store in batches flushed by size and by time.
+//! The event-log consumer: reads ratings (`satisfy.ratings.v1`), platform events posted to
+//! ingest (`satisfy.events.v1`) and platforms' own topics of CloudEvents from Kafka in a
+//! consumer group, and writes them to the store in batches flushed by size and by time.
 //!
 //! Offsets are committed only after the write covering them succeeded, so a crash
 //! replays at most the last batch, which the store absorbs (ids count once). While the
@@ -22,8 +23,11 @@ use tracing::Instrument;
 
 use crate::event;
 use crate::metrics::AggregatorMetrics;
-use crate::model::StoredRating;
-use crate::store::{RatingStore, WriteOutcome};
+use crate::model::{StoredEvent, StoredRating};
+use crate::store::WriteOutcome;
+use crate::writer::RecordStore;
+use satisfy_core::TenantId;
+use satisfy_core::event::ServiceEvent;
 
 /// How the consumer reads and batches.
 #[derive(Debug, Clone)]
@@ -34,6 +38,10 @@ pub struct ConsumerConfig {
     pub group: String,
     /// The ratings topic.
     pub topic: String,
+    /// The platform events topic ingest writes.
+    pub events_topic: String,
+    /// Platforms' own topics of bare CloudEvents, each with the tenant it belongs to.
+    pub platform_topics: Vec<(String, TenantId)>,
     /// Where unprocessable events go.
     pub dead_letter_topic: String,
     /// Most events in one write.
@@ -47,10 +55,11 @@ pub struct ConsumerConfig {
 /// Consumes until `shutdown` completes, then writes and commits what it holds.
 pub async fn run(
     config: ConsumerConfig,
-    store: Arc<dyn RatingStore>,
+    store: Arc<dyn RecordStore>,
     metrics: Arc<AggregatorMetrics>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), KafkaError> {
+    let platforms: BTreeMap<String, TenantId> = config.platform_topics.iter().cloned().collect();
     let consumer: Arc<StreamConsumer> = Arc::new(
         ClientConfig::new()
             .set("bootstrap.servers", &config.brokers)
@@ -62,9 +71,14 @@ pub async fn run(
             // Also the rebalance timeout: a member killed without leaving the group holds a
             // rebalance up for this long on some brokers, so keep it short.
             .set("max.poll.interval.ms", "15000")
+            // Topics created after the aggregator started (ingest creates the events topic,
+            // a platform its own) are picked up within seconds, not the default 5 minutes.
+            .set("topic.metadata.refresh.interval.ms", "5000")
             .create()?,
     );
-    consumer.subscribe(&[&config.topic])?;
+    let mut topics: Vec<&str> = vec![&config.topic, &config.events_topic];
+    topics.extend(platforms.keys().map(String::as_str));
+    consumer.subscribe(&topics)?;
     let dead_letters: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &config.brokers)
         .set("enable.idempotence", "true")
@@ -83,6 +97,7 @@ pub async fn run(
     let mut stopping = false;
     while !stopping {
         let mut batch: Vec<StoredRating> = Vec::with_capacity(config.max_batch);
+        let mut events: Vec<StoredEvent> = Vec::new();
         // Next offset to commit per (topic, partition).
         let mut offsets: BTreeMap<(String, i32), i64> = BTreeMap::new();
         let deadline = tokio::time::sleep(config.max_wait);
@@ -105,14 +120,23 @@ pub async fn run(
                         deadline.as_mut().reset(tokio::time::Instant::now() + config.max_wait);
                     }
                     offsets.insert((message.topic().to_owned(), message.partition()), message.offset() + 1);
-                    match event::decode(message.payload().unwrap_or_default()) {
-                        Ok(rating) => batch.push(rating),
+                    let payload = message.payload().unwrap_or_default();
+                    let decoded = if message.topic() == config.topic {
+                        event::decode(payload).map(Record::Rating).map_err(|e| e.to_string())
+                    } else if message.topic() == config.events_topic {
+                        StoredEvent::from_log_record(payload).map(Record::Event).map_err(|e| e.to_string())
+                    } else {
+                        platform_event(payload, &message, &platforms).map(Record::Event)
+                    };
+                    match decoded {
+                        Ok(Record::Rating(rating)) => batch.push(rating),
+                        Ok(Record::Event(event)) => events.push(event),
                         Err(reason) => {
-                            dead_letter(&dead_letters, &config.dead_letter_topic, &message, &reason.to_string()).await;
+                            dead_letter(&dead_letters, &config.dead_letter_topic, &message, &reason).await;
                             metrics.dead_lettered();
                         }
                     }
-                    if batch.len() >= config.max_batch {
+                    if batch.len() + events.len() >= config.max_batch {
                         break;
                     }
                 }
@@ -122,10 +146,71 @@ pub async fn run(
             continue;
         }
         write_until_stored(&*store, &batch, &metrics).await;
+        write_events_until_stored(&*store, &events, &metrics).await;
         commit(&consumer, &offsets);
     }
     lag_task.abort();
     Ok(())
+}
+
+/// What one message carries.
+enum Record {
+    Rating(StoredRating),
+    Event(StoredEvent),
+}
+
+/// A bare CloudEvent from a platform's own topic, for the tenant that topic belongs to,
+/// dated by the message's timestamp (else now).
+fn platform_event(
+    payload: &[u8],
+    message: &impl Message,
+    platforms: &BTreeMap<String, TenantId>,
+) -> Result<StoredEvent, String> {
+    let tenant = platforms
+        .get(message.topic())
+        .ok_or_else(|| format!("no tenant for topic {}", message.topic()))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(payload).map_err(|_| "not JSON".to_owned())?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let received_at_ms = message.timestamp().to_millis().unwrap_or(now);
+    let event = ServiceEvent::parse(&value, now).map_err(|e| format!("{}: {e}", e.field))?;
+    Ok(StoredEvent {
+        event,
+        tenant: tenant.clone(),
+        received_at_ms,
+    })
+}
+
+/// Retries the write of a batch's events until the store takes them, as
+/// [`write_until_stored`] does for ratings.
+async fn write_events_until_stored(
+    store: &dyn RecordStore,
+    events: &[StoredEvent],
+    metrics: &AggregatorMetrics,
+) {
+    if events.is_empty() {
+        return;
+    }
+    let mut backoff = Duration::from_millis(100);
+    let span = tracing::info_span!("aggregate_events", size = events.len());
+    async {
+        loop {
+            match store.write_events(events).await {
+                Ok(()) => {
+                    metrics.events_written(events.len());
+                    return;
+                }
+                Err(error) => {
+                    metrics.insert_failed();
+                    tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "event write failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+    .instrument(span)
+    .await
 }
 
 /// Creates `topic` unless it exists (a no-op on a cluster that already has it).
@@ -153,7 +238,7 @@ pub async fn ensure_topic(
 /// Retries the write with backoff until the store takes it: nothing is committed, and so
 /// nothing lost, while the store is down.
 async fn write_until_stored(
-    store: &dyn RatingStore,
+    store: &dyn RecordStore,
     batch: &[StoredRating],
     metrics: &AggregatorMetrics,
 ) {

@@ -7,6 +7,7 @@ use std::time::Duration;
 #[derive(Default)]
 struct Counters {
     consumed: u64,
+    events: u64,
     batches: u64,
     batch_rows_sum: u64,
     insert_seconds_sum: f64,
@@ -41,6 +42,11 @@ impl AggregatorMetrics {
         });
     }
 
+    /// `count` platform events were written to the store.
+    pub fn events_written(&self, count: usize) {
+        self.update(|c| c.events += count as u64);
+    }
+
     /// A batch write failed and will be retried.
     pub fn insert_failed(&self) {
         self.update(|c| c.insert_errors += 1);
@@ -64,6 +70,7 @@ impl AggregatorMetrics {
                 let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
             };
             counter("satisfy_aggregator_ratings_total", "Rating events written to the store.", c.consumed.to_string());
+            counter("satisfy_aggregator_events_total", "Platform events written to the store.", c.events.to_string());
             counter("satisfy_aggregator_batches_total", "Batches written.", c.batches.to_string());
             counter("satisfy_aggregator_batch_rows_sum", "Rows over all batches (divide by batches for the mean size).", c.batch_rows_sum.to_string());
             counter("satisfy_aggregator_insert_seconds_sum", "Time spent writing batches.", c.insert_seconds_sum.to_string());
