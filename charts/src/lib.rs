@@ -146,6 +146,90 @@ fn draw(
     Ok(())
 }
 
+/// One figure per period: bars on a 0-based axis, no bar where the figure has no value.
+pub fn figure_chart_svg(
+    labels: &[String],
+    values: &[Option<f64>],
+    title: &str,
+    axis: &str,
+) -> Result<String, ChartError> {
+    let mut svg = String::new();
+    draw_figure(&mut svg, labels, values, title, axis).map_err(|e| ChartError(e.to_string()))?;
+    Ok(svg)
+}
+
+fn draw_figure(
+    svg: &mut String,
+    labels: &[String],
+    values: &[Option<f64>],
+    title: &str,
+    axis: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let root = SVGBackend::with_string(svg, (WIDTH, HEIGHT / 4 * 3)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let periods = values.len().max(1);
+    let top = values.iter().flatten().fold(0f64, |a, b| a.max(*b));
+    // Fractions (shares) get a 0–1 axis; the rest a nice ceiling of their maximum.
+    let max = if top <= 1.0
+        && values
+            .iter()
+            .flatten()
+            .all(|v| *v <= 1.0 && v.fract() != 0.0)
+    {
+        1.0
+    } else {
+        nice_ceiling(top.ceil().max(1.0) as u64) as f64
+    };
+    let label_font = ("sans-serif", 13).into_font().color(&AXIS);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 16).into_font().color(&AXIS))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(64)
+        .build_cartesian_2d((0..periods).into_segmented(), 0f64..max)?;
+    let label_every = periods.div_ceil(13);
+    let x_formatter = |value: &SegmentValue<usize>| match value {
+        SegmentValue::CenterOf(i) if i % label_every == 0 => {
+            labels.get(*i).cloned().unwrap_or_default()
+        }
+        _ => String::new(),
+    };
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(periods)
+        .x_label_formatter(&x_formatter)
+        .y_labels(6)
+        .y_label_formatter(&|v| {
+            if max <= 1.0 {
+                format!("{:.0}%", v * 100.0)
+            } else {
+                format!("{v:.0}")
+            }
+        })
+        .y_desc(axis)
+        .axis_desc_style(label_font.clone())
+        .label_style(label_font)
+        .max_light_lines(1)
+        .light_line_style(RGBColor(0xe6, 0xe9, 0xf2))
+        .draw()?;
+    let bars = values.iter().enumerate().filter_map(|(i, value)| {
+        let value = (*value)?;
+        let mut bar = Rectangle::new(
+            [
+                (SegmentValue::Exact(i), 0.0),
+                (SegmentValue::Exact(i + 1), value),
+            ],
+            BAR.filled(),
+        );
+        bar.set_margin(0, 0, 6, 6);
+        Some(bar)
+    });
+    chart.draw_series(bars)?;
+    root.present()?;
+    Ok(())
+}
+
 /// Consecutive periods that have an average; each becomes one unbroken line.
 fn average_runs(points: &[PeriodPoint]) -> Vec<Vec<(usize, f64)>> {
     let mut runs: Vec<Vec<(usize, f64)>> = Vec::new();
@@ -174,6 +258,21 @@ mod tests {
         assert_eq!(nice_ceiling(11), 20);
         assert_eq!(nice_ceiling(500), 500);
         assert_eq!(nice_ceiling(501), 1000);
+    }
+
+    #[test]
+    fn figure_charts_draw_a_bar_per_valued_period_and_are_reproducible() {
+        let labels: Vec<String> = ["02/11", "09/11", "16/11"].map(String::from).to_vec();
+        let values = [Some(3.0), None, Some(12.0)];
+        let svg = figure_chart_svg(&labels, &values, "Prenotazioni", "n.").unwrap();
+        assert_eq!(
+            svg,
+            figure_chart_svg(&labels, &values, "Prenotazioni", "n.").unwrap()
+        );
+        assert!(svg.contains("Prenotazioni") && svg.contains("16/11"));
+        let shares =
+            figure_chart_svg(&labels, &[Some(0.25), Some(0.5), None], "Saturazione", "%").unwrap();
+        assert!(shares.contains("100%"), "shares get a 0–100% axis");
     }
 
     #[test]

@@ -170,6 +170,16 @@ impl KpiSource {
         })
     }
 
+    /// The validated range.
+    pub fn range(&self) -> Range {
+        self.range
+    }
+
+    /// The tenant's events.
+    pub fn events(&self) -> &[ServiceEvent] {
+        &self.events
+    }
+
     /// The tenant's services.
     pub fn services(&self) -> Vec<ServiceInfo> {
         services(&self.events, &self.entrypoints)

@@ -9,6 +9,7 @@ pub mod error;
 pub mod forms;
 pub mod i18n;
 pub mod invitations;
+pub mod kpi_texts;
 pub mod kpis;
 pub mod roles;
 pub mod routes;

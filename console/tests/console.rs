@@ -1005,3 +1005,95 @@ async fn statistics_follow_the_tenants_own_time_zone() {
     console.store.update_tenant(&tenant).await.unwrap();
     assert_eq!(zone_of_stats().await, "Atlantic/Canary");
 }
+
+#[tokio::test]
+async fn the_services_pages_show_each_figure_with_its_change_definition_and_exports() {
+    use satisfy_aggregator::EventStore;
+    use satisfy_core::event::{ServiceEvent, StoredEvent};
+    let console = spawn().await;
+    let status = |id: &str, subject: &str, state: &str, time: &str| {
+        let raw = json!({
+            "specversion": "1.0", "id": id, "source": "urn:opencity:bugliano",
+            "type": "it.satisfy.application.status", "time": time, "subject": subject,
+            "data": {"service": "residenza", "service_name": "Cambio di residenza",
+                     "office": "anagrafe", "state": state}
+        });
+        StoredEvent {
+            event: ServiceEvent::parse(&raw, i64::MAX).unwrap(),
+            tenant: TenantId::parse("bugliano").unwrap(),
+            received_at_ms: 0,
+        }
+    };
+    console
+        .ratings
+        .write_events(&[
+            status("a1", "A", "inviata", "2026-10-12T09:00:00+02:00"),
+            status("b1", "B", "inviata", "2026-10-19T09:00:00+02:00"),
+            status("c1", "C", "inviata", "2026-10-20T09:00:00+02:00"),
+            status("c2", "C", "presa_in_carico", "2026-10-21T09:00:00+02:00"),
+        ])
+        .await
+        .unwrap();
+    let client = browser();
+    log_in(&console, &client, PASSWORD).await;
+    let range = "granularity=week&from=2026-10-19&to=2026-10-25";
+    let list = client
+        .get(format!("{}/console/services?{range}", console.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list.status(), StatusCode::OK);
+    let list = list.text().await.unwrap();
+    assert!(list.contains("Cambio di residenza"), "{list}");
+    assert!(list.contains("19/10/2026 – 25/10/2026"), "{list}");
+
+    let page = client
+        .get(format!(
+            "{}/console/services/residenza?{range}",
+            console.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    // Two submissions against one the week before, the definition one click away.
+    assert!(page.contains("Pratiche inviate"), "{page}");
+    assert!(
+        page.contains("▲ +100% rispetto al periodo precedente"),
+        "{page}"
+    );
+    assert!(page.contains("Pratiche inviate per la prima volta nel periodo."));
+    assert!(page.contains("<option value=\"anagrafe\""), "office filter");
+    assert!(page.contains("<svg"), "charts");
+
+    let csv = client
+        .get(format!(
+            "{}/console/services/residenza/kpis.csv?{range}",
+            console.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), StatusCode::OK);
+    let csv = csv.text().await.unwrap();
+    let mut lines = csv.lines();
+    let head = lines.next().unwrap();
+    assert!(head.starts_with("\u{feff}start,end,"), "{head}");
+    assert!(head.contains("submitted") && head.contains("backlog_inviata"));
+    assert!(lines.next().unwrap().starts_with("2026-10-19,2026-10-26,"));
+
+    let missing = client
+        .get(format!("{}/console/services/tari", console.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let editor = invited(&console, "bugliano", "redattore", Role::Editor).await;
+    let refused = editor
+        .get(format!("{}/console/services", console.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+}

@@ -4,6 +4,7 @@ pub mod account;
 pub mod api;
 pub mod entrypoints;
 pub mod pages;
+pub mod services;
 pub mod session;
 pub mod team;
 pub mod tenants;

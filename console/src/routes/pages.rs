@@ -27,6 +27,7 @@ pub fn router() -> Router<ConsoleState> {
         .merge(super::session::router())
         .merge(super::account::router())
         .merge(super::entrypoints::router())
+        .merge(super::services::router())
         .merge(super::team::router())
         .merge(super::tenants::router())
         .fallback(|| async { PageError::NotFound })
