@@ -27,6 +27,11 @@ pub struct Settings {
 
     #[command(flatten)]
     pub intake: IntakeLimits,
+
+    /// Generate, once, a year of demo events and ratings in a separate `demo` tenant, so
+    /// the Servizi pages have something to show; `false` to skip.
+    #[arg(long, env = "SATISFY_DEMO_DATA", default_value_t = true, action = clap::ArgAction::Set)]
+    pub demo_data: bool,
 }
 
 /// Settings of the console shared by `serve` and `console`.

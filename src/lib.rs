@@ -4,5 +4,6 @@
 pub mod admin;
 pub mod configuration;
 pub mod demo;
+pub mod demo_data;
 pub mod roles;
 pub mod startup;

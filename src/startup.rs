@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::configuration::Settings;
 use crate::demo::{self, DemoState};
+use crate::demo_data;
 
 /// A bound, ready-to-run embedded Satisfy.
 pub struct Application {
@@ -69,10 +70,18 @@ impl Application {
         let demo_id = demo::ensure_demo_entrypoint(
             config_store.as_ref(),
             &settings.console.tenant,
-            own_origins,
+            own_origins.clone(),
         )
         .await
         .context("creating the demo entrypoint")?;
+        if settings.demo_data {
+            let (config, store) = (Arc::clone(&config_store), ratings.clone());
+            tokio::spawn(async move {
+                if let Err(error) = demo_data::ensure(config, store, own_origins).await {
+                    tracing::error!(%error, "generating the demo data failed");
+                }
+            });
+        }
 
         let directory = EntrypointSnapshot::default();
         directory.replace_all(config_store.intake_entrypoints().await?);

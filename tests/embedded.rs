@@ -32,6 +32,7 @@ async fn start(data_dir: &Path) -> Running {
             rate_limit_burst: 100_000,
             rate_limit_per_second: 100_000,
         },
+        demo_data: false,
     };
     let app = Application::build(settings).await.unwrap();
     let base = app.public_url.clone();

@@ -237,6 +237,7 @@ impl KpiInput {
                     office,
                     date,
                     slots,
+                    ..
                 } => {
                     if scope.calendar.as_ref().is_some_and(|c| *c != calendar) {
                         continue;
@@ -259,6 +260,7 @@ impl KpiInput {
                             office,
                             slot,
                             first_available_slot_ms,
+                            ..
                         } => (
                             calendar,
                             AppointmentChange::Booked,
@@ -334,9 +336,17 @@ impl KpiInput {
                     service,
                     service_name,
                     ..
+                }
+                | EventKind::AppointmentBooked {
+                    service,
+                    service_name,
+                    ..
+                }
+                | EventKind::CalendarDay {
+                    service,
+                    service_name,
+                    ..
                 } => (service, service_name.clone()),
-                EventKind::AppointmentBooked { service, .. }
-                | EventKind::CalendarDay { service, .. } => (service, None),
                 _ => continue,
             };
             let entry = named.entry(service.clone()).or_insert((i64::MIN, None));

@@ -191,6 +191,9 @@ pub enum EventKind {
         calendar: String,
         /// The service the appointment is for.
         service: String,
+        /// The service's display name, when the platform sends it (an extension of
+        /// docs/KPIS.md for services without applications).
+        service_name: Option<String>,
         /// The office receiving the citizen.
         office: Option<String>,
         /// The booked slot.
@@ -227,6 +230,8 @@ pub enum EventKind {
         calendar: String,
         /// The service its slots are for.
         service: String,
+        /// The service's display name, when the platform sends it.
+        service_name: Option<String>,
         /// The office.
         office: Option<String>,
         /// The local date.
@@ -501,12 +506,14 @@ impl ServiceEvent {
             EventKind::AppointmentBooked {
                 calendar,
                 service,
+                service_name,
                 office,
                 slot,
                 first_available_slot_ms,
             } => {
                 put("calendar", json!(calendar));
                 put("service", json!(service));
+                put("service_name", json!(service_name));
                 put("office", json!(office));
                 put("slot_start", json!(instant(slot.start_ms)));
                 put("slot_minutes", json!(slot.minutes));
@@ -526,12 +533,14 @@ impl ServiceEvent {
             EventKind::CalendarDay {
                 calendar,
                 service,
+                service_name,
                 office,
                 date,
                 slots,
             } => {
                 put("calendar", json!(calendar));
                 put("service", json!(service));
+                put("service_name", json!(service_name));
                 put("office", json!(office));
                 put("date", json!(date.format("%Y-%m-%d").to_string()));
                 put(
@@ -583,6 +592,7 @@ fn parse_kind(type_name: &str, data: &Fields<'_>) -> Result<EventKind, EventErro
         "it.satisfy.appointment.booked" => EventKind::AppointmentBooked {
             calendar: calendar()?,
             service: data.text("service", MAX_ID_CHARS)?,
+            service_name: data.optional_text("service_name", MAX_NAME_CHARS)?,
             office: data.optional_text("office", MAX_ID_CHARS)?,
             slot: data.slot("slot_start", "slot_minutes")?,
             first_available_slot_ms: data.optional_instant("first_available_slot")?,
@@ -633,6 +643,7 @@ fn parse_kind(type_name: &str, data: &Fields<'_>) -> Result<EventKind, EventErro
             EventKind::CalendarDay {
                 calendar: calendar()?,
                 service: data.text("service", MAX_ID_CHARS)?,
+                service_name: data.optional_text("service_name", MAX_NAME_CHARS)?,
                 office: data.optional_text("office", MAX_ID_CHARS)?,
                 date,
                 slots,

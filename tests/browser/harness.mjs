@@ -22,13 +22,18 @@ function freePort() {
   });
 }
 
-export async function startSatisfy() {
+/// Starts `satisfy serve` on a fresh data directory; `demoData` also generates the demo
+/// ente's year of service events (off by default: most tests want a quiet server).
+export async function startSatisfy({ demoData = false } = {}) {
   const binary = process.env.TEST_SATISFY_BIN || join(here, "../../target/debug/satisfy");
   const dataDir = mkdtempSync(join(tmpdir(), "satisfy-e2e-"));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(binary, ["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir], {
-    env: { ...process.env, SATISFY_ADMIN_PASSWORD: ADMIN_PASSWORD, RUST_LOG: "warn" },
+    env: {
+      ...process.env, SATISFY_ADMIN_PASSWORD: ADMIN_PASSWORD, RUST_LOG: "warn",
+      SATISFY_DEMO_DATA: demoData ? "true" : "false",
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let output = "";
