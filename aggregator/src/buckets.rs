@@ -15,7 +15,7 @@ use crate::model::{Bucket, Filter, Tally};
 pub const SLOT_MS: i64 = 15 * 60 * 1000;
 
 /// The period of a time series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Granularity {
     /// Calendar days.

@@ -692,6 +692,32 @@ fn number(value: Option<f64>) -> Value {
     }
 }
 
+impl utoipa::PartialSchema for Figure {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        let number = |description: &str| {
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::Number, Type::Null]))
+                .description(Some(description))
+        };
+        ObjectBuilder::new()
+            .description(Some("A figure of one period with its variations (docs/KPIS.md)."))
+            .property("value", number("The figure; null without data (counts are 0)."))
+            .property("delta_previous", number("Minus the previous period's value."))
+            .property("delta_previous_pct", number("Relative change (amounts) or percentage points (shares) against the previous period."))
+            .property("delta_average", number("Minus the mean of up to 12 earlier periods with a value."))
+            .property("delta_average_pct", number("Relative change or percentage points against that mean."))
+            .required("value")
+            .required("delta_previous")
+            .required("delta_previous_pct")
+            .required("delta_average")
+            .required("delta_average_pct")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Figure {}
+
 impl Serialize for Figure {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(5))?;
@@ -739,7 +765,7 @@ pub fn figure(series: &[Option<f64>], index: usize, kind: FigureKind) -> Figure 
 }
 
 /// Appointment and application figures of one period, with variations.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PeriodKpis {
     /// First local date.
     pub start: NaiveDate,
@@ -753,7 +779,7 @@ pub struct PeriodKpis {
 }
 
 /// The application half of a period.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ApplicationKpis {
     /// Figures by name.
     #[serde(flatten)]

@@ -78,8 +78,31 @@ impl Serialize for Tally {
     }
 }
 
+impl utoipa::PartialSchema for Tally {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .description(Some("Count, average stars (2 decimals, 0 when empty) and the ratings with 1 to 5 stars."))
+            .property("count", ObjectBuilder::new().schema_type(Type::Integer))
+            .property("average", ObjectBuilder::new().schema_type(Type::Number))
+            .property(
+                "distribution",
+                ArrayBuilder::new()
+                    .items(ObjectBuilder::new().schema_type(Type::Integer))
+                    .min_items(Some(5))
+                    .max_items(Some(5)),
+            )
+            .required("count")
+            .required("average")
+            .required("distribution")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Tally {}
+
 /// One period of a time series.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Bucket {
     /// First local date of the period (a Monday for weeks, the 1st for months).
     pub start: NaiveDate,
@@ -89,7 +112,7 @@ pub struct Bucket {
 }
 
 /// How often a follow-up answer was chosen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AnswerCount {
     /// The option id.
     pub option: String,
@@ -98,7 +121,7 @@ pub struct AnswerCount {
 }
 
 /// A free-text comment with its context.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CommentRow {
     /// When the rating was first received, milliseconds since the Unix epoch.
     pub created_at_ms: i64,
@@ -113,7 +136,7 @@ pub struct CommentRow {
 }
 
 /// Ratings of one page.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PageStats {
     /// The page URL.
     pub page: String,

@@ -17,7 +17,8 @@ use crate::stats::{Range, StatsParams};
 use crate::store::ConfigError;
 
 /// Query string of a KPI request; every field is optional.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct KpiParams {
     /// `week` (default), `day` or `month`.
     pub granularity: Option<String>,
@@ -67,7 +68,7 @@ pub enum KpiError {
 }
 
 /// A service of the tenant: named in its platform events or by an entrypoint.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ServiceInfo {
     /// The `service` id of the events.
     pub id: String,
@@ -107,7 +108,7 @@ pub fn services(events: &[ServiceEvent], entrypoints: &[Entrypoint]) -> Vec<Serv
 }
 
 /// Ratings of a service in one period.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Satisfaction {
     /// How many.
     pub count: Figure,
@@ -116,7 +117,7 @@ pub struct Satisfaction {
 }
 
 /// One period of a service.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ServicePeriod {
     /// The appointment and application figures.
     #[serde(flatten)]
@@ -126,7 +127,7 @@ pub struct ServicePeriod {
 }
 
 /// The KPIs of one service over a range.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ServiceKpis {
     /// The service id.
     pub service: String,

@@ -12,7 +12,8 @@ use crate::ConsoleState;
 use crate::store::ConfigError;
 
 /// Query string of a statistics request; every field is optional.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatsParams {
     /// `week` (default), `day` or `month`.
     pub granularity: Option<String>,
@@ -26,7 +27,7 @@ pub struct StatsParams {
 const MAX_RANGE_DAYS: i64 = 3 * 366;
 
 /// A validated statistics range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Range {
     /// Bucket size.
     pub granularity: Granularity,
@@ -79,7 +80,7 @@ impl StatsParams {
 }
 
 /// Everything the statistics page shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Report {
     /// The range covered.
     #[serde(flatten)]

@@ -482,7 +482,52 @@ async fn the_api_manages_entrypoints_and_returns_stats_with_an_api_token() {
         .json()
         .await
         .unwrap();
-    assert_eq!(spec["openapi"], "3.0.3");
+    // Generated from the handlers: every public route, with its methods and schemas.
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    let methods = |path: &str| -> Vec<String> {
+        let mut methods: Vec<String> = spec["paths"][path]
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        methods.sort();
+        methods
+    };
+    assert_eq!(methods("/entrypoints"), ["get", "post"]);
+    assert_eq!(methods("/entrypoints/{id}"), ["get", "patch", "put"]);
+    for path in [
+        "/entrypoints/{id}/stats",
+        "/services",
+        "/services/{service}/kpis",
+        "/kpis",
+    ] {
+        assert_eq!(methods(path), ["get"], "{path}");
+    }
+    assert_eq!(
+        spec["paths"].as_object().unwrap().len(),
+        6,
+        "no internal route"
+    );
+    let schemas = &spec["components"]["schemas"];
+    for schema in [
+        "ServiceKpis",
+        "Figure",
+        "PeriodKpis",
+        "EntrypointView",
+        "ErrorBody",
+        "Tally",
+    ] {
+        assert!(schemas.get(schema).is_some(), "{schema}");
+    }
+    let kpi_params: Vec<&str> = spec["paths"]["/services/{service}/kpis"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(
+        kpi_params,
+        ["service", "granularity", "from", "to", "office", "calendar"]
+    );
 }
 
 #[tokio::test]

@@ -13,15 +13,16 @@ use satisfy_core::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{OpenApi, ToSchema};
 
 use crate::ConsoleState;
 use crate::auth::ApiUser;
 use crate::error::ApiError;
 use crate::forms::{parse_name, parse_origins, parse_service};
-use crate::kpis::{KpiError, KpiParams, KpiSource, ServiceKpis};
+use crate::kpis::{KpiError, KpiParams, KpiSource, ServiceInfo, ServiceKpis};
 use crate::roles::Capability;
 use crate::routes::entrypoints::snippet_html;
-use crate::stats::{self, StatsParams};
+use crate::stats::{self, Report, StatsParams};
 use crate::store::{AuditEntry, EntrypointChanges, new_entrypoint};
 
 /// Routes under `/api/v1`.
@@ -117,18 +118,26 @@ fn kpi_error(error: KpiError) -> ApiError {
 }
 
 /// The tenant's services: those its platform events name and those its entrypoints rate.
+#[utoipa::path(get, path = "/services", tag = "services",
+    responses((status = 200, body = ServiceList), (status = 403, body = ErrorBody)))]
 async fn services(
     State(state): State<ConsoleState>,
     user: ApiUser,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ServiceList>, ApiError> {
     allowed(&user, Capability::ReadStats)?;
     let source = KpiSource::load(&state, &user.0.tenant, &KpiParams::default())
         .await
         .map_err(kpi_error)?;
-    Ok(Json(json!({ "services": source.services() })))
+    Ok(Json(ServiceList {
+        services: source.services(),
+    }))
 }
 
-/// One service's KPIs per period, with their variations and its satisfaction.
+/// One service's KPIs per period (docs/KPIS.md), with their variations and its
+/// satisfaction.
+#[utoipa::path(get, path = "/services/{service}/kpis", tag = "services",
+    params(("service" = String, Path, description = "The service id of the events"), KpiParams),
+    responses((status = 200, body = ServiceKpis), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn service_kpis(
     State(state): State<ConsoleState>,
     user: ApiUser,
@@ -151,12 +160,14 @@ async fn service_kpis(
     Ok(Json(kpis))
 }
 
-/// Every service's KPIs, in the shape of [`service_kpis`], one entry per service.
+/// Every service's KPIs, in the shape of one service's, one entry per service.
+#[utoipa::path(get, path = "/kpis", tag = "services", params(KpiParams),
+    responses((status = 200, body = TenantKpis), (status = 422, body = ErrorBody)))]
 async fn tenant_kpis(
     State(state): State<ConsoleState>,
     user: ApiUser,
     Query(params): Query<KpiParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TenantKpis>, ApiError> {
     allowed(&user, Capability::ReadStats)?;
     let source = KpiSource::load(&state, &user.0.tenant, &params)
         .await
@@ -170,34 +181,163 @@ async fn tenant_kpis(
                 .map_err(kpi_error)?,
         );
     }
-    Ok(Json(json!({ "services": services })))
+    Ok(Json(TenantKpis { services }))
 }
 
 async fn openapi() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        include_str!("../../openapi.json"),
-    )
-        .into_response()
+    match ApiDoc::openapi().to_json() {
+        Ok(spec) => ([(header::CONTENT_TYPE, "application/json")], spec).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "rendering the OpenAPI document failed");
+            ApiError::Unavailable.into_response()
+        }
+    }
 }
 
-fn to_json(state: &ConsoleState, entrypoint: &Entrypoint) -> Value {
-    let survey = entrypoint.survey(Lang::It);
-    json!({
-        "id": entrypoint.id,
-        "tenant": entrypoint.tenant,
-        "name": entrypoint.name,
-        "kind": entrypoint.kind,
-        "status": entrypoint.status,
-        "allowed_origins": entrypoint.allowed_origins,
-        "custom": entrypoint.custom,
-        "service": entrypoint.service,
-        "created_at": chrono::DateTime::from_timestamp(entrypoint.created_at, 0).map(|t| t.to_rfc3339()),
-        "main_question": survey.title,
-        "additional_questions": survey.additional_questions(),
-        "snippet": snippet_html(&state.config.public_url, &entrypoint.id),
-    })
+/// An entrypoint as the API shows it.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct EntrypointView {
+    /// Public id, used in snippets (`ep_…`).
+    id: String,
+    /// The tenant owning it.
+    tenant: String,
+    /// Name shown in the console.
+    name: String,
+    /// `pagina_web`, `scheda_servizio`, `valutazione_servizio` or `personalizzato`.
+    kind: String,
+    /// `active` or `paused`.
+    status: String,
+    /// Origins that may post ratings; empty for any.
+    allowed_origins: Vec<String>,
+    /// The wording of a `personalizzato` entrypoint.
+    #[schema(value_type = Option<Object>)]
+    custom: Option<CustomSurvey>,
+    /// The service it rates (scheda and valutazione servizio).
+    service: Option<String>,
+    /// Creation time, RFC 3339.
+    created_at: Option<String>,
+    /// The star question, in Italian.
+    main_question: String,
+    /// How many questions follow the stars.
+    additional_questions: usize,
+    /// The HTML snippet to paste in the site.
+    snippet: String,
 }
+
+fn code<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn to_json(state: &ConsoleState, entrypoint: &Entrypoint) -> EntrypointView {
+    let survey = entrypoint.survey(Lang::It);
+    EntrypointView {
+        id: entrypoint.id.as_str().to_owned(),
+        tenant: entrypoint.tenant.as_str().to_owned(),
+        name: entrypoint.name.clone(),
+        kind: code(&entrypoint.kind),
+        status: code(&entrypoint.status),
+        allowed_origins: entrypoint
+            .allowed_origins
+            .iter()
+            .map(|o| o.as_str().to_owned())
+            .collect(),
+        custom: entrypoint.custom.clone(),
+        service: entrypoint.service.clone(),
+        created_at: chrono::DateTime::from_timestamp(entrypoint.created_at, 0)
+            .map(|t| t.to_rfc3339()),
+        main_question: survey.title.clone(),
+        additional_questions: survey.additional_questions(),
+        snippet: snippet_html(&state.config.public_url, &entrypoint.id),
+    }
+}
+
+/// The tenant's entrypoints.
+#[derive(serde::Serialize, ToSchema)]
+struct EntrypointList {
+    entrypoints: Vec<EntrypointView>,
+}
+
+/// An error answer.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// What went wrong: a stable code, a sentence, and the field at fault when there is one.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct ErrorDetail {
+    code: String,
+    message: String,
+    field: Option<String>,
+}
+
+/// The statistics of one entrypoint.
+#[derive(serde::Serialize, ToSchema)]
+struct EntrypointStats {
+    /// The entrypoint's id.
+    entrypoint: String,
+    #[serde(flatten)]
+    report: Report,
+}
+
+/// The tenant's services.
+#[derive(serde::Serialize, ToSchema)]
+struct ServiceList {
+    services: Vec<ServiceInfo>,
+}
+
+/// Every service's KPIs.
+#[derive(serde::Serialize, ToSchema)]
+struct TenantKpis {
+    services: Vec<ServiceKpis>,
+}
+
+/// API tokens (`Authorization: Bearer sat_…`) and the console's session cookie.
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API token of the tenant: scope read for GET, write for changes.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "satisfy_session",
+                "The console's session; changes also need the X-CSRF-Token header.",
+            ))),
+        );
+    }
+}
+
+/// The OpenAPI description of this API, generated from the handlers and types below.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Satisfy API", description = "Entrypoints, their statistics, and service KPIs of the tenant. Every route answers only for the token's or session's tenant."),
+    servers((url = "/api/v1")),
+    paths(list, create, show, update, statistics, services, service_kpis, tenant_kpis),
+    components(schemas(ErrorBody, ErrorDetail)),
+    modifiers(&Security),
+    security(("token" = []), ("session" = [])),
+)]
+struct ApiDoc;
 
 fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     payload
@@ -232,21 +372,37 @@ async fn owned(
     Ok(entrypoint)
 }
 
-async fn list(State(state): State<ConsoleState>, user: ApiUser) -> Result<Json<Value>, ApiError> {
+/// The tenant's entrypoints, newest first.
+#[utoipa::path(get, path = "/entrypoints", tag = "entrypoints", responses(
+    (status = 200, body = EntrypointList),
+    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+))]
+async fn list(
+    State(state): State<ConsoleState>,
+    user: ApiUser,
+) -> Result<Json<EntrypointList>, ApiError> {
     allowed(&user, Capability::ListEntrypoints)?;
     let entrypoints = state.store.entrypoints(&user.0.tenant).await?;
-    let items: Vec<Value> = entrypoints.iter().map(|e| to_json(&state, e)).collect();
-    Ok(Json(json!({ "entrypoints": items })))
+    Ok(Json(EntrypointList {
+        entrypoints: entrypoints.iter().map(|e| to_json(&state, e)).collect(),
+    }))
 }
 
-#[derive(Deserialize)]
+/// A new entrypoint.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateEntrypoint {
+    /// 1 to 120 characters.
     name: String,
+    /// `pagina_web`, `scheda_servizio`, `valutazione_servizio` or `personalizzato`.
     kind: String,
+    /// Origins that may post ratings (`https://www.comune.example.it`).
     #[serde(default)]
     allowed_origins: Vec<String>,
+    /// The wording of a `personalizzato` entrypoint: `{"question", "follow_ups": [{"question", "options"}]}`.
+    #[schema(value_type = Option<Object>)]
     custom: Option<CustomSurvey>,
+    /// The service a scheda or valutazione servizio rates.
     service: Option<String>,
 }
 
@@ -272,6 +428,11 @@ fn parse_custom(
     }
 }
 
+/// Creates an entrypoint (scope `write`, or an editor's session).
+#[utoipa::path(post, path = "/entrypoints", tag = "entrypoints", request_body = CreateEntrypoint, responses(
+    (status = 201, body = EntrypointView),
+    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+))]
 async fn create(
     State(state): State<ConsoleState>,
     user: ApiUser,
@@ -306,32 +467,46 @@ async fn create(
     Ok((StatusCode::CREATED, Json(to_json(&state, &entrypoint))).into_response())
 }
 
+/// One entrypoint of the tenant (404 for any other tenant's).
+#[utoipa::path(get, path = "/entrypoints/{id}", tag = "entrypoints",
+    params(("id" = String, Path, description = "Entrypoint id")),
+    responses((status = 200, body = EntrypointView), (status = 404, body = ErrorBody)))]
 async fn show(
     State(state): State<ConsoleState>,
     user: ApiUser,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EntrypointView>, ApiError> {
     let entrypoint = owned(&state, &user, &id, Capability::ListEntrypoints).await?;
     Ok(Json(to_json(&state, &entrypoint)))
 }
 
-#[derive(Deserialize)]
+/// Changes to an entrypoint; absent fields stay as they are.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateEntrypoint {
     name: Option<String>,
+    /// `active` or `paused`.
+    #[schema(value_type = Option<String>)]
     status: Option<EntrypointStatus>,
     allowed_origins: Option<Vec<String>>,
+    #[schema(value_type = Option<Object>)]
     custom: Option<CustomSurvey>,
+    /// The rated service; `null` clears it.
     #[serde(default, deserialize_with = "present")]
     service: Option<Option<String>>,
 }
 
+/// Changes an entrypoint (scope `write`); PUT and PATCH alike.
+#[utoipa::path(method(put, patch), path = "/entrypoints/{id}", tag = "entrypoints",
+    params(("id" = String, Path, description = "Entrypoint id")),
+    request_body = UpdateEntrypoint,
+    responses((status = 200, body = EntrypointView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update(
     State(state): State<ConsoleState>,
     user: ApiUser,
     Path(id): Path<String>,
     payload: Result<Json<UpdateEntrypoint>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EntrypointView>, ApiError> {
     let entrypoint = owned(&state, &user, &id, Capability::ManageEntrypoints).await?;
     let input = body(payload)?;
     let changes = EntrypointChanges {
@@ -368,12 +543,17 @@ async fn update(
     Ok(Json(to_json(&state, &updated)))
 }
 
+/// An entrypoint's statistics over a range: totals, a series per period, answers,
+/// comments (not for auditors) and the worst pages.
+#[utoipa::path(get, path = "/entrypoints/{id}/stats", tag = "entrypoints",
+    params(("id" = String, Path, description = "Entrypoint id"), StatsParams),
+    responses((status = 200, body = EntrypointStats), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn statistics(
     State(state): State<ConsoleState>,
     user: ApiUser,
     Path(id): Path<String>,
     Query(params): Query<StatsParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EntrypointStats>, ApiError> {
     let entrypoint = owned(&state, &user, &id, Capability::ReadStats).await?;
     let tz = stats::tenant_time_zone(&state, &entrypoint.tenant).await?;
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
@@ -382,7 +562,8 @@ async fn statistics(
         .map_err(|e| ApiError::Invalid("invalid_range", e))?;
     let with_comments = user.0.can(Capability::ReadComments);
     let report = stats::report(&state, &entrypoint, range, tz, with_comments).await?;
-    let mut value = serde_json::to_value(&report).map_err(|_| ApiError::Unavailable)?;
-    value["entrypoint"] = json!(entrypoint.id);
-    Ok(Json(value))
+    Ok(Json(EntrypointStats {
+        entrypoint: entrypoint.id.as_str().to_owned(),
+        report,
+    }))
 }
