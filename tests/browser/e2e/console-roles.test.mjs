@@ -158,12 +158,14 @@ test("a platform administrator creates, edits, suspends and resumes an ente", as
 });
 
 for (const locale of ["en-GB", "de-DE"]) {
-  test(`the tenant pages pass axe in ${locale}`, async () => {
+  test(`the tenant, team, token, audit and account pages pass axe in ${locale}`, async () => {
     const { context, page } = await signInAsPlatformAdmin(locale);
-    await page.goto(`${server.base}/console/tenants`);
-    assert.deepEqual(await axeViolations(page), []);
-    await page.goto(`${server.base}/console/tenants/comune/edit`);
-    assert.deepEqual(await axeViolations(page), []);
+    for (const path of ["/console/tenants", "/console/tenants/comune/edit", "/console/users",
+      "/console/tokens", "/console/audit", "/console/account"]) {
+      const response = await page.goto(`${server.base}${path}`);
+      assert.equal(response.status(), 200, path);
+      assert.deepEqual(await axeViolations(page), [], `${locale} ${path}`);
+    }
     await context.close();
   });
 }
