@@ -51,12 +51,22 @@ fn events(count: usize, tenant: &TenantId) -> impl Iterator<Item = StoredEvent> 
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let target = args.next().unwrap_or_else(|| "sqlite:/tmp/kpis.db".into());
-    let count: usize = args.next().map(|r| r.parse()).transpose()?.unwrap_or(1_000_000);
+    let count: usize = args
+        .next()
+        .map(|r| r.parse())
+        .transpose()?
+        .unwrap_or(1_000_000);
     let store: Box<dyn EventStore> = match target.strip_prefix("sqlite:") {
         Some(path) => Box::new(SqliteStore::open(std::path::Path::new(path))?),
-        None => Box::new(ClickHouseStore::connect(&target, &format!("satisfy_kpis_{count}")).await?),
+        None => {
+            Box::new(ClickHouseStore::connect(&target, &format!("satisfy_kpis_{count}")).await?)
+        }
     };
-    let backend = if target.starts_with("sqlite:") { "SQLite" } else { "ClickHouse" };
+    let backend = if target.starts_with("sqlite:") {
+        "SQLite"
+    } else {
+        "ClickHouse"
+    };
     let tenant = TenantId::parse("comune").ok_or("tenant")?;
 
     let existing = store.tenant_events(&tenant).await?.len();

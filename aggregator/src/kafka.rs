@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
-use crate::event;
 use crate::metrics::AggregatorMetrics;
 use crate::model::{StoredEvent, StoredRating};
 use crate::store::WriteOutcome;
@@ -122,7 +121,7 @@ pub async fn run(
                     offsets.insert((message.topic().to_owned(), message.partition()), message.offset() + 1);
                     let payload = message.payload().unwrap_or_default();
                     let decoded = if message.topic() == config.topic {
-                        event::decode(payload).map(Record::Rating).map_err(|e| e.to_string())
+                        StoredRating::from_log_record(payload).map(Record::Rating).map_err(|e| e.to_string())
                     } else if message.topic() == config.events_topic {
                         StoredEvent::from_log_record(payload).map(Record::Event).map_err(|e| e.to_string())
                     } else {

@@ -7,7 +7,6 @@
 
 pub mod buckets;
 pub mod clickhouse;
-pub mod event;
 pub mod kafka;
 pub mod kpi;
 pub mod metrics;

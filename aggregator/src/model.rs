@@ -2,20 +2,10 @@
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
+pub use satisfy_core::StoredRating;
 pub use satisfy_core::event::StoredEvent;
-use satisfy_core::{EntrypointId, Rating, TenantId};
+use satisfy_core::{EntrypointId, TenantId};
 use serde::Serialize;
-
-/// A rating as stored: the validated rating plus what the server knows about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredRating {
-    /// The rating as the widget sent it.
-    pub rating: Rating,
-    /// Tenant of the rated entrypoint.
-    pub tenant: TenantId,
-    /// When the server accepted this version, milliseconds since the Unix epoch.
-    pub received_at_ms: i64,
-}
 
 /// What a query covers: one tenant, optionally one entrypoint, a range of local dates.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,6 +8,7 @@ pub mod entrypoint;
 pub mod event;
 pub mod lang;
 pub mod rating;
+pub mod rating_log;
 pub mod scope;
 pub mod survey;
 
@@ -19,6 +20,7 @@ pub use lang::Lang;
 pub use rating::{
     Comment, ErrorCode, PageUrl, Rating, RatingError, RatingSubmission, RawRating, Stars,
 };
+pub use rating_log::StoredRating;
 pub use scope::Scope;
 pub use survey::{AnswerOption, FollowUp, Survey};
 

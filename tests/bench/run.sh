@@ -15,7 +15,7 @@ command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; ex
 bash tests/engines/install.sh
 cargo build --release --locked --bin satisfy
 cargo build --release --locked -p satisfy-ingest --example bare_accept
-cargo build --release --locked -p satisfy-aggregator --example weekly_chart_at_scale
+cargo build --release --locked -p satisfy-aggregator --example weekly_chart_at_scale --example kpis_at_scale
 bin=target/release/satisfy
 work=$(mktemp -d)
 pids=()
@@ -105,6 +105,10 @@ lag_max=$(printf '%s\n' "${lags[@]}" | sort -n | tail -1)
 echo "==> weekly chart over 10M ratings in ClickHouse"
 scale=$(target/release/examples/weekly_chart_at_scale http://127.0.0.1:$clickhouse_port 10000000 | tee /dev/stderr | grep "weekly chart" | sed 's/^/- /')
 
+echo "==> platform events: drain and KPI page (1M events, SQLite and ClickHouse)"
+events_sqlite=$(target/release/examples/kpis_at_scale "sqlite:$work/kpis.db" 1000000 | tee /dev/stderr | sed 's/^/- /')
+events_clickhouse=$(target/release/examples/kpis_at_scale http://127.0.0.1:$clickhouse_port 1000000 | tee /dev/stderr | sed 's/^/- /')
+
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 section="## Ingest and distributed mode
 
@@ -131,6 +135,12 @@ Dashboard query at scale (\`aggregator/examples/weekly_chart_at_scale.rs\`, the 
 of 20 entrypoints over a year generated inside ClickHouse):
 
 $scale
+
+Platform events (\`aggregator/examples/kpis_at_scale.rs\`, the real stores and KPI code: 1M application status
+events of 10 services over a year, written in batches of 5,000, then one service's 12-week KPI page):
+
+$events_sqlite
+$events_clickhouse
 "
 python3 tests/bench/write_section.py "$section"
 echo "$section"

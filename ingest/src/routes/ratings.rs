@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use satisfy_aggregator::StoredRating;
+use satisfy_core::StoredRating;
 use satisfy_core::{Origin, RatingSubmission};
 use serde_json::json;
 use std::sync::Arc;

@@ -10,7 +10,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use satisfy_aggregator::kafka::ensure_topic;
-use satisfy_aggregator::{StoredRating, event};
+use satisfy_core::StoredRating;
 use satisfy_core::event::StoredEvent;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -102,7 +102,7 @@ fn spawn_broker_watch(producer: FutureProducer, reachable: Arc<AtomicBool>) {
 #[async_trait]
 impl Sink for KafkaSink {
     async fn send(&self, rating: StoredRating) -> Result<Delivery, SinkError> {
-        let payload = event::encode(&rating);
+        let payload = rating.to_log_record();
         let record = FutureRecord::to(&self.topic)
             .key(rating.rating.entrypoint.as_str())
             .payload(&payload);

@@ -4,7 +4,7 @@ pub mod kafka;
 pub mod store;
 
 use async_trait::async_trait;
-use satisfy_aggregator::StoredRating;
+use satisfy_core::StoredRating;
 use satisfy_core::event::StoredEvent;
 
 /// What the sink did with a rating.

@@ -1,35 +1,68 @@
-//! The rating event as written to the event log (Kafka topic `satisfy.ratings.v1`).
-//!
-//! A JSON object carrying a schema version, the tenant, the acceptance time and the rating
+//! A rating as stored and as written to the event log (Kafka topic `satisfy.ratings.v1`):
+//! a JSON object carrying a schema version, the tenant, the acceptance time and the rating
 //! in its wire format: `{"schema":1,"tenant":"…","received_at_ms":…,"rating":{…}}`.
+//! Ingest writes it, the aggregator reads it; both take the format from here.
 
-use satisfy_core::{RatingSubmission, TenantId};
 use serde_json::Value;
+use std::fmt;
 
-use crate::model::StoredRating;
+use crate::entrypoint::TenantId;
+use crate::rating::{Rating, RatingSubmission};
+
+/// A rating as stored: the validated rating plus what the server knows about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRating {
+    /// The rating as the widget sent it.
+    pub rating: Rating,
+    /// Tenant of the rated entrypoint.
+    pub tenant: TenantId,
+    /// When the server accepted this version, milliseconds since the Unix epoch.
+    pub received_at_ms: i64,
+}
 
 /// Version of the event format; readers refuse versions they do not know.
 pub const SCHEMA_VERSION: u64 = 1;
 
-/// Why an event cannot be processed (it goes to the dead-letter topic with this reason).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a log record cannot be processed (it goes to the dead-letter topic with this
+/// reason).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
     /// Not JSON.
-    #[error("not JSON: {0}")]
     NotJson(String),
-    /// A schema version this aggregator does not know.
-    #[error("unknown schema version {0}")]
+    /// A schema version this reader does not know.
     UnknownSchema(String),
     /// A missing or invalid envelope field.
-    #[error("invalid field `{0}`")]
     InvalidField(&'static str),
     /// The rating inside fails validation.
-    #[error("invalid rating: {0}")]
     InvalidRating(String),
 }
 
-/// Encodes a stored rating as an event.
-pub fn encode(stored: &StoredRating) -> Vec<u8> {
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::NotJson(error) => write!(f, "not JSON: {error}"),
+            DecodeError::UnknownSchema(version) => write!(f, "unknown schema version {version}"),
+            DecodeError::InvalidField(field) => write!(f, "invalid field `{field}`"),
+            DecodeError::InvalidRating(error) => write!(f, "invalid rating: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+impl StoredRating {
+    /// The record on the event log.
+    pub fn to_log_record(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Reads a record of [`StoredRating::to_log_record`], validating the rating as ingest did.
+    pub fn from_log_record(bytes: &[u8]) -> Result<StoredRating, DecodeError> {
+        decode(bytes)
+    }
+}
+
+fn encode(stored: &StoredRating) -> Vec<u8> {
     format!(
         "{{\"schema\":{SCHEMA_VERSION},\"tenant\":\"{}\",\"received_at_ms\":{},\"rating\":{}}}",
         stored.tenant.as_str(),
@@ -39,8 +72,7 @@ pub fn encode(stored: &StoredRating) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Decodes an event, validating it as ingest did.
-pub fn decode(bytes: &[u8]) -> Result<StoredRating, DecodeError> {
+fn decode(bytes: &[u8]) -> Result<StoredRating, DecodeError> {
     let value: Value =
         serde_json::from_slice(bytes).map_err(|e| DecodeError::NotJson(e.to_string()))?;
     match value.get("schema").and_then(Value::as_u64) {
