@@ -84,6 +84,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
+    let started = Instant::now();
+    let services = store.services(&tenant).await?;
+    println!(
+        "{backend}: service list over {count} events: {:.0} ms ({} services)",
+        started.elapsed().as_secs_f64() * 1000.0,
+        services.len()
+    );
+
     let day = NaiveDate::from_ymd_opt(2026, 6, 10).ok_or("date")?;
     let from = day.checked_sub_days(Days::new(7 * 11)).ok_or("date")?;
     let periods = periods_with_history(Granularity::Week, chrono_tz::Europe::Rome, from, day)
@@ -93,10 +101,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..KpiScope::default()
     };
     let mut timings = Vec::new();
+    let mut loading = Vec::new();
     let mut submitted = 0.0;
     for _ in 0..3 {
         let started = Instant::now();
-        let events = store.tenant_events(&tenant).await?;
+        let events = store.service_events(&tenant, "s3").await?;
+        loading.push(started.elapsed().as_secs_f64() * 1000.0);
         let input = KpiInput::from_events(events, &scope);
         let weeks = kpis(&input, &periods);
         timings.push(started.elapsed().as_secs_f64() * 1000.0);
@@ -106,9 +116,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .sum();
     }
     timings.sort_by(f64::total_cmp);
+    loading.sort_by(f64::total_cmp);
     println!(
-        "{backend}: KPI page of one service, 12 weeks, over {count} events: median {:.0} ms, best {:.0} ms ({submitted} submissions in range)",
-        timings[1], timings[0]
+        "{backend}: KPI page of one service (a tenth of the events), 12 weeks, over {count} events: median {:.0} ms, best {:.0} ms, of which reading its events {:.0} ms ({submitted} submissions in range)",
+        timings[1], timings[0], loading[1]
     );
     Ok(())
 }

@@ -20,7 +20,7 @@ use crate::model::{
     AnswerCount, Bucket, CommentRow, Filter, PageStats, StoredEvent, StoredRating, Tally,
 };
 use crate::sqlite::{decode_stored_event, rank_pages};
-use crate::store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome};
+use crate::store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome, service_of};
 use satisfy_core::TenantId;
 use satisfy_core::event::ServiceEvent;
 
@@ -57,6 +57,11 @@ const MIGRATIONS: &[&str] = &[
         body            String
     ) ENGINE = ReplacingMergeTree(first_seen)
     ORDER BY (tenant, source, id)
+"#,
+    r#"
+    ALTER TABLE events
+        ADD COLUMN IF NOT EXISTS service String DEFAULT JSONExtractString(body, 'data', 'service'),
+        ADD COLUMN IF NOT EXISTS service_name String DEFAULT JSONExtractString(body, 'data', 'service_name')
 "#,
 ];
 
@@ -279,6 +284,10 @@ struct EventRow {
     received_at_ms: i64,
     first_seen: u64,
     body: String,
+    /// The service the event names, empty for appointment changes.
+    service: String,
+    /// The display name it gives, empty for none.
+    service_name: String,
 }
 
 #[async_trait]
@@ -294,6 +303,7 @@ impl EventStore for ClickHouseStore {
             .map_err(error("event insert"))?;
         for stored in batch {
             let event = &stored.event;
+            let (service, service_name) = service_of(event);
             let row = EventRow {
                 tenant: stored.tenant.as_str().to_owned(),
                 source: event.source.clone(),
@@ -304,6 +314,8 @@ impl EventStore for ClickHouseStore {
                 received_at_ms: stored.received_at_ms,
                 first_seen: i64::MAX.abs_diff(stored.received_at_ms),
                 body: event.to_cloudevent().to_string(),
+                service: service.unwrap_or_default().to_owned(),
+                service_name: service_name.unwrap_or_default().to_owned(),
             };
             insert.write(&row).await.map_err(error("event insert"))?;
         }
@@ -322,6 +334,53 @@ impl EventStore for ClickHouseStore {
             .iter()
             .map(|body| decode_stored_event(body))
             .collect()
+    }
+
+    async fn service_events(
+        &self,
+        tenant: &TenantId,
+        service: &str,
+    ) -> Result<Vec<ServiceEvent>, StoreError> {
+        let bodies: Vec<String> = self
+            .client
+            .query(
+                "SELECT body FROM events FINAL WHERE tenant = ? AND (service = ? OR
+                     (service = '' AND (source, subject) IN (
+                         SELECT source, subject FROM events
+                         WHERE tenant = ? AND service = ? AND type = 'it.satisfy.appointment.booked')))",
+            )
+            .bind(tenant.as_str())
+            .bind(service)
+            .bind(tenant.as_str())
+            .bind(service)
+            .fetch_all()
+            .await
+            .map_err(error("reading a service's events"))?;
+        bodies
+            .iter()
+            .map(|body| decode_stored_event(body))
+            .collect()
+    }
+
+    async fn services(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        let rows: Vec<(String, String)> = self
+            .client
+            .query(
+                "SELECT service, argMaxIf(service_name, time_ms, service_name != '')
+                 FROM events WHERE tenant = ? AND service != ''
+                 GROUP BY service ORDER BY service",
+            )
+            .bind(tenant.as_str())
+            .fetch_all()
+            .await
+            .map_err(error("listing services"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(service, name)| (service, Some(name).filter(|n| !n.is_empty())))
+            .collect())
     }
 }
 

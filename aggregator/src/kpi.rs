@@ -326,39 +326,6 @@ impl KpiInput {
                 .collect(),
         }
     }
-
-    /// The services named in the events, with the latest display name given, by id.
-    pub fn services(events: &[ServiceEvent]) -> BTreeMap<String, Option<String>> {
-        let mut named: BTreeMap<String, (i64, Option<String>)> = BTreeMap::new();
-        for event in events {
-            let (service, name) = match &event.kind {
-                EventKind::ApplicationStatus {
-                    service,
-                    service_name,
-                    ..
-                }
-                | EventKind::AppointmentBooked {
-                    service,
-                    service_name,
-                    ..
-                }
-                | EventKind::CalendarDay {
-                    service,
-                    service_name,
-                    ..
-                } => (service, service_name.clone()),
-                _ => continue,
-            };
-            let entry = named.entry(service.clone()).or_insert((i64::MIN, None));
-            if name.is_some() && event.time_ms >= entry.0 {
-                *entry = (event.time_ms, name);
-            }
-        }
-        named
-            .into_iter()
-            .map(|(id, (_, name))| (id, name))
-            .collect()
-    }
 }
 
 /// Named figures of one period, in the order of docs/KPIS.md: name, kind, value.
@@ -1174,12 +1141,6 @@ mod tests {
             Some(3.0),
             "no calendar"
         );
-        let services = KpiInput::services(&events);
-        assert_eq!(
-            services["residenza"].as_deref(),
-            Some("Cambio di residenza")
-        );
-        assert_eq!(services["cie"], None);
     }
 
     #[test]

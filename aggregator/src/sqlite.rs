@@ -9,7 +9,7 @@ use crate::buckets::{Granularity, SLOT_MS, bucketize};
 use crate::model::{
     AnswerCount, Bucket, CommentRow, Filter, PageStats, StoredEvent, StoredRating, Tally,
 };
-use crate::store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome};
+use crate::store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome, service_of};
 use satisfy_core::TenantId;
 use satisfy_core::event::ServiceEvent;
 
@@ -50,6 +50,15 @@ const MIGRATIONS: &[&str] = &[
         body            TEXT NOT NULL,
         PRIMARY KEY (tenant, source, id)
     ) WITHOUT ROWID;
+"#,
+    r#"
+    -- A KPI page reads one service's events: the service each event names, and its name.
+    ALTER TABLE events ADD COLUMN service TEXT;
+    ALTER TABLE events ADD COLUMN service_name TEXT;
+    UPDATE events SET service = json_extract(body, '$.data.service'),
+                      service_name = json_extract(body, '$.data.service_name');
+    CREATE INDEX events_service ON events (tenant, service, time_ms, service_name);
+    CREATE INDEX events_subject ON events (tenant, source, subject);
 "#,
 ];
 
@@ -232,14 +241,15 @@ impl EventStore for SqliteStore {
             {
                 let mut insert = tx
                     .prepare_cached(
-                        "INSERT INTO events
-                         (tenant, source, id, type, subject, time_ms, received_at_ms, body)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                        "INSERT INTO events (tenant, source, id, type, subject, time_ms,
+                             received_at_ms, body, service, service_name)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                          ON CONFLICT (tenant, source, id) DO NOTHING",
                     )
                     .map_err(store_error("preparing the event insert"))?;
                 for (stored, body) in &rows {
                     let event = &stored.event;
+                    let (service, service_name) = service_of(event);
                     insert
                         .execute(params![
                             stored.tenant.as_str(),
@@ -249,7 +259,9 @@ impl EventStore for SqliteStore {
                             event.subject,
                             event.time_ms,
                             stored.received_at_ms,
-                            body
+                            body,
+                            service,
+                            service_name
                         ])
                         .map_err(store_error("writing events"))?;
                 }
@@ -275,6 +287,57 @@ impl EventStore for SqliteStore {
             .iter()
             .map(|body| decode_stored_event(body))
             .collect()
+    }
+
+    async fn service_events(
+        &self,
+        tenant: &TenantId,
+        service: &str,
+    ) -> Result<Vec<ServiceEvent>, StoreError> {
+        let (tenant, service) = (tenant.as_str().to_owned(), service.to_owned());
+        let bodies: Vec<String> = self
+            .read("reading a service's events", move |conn| {
+                let mut statement = conn.prepare_cached(
+                    "SELECT body FROM events WHERE tenant = ?1 AND service = ?2
+                     UNION ALL
+                     SELECT e.body FROM events e
+                     WHERE e.tenant = ?1 AND e.service IS NULL AND (e.source, e.subject) IN (
+                         SELECT source, subject FROM events
+                         WHERE tenant = ?1 AND service = ?2 AND type = ?3)",
+                )?;
+                let rows = statement.query_map(
+                    params![tenant, service, "it.satisfy.appointment.booked"],
+                    |row| row.get(0),
+                )?;
+                rows.collect()
+            })
+            .await?;
+        bodies
+            .iter()
+            .map(|body| decode_stored_event(body))
+            .collect()
+    }
+
+    async fn services(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        let tenant = tenant.as_str().to_owned();
+        self.read("listing services", move |conn| {
+            // Both walk the (tenant, service, time_ms, service_name) index only.
+            let mut statement = conn.prepare_cached(
+                "SELECT s.service, (SELECT e.service_name FROM events e
+                                    WHERE e.tenant = ?1 AND e.service = s.service
+                                      AND e.service_name IS NOT NULL
+                                    ORDER BY e.time_ms DESC LIMIT 1)
+                 FROM (SELECT DISTINCT service FROM events
+                       WHERE tenant = ?1 AND service IS NOT NULL) s
+                 ORDER BY s.service",
+            )?;
+            let rows = statement.query_map([tenant], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            rows.collect()
+        })
+        .await
     }
 }
 

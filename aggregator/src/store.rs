@@ -44,6 +44,44 @@ pub trait EventStore: Send + Sync {
 
     /// Every event of `tenant`, each once, in no particular order.
     async fn tenant_events(&self, tenant: &TenantId) -> Result<Vec<ServiceEvent>, StoreError>;
+
+    /// The events of one service: those naming it, and every event of the appointments
+    /// booked for it (whose later events name only their calendar).
+    async fn service_events(
+        &self,
+        tenant: &TenantId,
+        service: &str,
+    ) -> Result<Vec<ServiceEvent>, StoreError>;
+
+    /// The services the tenant's events name, by id, each with the display name of the
+    /// latest event that gave one.
+    async fn services(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(String, Option<String>)>, StoreError>;
+}
+
+/// The service an event names, and the display name it gives, for the stores' columns.
+pub(crate) fn service_of(event: &ServiceEvent) -> (Option<&str>, Option<&str>) {
+    use satisfy_core::event::EventKind;
+    match &event.kind {
+        EventKind::ApplicationStatus {
+            service,
+            service_name,
+            ..
+        }
+        | EventKind::AppointmentBooked {
+            service,
+            service_name,
+            ..
+        }
+        | EventKind::CalendarDay {
+            service,
+            service_name,
+            ..
+        } => (Some(service), service_name.as_deref()),
+        _ => (None, None),
+    }
 }
 
 /// The read side the console uses. Each rating id counts once, in its latest version,

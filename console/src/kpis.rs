@@ -7,10 +7,10 @@ use satisfy_aggregator::kpi::{
     self, Figure, FigureKind, KpiInput, KpiScope, Period, PeriodKpis, periods_with_history,
 };
 use satisfy_aggregator::{Filter, Granularity, StoreError};
-use satisfy_core::event::ServiceEvent;
+use satisfy_core::event::{EventKind, ServiceEvent};
 use satisfy_core::{Entrypoint, TenantId};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ConsoleState;
 use crate::stats::{Range, StatsParams};
@@ -78,9 +78,13 @@ pub struct ServiceInfo {
     pub entrypoints: Vec<String>,
 }
 
-/// The services of a tenant, by id.
-pub fn services(events: &[ServiceEvent], entrypoints: &[Entrypoint]) -> Vec<ServiceInfo> {
-    let mut services: BTreeMap<String, ServiceInfo> = KpiInput::services(events)
+/// The services of a tenant, by id: those its events name (with their names) and those
+/// its entrypoints rate.
+pub fn services(
+    named: Vec<(String, Option<String>)>,
+    entrypoints: &[Entrypoint],
+) -> Vec<ServiceInfo> {
+    let mut services: BTreeMap<String, ServiceInfo> = named
         .into_iter()
         .map(|(id, name)| {
             let info = ServiceInfo {
@@ -139,14 +143,54 @@ pub struct ServiceKpis {
     pub timezone: String,
     /// One entry per period of the range.
     pub periods: Vec<ServicePeriod>,
+    /// The offices and calendars its events name, for the console's filters.
+    #[serde(skip)]
+    pub places: Places,
 }
 
-/// What a KPI page reads once for all its services.
+/// Offices and calendars named in a service's events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Places {
+    /// Offices, sorted.
+    pub offices: Vec<String>,
+    /// Calendars, sorted.
+    pub calendars: Vec<String>,
+}
+
+impl Places {
+    fn of(events: &[ServiceEvent]) -> Places {
+        let mut offices = BTreeSet::new();
+        let mut calendars = BTreeSet::new();
+        for event in events {
+            match &event.kind {
+                EventKind::ApplicationStatus { office, .. } => offices.extend(office.clone()),
+                EventKind::AppointmentBooked {
+                    office, calendar, ..
+                }
+                | EventKind::CalendarDay {
+                    office, calendar, ..
+                } => {
+                    offices.extend(office.clone());
+                    calendars.insert(calendar.clone());
+                }
+                _ => {}
+            }
+        }
+        Places {
+            offices: offices.into_iter().collect(),
+            calendars: calendars.into_iter().collect(),
+        }
+    }
+}
+
+/// What a KPI page reads once for all its services; each service's events are read when
+/// its KPIs are asked for.
 pub struct KpiSource {
+    tenant: TenantId,
     tz: Tz,
     range: Range,
     periods: Vec<Period>,
-    events: Vec<ServiceEvent>,
+    services: Vec<ServiceInfo>,
     entrypoints: Vec<Entrypoint>,
 }
 
@@ -162,12 +206,14 @@ impl KpiSource {
         let range = params.range(today).map_err(KpiError::Range)?;
         let periods = periods_with_history(range.granularity, tz, range.from, range.to)
             .ok_or_else(|| KpiError::Range("dates out of range".into()))?;
+        let entrypoints = state.store.entrypoints(tenant).await?;
         Ok(KpiSource {
+            tenant: tenant.clone(),
             tz,
             range,
             periods,
-            events: state.events.tenant_events(tenant).await?,
-            entrypoints: state.store.entrypoints(tenant).await?,
+            services: services(state.events.services(tenant).await?, &entrypoints),
+            entrypoints,
         })
     }
 
@@ -176,14 +222,9 @@ impl KpiSource {
         self.range
     }
 
-    /// The tenant's events.
-    pub fn events(&self) -> &[ServiceEvent] {
-        &self.events
-    }
-
     /// The tenant's services.
     pub fn services(&self) -> Vec<ServiceInfo> {
-        services(&self.events, &self.entrypoints)
+        self.services.clone()
     }
 
     /// The KPIs of `service`, with its satisfaction.
@@ -193,7 +234,12 @@ impl KpiSource {
         service: &ServiceInfo,
         params: &KpiParams,
     ) -> Result<ServiceKpis, KpiError> {
-        let input = KpiInput::from_events(self.events.iter().cloned(), &params.scope(&service.id));
+        let events = state
+            .events
+            .service_events(&self.tenant, &service.id)
+            .await?;
+        let places = Places::of(&events);
+        let input = KpiInput::from_events(events, &params.scope(&service.id));
         let figures = kpi::kpis(&input, &self.periods);
         let satisfaction = self.satisfaction(state, service).await?;
         let first = self.periods.len() - figures.len();
@@ -211,6 +257,7 @@ impl KpiSource {
             granularity: self.range.granularity,
             timezone: self.tz.name().to_owned(),
             periods,
+            places,
         })
     }
 

@@ -426,11 +426,70 @@ pub async fn events(store: &dyn EventStore) {
     store.write_events(&second_batch).await.unwrap();
     store.write_events(&second_batch).await.unwrap();
 
-    let stored = store
-        .tenant_events(&TenantId::parse("bugliano").unwrap())
+    let bugliano = TenantId::parse("bugliano").unwrap();
+    let stored = store.tenant_events(&bugliano).await.unwrap();
+    assert_eq!(stored.len(), 6, "each (source, id) once");
+    // An appointment of another service: its cancellation names only the calendar, and
+    // still belongs to the service that was booked.
+    let appointment = |id: &str, kind: &str, data: serde_json::Value| StoredEvent {
+        event: ServiceEvent::parse(
+            &json!({"specversion": "1.0", "id": id, "source": "urn:opencity:bugliano",
+                    "type": format!("it.satisfy.appointment.{kind}"), "subject": "A1",
+                    "time": "2026-10-20T09:00:00+02:00", "data": data}),
+            i64::MAX,
+        )
+        .unwrap(),
+        tenant: bugliano.clone(),
+        received_at_ms: ms("2026-10-20T10:00:00Z"),
+    };
+    store
+        .write_events(&[
+            appointment(
+                "a1-1",
+                "booked",
+                json!({"calendar": "anagrafe", "service": "cie",
+                "service_name": "Carta d'identità", "slot_start": "2026-10-23T09:00:00+02:00",
+                "slot_minutes": 30}),
+            ),
+            appointment("a1-2", "cancelled", json!({"calendar": "anagrafe"})),
+        ])
         .await
         .unwrap();
-    assert_eq!(stored.len(), 6, "each (source, id) once");
+    assert_eq!(
+        store.services(&bugliano).await.unwrap(),
+        [
+            ("cie".to_owned(), Some("Carta d'identità".to_owned())),
+            ("residenza".to_owned(), None)
+        ]
+    );
+    let mut cie: Vec<String> = store
+        .service_events(&bugliano, "cie")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    cie.sort();
+    assert_eq!(
+        cie,
+        ["a1-1", "a1-2"],
+        "the cancellation follows its booking"
+    );
+    assert_eq!(
+        store
+            .service_events(&bugliano, "residenza")
+            .await
+            .unwrap()
+            .len(),
+        6
+    );
+    assert!(
+        store
+            .service_events(&bugliano, "tari")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let week = week_of_19_october(store, "bugliano").await;
     let figure = |name: &str| week.applications.figures[name].value;
     assert_eq!(figure("submitted"), Some(3.0), "P1, P2 and the late P5");

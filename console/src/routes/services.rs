@@ -11,8 +11,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use satisfy_aggregator::kpi::Figure;
 use satisfy_core::Lang;
-use satisfy_core::event::EventKind;
-use std::collections::BTreeSet;
 
 use crate::ConsoleState;
 use crate::auth::{Authenticated, PageUser};
@@ -381,7 +379,7 @@ async fn detail(
             Err(error) => tracing::error!(%error, "KPI chart rendering failed"),
         }
     }
-    let (offices, calendars) = source.places(&service.id);
+    let places = kpis.places.clone();
     let page = ServicePage {
         layout: Layout::for_user(
             lang,
@@ -391,8 +389,8 @@ async fn detail(
         id: service.id.clone(),
         name: display_name(&service),
         filters: Filters::of(&params, &source),
-        offices,
-        calendars,
+        offices: places.offices,
+        calendars: places.calendars,
         period: period_label(lang, current),
         appointments: cards(&APPOINTMENT_FIGURES),
         applications: cards(&APPLICATION_FIGURES),
@@ -530,39 +528,4 @@ pub fn kpis_csv(kpis: &ServiceKpis) -> Result<String, csv::Error> {
     }
     let bytes = writer.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-impl KpiSource {
-    /// The offices and calendars the service's events name, for the filters.
-    pub fn places(&self, service: &str) -> (Vec<String>, Vec<String>) {
-        let mut offices = BTreeSet::new();
-        let mut calendars = BTreeSet::new();
-        for event in self.events() {
-            match &event.kind {
-                EventKind::ApplicationStatus {
-                    service: s, office, ..
-                } if s == service => offices.extend(office.clone()),
-                EventKind::AppointmentBooked {
-                    service: s,
-                    office,
-                    calendar,
-                    ..
-                }
-                | EventKind::CalendarDay {
-                    service: s,
-                    office,
-                    calendar,
-                    ..
-                } if s == service => {
-                    offices.extend(office.clone());
-                    calendars.insert(calendar.clone());
-                }
-                _ => {}
-            }
-        }
-        (
-            offices.into_iter().collect(),
-            calendars.into_iter().collect(),
-        )
-    }
 }
