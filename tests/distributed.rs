@@ -586,25 +586,20 @@ async fn platform_events_reach_the_kpis(stack: &Stack) {
 async fn replicas_share_the_configuration(stack: &Stack, entrypoint: &str) {
     let second = &stack.second_console_url;
     stack.wait_http(&format!("{second}/healthz")).await;
-    let shown: Value = reqwest::Client::new()
-        .get(format!("{second}/api/v1/entrypoints/{entrypoint}"))
-        .bearer_auth(stack.api_token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let get = |path: String| async move {
+        reqwest::Client::new()
+            .get(format!("{second}/api/v1{path}"))
+            .bearer_auth(stack.api_token())
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let shown = get(format!("/entrypoints/{entrypoint}")).await;
     assert_eq!(shown["name"], "Servizi", "{shown}");
-    let stats: Value = reqwest::Client::new()
-        .get(format!("{second}/api/v1/entrypoints/{entrypoint}/stats"))
-        .bearer_auth(stack.api_token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = get(format!("/entrypoints/{entrypoint}/stats")).await;
     assert!(stats["summary"]["count"].as_u64() > Some(0), "{stats}");
 
     // Cookies are per host, not per port: one browser, two replicas.

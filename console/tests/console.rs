@@ -1082,26 +1082,20 @@ async fn the_services_pages_show_each_figure_with_its_change_definition_and_expo
     let client = browser();
     log_in(&console, &client, PASSWORD).await;
     let range = "granularity=week&from=2026-10-19&to=2026-10-25";
-    let list = client
-        .get(format!("{}/console/services?{range}", console.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(list.status(), StatusCode::OK);
-    let list = list.text().await.unwrap();
+    let get = |path: &str| {
+        let url = format!("{}/console/services{path}?{range}", console.base);
+        let request = client.get(url).send();
+        async move {
+            let response = request.await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            response.text().await.unwrap()
+        }
+    };
+    let list = get("").await;
     assert!(list.contains("Cambio di residenza"), "{list}");
     assert!(list.contains("19/10/2026 – 25/10/2026"), "{list}");
 
-    let page = client
-        .get(format!(
-            "{}/console/services/residenza?{range}",
-            console.base
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let page = page.text().await.unwrap();
+    let page = get("/residenza").await;
     // Two submissions against one the week before, the definition one click away.
     assert!(page.contains("Pratiche inviate"), "{page}");
     assert!(
@@ -1112,16 +1106,7 @@ async fn the_services_pages_show_each_figure_with_its_change_definition_and_expo
     assert!(page.contains("<option value=\"anagrafe\""), "office filter");
     assert!(page.contains("<svg"), "charts");
 
-    let csv = client
-        .get(format!(
-            "{}/console/services/residenza/kpis.csv?{range}",
-            console.base
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(csv.status(), StatusCode::OK);
-    let csv = csv.text().await.unwrap();
+    let csv = get("/residenza/kpis.csv").await;
     let mut lines = csv.lines();
     let head = lines.next().unwrap();
     assert!(head.starts_with("\u{feff}start,end,"), "{head}");

@@ -4,6 +4,7 @@
 #     embedded store (SQLite group commit) and the Kafka sink (acks=all), in one run;
 #  2. aggregator throughput from Kafka into ClickHouse;
 #  3. end-to-end lag from 202 to visible in the console's stats (distributed mode).
+# Platform events have their own script: tests/bench/events.sh.
 # Needs wrk (Debian) and the engines (tests/engines/install.sh). Every number comes from
 # this run; ratios against the bare handler are the figures that travel between machines.
 # Usage: bash tests/bench/run.sh [seconds] [connections]
@@ -15,7 +16,7 @@ command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; ex
 bash tests/engines/install.sh
 cargo build --release --locked --bin satisfy
 cargo build --release --locked -p satisfy-ingest --example bare_accept
-cargo build --release --locked -p satisfy-aggregator --example weekly_chart_at_scale --example kpis_at_scale
+cargo build --release --locked -p satisfy-aggregator --example weekly_chart_at_scale
 bin=target/release/satisfy
 work=$(mktemp -d)
 pids=()
@@ -105,10 +106,6 @@ lag_max=$(printf '%s\n' "${lags[@]}" | sort -n | tail -1)
 echo "==> weekly chart over 10M ratings in ClickHouse"
 scale=$(target/release/examples/weekly_chart_at_scale http://127.0.0.1:$clickhouse_port 10000000 | tee /dev/stderr | grep "weekly chart" | sed 's/^/- /')
 
-echo "==> platform events: drain and KPI page (1M events, SQLite and ClickHouse)"
-events_sqlite=$(target/release/examples/kpis_at_scale "sqlite:$work/kpis.db" 1000000 | tee /dev/stderr | sed 's/^/- /')
-events_clickhouse=$(target/release/examples/kpis_at_scale http://127.0.0.1:$clickhouse_port 1000000 | tee /dev/stderr | sed 's/^/- /')
-
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 section="## Ingest and distributed mode
 
@@ -135,12 +132,6 @@ Dashboard query at scale (\`aggregator/examples/weekly_chart_at_scale.rs\`, the 
 of 20 entrypoints over a year generated inside ClickHouse):
 
 $scale
-
-Platform events (\`aggregator/examples/kpis_at_scale.rs\`, the real stores and KPI code: 1M application status
-events of 10 services over a year, written in batches of 5,000, then one service's 12-week KPI page):
-
-$events_sqlite
-$events_clickhouse
 "
 python3 tests/bench/write_section.py "$section"
 echo "$section"
