@@ -3,19 +3,22 @@
 # how fast events drain into each store, and how fast the service list and one service's
 # KPI page answer, through the real stores and KPI code (aggregator/examples/kpis_at_scale.rs).
 # Needs the engines (tests/engines/install.sh).
-# Usage: bash tests/bench/events.sh [events]   (default 1,000,000)
+# Usage: bash tests/bench/events.sh [events] [large]   (defaults 1,000,000 on both stores, and
+# 10,000,000 on ClickHouse alone)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 events="${1:-1000000}"
+large="${2:-10000000}"
 bash tests/engines/install.sh
 cargo build --release --locked -p satisfy-aggregator --example kpis_at_scale
 work=$(mktemp -d)
 trap 'bash tests/engines/engines.sh stop "$work/clickhouse" || true; rm -rf "$work"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 bash tests/engines/engines.sh start clickhouse "$work/clickhouse" "$port"
-run() { target/release/examples/kpis_at_scale "$1" "$events" | tee /dev/stderr | sed 's/^/- /'; }
-sqlite=$(run "sqlite:$work/events.db")
-clickhouse=$(run "http://127.0.0.1:$port")
+run() { target/release/examples/kpis_at_scale "$1" "$2" | tee /dev/stderr | sed 's/^/- /'; }
+sqlite=$(run "sqlite:$work/events.db" "$events")
+clickhouse=$(run "http://127.0.0.1:$port" "$events")
+clickhouse_large=$(run "http://127.0.0.1:$port" "$large")
 section="## Platform events
 
 Measured $(date -u +%Y-%m-%d) on this machine (2 cores, 24 GiB) by \`bash tests/bench/events.sh $events\`:
@@ -25,6 +28,10 @@ $events application status events of 10 services over a year (five per applicati
 
 $sqlite
 $clickhouse
+
+At $large events, ClickHouse alone (the generator holds the events in memory, about 4 GB at 10M):
+
+$clickhouse_large
 
 What bounds it: a page reads its service's events as stored JSON (decoding and validating one costs about
 3.5 µs here, most of the reading time above) and digests them in Rust, so it grows linearly with the
