@@ -7,3 +7,4 @@ pub mod demo;
 pub mod demo_data;
 pub mod roles;
 pub mod startup;
+pub mod store_sink;

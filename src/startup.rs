@@ -8,7 +8,6 @@ use satisfy_console::{ConsoleState, SharedConfigStore};
 use satisfy_core::Origin;
 use satisfy_core::TenantId;
 use satisfy_ingest::event_tokens::{EventTokens, TokenRefusal, events_tenant};
-use satisfy_ingest::sinks::store::StoreSink;
 use satisfy_ingest::{EntrypointSnapshot, IngestState, Metrics};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,6 +19,7 @@ use tower_http::trace::TraceLayer;
 use crate::configuration::Settings;
 use crate::demo::{self, DemoState};
 use crate::demo_data;
+use crate::store_sink::StoreSink;
 
 /// A bound, ready-to-run embedded Satisfy.
 pub struct Application {

@@ -6,10 +6,11 @@
 
 use async_trait::async_trait;
 use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
-use satisfy_aggregator::kafka::ensure_topic;
 use satisfy_core::StoredRating;
 use satisfy_core::event::StoredEvent;
 use std::sync::Arc;
@@ -58,15 +59,13 @@ impl KafkaSink {
             .set("queue.buffering.max.messages", "100000")
             .set("compression.type", "lz4")
             .create()?;
-        for topic in [&config.topic, &config.events_topic] {
-            ensure_topic(
-                &config.brokers,
-                topic,
-                config.partitions,
-                config.replication,
-            )
-            .await?;
-        }
+        create_topics(
+            &config.brokers,
+            &[&config.topic, &config.events_topic],
+            config.partitions,
+            config.replication,
+        )
+        .await?;
         let reachable = Arc::new(AtomicBool::new(true));
         spawn_broker_watch(producer.clone(), Arc::clone(&reachable));
         Ok(KafkaSink {
@@ -77,6 +76,31 @@ impl KafkaSink {
             delivery_timeout: config.delivery_timeout,
         })
     }
+}
+
+/// Creates the topics ingest writes unless they exist (a no-op on a cluster that has them).
+async fn create_topics(
+    brokers: &str,
+    topics: &[&str],
+    partitions: i32,
+    replication: i32,
+) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()?;
+    let new_topics: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|topic| NewTopic::new(topic, partitions, TopicReplication::Fixed(replication)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    for result in admin.create_topics(&new_topics, &options).await? {
+        match result {
+            Ok(topic) => tracing::info!(topic, partitions, "created Kafka topic"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((_, code)) => return Err(KafkaError::AdminOp(code)),
+        }
+    }
+    Ok(())
 }
 
 fn spawn_broker_watch(producer: FutureProducer, reachable: Arc<AtomicBool>) {

@@ -1,7 +1,6 @@
 //! Where accepted ratings and platform events go: one file per sink behind [`Sink`].
 
 pub mod kafka;
-pub mod store;
 
 use async_trait::async_trait;
 use satisfy_core::StoredRating;

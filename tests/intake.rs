@@ -1,5 +1,7 @@
-//! Ingest spawned on port 0 with the real SQLite store, exercised over HTTP.
+//! Ingest spawned on port 0 with the real SQLite store behind embedded mode's sink,
+//! exercised over HTTP.
 
+use satisfy::store_sink::StoreSink;
 use satisfy_aggregator::{
     AnalyticsQuery, EventStore, Filter, GroupWriter, SqliteStore, WriterConfig,
 };
@@ -7,7 +9,6 @@ use satisfy_core::{
     Entrypoint, EntrypointId, EntrypointKind, EntrypointStatus, Origin, Scope, TenantId,
 };
 use satisfy_ingest::event_tokens::{EventTokens, TokenRefusal, events_tenant};
-use satisfy_ingest::sinks::store::StoreSink;
 use satisfy_ingest::{EntrypointSnapshot, IngestConfig, IngestState, Metrics};
 use serde_json::{Value, json};
 use std::net::SocketAddr;

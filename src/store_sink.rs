@@ -1,11 +1,13 @@
-//! The embedded sink: ratings and events go straight to the aggregator's group-commit
-//! writer.
+//! Embedded mode's sink: ratings and events go straight to the aggregator's group-commit
+//! writer. It lives in the binary, which wires ingest to the aggregator; ingest itself knows
+//! only its `Sink` trait.
 
 use async_trait::async_trait;
-use satisfy_aggregator::{GroupWriter, StoredRating, WriteError, WriteOutcome};
+use satisfy_aggregator::{GroupWriter, WriteError, WriteOutcome};
+use satisfy_core::StoredRating;
 use satisfy_core::event::StoredEvent;
 
-use super::{Delivery, Sink, SinkError};
+use satisfy_ingest::sinks::{Delivery, Sink, SinkError};
 
 /// Hands ratings and events to an in-process [`GroupWriter`].
 pub struct StoreSink {
