@@ -124,6 +124,21 @@ struct Application {
     steps: Vec<ApplicationStep>,
     /// Time of the latest event, deciding service and office.
     latest_ms: i64,
+    /// What every period asks of it, worked out once all its events are in.
+    digest: ApplicationDigest,
+}
+
+/// The moments of an application the figures use.
+#[derive(Debug, Clone, Copy, Default)]
+struct ApplicationDigest {
+    /// First `inviata`.
+    submitted: Option<i64>,
+    /// First `presa_in_carico`.
+    taken: Option<i64>,
+    /// First outcome.
+    outcome: Option<ApplicationStep>,
+    /// Net days from the first `inviata` to that outcome.
+    outcome_days: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,12 +162,14 @@ struct Appointment {
     booking: Option<(i64, Option<i64>)>,
     latest_booked_ms: i64,
     latest_ms: i64,
+    /// The slot of its latest `booked` or `rescheduled` event, once all events are in.
+    current_slot: Option<Slot>,
 }
 
 impl Appointment {
-    /// The slot of its latest `booked` or `rescheduled` event.
-    fn current_slot(&self) -> Option<Slot> {
-        self.steps.iter().rev().find_map(|(_, _, slot)| *slot)
+    fn digested(mut self) -> Appointment {
+        self.current_slot = self.steps.iter().rev().find_map(|(_, _, slot)| *slot);
+        self
     }
 
     /// Its latest change at or before `at_ms`.
@@ -219,6 +236,7 @@ impl KpiInput {
                         legal_deadline_days: None,
                         steps: Vec::new(),
                         latest_ms: i64::MIN,
+                        digest: ApplicationDigest::default(),
                     });
                     application.service = service;
                     application.office = office;
@@ -291,6 +309,7 @@ impl KpiInput {
                         booking: None,
                         latest_booked_ms: i64::MIN,
                         latest_ms: i64::MIN,
+                        current_slot: None,
                     });
                     appointment.calendar = calendar;
                     appointment.latest_ms = event.time_ms;
@@ -314,9 +333,11 @@ impl KpiInput {
             applications: applications
                 .into_values()
                 .filter(|a| covers(Some(&a.service), a.office.as_deref()))
+                .map(Application::digested)
                 .collect(),
             appointments: appointments
                 .into_values()
+                .map(Appointment::digested)
                 .filter(|a| scope.calendar.as_ref().is_none_or(|c| *c == a.calendar))
                 .filter(|a| covers(a.service.as_deref(), a.office.as_deref()))
                 .collect(),
@@ -377,6 +398,17 @@ fn share(part: usize, whole: usize) -> Option<f64> {
 }
 
 impl Application {
+    fn digested(mut self) -> Application {
+        let outcome = self.first_outcome();
+        self.digest = ApplicationDigest {
+            submitted: self.first(ApplicationState::Inviata),
+            taken: self.first(ApplicationState::PresaInCarico),
+            outcome,
+            outcome_days: outcome.and_then(|o| self.net_days(o.time_ms)),
+        };
+        self
+    }
+
     fn first(&self, state: ApplicationState) -> Option<i64> {
         self.steps
             .iter()
@@ -465,7 +497,7 @@ fn appointment_figures(input: &KpiInput, period: &Period) -> NamedFigures {
     let in_period: Vec<(&Appointment, Slot)> = input
         .appointments
         .iter()
-        .filter_map(|a| a.current_slot().map(|slot| (a, slot)))
+        .filter_map(|a| a.current_slot.map(|slot| (a, slot)))
         .filter(|(_, slot)| period.contains(slot.start_ms))
         .collect();
     let booked_minutes: u64 = in_period
@@ -525,44 +557,28 @@ fn appointment_figures(input: &KpiInput, period: &Period) -> NamedFigures {
 }
 
 fn application_figures(input: &KpiInput, period: &Period) -> NamedFigures {
-    let submitted = input
-        .applications
-        .iter()
-        .filter(|a| {
-            a.first(ApplicationState::Inviata)
-                .is_some_and(|t| period.contains(t))
-        })
+    let digests = || input.applications.iter().map(|a| (a, &a.digest));
+    let submitted = digests()
+        .filter(|(_, d)| d.submitted.is_some_and(|t| period.contains(t)))
         .count();
-    let mut take_charge: Vec<f64> = input
-        .applications
-        .iter()
-        .filter_map(|a| {
-            let taken = a.first(ApplicationState::PresaInCarico)?;
-            let sent = a.first(ApplicationState::Inviata)?;
+    let mut take_charge: Vec<f64> = digests()
+        .filter_map(|(_, d)| {
+            let (taken, sent) = (d.taken?, d.submitted?);
             (period.contains(taken) && sent <= taken).then(|| (taken - sent) as f64 / HOUR_MS)
         })
         .collect();
-    let outcomes: Vec<(&Application, ApplicationStep)> = input
-        .applications
-        .iter()
-        .filter_map(|a| a.first_outcome().map(|o| (a, o)))
-        .filter(|(_, outcome)| period.contains(outcome.time_ms))
+    let outcomes: Vec<(&Application, ApplicationStep, Option<f64>)> = digests()
+        .filter_map(|(a, d)| d.outcome.map(|o| (a, o, d.outcome_days)))
+        .filter(|(_, outcome, _)| period.contains(outcome.time_ms))
         .collect();
-    let mut outcome_days: Vec<f64> = outcomes
-        .iter()
-        .filter_map(|(a, outcome)| a.net_days(outcome.time_ms))
-        .collect();
+    let mut outcome_days: Vec<f64> = outcomes.iter().filter_map(|(_, _, days)| *days).collect();
     let accepted = outcomes
         .iter()
-        .filter(|(_, o)| o.state == ApplicationState::Accettata)
+        .filter(|(_, o, _)| o.state == ApplicationState::Accettata)
         .count();
     let with_deadline: Vec<bool> = outcomes
         .iter()
-        .filter_map(|(a, outcome)| {
-            let deadline = a.legal_deadline_days?;
-            let days = a.net_days(outcome.time_ms)?;
-            Some(days <= f64::from(deadline))
-        })
+        .filter_map(|(a, _, days)| Some((*days)? <= f64::from(a.legal_deadline_days?)))
         .collect();
     let hours = |values: &mut Vec<f64>, p: f64| nearest_rank(values, p).map(|v| round(v, 2));
     use FigureKind::{Amount, Share};
