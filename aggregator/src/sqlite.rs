@@ -341,9 +341,14 @@ impl EventStore for SqliteStore {
     }
 }
 
-/// An event as the stores keep it: its canonical CloudEvent, validated again on the way
-/// out so a hand-edited row cannot reach the figures.
+/// An event as the stores keep it: its canonical CloudEvent, read with typed fields (types,
+/// states, instants and required fields checked); anything else goes through the full
+/// parser, which refuses it, so a hand-edited row cannot reach the figures.
 pub(crate) fn decode_stored_event(body: &str) -> Result<ServiceEvent, StoreError> {
+    if let Some(event) = ServiceEvent::from_stored(body) {
+        return Ok(event);
+    }
+    // Not the canonical form: the full parser says what is wrong with it.
     let value: serde_json::Value = serde_json::from_str(body)
         .map_err(|error| StoreError(format!("stored event is not JSON: {error}")))?;
     ServiceEvent::parse(&value, i64::MAX)

@@ -570,6 +570,130 @@ impl ServiceEvent {
     }
 }
 
+/// The canonical form [`ServiceEvent::to_cloudevent`] writes, read back with typed
+/// fields: what the stores keep was validated on the way in, and this path skips building a
+/// generic JSON tree.
+#[derive(serde::Deserialize)]
+struct StoredEnvelope<'a> {
+    id: String,
+    source: String,
+    #[serde(rename = "type", borrow)]
+    type_name: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    time: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    subject: String,
+    #[serde(borrow)]
+    data: StoredData<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct StoredData<'a> {
+    service: Option<String>,
+    service_name: Option<String>,
+    office: Option<String>,
+    #[serde(borrow)]
+    state: Option<std::borrow::Cow<'a, str>>,
+    legal_deadline_days: Option<u32>,
+    calendar: Option<String>,
+    #[serde(borrow)]
+    slot_start: Option<std::borrow::Cow<'a, str>>,
+    slot_minutes: Option<u32>,
+    #[serde(borrow)]
+    first_available_slot: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    date: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    slots: Option<Vec<StoredSlot<'a>>>,
+}
+
+#[derive(serde::Deserialize)]
+struct StoredSlot<'a> {
+    #[serde(borrow)]
+    start: std::borrow::Cow<'a, str>,
+    minutes: u32,
+}
+
+impl ServiceEvent {
+    /// Reads an event the stores kept (the JSON of [`ServiceEvent::to_cloudevent`]); `None`
+    /// for anything else, which [`ServiceEvent::parse`] then explains.
+    pub fn from_stored(body: &str) -> Option<ServiceEvent> {
+        let stored: StoredEnvelope<'_> = serde_json::from_str(body).ok()?;
+        let instant = |raw: &str| {
+            DateTime::parse_from_rfc3339(raw)
+                .ok()
+                .map(|t| t.timestamp_millis())
+        };
+        let data = stored.data;
+        let slot = || -> Option<Slot> {
+            Some(Slot {
+                start_ms: instant(data.slot_start.as_deref()?)?,
+                minutes: data.slot_minutes?,
+            })
+        };
+        let calendar = || data.calendar.clone();
+        let kind = match stored.type_name.as_ref() {
+            "it.satisfy.application.status" => EventKind::ApplicationStatus {
+                service: data.service.clone()?,
+                service_name: data.service_name.clone(),
+                office: data.office.clone(),
+                state: ApplicationState::parse(data.state.as_deref()?)?,
+                legal_deadline_days: data.legal_deadline_days,
+            },
+            "it.satisfy.appointment.booked" => EventKind::AppointmentBooked {
+                calendar: calendar()?,
+                service: data.service.clone()?,
+                service_name: data.service_name.clone(),
+                office: data.office.clone(),
+                slot: slot()?,
+                first_available_slot_ms: match data.first_available_slot.as_deref() {
+                    Some(raw) => Some(instant(raw)?),
+                    None => None,
+                },
+            },
+            "it.satisfy.appointment.rescheduled" => EventKind::AppointmentRescheduled {
+                calendar: calendar()?,
+                slot: slot()?,
+            },
+            "it.satisfy.appointment.cancelled" => EventKind::AppointmentCancelled {
+                calendar: calendar()?,
+            },
+            "it.satisfy.appointment.attended" => EventKind::AppointmentAttended {
+                calendar: calendar()?,
+            },
+            "it.satisfy.appointment.no_show" => EventKind::AppointmentNoShow {
+                calendar: calendar()?,
+            },
+            "it.satisfy.calendar.day" => EventKind::CalendarDay {
+                calendar: calendar()?,
+                service: data.service.clone()?,
+                service_name: data.service_name.clone(),
+                office: data.office.clone(),
+                date: NaiveDate::parse_from_str(data.date.as_deref()?, "%Y-%m-%d").ok()?,
+                slots: data
+                    .slots
+                    .as_ref()?
+                    .iter()
+                    .map(|s| {
+                        Some(Slot {
+                            start_ms: instant(&s.start)?,
+                            minutes: s.minutes,
+                        })
+                    })
+                    .collect::<Option<Vec<_>>>()?,
+            },
+            _ => return None,
+        };
+        Some(ServiceEvent {
+            source: stored.source,
+            id: stored.id,
+            time_ms: instant(&stored.time)?,
+            subject: stored.subject,
+            kind,
+        })
+    }
+}
+
 fn parse_kind(type_name: &str, data: &Fields<'_>) -> Result<EventKind, EventError> {
     let calendar = || data.text("calendar", MAX_ID_CHARS);
     Ok(match type_name {
@@ -701,7 +825,11 @@ mod tests {
             let event = ServiceEvent::parse(&raw, NOW).unwrap();
             let again = ServiceEvent::parse(&event.to_cloudevent(), NOW).unwrap();
             assert_eq!(again, event);
+            let stored = event.to_cloudevent().to_string();
+            assert_eq!(ServiceEvent::from_stored(&stored), Some(event));
         }
+        assert_eq!(ServiceEvent::from_stored("{}"), None);
+        assert_eq!(ServiceEvent::from_stored(r#"{"id":"x"}"#), None);
         let event = ServiceEvent::parse(&status("presa_in_carico"), NOW).unwrap();
         assert_eq!(event.time_ms, 1_793_608_200_000, "2026-11-02T08:30:00Z");
         assert_eq!(
