@@ -33,9 +33,9 @@ At $large events, ClickHouse alone (the generator holds the events in memory, ab
 
 $clickhouse_large
 
-What bounds it: a page reads its service's events as stored JSON (decoding and validating one costs about
-3.5 µs here, most of the reading time above) and digests them in Rust, so it grows linearly with the
-service's events. The targets of issue 9 (10M events under 300 ms on ClickHouse, 1M under 500 ms on SQLite) need the per-application
+What bounds it: a page reads its service's events (the SQL, then a typed decode of each stored event) and
+digests them in Rust (ordering, one digest per application and appointment, every period), so it grows
+linearly with the service's events. The targets of issue 9 (10M events under 300 ms on ClickHouse, 1M under 500 ms on SQLite) need the per-application
 digests computed in SQL instead; see the issue's note."
 python3 tests/bench/write_section.py "$section"
 echo "$section"
