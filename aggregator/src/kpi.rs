@@ -122,8 +122,6 @@ struct Application {
     office: Option<String>,
     legal_deadline_days: Option<u32>,
     steps: Vec<ApplicationStep>,
-    /// Time of the latest event, deciding service and office.
-    latest_ms: i64,
     /// What every period asks of it, worked out once all its events are in.
     digest: ApplicationDigest,
 }
@@ -160,8 +158,6 @@ struct Appointment {
     steps: Vec<(i64, AppointmentChange, Option<Slot>)>,
     /// First `booked` event: (time, first available slot).
     booking: Option<(i64, Option<i64>)>,
-    latest_booked_ms: i64,
-    latest_ms: i64,
     /// The slot of its latest `booked` or `rescheduled` event, once all events are in.
     current_slot: Option<Slot>,
 }
@@ -235,12 +231,10 @@ impl KpiInput {
                         office: office.clone(),
                         legal_deadline_days: None,
                         steps: Vec::new(),
-                        latest_ms: i64::MIN,
                         digest: ApplicationDigest::default(),
                     });
                     application.service = service;
                     application.office = office;
-                    application.latest_ms = event.time_ms;
                     if legal_deadline_days.is_some() {
                         application.legal_deadline_days = legal_deadline_days;
                     }
@@ -307,16 +301,12 @@ impl KpiInput {
                         office: None,
                         steps: Vec::new(),
                         booking: None,
-                        latest_booked_ms: i64::MIN,
-                        latest_ms: i64::MIN,
                         current_slot: None,
                     });
                     appointment.calendar = calendar;
-                    appointment.latest_ms = event.time_ms;
                     if let Some((service, office, first_available)) = booked {
                         appointment.service = Some(service);
                         appointment.office = office;
-                        appointment.latest_booked_ms = event.time_ms;
                         if appointment.booking.is_none() {
                             appointment.booking = Some((event.time_ms, first_available));
                         }

@@ -1,5 +1,6 @@
 //! Validation of entrypoint input, shared by the HTML forms and the REST API.
 
+use satisfy_core::event::MAX_ID_CHARS;
 use satisfy_core::{CustomQuestion, CustomSurvey, EntrypointKind, Origin};
 
 /// Longest entrypoint name.
@@ -15,9 +16,6 @@ pub fn parse_name(raw: &str) -> Result<String, String> {
     Ok(name.to_owned())
 }
 
-/// Longest service id, as in platform events.
-const MAX_SERVICE_CHARS: usize = 200;
-
 /// The service an entrypoint rates: empty for none; only kinds that rate a service may
 /// name one.
 pub fn parse_service(kind: EntrypointKind, raw: &str) -> Result<Option<String>, String> {
@@ -30,9 +28,9 @@ pub fn parse_service(kind: EntrypointKind, raw: &str) -> Result<Option<String>, 
             "only scheda servizio and valutazione servizio entrypoints name a service".into(),
         );
     }
-    if service.chars().count() > MAX_SERVICE_CHARS || service.contains(char::is_control) {
+    if service.chars().count() > MAX_ID_CHARS || service.contains(char::is_control) {
         return Err(format!(
-            "service must be an id of 1 to {MAX_SERVICE_CHARS} characters"
+            "service must be an id of 1 to {MAX_ID_CHARS} characters"
         ));
     }
     Ok(Some(service.to_owned()))

@@ -13,8 +13,8 @@ use std::fmt;
 
 use crate::entrypoint::TenantId;
 
-/// Longest `source`, `id`, `subject` and identifier inside `data`.
-const MAX_ID_CHARS: usize = 200;
+/// Longest `source`, `id`, `subject` and identifier inside `data` (a service id among them).
+pub const MAX_ID_CHARS: usize = 200;
 /// Longest display name (`service_name`).
 const MAX_NAME_CHARS: usize = 200;
 /// Most slots one `calendar.day` event may offer.

@@ -224,21 +224,14 @@ pub struct EntrypointView {
     snippet: String,
 }
 
-fn code<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 fn to_json(state: &ConsoleState, entrypoint: &Entrypoint) -> EntrypointView {
     let survey = entrypoint.survey(Lang::It);
     EntrypointView {
         id: entrypoint.id.as_str().to_owned(),
         tenant: entrypoint.tenant.as_str().to_owned(),
         name: entrypoint.name.clone(),
-        kind: code(&entrypoint.kind),
-        status: code(&entrypoint.status),
+        kind: entrypoint.kind.code().to_owned(),
+        status: entrypoint.status.code().to_owned(),
         allowed_origins: entrypoint
             .allowed_origins
             .iter()

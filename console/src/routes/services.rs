@@ -198,19 +198,16 @@ fn display_name(service: &ServiceInfo) -> String {
     service.name.clone().unwrap_or_else(|| service.id.clone())
 }
 
-fn period_label(lang: Lang, period: Option<&ServicePeriod>) -> String {
+/// A period's first and last day, dd/mm/yyyy in every language.
+fn period_label(period: Option<&ServicePeriod>) -> String {
     let Some(period) = period else {
         return String::new();
     };
     let last = period.kpis.end.pred_opt().unwrap_or(period.kpis.end);
-    let format = match lang {
-        Lang::En => "%d/%m/%Y",
-        Lang::It | Lang::De => "%d/%m/%Y",
-    };
     format!(
         "{} – {}",
-        period.kpis.start.format(format),
-        last.format(format)
+        period.kpis.start.format("%d/%m/%Y"),
+        last.format("%d/%m/%Y")
     )
 }
 
@@ -240,7 +237,7 @@ async fn list(
     for service in source.services() {
         let kpis = source.service(&state, &service, &query.params).await?;
         let current = kpis.periods.last();
-        period = period_label(lang, current);
+        period = period_label(current);
         let cells = SORTS
             .iter()
             .map(|(name, _)| {
@@ -391,7 +388,7 @@ async fn detail(
         filters: Filters::of(&params, &source),
         offices: places.offices,
         calendars: places.calendars,
-        period: period_label(lang, current),
+        period: period_label(current),
         appointments: cards(&APPOINTMENT_FIGURES),
         applications: cards(&APPLICATION_FIGURES),
         satisfaction: cards(&["count", "average"]),
@@ -441,7 +438,7 @@ async fn detail(
                         kpi_texts::value(lang, unit, figure_of(p, name).and_then(|f| f.value))
                     })
                     .collect();
-                (period_label(lang, Some(p)), cells)
+                (period_label(Some(p)), cells)
             })
             .collect(),
         entrypoints: service.entrypoints.clone(),
