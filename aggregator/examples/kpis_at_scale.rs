@@ -4,14 +4,14 @@
 //! where STORE is `sqlite:PATH` or a ClickHouse URL `http://host:port`.
 
 use chrono::{Days, NaiveDate};
-use satisfy_aggregator::kpi::{KpiInput, KpiScope, kpis, periods_with_history};
+use satisfy_aggregator::kpi::{KpiScope, kpis, periods_with_history};
 use satisfy_aggregator::{ClickHouseStore, EventStore, Granularity, SqliteStore, StoredEvent};
 use satisfy_core::TenantId;
 use satisfy_core::event::{ApplicationState, EventKind, ServiceEvent};
 use std::time::Instant;
 
 /// Events per write, as the aggregator's default batch.
-const BATCH: usize = 5_000;
+const BATCH: usize = 20_000;
 
 /// `count` status events of applications of 10 services over one year, five per application.
 fn events(count: usize, tenant: &TenantId) -> impl Iterator<Item = StoredEvent> + '_ {
@@ -69,9 +69,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let tenant = TenantId::parse("comune").ok_or("tenant")?;
 
-    let existing = store.tenant_events(&tenant).await?.len();
-    if existing < count {
-        let all: Vec<StoredEvent> = events(count, &tenant).skip(existing).collect();
+    // A store already holding the tenant's events (a second run) is measured as it is.
+    if store.services(&tenant).await?.is_empty() {
+        let all: Vec<StoredEvent> = events(count, &tenant).collect();
         let started = Instant::now();
         for batch in all.chunks(BATCH) {
             store.write_events(batch).await?;
@@ -105,9 +105,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut submitted = 0.0;
     for _ in 0..3 {
         let started = Instant::now();
-        let events = store.service_events(&tenant, "s3").await?;
+        let activity = store.service_activity(&tenant, "s3").await?;
         loading.push(started.elapsed().as_secs_f64() * 1000.0);
-        let input = KpiInput::from_events(events, &scope);
+        let input = activity.narrowed(&scope);
         let weeks = kpis(&input, &periods);
         timings.push(started.elapsed().as_secs_f64() * 1000.0);
         submitted = weeks
@@ -118,7 +118,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     timings.sort_by(f64::total_cmp);
     loading.sort_by(f64::total_cmp);
     println!(
-        "{backend}: KPI page of one service (a tenth of the events), 12 weeks, over {count} events: median {:.0} ms, best {:.0} ms, of which reading its events {:.0} ms ({submitted} submissions in range)",
+        "{backend}: KPI page of one service (a tenth of the events), 12 weeks, over {count} events: median {:.0} ms, best {:.0} ms, of which reading and digesting its events {:.0} ms ({submitted} submissions in range)",
         timings[1], timings[0], loading[1]
     );
     Ok(())

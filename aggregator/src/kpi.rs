@@ -5,9 +5,12 @@
 //! state), per day, ISO week or month in the tenant's time zone, each with its variation
 //! against the previous period and against the mean of the twelve before.
 //!
-//! Both storage backends hand this module the same deduplicated events, so SQLite and
-//! ClickHouse give the same numbers by construction; the conformance suite checks what the
-//! stores must get right (duplicates, late and out-of-order events, scopes).
+//! Both storage backends hand this module a service's events digested per application,
+//! appointment and calendar day ([`KpiInput`]): SQLite through [`KpiInput::from_events`],
+//! ClickHouse from tables its materialized views keep grouped. The figures are computed
+//! here alone, so the backends give the same numbers; the conformance suite checks what
+//! the stores must get right (duplicates, late and out-of-order events, scopes) and that
+//! each store's digest equals the one built from its stored events.
 //!
 //! Choices where docs/KPIS.md leaves room (also in docs/KPIS.md, "Choices"):
 //! - an appointment's booking is its first `booked` event; its service and office are
@@ -26,7 +29,8 @@ use satisfy_core::event::{ApplicationState, EventKind, ServiceEvent, Slot};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::buckets::{Granularity, local_midnight_ms};
 
@@ -108,64 +112,104 @@ pub fn periods_with_history(
     Some(periods)
 }
 
-/// One step of an application.
+/// One step of an application: the moment it reached a state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ApplicationStep {
-    time_ms: i64,
-    state: ApplicationState,
+pub struct ApplicationStep {
+    /// When, Unix milliseconds.
+    pub time_ms: i64,
+    /// The state reached.
+    pub state: ApplicationState,
 }
 
-/// Everything known of one application, its steps in time order.
-#[derive(Debug, Clone)]
-struct Application {
-    service: String,
-    office: Option<String>,
-    legal_deadline_days: Option<u32>,
-    steps: Vec<ApplicationStep>,
-    /// What every period asks of it, worked out once all its events are in.
-    digest: ApplicationDigest,
+/// One application (`source`, `subject`), as the figures see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Application {
+    /// The service of its latest event.
+    pub service: String,
+    /// The office of its latest event.
+    pub office: Option<String>,
+    /// The latest legal deadline given, in days.
+    pub legal_deadline_days: Option<u32>,
+    /// Its steps in time order (ties by event `id`).
+    pub steps: Vec<ApplicationStep>,
 }
 
-/// The moments of an application the figures use.
-#[derive(Debug, Clone, Copy, Default)]
-struct ApplicationDigest {
-    /// First `inviata`.
-    submitted: Option<i64>,
-    /// First `presa_in_carico`.
-    taken: Option<i64>,
-    /// First outcome.
-    outcome: Option<ApplicationStep>,
-    /// Net days from the first `inviata` to that outcome.
-    outcome_days: Option<f64>,
-}
-
+/// What an appointment event says happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AppointmentChange {
+pub enum AppointmentChange {
+    /// `it.satisfy.appointment.booked`.
     Booked,
+    /// `it.satisfy.appointment.rescheduled`.
     Rescheduled,
+    /// `it.satisfy.appointment.cancelled`.
     Cancelled,
+    /// `it.satisfy.appointment.attended`.
     Attended,
+    /// `it.satisfy.appointment.no_show`.
     NoShow,
 }
 
-/// Everything known of one appointment.
-#[derive(Debug, Clone)]
-struct Appointment {
-    calendar: String,
-    service: Option<String>,
-    office: Option<String>,
-    /// (time, change, slot of booked/rescheduled), in time order.
-    steps: Vec<(i64, AppointmentChange, Option<Slot>)>,
-    /// First `booked` event: (time, first available slot).
-    booking: Option<(i64, Option<i64>)>,
-    /// The slot of its latest `booked` or `rescheduled` event, once all events are in.
-    current_slot: Option<Slot>,
+impl AppointmentChange {
+    /// Every change, in the order stores number them.
+    pub const ALL: [AppointmentChange; 5] = [
+        AppointmentChange::Booked,
+        AppointmentChange::Rescheduled,
+        AppointmentChange::Cancelled,
+        AppointmentChange::Attended,
+        AppointmentChange::NoShow,
+    ];
+
+    /// The CloudEvents `type` of the event carrying it.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            AppointmentChange::Booked => "it.satisfy.appointment.booked",
+            AppointmentChange::Rescheduled => "it.satisfy.appointment.rescheduled",
+            AppointmentChange::Cancelled => "it.satisfy.appointment.cancelled",
+            AppointmentChange::Attended => "it.satisfy.appointment.attended",
+            AppointmentChange::NoShow => "it.satisfy.appointment.no_show",
+        }
+    }
+}
+
+/// One step of an appointment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppointmentStep {
+    /// When, Unix milliseconds.
+    pub time_ms: i64,
+    /// What happened.
+    pub change: AppointmentChange,
+    /// The slot a `booked` or `rescheduled` event names.
+    pub slot: Option<Slot>,
+}
+
+/// An appointment's first `booked` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Booking {
+    /// When it was booked, Unix milliseconds.
+    pub time_ms: i64,
+    /// The earliest free slot offered then.
+    pub first_available_ms: Option<i64>,
+}
+
+/// One appointment (`source`, `subject`), as the figures see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Appointment {
+    /// The calendar of its latest event.
+    pub calendar: String,
+    /// The service of its latest `booked` event.
+    pub service: Option<String>,
+    /// The office of its latest `booked` event.
+    pub office: Option<String>,
+    /// Its first `booked` event.
+    pub booking: Option<Booking>,
+    /// Its steps in time order (ties by event `id`).
+    pub steps: Vec<AppointmentStep>,
 }
 
 impl Appointment {
-    fn digested(mut self) -> Appointment {
-        self.current_slot = self.steps.iter().rev().find_map(|(_, _, slot)| *slot);
-        self
+    /// The slot of its latest `booked` or `rescheduled` event.
+    fn current_slot(&self) -> Option<Slot> {
+        self.steps.iter().rev().find_map(|step| step.slot)
     }
 
     /// Its latest change at or before `at_ms`.
@@ -173,30 +217,48 @@ impl Appointment {
         self.steps
             .iter()
             .rev()
-            .find(|(time, _, _)| *time <= at_ms)
-            .map(|(_, change, _)| *change)
+            .find(|step| step.time_ms <= at_ms)
+            .map(|step| step.change)
     }
 
     fn change_now(&self) -> Option<AppointmentChange> {
-        self.steps.last().map(|(_, change, _)| *change)
+        self.steps.last().map(|step| step.change)
     }
 }
 
 /// The slots a calendar offers on one date, from its latest `calendar.day` event.
-#[derive(Debug, Clone)]
-struct CalendarDay {
-    service: String,
-    office: Option<String>,
-    slots: Vec<Slot>,
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalendarDay {
+    /// The calendar.
+    pub calendar: String,
+    /// The service its slots are for.
+    pub service: String,
+    /// The office.
+    pub office: Option<String>,
+    /// The slots offered.
+    pub slots: Vec<Slot>,
 }
 
-/// A tenant's events digested per application, appointment and calendar day, within a
-/// scope. Build it with [`KpiInput::from_events`].
-#[derive(Debug, Clone, Default)]
+/// Events digested per application, appointment and calendar day: what the figures read.
+/// Stores may build it in their own query language ([`crate::EventStore::service_activity`]);
+/// [`KpiInput::from_events`] builds it from events.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct KpiInput {
-    applications: Vec<Application>,
-    appointments: Vec<Appointment>,
-    calendar_days: Vec<CalendarDay>,
+    /// Applications, in no particular order.
+    pub applications: Vec<Application>,
+    /// Appointments, in no particular order.
+    pub appointments: Vec<Appointment>,
+    /// Calendar days, in no particular order.
+    pub calendar_days: Vec<CalendarDay>,
+}
+
+/// Offices and calendars named in a [`KpiInput`], for a page's filters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Places {
+    /// Offices, sorted.
+    pub offices: Vec<String>,
+    /// Calendars, sorted.
+    pub calendars: Vec<String>,
 }
 
 impl KpiInput {
@@ -206,19 +268,41 @@ impl KpiInput {
         events: impl IntoIterator<Item = ServiceEvent>,
         scope: &KpiScope,
     ) -> KpiInput {
-        let mut seen: HashSet<(String, String)> = HashSet::new();
-        let mut applications: HashMap<(String, String), Application> = HashMap::new();
-        let mut appointments: HashMap<(String, String), Appointment> = HashMap::new();
-        let mut days: HashMap<(String, NaiveDate), CalendarDay> = HashMap::new();
-        let mut sorted: Vec<ServiceEvent> = events
-            .into_iter()
-            .filter(|e| seen.insert((e.source.clone(), e.id.clone())))
+        let events: Vec<ServiceEvent> = events.into_iter().collect();
+        let mut seen: HashSet<(&str, &str)> = HashSet::with_capacity(events.len());
+        let firsts: Vec<bool> = events
+            .iter()
+            .map(|e| seen.insert((e.source.as_str(), e.id.as_str())))
             .collect();
-        // Ties keep a stable order by source and id, so every backend digests alike.
-        sorted.sort_by(|a, b| (a.time_ms, &a.source, &a.id).cmp(&(b.time_ms, &b.source, &b.id)));
-        for event in sorted {
-            let entity = (event.source.clone(), event.subject.clone());
-            match event.kind {
+        drop(seen);
+        let mut events: Vec<ServiceEvent> = events
+            .into_iter()
+            .zip(firsts)
+            .filter_map(|(event, first)| first.then_some(event))
+            .collect();
+        // Each application or appointment becomes one run, in time order; ties keep an
+        // order by id, so every store digests alike.
+        events.sort_unstable_by(|a, b| {
+            (&a.source, &a.subject, a.time_ms, &a.id)
+                .cmp(&(&b.source, &b.subject, b.time_ms, &b.id))
+        });
+        let mut input = KpiInput::default();
+        // The latest version of each calendar day, by (time, source, id).
+        type Version = (i64, String, String);
+        let mut days: HashMap<(String, NaiveDate), (Version, CalendarDay)> = HashMap::new();
+        let mut application: Option<Application> = None;
+        let mut appointment: Option<Appointment> = None;
+        let mut entity: Option<(String, String)> = None;
+        for event in events {
+            if entity.as_ref().is_none_or(|(source, subject)| {
+                *source != event.source || *subject != event.subject
+            }) {
+                input.applications.extend(application.take());
+                input.appointments.extend(appointment.take());
+                entity = Some((event.source.clone(), event.subject.clone()));
+            }
+            let time_ms = event.time_ms;
+            let (calendar, change, slot) = match event.kind {
                 EventKind::ApplicationStatus {
                     service,
                     office,
@@ -226,22 +310,19 @@ impl KpiInput {
                     legal_deadline_days,
                     ..
                 } => {
-                    let application = applications.entry(entity).or_insert_with(|| Application {
-                        service: service.clone(),
-                        office: office.clone(),
+                    let application = application.get_or_insert_with(|| Application {
+                        service: String::new(),
+                        office: None,
                         legal_deadline_days: None,
                         steps: Vec::new(),
-                        digest: ApplicationDigest::default(),
                     });
                     application.service = service;
                     application.office = office;
                     if legal_deadline_days.is_some() {
                         application.legal_deadline_days = legal_deadline_days;
                     }
-                    application.steps.push(ApplicationStep {
-                        time_ms: event.time_ms,
-                        state,
-                    });
+                    application.steps.push(ApplicationStep { time_ms, state });
+                    continue;
                 }
                 EventKind::CalendarDay {
                     calendar,
@@ -251,90 +332,114 @@ impl KpiInput {
                     slots,
                     ..
                 } => {
-                    if scope.calendar.as_ref().is_some_and(|c| *c != calendar) {
-                        continue;
-                    }
-                    days.insert(
-                        (calendar, date),
-                        // Events are in time order: the latest version replaces the others.
-                        CalendarDay {
-                            service,
-                            office,
-                            slots,
-                        },
-                    );
-                }
-                kind => {
-                    let (calendar, change, slot, booked) = match kind {
-                        EventKind::AppointmentBooked {
-                            calendar,
-                            service,
-                            office,
-                            slot,
-                            first_available_slot_ms,
-                            ..
-                        } => (
-                            calendar,
-                            AppointmentChange::Booked,
-                            Some(slot),
-                            Some((service, office, first_available_slot_ms)),
-                        ),
-                        EventKind::AppointmentRescheduled { calendar, slot } => {
-                            (calendar, AppointmentChange::Rescheduled, Some(slot), None)
-                        }
-                        EventKind::AppointmentCancelled { calendar } => {
-                            (calendar, AppointmentChange::Cancelled, None, None)
-                        }
-                        EventKind::AppointmentAttended { calendar } => {
-                            (calendar, AppointmentChange::Attended, None, None)
-                        }
-                        EventKind::AppointmentNoShow { calendar } => {
-                            (calendar, AppointmentChange::NoShow, None, None)
-                        }
-                        EventKind::ApplicationStatus { .. } | EventKind::CalendarDay { .. } => {
-                            continue;
-                        }
-                    };
-                    let appointment = appointments.entry(entity).or_insert_with(|| Appointment {
+                    let version = (time_ms, event.source, event.id);
+                    let day = CalendarDay {
                         calendar: calendar.clone(),
-                        service: None,
-                        office: None,
-                        steps: Vec::new(),
-                        booking: None,
-                        current_slot: None,
-                    });
-                    appointment.calendar = calendar;
-                    if let Some((service, office, first_available)) = booked {
-                        appointment.service = Some(service);
-                        appointment.office = office;
-                        if appointment.booking.is_none() {
-                            appointment.booking = Some((event.time_ms, first_available));
+                        service,
+                        office,
+                        slots,
+                    };
+                    match days.entry((calendar, date)) {
+                        Entry::Occupied(mut latest) if latest.get().0 < version => {
+                            latest.insert((version, day));
+                        }
+                        Entry::Occupied(_) => {}
+                        Entry::Vacant(first) => {
+                            first.insert((version, day));
                         }
                     }
-                    appointment.steps.push((event.time_ms, change, slot));
+                    continue;
                 }
-            }
+                EventKind::AppointmentBooked {
+                    calendar,
+                    service,
+                    office,
+                    slot,
+                    first_available_slot_ms,
+                    ..
+                } => {
+                    let booked = appointment.get_or_insert_with(|| Appointment::new(&calendar));
+                    booked.service = Some(service);
+                    booked.office = office;
+                    booked.booking.get_or_insert(Booking {
+                        time_ms,
+                        first_available_ms: first_available_slot_ms,
+                    });
+                    (calendar, AppointmentChange::Booked, Some(slot))
+                }
+                EventKind::AppointmentRescheduled { calendar, slot } => {
+                    (calendar, AppointmentChange::Rescheduled, Some(slot))
+                }
+                EventKind::AppointmentCancelled { calendar } => {
+                    (calendar, AppointmentChange::Cancelled, None)
+                }
+                EventKind::AppointmentAttended { calendar } => {
+                    (calendar, AppointmentChange::Attended, None)
+                }
+                EventKind::AppointmentNoShow { calendar } => {
+                    (calendar, AppointmentChange::NoShow, None)
+                }
+            };
+            let changed = appointment.get_or_insert_with(|| Appointment::new(&calendar));
+            changed.calendar = calendar;
+            changed.steps.push(AppointmentStep {
+                time_ms,
+                change,
+                slot,
+            });
         }
+        input.applications.extend(application);
+        input.appointments.extend(appointment);
+        input.calendar_days = days.into_values().map(|(_, day)| day).collect();
+        input.narrowed(scope)
+    }
+
+    /// Keeps what `scope` covers: `service` and `office` narrow everything, `calendar`
+    /// appointments and calendar days only.
+    pub fn narrowed(mut self, scope: &KpiScope) -> KpiInput {
         let covers = |service: Option<&str>, office: Option<&str>| {
             scope.service.as_deref().is_none_or(|s| service == Some(s))
                 && scope.office.as_deref().is_none_or(|o| office == Some(o))
         };
-        KpiInput {
-            applications: applications
-                .into_values()
-                .filter(|a| covers(Some(&a.service), a.office.as_deref()))
-                .map(Application::digested)
-                .collect(),
-            appointments: appointments
-                .into_values()
-                .map(Appointment::digested)
-                .filter(|a| scope.calendar.as_ref().is_none_or(|c| *c == a.calendar))
-                .filter(|a| covers(a.service.as_deref(), a.office.as_deref()))
-                .collect(),
-            calendar_days: days
-                .into_values()
-                .filter(|d| covers(Some(&d.service), d.office.as_deref()))
-                .collect(),
+        let on_calendar = |calendar: &str| scope.calendar.as_deref().is_none_or(|c| c == calendar);
+        self.applications
+            .retain(|a| covers(Some(&a.service), a.office.as_deref()));
+        self.appointments.retain(|a| {
+            on_calendar(&a.calendar) && covers(a.service.as_deref(), a.office.as_deref())
+        });
+        self.calendar_days
+            .retain(|d| on_calendar(&d.calendar) && covers(Some(&d.service), d.office.as_deref()));
+        self
+    }
+
+    /// The offices and calendars its applications, appointments and days name.
+    pub fn places(&self) -> Places {
+        let mut offices = BTreeSet::new();
+        let mut calendars = BTreeSet::new();
+        offices.extend(self.applications.iter().filter_map(|a| a.office.as_deref()));
+        for appointment in &self.appointments {
+            offices.extend(appointment.office.as_deref());
+            calendars.insert(appointment.calendar.as_str());
+        }
+        for day in &self.calendar_days {
+            offices.extend(day.office.as_deref());
+            calendars.insert(day.calendar.as_str());
+        }
+        Places {
+            offices: offices.into_iter().map(str::to_owned).collect(),
+            calendars: calendars.into_iter().map(str::to_owned).collect(),
+        }
+    }
+}
+
+impl Appointment {
+    fn new(calendar: &str) -> Appointment {
+        Appointment {
+            calendar: calendar.to_owned(),
+            service: None,
+            office: None,
+            booking: None,
+            steps: Vec::new(),
         }
     }
 }
@@ -387,42 +492,42 @@ fn share(part: usize, whole: usize) -> Option<f64> {
     (whole > 0).then(|| round(part as f64 / whole as f64, 4))
 }
 
+/// The moments of an application the figures use.
+struct ApplicationDigest {
+    /// First `inviata`.
+    submitted: Option<i64>,
+    /// First `presa_in_carico`.
+    taken: Option<i64>,
+    /// First outcome.
+    outcome: Option<ApplicationStep>,
+    /// Net days from the first `inviata` to that outcome.
+    outcome_days: Option<f64>,
+}
+
 impl Application {
-    fn digested(mut self) -> Application {
-        let outcome = self.first_outcome();
-        self.digest = ApplicationDigest {
-            submitted: self.first(ApplicationState::Inviata),
-            taken: self.first(ApplicationState::PresaInCarico),
-            outcome,
-            outcome_days: outcome.and_then(|o| self.net_days(o.time_ms)),
+    fn digest(&self) -> ApplicationDigest {
+        let first = |state: ApplicationState| {
+            self.steps
+                .iter()
+                .find(|s| s.state == state)
+                .map(|s| s.time_ms)
         };
-        self
+        let submitted = first(ApplicationState::Inviata);
+        let outcome = self.steps.iter().copied().find(|s| s.state.is_outcome());
+        ApplicationDigest {
+            submitted,
+            taken: first(ApplicationState::PresaInCarico),
+            outcome,
+            outcome_days: submitted
+                .zip(outcome)
+                .and_then(|(submitted, outcome)| self.net_days(submitted, outcome.time_ms)),
+        }
     }
 
-    fn first(&self, state: ApplicationState) -> Option<i64> {
-        self.steps
-            .iter()
-            .find(|s| s.state == state)
-            .map(|s| s.time_ms)
-    }
-
-    fn first_outcome(&self) -> Option<ApplicationStep> {
-        self.steps.iter().copied().find(|s| s.state.is_outcome())
-    }
-
-    fn state_at(&self, at_ms: i64) -> Option<ApplicationState> {
-        self.steps
-            .iter()
-            .rev()
-            .find(|s| s.time_ms <= at_ms)
-            .map(|s| s.state)
-    }
-
-    /// Days from the first `inviata` to `until`, minus the time between each
+    /// Days from `submitted` (its first `inviata`) to `until`, minus the time between each
     /// `richiesta_integrazione` and the next `integrazione_ricevuta` (an open one lasts
     /// until `until`).
-    fn net_days(&self, until: i64) -> Option<f64> {
-        let submitted = self.first(ApplicationState::Inviata)?;
+    fn net_days(&self, submitted: i64, until: i64) -> Option<f64> {
         if until < submitted {
             return None;
         }
@@ -452,178 +557,185 @@ impl Application {
     }
 }
 
-/// The raw figures of every period.
+/// Which of a list of periods (ascending, not overlapping) holds an instant.
+struct Timeline<'a>(&'a [Period]);
+
+impl Timeline<'_> {
+    fn index(&self, ms: i64) -> Option<usize> {
+        let index = self.0.partition_point(|p| p.end_ms <= ms);
+        self.0
+            .get(index)
+            .is_some_and(|p| p.contains(ms))
+            .then_some(index)
+    }
+}
+
+/// What one period's appointment figures count.
+#[derive(Default)]
+struct AppointmentTally {
+    booked: usize,
+    waits: Vec<f64>,
+    cancelled: usize,
+    rescheduled: usize,
+    slots: usize,
+    offered_minutes: u64,
+    booked_minutes: u64,
+    concluded: usize,
+    no_shows: usize,
+}
+
+/// What one period's application figures count.
+#[derive(Default)]
+struct ApplicationTally {
+    submitted: usize,
+    take_charge_hours: Vec<f64>,
+    outcomes: usize,
+    accepted: usize,
+    outcome_days: Vec<f64>,
+    with_deadline: usize,
+    within_deadline: usize,
+    backlog: [u64; ApplicationState::OPEN.len()],
+    stays: [Vec<f64>; ApplicationState::ALL.len()],
+}
+
+/// The raw figures of every period of `periods` (ascending, not overlapping). Each
+/// application and appointment is visited once, whatever the number of periods.
 pub fn compute(input: &KpiInput, periods: &[Period]) -> Vec<RawFigures> {
-    periods
+    let timeline = Timeline(periods);
+    let mut appointments: Vec<AppointmentTally> = Vec::new();
+    appointments.resize_with(periods.len(), Default::default);
+    let mut applications: Vec<ApplicationTally> = Vec::new();
+    applications.resize_with(periods.len(), Default::default);
+    tally_appointments(input, &timeline, &mut appointments);
+    tally_applications(input, &timeline, &mut applications);
+    appointments
         .iter()
-        .map(|period| RawFigures {
-            appointments: appointment_figures(input, period),
-            applications: application_figures(input, period),
-            backlog: backlog(input, period),
-            state_hours: state_hours(input, period),
+        .zip(applications.iter_mut())
+        .map(|(appointments, applications)| RawFigures {
+            appointments: appointment_figures(appointments),
+            applications: application_figures(applications),
+            backlog: ApplicationState::OPEN
+                .iter()
+                .zip(applications.backlog)
+                .map(|(state, count)| (state.code(), count))
+                .collect(),
+            state_hours: ApplicationState::ALL
+                .iter()
+                .zip(&applications.stays)
+                .map(|(state, hours)| (state.code(), mean(hours).map(|h| round(h, 2))))
+                .collect(),
         })
         .collect()
 }
 
-fn appointment_figures(input: &KpiInput, period: &Period) -> NamedFigures {
-    let booked: Vec<&Appointment> = input
-        .appointments
-        .iter()
-        .filter(|a| a.booking.is_some_and(|(time, _)| period.contains(time)))
-        .collect();
-    let waits: Vec<f64> = booked
-        .iter()
-        .filter_map(|a| a.booking)
-        .filter_map(|(time, first)| first.map(|f| (f - time) as f64 / DAY_MS))
-        .collect();
-    let offered: Vec<u32> = input
-        .calendar_days
-        .iter()
-        .flat_map(|d| d.slots.iter())
-        .filter(|s| period.contains(s.start_ms))
-        .map(|s| s.minutes)
-        .collect();
-    let offered_minutes: u64 = offered.iter().map(|m| u64::from(*m)).sum();
-    let in_period: Vec<(&Appointment, Slot)> = input
-        .appointments
-        .iter()
-        .filter_map(|a| a.current_slot.map(|slot| (a, slot)))
-        .filter(|(_, slot)| period.contains(slot.start_ms))
-        .collect();
-    let booked_minutes: u64 = in_period
-        .iter()
-        .filter(|(a, _)| a.change_at(period.end_ms) != Some(AppointmentChange::Cancelled))
-        .map(|(_, slot)| u64::from(slot.minutes))
-        .sum();
-    let concluded: Vec<AppointmentChange> = in_period
-        .iter()
-        .filter_map(|(a, _)| a.change_now())
-        .filter(|c| matches!(c, AppointmentChange::Attended | AppointmentChange::NoShow))
-        .collect();
-    let cancelled = booked
-        .iter()
-        .filter(|a| a.change_now() == Some(AppointmentChange::Cancelled))
-        .count();
-    let rescheduled = booked
-        .iter()
-        .filter(|a| {
-            a.steps
+fn tally_appointments(input: &KpiInput, timeline: &Timeline, tallies: &mut [AppointmentTally]) {
+    for appointment in &input.appointments {
+        if let Some(booking) = appointment.booking
+            && let Some(index) = timeline.index(booking.time_ms)
+        {
+            let tally = &mut tallies[index];
+            tally.booked += 1;
+            if let Some(first) = booking.first_available_ms {
+                tally.waits.push((first - booking.time_ms) as f64 / DAY_MS);
+            }
+            if appointment.change_now() == Some(AppointmentChange::Cancelled) {
+                tally.cancelled += 1;
+            }
+            if appointment
+                .steps
                 .iter()
-                .any(|(_, change, _)| *change == AppointmentChange::Rescheduled)
-        })
-        .count();
-    let no_shows = concluded
-        .iter()
-        .filter(|c| **c == AppointmentChange::NoShow)
-        .count();
-    use FigureKind::{Amount, Share};
-    vec![
-        ("bookings", Amount, Some(booked.len() as f64)),
-        (
-            "first_availability_days",
-            Amount,
-            mean(&waits).map(|d| round(d, 2)),
-        ),
-        ("slots", Amount, Some(offered.len() as f64)),
-        (
-            "capacity_hours",
-            Amount,
-            Some(round(offered_minutes as f64 / 60.0, 2)),
-        ),
-        (
-            "average_slot_minutes",
-            Amount,
-            (!offered.is_empty()).then(|| round(offered_minutes as f64 / offered.len() as f64, 2)),
-        ),
-        (
-            "saturation",
-            Share,
-            (offered_minutes > 0).then(|| round(booked_minutes as f64 / offered_minutes as f64, 4)),
-        ),
-        ("cancelled_share", Share, share(cancelled, booked.len())),
-        ("rescheduled_share", Share, share(rescheduled, booked.len())),
-        ("no_show_share", Share, share(no_shows, concluded.len())),
-    ]
+                .any(|step| step.change == AppointmentChange::Rescheduled)
+            {
+                tally.rescheduled += 1;
+            }
+        }
+        if let Some(slot) = appointment.current_slot()
+            && let Some(index) = timeline.index(slot.start_ms)
+        {
+            let tally = &mut tallies[index];
+            if appointment.change_at(timeline.0[index].end_ms) != Some(AppointmentChange::Cancelled)
+            {
+                tally.booked_minutes += u64::from(slot.minutes);
+            }
+            match appointment.change_now() {
+                Some(AppointmentChange::Attended) => tally.concluded += 1,
+                Some(AppointmentChange::NoShow) => {
+                    tally.concluded += 1;
+                    tally.no_shows += 1;
+                }
+                _ => {}
+            }
+        }
+    }
+    for slot in input.calendar_days.iter().flat_map(|d| &d.slots) {
+        if let Some(index) = timeline.index(slot.start_ms) {
+            tallies[index].slots += 1;
+            tallies[index].offered_minutes += u64::from(slot.minutes);
+        }
+    }
 }
 
-fn application_figures(input: &KpiInput, period: &Period) -> NamedFigures {
-    let digests = || input.applications.iter().map(|a| (a, &a.digest));
-    let submitted = digests()
-        .filter(|(_, d)| d.submitted.is_some_and(|t| period.contains(t)))
-        .count();
-    let mut take_charge: Vec<f64> = digests()
-        .filter_map(|(_, d)| {
-            let (taken, sent) = (d.taken?, d.submitted?);
-            (period.contains(taken) && sent <= taken).then(|| (taken - sent) as f64 / HOUR_MS)
-        })
-        .collect();
-    let outcomes: Vec<(&Application, ApplicationStep, Option<f64>)> = digests()
-        .filter_map(|(a, d)| d.outcome.map(|o| (a, o, d.outcome_days)))
-        .filter(|(_, outcome, _)| period.contains(outcome.time_ms))
-        .collect();
-    let mut outcome_days: Vec<f64> = outcomes.iter().filter_map(|(_, _, days)| *days).collect();
-    let accepted = outcomes
-        .iter()
-        .filter(|(_, o, _)| o.state == ApplicationState::Accettata)
-        .count();
-    let with_deadline: Vec<bool> = outcomes
-        .iter()
-        .filter_map(|(a, _, days)| Some((*days)? <= f64::from(a.legal_deadline_days?)))
-        .collect();
-    let hours = |values: &mut Vec<f64>, p: f64| nearest_rank(values, p).map(|v| round(v, 2));
-    use FigureKind::{Amount, Share};
-    vec![
-        ("submitted", Amount, Some(submitted as f64)),
-        (
-            "take_charge_hours_median",
-            Amount,
-            hours(&mut take_charge, 0.5),
-        ),
-        (
-            "take_charge_hours_p90",
-            Amount,
-            hours(&mut take_charge, 0.9),
-        ),
-        ("outcome_days_median", Amount, hours(&mut outcome_days, 0.5)),
-        ("outcome_days_p90", Amount, hours(&mut outcome_days, 0.9)),
-        ("acceptance_rate", Share, share(accepted, outcomes.len())),
-        (
-            "within_deadline_share",
-            Share,
-            share(
-                with_deadline.iter().filter(|w| **w).count(),
-                with_deadline.len(),
-            ),
-        ),
-    ]
-}
-
-fn backlog(input: &KpiInput, period: &Period) -> Vec<(&'static str, u64)> {
-    ApplicationState::OPEN
-        .into_iter()
-        .map(|state| {
-            let count = input
-                .applications
-                .iter()
-                .filter(|a| a.state_at(period.end_ms) == Some(state))
-                .count();
-            (state.code(), count as u64)
-        })
-        .collect()
-}
-
-fn state_hours(input: &KpiInput, period: &Period) -> Vec<(&'static str, Option<f64>)> {
-    let mut stays: HashMap<ApplicationState, Vec<f64>> = HashMap::new();
+fn tally_applications(input: &KpiInput, timeline: &Timeline, tallies: &mut [ApplicationTally]) {
+    let state_index =
+        |state: ApplicationState| ApplicationState::ALL.iter().position(|s| *s == state);
     for application in &input.applications {
+        let digest = application.digest();
+        if let Some(index) = digest.submitted.and_then(|t| timeline.index(t)) {
+            tallies[index].submitted += 1;
+        }
+        if let (Some(taken), Some(sent)) = (digest.taken, digest.submitted)
+            && sent <= taken
+            && let Some(index) = timeline.index(taken)
+        {
+            tallies[index]
+                .take_charge_hours
+                .push((taken - sent) as f64 / HOUR_MS);
+        }
+        if let Some(outcome) = digest.outcome
+            && let Some(index) = timeline.index(outcome.time_ms)
+        {
+            let tally = &mut tallies[index];
+            tally.outcomes += 1;
+            if outcome.state == ApplicationState::Accettata {
+                tally.accepted += 1;
+            }
+            if let Some(days) = digest.outcome_days {
+                tally.outcome_days.push(days);
+                if let Some(deadline) = application.legal_deadline_days {
+                    tally.with_deadline += 1;
+                    if days <= f64::from(deadline) {
+                        tally.within_deadline += 1;
+                    }
+                }
+            }
+        }
+        // The state at each period's end: steps and periods are both in time order.
+        let mut reached = 0;
+        for (tally, period) in tallies.iter_mut().zip(timeline.0) {
+            while application
+                .steps
+                .get(reached)
+                .is_some_and(|step| step.time_ms <= period.end_ms)
+            {
+                reached += 1;
+            }
+            let state = reached.checked_sub(1).map(|i| application.steps[i].state);
+            if let Some(open) =
+                state.and_then(|state| ApplicationState::OPEN.iter().position(|s| *s == state))
+            {
+                tally.backlog[open] += 1;
+            }
+        }
+        // A stay ends at the next step in another state; it counts where it ends.
         let mut entered: Option<ApplicationStep> = None;
         for step in &application.steps {
             match entered {
                 Some(current) if current.state == step.state => {}
                 Some(current) => {
-                    if period.contains(step.time_ms) {
-                        stays
-                            .entry(current.state)
-                            .or_default()
+                    if let Some(index) = timeline.index(step.time_ms)
+                        && let Some(state) = state_index(current.state)
+                    {
+                        tallies[index].stays[state]
                             .push((step.time_ms - current.time_ms) as f64 / HOUR_MS);
                     }
                     entered = Some(*step);
@@ -632,13 +744,92 @@ fn state_hours(input: &KpiInput, period: &Period) -> Vec<(&'static str, Option<f
             }
         }
     }
-    ApplicationState::ALL
-        .into_iter()
-        .map(|state| {
-            let hours = stays.get(&state).and_then(|h| mean(h)).map(|h| round(h, 2));
-            (state.code(), hours)
-        })
-        .collect()
+}
+
+fn appointment_figures(tally: &AppointmentTally) -> NamedFigures {
+    use FigureKind::{Amount, Share};
+    vec![
+        ("bookings", Amount, Some(tally.booked as f64)),
+        (
+            "first_availability_days",
+            Amount,
+            mean(&tally.waits).map(|d| round(d, 2)),
+        ),
+        ("slots", Amount, Some(tally.slots as f64)),
+        (
+            "capacity_hours",
+            Amount,
+            Some(round(tally.offered_minutes as f64 / 60.0, 2)),
+        ),
+        (
+            "average_slot_minutes",
+            Amount,
+            (tally.slots > 0).then(|| round(tally.offered_minutes as f64 / tally.slots as f64, 2)),
+        ),
+        (
+            "saturation",
+            Share,
+            (tally.offered_minutes > 0).then(|| {
+                round(
+                    tally.booked_minutes as f64 / tally.offered_minutes as f64,
+                    4,
+                )
+            }),
+        ),
+        (
+            "cancelled_share",
+            Share,
+            share(tally.cancelled, tally.booked),
+        ),
+        (
+            "rescheduled_share",
+            Share,
+            share(tally.rescheduled, tally.booked),
+        ),
+        (
+            "no_show_share",
+            Share,
+            share(tally.no_shows, tally.concluded),
+        ),
+    ]
+}
+
+fn application_figures(tally: &mut ApplicationTally) -> NamedFigures {
+    let hours = |values: &mut Vec<f64>, p: f64| nearest_rank(values, p).map(|v| round(v, 2));
+    use FigureKind::{Amount, Share};
+    vec![
+        ("submitted", Amount, Some(tally.submitted as f64)),
+        (
+            "take_charge_hours_median",
+            Amount,
+            hours(&mut tally.take_charge_hours, 0.5),
+        ),
+        (
+            "take_charge_hours_p90",
+            Amount,
+            hours(&mut tally.take_charge_hours, 0.9),
+        ),
+        (
+            "outcome_days_median",
+            Amount,
+            hours(&mut tally.outcome_days, 0.5),
+        ),
+        (
+            "outcome_days_p90",
+            Amount,
+            hours(&mut tally.outcome_days, 0.9),
+        ),
+        (
+            "acceptance_rate",
+            Share,
+            share(tally.accepted, tally.outcomes),
+        ),
+        (
+            "within_deadline_share",
+            Share,
+            share(tally.within_deadline, tally.with_deadline),
+        ),
+    ]
 }
 
 /// A figure with its variations (docs/KPIS.md, "Variations").

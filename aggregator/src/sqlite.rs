@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::buckets::{Granularity, SLOT_MS, bucketize};
+use crate::kpi::{KpiInput, KpiScope};
 use crate::model::{
     AnswerCount, Bucket, CommentRow, Filter, PageStats, StoredEvent, StoredRating, Tally,
 };
@@ -289,11 +290,15 @@ impl EventStore for SqliteStore {
             .collect()
     }
 
-    async fn service_events(
+    async fn service_activity(
         &self,
         tenant: &TenantId,
         service: &str,
-    ) -> Result<Vec<ServiceEvent>, StoreError> {
+    ) -> Result<KpiInput, StoreError> {
+        let scope = KpiScope {
+            service: Some(service.to_owned()),
+            ..KpiScope::default()
+        };
         let (tenant, service) = (tenant.as_str().to_owned(), service.to_owned());
         let bodies: Vec<String> = self
             .read("reading a service's events", move |conn| {
@@ -303,19 +308,18 @@ impl EventStore for SqliteStore {
                      SELECT e.body FROM events e
                      WHERE e.tenant = ?1 AND e.service IS NULL AND (e.source, e.subject) IN (
                          SELECT source, subject FROM events
-                         WHERE tenant = ?1 AND service = ?2 AND type = ?3)",
+                         WHERE tenant = ?1 AND service = ?2
+                           AND type = 'it.satisfy.appointment.booked')",
                 )?;
-                let rows = statement.query_map(
-                    params![tenant, service, "it.satisfy.appointment.booked"],
-                    |row| row.get(0),
-                )?;
+                let rows = statement.query_map(params![tenant, service], |row| row.get(0))?;
                 rows.collect()
             })
             .await?;
-        bodies
+        let events = bodies
             .iter()
             .map(|body| decode_stored_event(body))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(KpiInput::from_events(events, &scope))
     }
 
     async fn services(

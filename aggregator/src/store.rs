@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use crate::buckets::Granularity;
+use crate::kpi::KpiInput;
 use crate::model::{
     AnswerCount, Bucket, CommentRow, Filter, PageStats, StoredEvent, StoredRating, Tally,
 };
@@ -45,13 +46,15 @@ pub trait EventStore: Send + Sync {
     /// Every event of `tenant`, each once, in no particular order.
     async fn tenant_events(&self, tenant: &TenantId) -> Result<Vec<ServiceEvent>, StoreError>;
 
-    /// The events of one service: those naming it, and every event of the appointments
-    /// booked for it (whose later events name only their calendar).
-    async fn service_events(
+    /// One service's activity digested per application, appointment and calendar day, as
+    /// [`KpiInput::from_events`] digests its events: the events naming it, and every event
+    /// of the appointments booked for it (whose later events name only their calendar).
+    /// Office and calendar scopes are left to [`KpiInput::narrowed`].
+    async fn service_activity(
         &self,
         tenant: &TenantId,
         service: &str,
-    ) -> Result<Vec<ServiceEvent>, StoreError>;
+    ) -> Result<KpiInput, StoreError>;
 
     /// The services the tenant's events name, by id, each with the display name of the
     /// latest event that gave one.

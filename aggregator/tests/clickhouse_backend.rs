@@ -126,3 +126,9 @@ async fn platform_events_count_once_and_give_exact_kpis() {
     let Some(store) = store().await else { return };
     conformance::events(&store).await;
 }
+
+#[tokio::test]
+async fn appointments_digest_in_the_store_as_in_the_kpi_engine() {
+    let Some(store) = store().await else { return };
+    conformance::appointments(&store).await;
+}

@@ -72,3 +72,9 @@ async fn platform_events_count_once_and_give_exact_kpis() {
     let (_dir, store) = open();
     conformance::events(&store).await;
 }
+
+#[tokio::test]
+async fn appointments_digest_in_the_store_as_in_the_kpi_engine() {
+    let (_dir, store) = open();
+    conformance::appointments(&store).await;
+}

@@ -4,13 +4,12 @@
 
 use chrono_tz::Tz;
 use satisfy_aggregator::kpi::{
-    self, Figure, FigureKind, KpiInput, KpiScope, Period, PeriodKpis, periods_with_history,
+    self, Figure, FigureKind, KpiScope, Period, PeriodKpis, Places, periods_with_history,
 };
 use satisfy_aggregator::{Filter, Granularity, StoreError};
-use satisfy_core::event::{EventKind, ServiceEvent};
 use satisfy_core::{Entrypoint, TenantId};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::ConsoleState;
 use crate::stats::{Range, StatsParams};
@@ -148,41 +147,6 @@ pub struct ServiceKpis {
     pub places: Places,
 }
 
-/// Offices and calendars named in a service's events.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Places {
-    /// Offices, sorted.
-    pub offices: Vec<String>,
-    /// Calendars, sorted.
-    pub calendars: Vec<String>,
-}
-
-impl Places {
-    fn of(events: &[ServiceEvent]) -> Places {
-        let mut offices = BTreeSet::new();
-        let mut calendars = BTreeSet::new();
-        for event in events {
-            match &event.kind {
-                EventKind::ApplicationStatus { office, .. } => offices.extend(office.clone()),
-                EventKind::AppointmentBooked {
-                    office, calendar, ..
-                }
-                | EventKind::CalendarDay {
-                    office, calendar, ..
-                } => {
-                    offices.extend(office.clone());
-                    calendars.insert(calendar.clone());
-                }
-                _ => {}
-            }
-        }
-        Places {
-            offices: offices.into_iter().collect(),
-            calendars: calendars.into_iter().collect(),
-        }
-    }
-}
-
 /// What a KPI page reads once for all its services; each service's events are read when
 /// its KPIs are asked for.
 pub struct KpiSource {
@@ -234,12 +198,12 @@ impl KpiSource {
         service: &ServiceInfo,
         params: &KpiParams,
     ) -> Result<ServiceKpis, KpiError> {
-        let events = state
+        let activity = state
             .events
-            .service_events(&self.tenant, &service.id)
+            .service_activity(&self.tenant, &service.id)
             .await?;
-        let places = Places::of(&events);
-        let input = KpiInput::from_events(events, &params.scope(&service.id));
+        let places = activity.places();
+        let input = activity.narrowed(&params.scope(&service.id));
         let figures = kpi::kpis(&input, &self.periods);
         let satisfaction = self.satisfaction(state, service).await?;
         let first = self.periods.len() - figures.len();

@@ -23,7 +23,7 @@ section="## Platform events
 
 Measured $(date -u +%Y-%m-%d) on this machine (2 cores, 24 GiB) by \`bash tests/bench/events.sh $events\`:
 $events application status events of 10 services over a year (five per application), written through
-\`EventStore::write_events\` in batches of 5,000, then the service list and one service's 12-week KPI page
+\`EventStore::write_events\` in batches of 20,000 (the aggregator's default), then the service list and one service's 12-week KPI page
 (a tenth of the events: read with \`service_events\`, digested and computed by \`aggregator/src/kpi.rs\`).
 
 $sqlite

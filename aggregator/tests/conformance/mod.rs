@@ -314,17 +314,36 @@ pub fn service_event(
     }
 }
 
-/// The week of 19 October 2026 (the DST week) of `tenant`, from the stored events.
-async fn week_of_19_october(store: &dyn EventStore, tenant: &str) -> PeriodKpis {
-    let events = store
-        .tenant_events(&TenantId::parse(tenant).unwrap())
-        .await
-        .unwrap();
-    let day = date(2026, 10, 21);
+/// The KPIs of the week holding `day` for one service of `tenant`, from the store's own
+/// digest ([`EventStore::service_activity`]), after checking that they equal those the
+/// KPI engine computes from the tenant's stored events.
+async fn week_of(
+    store: &dyn EventStore,
+    tenant: &str,
+    service: &str,
+    day: NaiveDate,
+) -> PeriodKpis {
+    let tenant = TenantId::parse(tenant).unwrap();
     let periods =
         periods_with_history(Granularity::Week, chrono_tz::Europe::Rome, day, day).unwrap();
-    let input = KpiInput::from_events(events, &KpiScope::default());
-    kpis(&input, &periods).remove(0)
+    let activity = store.service_activity(&tenant, service).await.unwrap();
+    let week = kpis(&activity, &periods).remove(0);
+    let scope = KpiScope {
+        service: Some(service.to_owned()),
+        ..KpiScope::default()
+    };
+    let events = store.tenant_events(&tenant).await.unwrap();
+    let from_events = kpis(&KpiInput::from_events(events, &scope), &periods).remove(0);
+    assert_eq!(
+        week, from_events,
+        "the store digests as the KPI engine does"
+    );
+    week
+}
+
+/// The week of 19 October 2026 (the DST week) of `tenant`'s `residenza` service.
+async fn week_of_19_october(store: &dyn EventStore, tenant: &str) -> PeriodKpis {
+    week_of(store, tenant, "residenza", date(2026, 10, 21)).await
 }
 
 /// Platform events arriving out of order, late, twice (once with other content) and
@@ -462,33 +481,23 @@ pub async fn events(store: &dyn EventStore) {
             ("residenza".to_owned(), None)
         ]
     );
-    let mut cie: Vec<String> = store
-        .service_events(&bugliano, "cie")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
-    cie.sort();
+    let cie = store.service_activity(&bugliano, "cie").await.unwrap();
+    assert_eq!(cie.appointments.len(), 1);
     assert_eq!(
-        cie,
-        ["a1-1", "a1-2"],
+        cie.appointments[0].steps.len(),
+        2,
         "the cancellation follows its booking"
     );
+    assert!(cie.applications.is_empty());
+    let residenza = store
+        .service_activity(&bugliano, "residenza")
+        .await
+        .unwrap();
+    assert_eq!(residenza.applications.len(), 3, "P1, P2, P5");
+    assert!(residenza.appointments.is_empty());
     assert_eq!(
-        store
-            .service_events(&bugliano, "residenza")
-            .await
-            .unwrap()
-            .len(),
-        6
-    );
-    assert!(
-        store
-            .service_events(&bugliano, "tari")
-            .await
-            .unwrap()
-            .is_empty()
+        store.service_activity(&bugliano, "tari").await.unwrap(),
+        KpiInput::default()
     );
     let week = week_of_19_october(store, "bugliano").await;
     let figure = |name: &str| week.applications.figures[name].value;
@@ -505,4 +514,199 @@ pub async fn events(store: &dyn EventStore) {
     let empty = week_of_19_october(store, "nessuno").await;
     assert_eq!(empty.applications.figures["submitted"].value, Some(0.0));
     assert_eq!(empty.applications.figures["acceptance_rate"].value, None);
+}
+
+/// An appointment event of `tenant` as stored; `data` carries the rest.
+fn appointment_event(
+    id: &str,
+    kind: &str,
+    subject: &str,
+    time: &str,
+    data: serde_json::Value,
+    received: &str,
+) -> StoredEvent {
+    let mut raw = json!({"specversion": "1.0", "id": id, "source": "urn:opencity:bugliano",
+                         "type": format!("it.satisfy.{kind}"), "time": time, "data": data});
+    if !subject.is_empty() {
+        raw["subject"] = json!(subject);
+    }
+    StoredEvent {
+        event: ServiceEvent::parse(&raw, i64::MAX).unwrap(),
+        tenant: TenantId::parse("bugliano").unwrap(),
+        received_at_ms: ms(received),
+    }
+}
+
+/// A week of appointments and calendar offers, in three batches: out of order, with
+/// another service on another calendar, a redelivery carrying another change and a day's
+/// offer replaced by a later version. The store's digest gives the exact figures of
+/// docs/KPIS.md and the same as the KPI engine's over the stored events.
+pub async fn appointments(store: &dyn EventStore) {
+    let slots = |n: usize| -> serde_json::Value {
+        (0..n)
+            .map(|i| {
+                json!({"start": format!("2026-11-05T{:02}:{:02}:00+01:00", 9 + i / 2, (i % 2) * 30),
+                       "minutes": 30})
+            })
+            .collect()
+    };
+    let day = |id: &str, time: &str, calendar: &str, service: &str, n: usize| {
+        appointment_event(
+            id,
+            "calendar.day",
+            "",
+            time,
+            json!({"calendar": calendar, "service": service, "office": "centro",
+                   "date": "2026-11-05", "slots": slots(n)}),
+            "2026-11-06T10:00:00Z",
+        )
+    };
+    let booked = |id: &str, subject: &str, time: &str, slot: &str, first: Option<&str>| {
+        let mut data = json!({"calendar": "anagrafe", "service": "cie", "office": "centro",
+                              "slot_start": slot, "slot_minutes": 30});
+        if let Some(first) = first {
+            data["first_available_slot"] = json!(first);
+        }
+        appointment_event(
+            id,
+            "appointment.booked",
+            subject,
+            time,
+            data,
+            "2026-11-06T10:00:00Z",
+        )
+    };
+    let change = |id: &str, kind: &str, subject: &str, time: &str, received: &str| {
+        appointment_event(
+            id,
+            &format!("appointment.{kind}"),
+            subject,
+            time,
+            json!({"calendar": "anagrafe"}),
+            received,
+        )
+    };
+    // B's cancellation and A's no-show arrive before the bookings.
+    store
+        .write_events(&[
+            change(
+                "b2",
+                "cancelled",
+                "B",
+                "2026-11-04T08:00:00+01:00",
+                "2026-11-05T10:00:00Z",
+            ),
+            change(
+                "a2",
+                "no_show",
+                "A",
+                "2026-11-05T09:40:00+01:00",
+                "2026-11-05T10:00:00Z",
+            ),
+            day("d2", "2026-10-27T08:00:00+01:00", "anagrafe", "cie", 6),
+        ])
+        .await
+        .unwrap();
+    store
+        .write_events(&[
+            day("d1", "2026-10-20T08:00:00+02:00", "anagrafe", "cie", 4),
+            day("t1", "2026-10-20T08:00:00+02:00", "tributi", "tari", 2),
+            booked(
+                "a1",
+                "A",
+                "2026-11-02T10:00:00+01:00",
+                "2026-11-05T09:00:00+01:00",
+                Some("2026-11-04T10:00:00+01:00"),
+            ),
+            booked(
+                "b1",
+                "B",
+                "2026-11-03T10:00:00+01:00",
+                "2026-11-05T09:30:00+01:00",
+                Some("2026-11-04T22:00:00+01:00"),
+            ),
+            booked("c1", "C", "2026-11-03T12:00:00+01:00", "2026-11-05T10:00:00+01:00", None),
+            appointment_event(
+                "c2",
+                "appointment.rescheduled",
+                "C",
+                "2026-11-04T12:00:00+01:00",
+                json!({"calendar": "anagrafe", "slot_start": "2026-11-12T09:00:00+01:00",
+                       "slot_minutes": 30}),
+                "2026-11-06T10:00:00Z",
+            ),
+            booked("d-1", "D", "2026-10-28T10:00:00+01:00", "2026-11-05T10:30:00+01:00", None),
+            change("d-2", "attended", "D", "2026-11-05T10:45:00+01:00", "2026-11-06T10:00:00Z"),
+            appointment_event(
+                "e1",
+                "appointment.booked",
+                "E",
+                "2026-11-03T09:00:00+01:00",
+                json!({"calendar": "tributi", "service": "tari", "slot_start": "2026-11-05T09:00:00+01:00",
+                       "slot_minutes": 30}),
+                "2026-11-06T10:00:00Z",
+            ),
+        ])
+        .await
+        .unwrap();
+    // A redelivery of A's no-show claiming attendance: the first copy stands.
+    store
+        .write_events(&[change(
+            "a2",
+            "attended",
+            "A",
+            "2026-11-05T09:40:00+01:00",
+            "2026-11-07T10:00:00Z",
+        )])
+        .await
+        .unwrap();
+
+    let week = week_of(store, "bugliano", "cie", date(2026, 11, 4)).await;
+    assert_eq!(
+        (week.start, week.end),
+        (date(2026, 11, 2), date(2026, 11, 9))
+    );
+    let figure = |name: &str| week.appointments[name].value;
+    assert_eq!(
+        figure("bookings"),
+        Some(3.0),
+        "A, B, C; D was booked before, E is TARI"
+    );
+    assert_eq!(
+        figure("first_availability_days"),
+        Some(1.75),
+        "mean of 2 and 1.5"
+    );
+    assert_eq!(
+        figure("slots"),
+        Some(6.0),
+        "the latest offer replaces the first"
+    );
+    assert_eq!(figure("capacity_hours"), Some(3.0));
+    assert_eq!(figure("average_slot_minutes"), Some(30.0));
+    // A (no-show) and D (attended) hold 60 of 180 offered minutes; B is cancelled and C
+    // moved to the next week.
+    assert_eq!(figure("saturation"), Some(0.3333));
+    assert_eq!(figure("cancelled_share"), Some(0.3333));
+    assert_eq!(figure("rescheduled_share"), Some(0.3333));
+    assert_eq!(
+        figure("no_show_share"),
+        Some(0.5),
+        "A's redelivery changes nothing"
+    );
+    assert_eq!(week.appointments["bookings"].delta_previous, Some(2.0));
+
+    let bugliano = TenantId::parse("bugliano").unwrap();
+    let activity = store.service_activity(&bugliano, "cie").await.unwrap();
+    let places = activity.places();
+    assert_eq!(places.offices, ["centro"]);
+    assert_eq!(places.calendars, ["anagrafe"]);
+    let elsewhere = activity.narrowed(&KpiScope {
+        office: Some("periferia".into()),
+        ..KpiScope::default()
+    });
+    assert!(elsewhere.appointments.is_empty() && elsewhere.calendar_days.is_empty());
+    let tari = week_of(store, "bugliano", "tari", date(2026, 11, 4)).await;
+    assert_eq!(tari.appointments["bookings"].value, Some(1.0));
+    assert_eq!(tari.appointments["slots"].value, Some(2.0));
 }
