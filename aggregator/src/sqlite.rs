@@ -6,13 +6,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::buckets::{Granularity, SLOT_MS, bucketize};
-use crate::kpi::{KpiInput, KpiScope};
+use crate::kpi::{Application, ApplicationStep, KpiInput, KpiScope};
 use crate::model::{
     AnswerCount, Bucket, CommentRow, Filter, PageStats, StoredEvent, StoredRating, Tally,
 };
 use crate::store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome, service_of};
 use satisfy_core::TenantId;
-use satisfy_core::event::ServiceEvent;
+use satisfy_core::event::{ApplicationState, EventKind, ServiceEvent};
 
 /// Ordered schema migrations; each runs once, recorded in `schema_migrations`.
 const MIGRATIONS: &[&str] = &[
@@ -60,6 +60,28 @@ const MIGRATIONS: &[&str] = &[
                       service_name = json_extract(body, '$.data.service_name');
     CREATE INDEX events_service ON events (tenant, service, time_ms, service_name);
     CREATE INDEX events_subject ON events (tenant, source, subject);
+"#,
+    r#"
+    -- What a KPI page reads of each application, typed and stored in the page's order
+    -- (service, application, time), so that a page reads one range and parses no JSON.
+    -- A row is written with its event's first copy only.
+    CREATE TABLE application_steps (
+        tenant              TEXT NOT NULL,
+        service             TEXT NOT NULL,
+        source              TEXT NOT NULL,
+        subject             TEXT NOT NULL,
+        time_ms             INTEGER NOT NULL,
+        id                  TEXT NOT NULL,
+        state               TEXT NOT NULL,
+        office              TEXT,
+        legal_deadline_days INTEGER,
+        PRIMARY KEY (tenant, service, source, subject, time_ms, id)
+    ) WITHOUT ROWID;
+    INSERT INTO application_steps
+        SELECT tenant, service, source, subject, time_ms, id, json_extract(body, '$.data.state'),
+               json_extract(body, '$.data.office'), json_extract(body, '$.data.legal_deadline_days')
+        FROM events WHERE type = 'it.satisfy.application.status';
+    CREATE INDEX events_service_type ON events (tenant, service, type);
 "#,
 ];
 
@@ -248,10 +270,17 @@ impl EventStore for SqliteStore {
                          ON CONFLICT (tenant, source, id) DO NOTHING",
                     )
                     .map_err(store_error("preparing the event insert"))?;
+                let mut step = tx
+                    .prepare_cached(
+                        "INSERT INTO application_steps (tenant, service, source, subject,
+                             time_ms, id, state, office, legal_deadline_days)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    )
+                    .map_err(store_error("preparing the application step insert"))?;
                 for (stored, body) in &rows {
                     let event = &stored.event;
                     let (service, service_name) = service_of(event);
-                    insert
+                    let inserted = insert
                         .execute(params![
                             stored.tenant.as_str(),
                             event.source,
@@ -265,6 +294,28 @@ impl EventStore for SqliteStore {
                             service_name
                         ])
                         .map_err(store_error("writing events"))?;
+                    if let EventKind::ApplicationStatus {
+                        service,
+                        office,
+                        state,
+                        legal_deadline_days,
+                        ..
+                    } = &event.kind
+                        && inserted == 1
+                    {
+                        step.execute(params![
+                            stored.tenant.as_str(),
+                            service,
+                            event.source,
+                            event.subject,
+                            event.time_ms,
+                            event.id,
+                            state.code(),
+                            office,
+                            legal_deadline_days
+                        ])
+                        .map_err(store_error("writing application steps"))?;
+                    }
                 }
             }
             tx.commit().map_err(store_error("commit"))?;
@@ -300,26 +351,45 @@ impl EventStore for SqliteStore {
             ..KpiScope::default()
         };
         let (tenant, service) = (tenant.as_str().to_owned(), service.to_owned());
-        let bodies: Vec<String> = self
+        let (applications, bodies) = self
             .read("reading a service's events", move |conn| {
                 let mut statement = conn.prepare_cached(
-                    "SELECT body FROM events WHERE tenant = ?1 AND service = ?2
+                    "SELECT source, subject, time_ms, state, office, legal_deadline_days
+                     FROM application_steps WHERE tenant = ?1 AND service = ?2
+                     ORDER BY source, subject, time_ms, id",
+                )?;
+                let mut rows = statement.query(params![tenant, service])?;
+                let mut applications = ApplicationRuns::new(&service);
+                while let Some(row) = rows.next()? {
+                    applications.push(row)?;
+                }
+                // Appointments and calendar days: the events naming the service, and the
+                // later events of the appointments booked for it (naming no service).
+                let mut statement = conn.prepare_cached(
+                    // Without statistics the planner would scan the tenant's primary key.
+                    "SELECT body FROM events INDEXED BY events_service_type
+                     WHERE tenant = ?1 AND service = ?2
+                       AND type IN ('it.satisfy.appointment.booked', 'it.satisfy.calendar.day')
                      UNION ALL
-                     SELECT e.body FROM events e
+                     SELECT e.body FROM events e INDEXED BY events_service
                      WHERE e.tenant = ?1 AND e.service IS NULL AND (e.source, e.subject) IN (
-                         SELECT source, subject FROM events
+                         SELECT source, subject FROM events INDEXED BY events_service_type
                          WHERE tenant = ?1 AND service = ?2
                            AND type = 'it.satisfy.appointment.booked')",
                 )?;
-                let rows = statement.query_map(params![tenant, service], |row| row.get(0))?;
-                rows.collect()
+                let bodies = statement
+                    .query_map(params![tenant, service], |row| row.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok((applications.finish(), bodies))
             })
             .await?;
         let events = bodies
             .iter()
             .map(|body| decode_stored_event(body))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(KpiInput::from_events(events, &scope))
+        let mut input = KpiInput::from_events(events, &scope);
+        input.applications = applications?;
+        Ok(input)
     }
 
     async fn services(
@@ -328,20 +398,92 @@ impl EventStore for SqliteStore {
     ) -> Result<Vec<(String, Option<String>)>, StoreError> {
         let tenant = tenant.as_str().to_owned();
         self.read("listing services", move |conn| {
-            // Both walk the (tenant, service, time_ms, service_name) index only.
+            // Hops from one service to the next along the (tenant, service, time_ms,
+            // service_name) index: a few seeks per service, whatever the number of events.
             let mut statement = conn.prepare_cached(
-                "SELECT s.service, (SELECT e.service_name FROM events e
+                "WITH RECURSIVE s(service) AS (
+                     SELECT MIN(service) FROM events INDEXED BY events_service
+                     WHERE tenant = ?1 AND service IS NOT NULL
+                     UNION ALL
+                     SELECT (SELECT MIN(service) FROM events INDEXED BY events_service
+                             WHERE tenant = ?1 AND service > s.service)
+                     FROM s WHERE s.service IS NOT NULL)
+                 SELECT s.service, (SELECT e.service_name FROM events e INDEXED BY events_service
                                     WHERE e.tenant = ?1 AND e.service = s.service
                                       AND e.service_name IS NOT NULL
                                     ORDER BY e.time_ms DESC LIMIT 1)
-                 FROM (SELECT DISTINCT service FROM events
-                       WHERE tenant = ?1 AND service IS NOT NULL) s
+                 FROM s WHERE s.service IS NOT NULL
                  ORDER BY s.service",
             )?;
             let rows = statement.query_map([tenant], |row| Ok((row.get(0)?, row.get(1)?)))?;
             rows.collect()
         })
         .await
+    }
+}
+
+/// Applications built from `application_steps` rows read in key order: each
+/// (`source`, `subject`) is one run of steps in time order.
+struct ApplicationRuns {
+    service: String,
+    entity: Option<(String, String)>,
+    applications: Vec<Application>,
+    unknown_state: Option<String>,
+}
+
+impl ApplicationRuns {
+    fn new(service: &str) -> ApplicationRuns {
+        ApplicationRuns {
+            service: service.to_owned(),
+            entity: None,
+            applications: Vec::new(),
+            unknown_state: None,
+        }
+    }
+
+    /// Adds a row (source, subject, time_ms, state, office, legal_deadline_days).
+    fn push(&mut self, row: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
+        let (source, subject) = (row.get_ref(0)?.as_str()?, row.get_ref(1)?.as_str()?);
+        let same = self
+            .entity
+            .as_ref()
+            .is_some_and(|(s, t)| s == source && t == subject);
+        if !same {
+            self.entity = Some((source.to_owned(), subject.to_owned()));
+            self.applications.push(Application {
+                service: self.service.clone(),
+                office: None,
+                legal_deadline_days: None,
+                steps: Vec::new(),
+            });
+        }
+        let code = row.get_ref(3)?.as_str()?;
+        let Some(state) = ApplicationState::parse(code) else {
+            self.unknown_state = Some(code.to_owned());
+            return Ok(());
+        };
+        let office: Option<String> = row.get(4)?;
+        let deadline: Option<u32> = row.get(5)?;
+        if let Some(application) = self.applications.last_mut() {
+            application.office = office;
+            if deadline.is_some() {
+                application.legal_deadline_days = deadline;
+            }
+            application.steps.push(ApplicationStep {
+                time_ms: row.get(2)?,
+                state,
+            });
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Vec<Application>, StoreError> {
+        match self.unknown_state {
+            Some(code) => Err(StoreError(format!(
+                "stored application state `{code}` unknown"
+            ))),
+            None => Ok(self.applications),
+        }
     }
 }
 
