@@ -2,6 +2,7 @@
 //! console into one application.
 
 pub mod admin;
+pub mod compliance;
 pub mod configuration;
 pub mod demo;
 pub mod demo_data;

@@ -2,6 +2,7 @@
 
 use clap::{CommandFactory, Parser, Subcommand};
 use satisfy::admin::{self, AdminSettings};
+use satisfy::compliance::{self, ComplianceArgs};
 use satisfy::configuration::{
     AggregatorSettings, ConsoleSettings, IngestSettings, Settings, apply_config_file,
 };
@@ -34,6 +35,9 @@ enum Command {
     Console(ConsoleSettings),
     /// Operator commands: tenants and API tokens, on the console's database.
     Admin(AdminSettings),
+    /// Checks the feedback component on every page the AgID validator could sample
+    /// (C.SI.2.5, C.SI.2.6) in headless Chromium; exits 1 when a page would fail.
+    Compliance(ComplianceArgs),
 }
 
 /// Every SATISFY_* variable any role reads.
@@ -124,5 +128,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Aggregator(settings) => roles::aggregator(settings, shutdown_signal()).await,
         Command::Console(settings) => roles::console(settings, shutdown_signal()).await,
         Command::Admin(settings) => admin::run(settings).await,
+        Command::Compliance(args) => {
+            // 1 says "a page would fail"; anything that stops the check itself is 2.
+            let code = match compliance::run(args).await {
+                Ok(would_fail) => i32::from(would_fail),
+                Err(error) => {
+                    eprintln!("satisfy compliance: {error:#}");
+                    2
+                }
+            };
+            std::process::exit(code)
+        }
     }
 }

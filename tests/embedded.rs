@@ -657,3 +657,148 @@ async fn a_platform_posts_events_and_the_api_shows_the_service_kpis_beside_its_r
     assert_eq!(unknown.status(), 404);
     running.shutdown().await;
 }
+
+/// A comune's site (homepage menu, category pages, services listing, service pages) whose
+/// every page carries the snippet of `entrypoint`, served on port 0.
+async fn comune_site(satisfy: &str, entrypoint: &str) -> String {
+    use axum::response::Html;
+    let snippet = format!(
+        "<script async src=\"{satisfy}/widget/v1/satisfy.js\" data-entrypoint=\"{entrypoint}\"></script>"
+    );
+    let page = move |links: &'static str| {
+        let html = format!(
+            "<!doctype html><html lang=\"it\"><head><meta charset=\"utf-8\"><title>Bugliano</title></head>\
+             <body><main><h1>Comune di Bugliano</h1>{links}</main>{snippet}</body></html>"
+        );
+        axum::routing::get(move || async move { Html(html) })
+    };
+    let router = axum::Router::new()
+        .route(
+            "/",
+            page(
+                r#"<nav><a data-element="management" href="/amministrazione">Amministrazione</a>
+                <a data-element="news" href="/novita">Novità</a>
+                <a data-element="all-services" href="/servizi">Servizi</a>
+                <a data-element="live" href="/vivere">Vivere Bugliano</a></nav>"#,
+            ),
+        )
+        .route(
+            "/amministrazione",
+            page(r#"<a data-element="management-category-link" href="/amministrazione/uffici">Uffici</a>"#),
+        )
+        .route(
+            "/novita",
+            page(r#"<a data-element="news-category-link" href="/novita/notizie">Notizie</a>"#),
+        )
+        .route(
+            "/servizi",
+            page(
+                r#"<a data-element="service-category-link" href="/servizi/anagrafe">Anagrafe</a>
+                <a data-element="service-link" href="/servizi/cie">Carta d'identità elettronica</a>"#,
+            ),
+        )
+        .route(
+            "/vivere",
+            page(
+                r#"<a data-element="live-button-locations" href="/vivere/luoghi">Luoghi</a>
+                <a data-element="live-button-events" href="/vivere/eventi">Eventi</a>"#,
+            ),
+        )
+        .route("/amministrazione/uffici", page(""))
+        .route("/novita/notizie", page(""))
+        .route("/servizi/anagrafe", page(""))
+        .route("/servizi/cie", page(""))
+        .route("/vivere/luoghi", page(""))
+        .route("/vivere/eventi", page(""));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{address}/")
+}
+
+/// `satisfy compliance` over a site carrying the live widget on every page: every candidate
+/// page conforms as the validator checks it, the command exits 0, and the check's synthetic
+/// star clicks store no rating.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compliance_check_finds_the_live_widget_conforming_on_every_candidate_page() {
+    let chromium = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|dir| dir.join("chromium").is_file());
+    if !chromium {
+        assert!(std::env::var_os("CI").is_none(), "CI must install chromium");
+        eprintln!("no chromium on the PATH: skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(dir.path()).await;
+    let created = api(
+        &app,
+        reqwest::Method::POST,
+        "/entrypoints",
+        Some(json!({"name": "Sito del comune", "kind": "pagina_web"})),
+    )
+    .await;
+    let entrypoint = created["id"].as_str().unwrap().to_owned();
+    let site = comune_site(&app.base, &entrypoint).await;
+    let json_path = dir.path().join("conformita.json");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_satisfy"))
+        .args([
+            "compliance",
+            "--site",
+            &site,
+            "--requests-per-second",
+            "20",
+            "--json",
+        ])
+        .arg(&json_path)
+        .output()
+        .await
+        .unwrap();
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{table}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(table.contains("C.SI.2.5: superato"), "{table}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    assert_eq!(
+        report["criteria"],
+        json!([{"code": "C.SI.2.5", "verdict": "pass"}, {"code": "C.SI.2.6", "verdict": "pass"}])
+    );
+    let pages = report["pages"].as_array().unwrap();
+    let kinds: Vec<&str> = pages.iter().map(|p| p["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "homepage",
+            "first-level",
+            "first-level",
+            "first-level",
+            "first-level",
+            "second-level",
+            "second-level",
+            "second-level",
+            "second-level",
+            "second-level",
+            "service"
+        ]
+    );
+    for page in pages {
+        assert_eq!(page["verdict"], "conforming", "{page}");
+        assert_eq!(page["errors"], json!([]), "{page}");
+        assert_eq!(page["stricter"], json!([]), "{page}");
+    }
+    let stats = api(
+        &app,
+        reqwest::Method::GET,
+        &format!("/entrypoints/{entrypoint}/stats"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        stats["summary"]["count"], 0,
+        "the check's clicks are not ratings: {stats}"
+    );
+    app.shutdown().await;
+}
