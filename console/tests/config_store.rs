@@ -6,8 +6,8 @@ mod support;
 
 use satisfy_console::roles::Role;
 use satisfy_console::store::{
-    ApiToken, AuditEntry, ConfigError, EntrypointChanges, Member, NewSession, Tenant, TenantStatus,
-    User, new_entrypoint,
+    ApiToken, AuditEntry, ComplianceStatus, ConfigError, EntrypointChanges, Member, NewSession,
+    Tenant, TenantStatus, User, new_entrypoint,
 };
 use satisfy_console::{ConfigStore, SharedConfigStore};
 use satisfy_core::{EntrypointKind, EntrypointStatus, Origin, Scope, TenantId};
@@ -651,6 +651,108 @@ async fn the_audit_log_lists_newest_first_per_tenant_and_settings_persist() {
             Some("due"),
             "{backend}"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn compliance_runs_queue_once_go_to_one_runner_and_keep_their_reports() {
+    on_every_backend(|backend, store| async move {
+        two_tenants(&*store).await;
+        let bugliano = slug("bugliano");
+        let site = "https://www.comune.bugliano.pi.it/";
+        let first = store
+            .queue_compliance_run(&bugliano, site, Some("anna"), 1_000, None)
+            .await
+            .unwrap();
+        assert!(first.is_some(), "{backend}");
+        // Nothing more while one is queued: neither on demand nor from the schedule.
+        assert_eq!(
+            store
+                .queue_compliance_run(&bugliano, site, Some("anna"), 1_001, None)
+                .await
+                .unwrap(),
+            None,
+            "{backend}"
+        );
+        let altrove = store
+            .queue_compliance_run(
+                &slug("altrove"),
+                "https://altrove.example.it/",
+                None,
+                1_002,
+                Some(0),
+            )
+            .await
+            .unwrap();
+        assert!(
+            altrove.is_some(),
+            "{backend}: another tenant queues its own"
+        );
+
+        // Runners take the oldest first, each run once.
+        let claimed = store.claim_compliance_run(2_000, 0).await.unwrap().unwrap();
+        assert_eq!(
+            (claimed.id, claimed.status),
+            (first.unwrap(), ComplianceStatus::Running)
+        );
+        assert_eq!(claimed.requested_by.as_deref(), Some("anna"));
+        assert_eq!(claimed.started_ms, Some(2_000));
+        let second = store.claim_compliance_run(2_001, 0).await.unwrap().unwrap();
+        assert_eq!(second.id, altrove.unwrap(), "{backend}");
+        assert_eq!(store.claim_compliance_run(2_002, 0).await.unwrap(), None);
+        // A run whose runner stopped long ago is taken again.
+        let stale = store
+            .claim_compliance_run(9_000, 2_001)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stale.id, first.unwrap(), "{backend}");
+
+        store
+            .finish_compliance_run(first.unwrap(), 10_000, Ok(r#"{"site":"x"}"#.into()))
+            .await
+            .unwrap();
+        store
+            .finish_compliance_run(second.id, 10_001, Err("no Chromium".into()))
+            .await
+            .unwrap();
+        // The weekly schedule queues again only once the last run is old enough.
+        assert_eq!(
+            store
+                .queue_compliance_run(&bugliano, site, None, 20_000, Some(500))
+                .await
+                .unwrap(),
+            None,
+            "{backend}: queued at 1,000, after 500"
+        );
+        let weekly = store
+            .queue_compliance_run(&bugliano, site, None, 20_000, Some(5_000))
+            .await
+            .unwrap();
+        assert!(weekly.is_some(), "{backend}");
+
+        let runs = store.compliance_runs(&bugliano, 10).await.unwrap();
+        let summary: Vec<(ComplianceStatus, Option<&str>, Option<i64>)> = runs
+            .iter()
+            .map(|r| (r.status, r.report.as_deref(), r.finished_ms))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (ComplianceStatus::Queued, None, None),
+                (
+                    ComplianceStatus::Done,
+                    Some(r#"{"site":"x"}"#),
+                    Some(10_000)
+                ),
+            ],
+            "{backend}"
+        );
+        let theirs = store.compliance_runs(&slug("altrove"), 10).await.unwrap();
+        assert_eq!(theirs.len(), 1);
+        assert_eq!(theirs[0].status, ComplianceStatus::Failed);
+        assert_eq!(theirs[0].error.as_deref(), Some("no Chromium"));
     })
     .await;
 }

@@ -179,6 +179,118 @@ pub trait ConfigStore: Send + Sync {
     async fn setting(&self, key: &str) -> Result<Option<String>, ConfigError>;
     /// Stores a setting.
     async fn set_setting(&self, key: &str, value: &str) -> Result<(), ConfigError>;
+
+    /// Queues a PNRR compliance run of `tenant`'s `site`, unless one is queued or running,
+    /// or (with `unless_since_ms`) one was queued since then; returns the new run's id.
+    async fn queue_compliance_run(
+        &self,
+        tenant: &TenantId,
+        site: &str,
+        requested_by: Option<&str>,
+        at_ms: i64,
+        unless_since_ms: Option<i64>,
+    ) -> Result<Option<i64>, ConfigError>;
+    /// Claims the oldest queued run, or a run started before `stale_before_ms` whose runner
+    /// stopped: it runs from `at_ms`. One replica gets each run.
+    async fn claim_compliance_run(
+        &self,
+        at_ms: i64,
+        stale_before_ms: i64,
+    ) -> Result<Option<ComplianceRun>, ConfigError>;
+    /// Records a run's end: its report (JSON), or why it could not run.
+    async fn finish_compliance_run(
+        &self,
+        id: i64,
+        at_ms: i64,
+        outcome: Result<String, String>,
+    ) -> Result<(), ConfigError>;
+    /// The tenant's latest runs, newest first.
+    async fn compliance_runs(
+        &self,
+        tenant: &TenantId,
+        limit: u32,
+    ) -> Result<Vec<ComplianceRun>, ConfigError>;
+}
+
+/// Where a compliance run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComplianceStatus {
+    /// Waiting for a runner.
+    Queued,
+    /// Being crawled and checked.
+    Running,
+    /// Finished with a report.
+    Done,
+    /// Could not run (no browser, say); `error` says why.
+    Failed,
+}
+
+impl ComplianceStatus {
+    /// The stored code.
+    pub fn code(self) -> &'static str {
+        match self {
+            ComplianceStatus::Queued => "queued",
+            ComplianceStatus::Running => "running",
+            ComplianceStatus::Done => "done",
+            ComplianceStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(code: &str) -> Option<ComplianceStatus> {
+        [
+            ComplianceStatus::Queued,
+            ComplianceStatus::Running,
+            ComplianceStatus::Done,
+            ComplianceStatus::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.code() == code)
+    }
+}
+
+/// A PNRR compliance run of a tenant's site (`satisfy-compliance`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplianceRun {
+    /// Its number.
+    pub id: i64,
+    /// The tenant whose site it checks.
+    pub tenant: TenantId,
+    /// The site's homepage.
+    pub site: String,
+    /// Who asked for it; `None` for the weekly schedule.
+    pub requested_by: Option<String>,
+    /// Where it stands.
+    pub status: ComplianceStatus,
+    /// When it was queued, Unix milliseconds.
+    pub queued_ms: i64,
+    /// When a runner started it.
+    pub started_ms: Option<i64>,
+    /// When it ended.
+    pub finished_ms: Option<i64>,
+    /// The report, as `satisfy compliance --json` writes it.
+    pub report: Option<String>,
+    /// Why it could not run.
+    pub error: Option<String>,
+}
+
+const COMPLIANCE_COLUMNS: &str =
+    "id, tenant, site, requested_by, status, queued_ms, started_ms, finished_ms, report, error";
+
+fn compliance_from_row(row: &dyn Columns) -> Result<ComplianceRun, ConfigError> {
+    Ok(ComplianceRun {
+        id: row.integer(0)?,
+        tenant: TenantId::parse(&row.text(1)?)
+            .ok_or_else(|| invalid("compliance_runs", "tenant"))?,
+        site: row.text(2)?,
+        requested_by: row.optional_text(3)?,
+        status: ComplianceStatus::parse(&row.text(4)?)
+            .ok_or_else(|| invalid("compliance_runs", "status"))?,
+        queued_ms: row.integer(5)?,
+        started_ms: row.optional_integer(6)?,
+        finished_ms: row.optional_integer(7)?,
+        report: row.optional_text(8)?,
+        error: row.optional_text(9)?,
+    })
 }
 
 /// A failure of the configuration store.

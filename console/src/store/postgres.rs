@@ -4,10 +4,11 @@
 //! starting together apply each exactly once.
 
 use super::{
-    AUDIT_COLUMNS, ApiToken, AuditEntry, Columns, ConfigError, ConfigStore, ENTRYPOINT_COLUMNS,
-    EntrypointChanges, Member, NewSession, Session, TENANT_COLUMNS, TOKEN_COLUMNS, Tenant,
-    TenantStatus, User, audit_from_row, entrypoint_from_row, json_text, member_from_row, now,
-    qualified, tenant_from_row, token_from_row, user_from_row,
+    AUDIT_COLUMNS, ApiToken, AuditEntry, COMPLIANCE_COLUMNS, Columns, ComplianceRun,
+    ComplianceStatus, ConfigError, ConfigStore, ENTRYPOINT_COLUMNS, EntrypointChanges, Member,
+    NewSession, Session, TENANT_COLUMNS, TOKEN_COLUMNS, Tenant, TenantStatus, User, audit_from_row,
+    compliance_from_row, entrypoint_from_row, json_text, member_from_row, now, qualified,
+    tenant_from_row, token_from_row, user_from_row,
 };
 use crate::roles::Role;
 use async_trait::async_trait;
@@ -104,6 +105,21 @@ const MIGRATIONS: &[&str] = &[
 "#,
     r#"
     ALTER TABLE entrypoints ADD COLUMN service TEXT;
+"#,
+    r#"
+    CREATE TABLE compliance_runs (
+        id           BIGSERIAL PRIMARY KEY,
+        tenant       TEXT NOT NULL REFERENCES tenants (slug),
+        site         TEXT NOT NULL,
+        requested_by TEXT,
+        status       TEXT NOT NULL,
+        queued_ms    BIGINT NOT NULL,
+        started_ms   BIGINT,
+        finished_ms  BIGINT,
+        report       TEXT,
+        error        TEXT
+    );
+    CREATE INDEX compliance_runs_tenant ON compliance_runs (tenant, queued_ms);
 "#,
 ];
 
@@ -928,5 +944,104 @@ impl ConfigStore for PostgresConfigStore {
             )
             .await?;
         Ok(())
+    }
+
+    async fn queue_compliance_run(
+        &self,
+        tenant: &TenantId,
+        site: &str,
+        requested_by: Option<&str>,
+        at_ms: i64,
+        unless_since_ms: Option<i64>,
+    ) -> Result<Option<i64>, ConfigError> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        // Replicas queueing the same tenant's run at once take turns.
+        transaction
+            .execute(
+                "SELECT pg_advisory_xact_lock(hashtext('compliance:' || $1))",
+                &[&tenant.as_str()],
+            )
+            .await?;
+        let id = first(
+            &*transaction,
+            "INSERT INTO compliance_runs (tenant, site, requested_by, status, queued_ms)
+             SELECT $1, $2, $3, 'queued', $4
+             WHERE NOT EXISTS (SELECT 1 FROM compliance_runs WHERE tenant = $1
+                 AND (status IN ('queued', 'running')
+                      OR ($5::BIGINT IS NOT NULL AND queued_ms >= $5)))
+             RETURNING id",
+            &[
+                &tenant.as_str(),
+                &site,
+                &requested_by,
+                &at_ms,
+                &unless_since_ms,
+            ],
+            |row| row.integer(0),
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok(id)
+    }
+
+    async fn claim_compliance_run(
+        &self,
+        at_ms: i64,
+        stale_before_ms: i64,
+    ) -> Result<Option<ComplianceRun>, ConfigError> {
+        let client = self.pool.get().await?;
+        first(
+            &**client,
+            &format!(
+                "UPDATE compliance_runs SET status = 'running', started_ms = $1
+                 WHERE id = (SELECT id FROM compliance_runs
+                             WHERE status = 'queued' OR (status = 'running' AND started_ms < $2)
+                             ORDER BY queued_ms, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+                 RETURNING {COMPLIANCE_COLUMNS}"
+            ),
+            &[&at_ms, &stale_before_ms],
+            compliance_from_row,
+        )
+        .await
+    }
+
+    async fn finish_compliance_run(
+        &self,
+        id: i64,
+        at_ms: i64,
+        outcome: Result<String, String>,
+    ) -> Result<(), ConfigError> {
+        let (status, report, error) = match outcome {
+            Ok(report) => (ComplianceStatus::Done, Some(report), None),
+            Err(error) => (ComplianceStatus::Failed, None, Some(error)),
+        };
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "UPDATE compliance_runs SET status = $2, finished_ms = $3, report = $4, error = $5
+                 WHERE id = $1",
+                &[&id, &status.code(), &at_ms, &report, &error],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn compliance_runs(
+        &self,
+        tenant: &TenantId,
+        limit: u32,
+    ) -> Result<Vec<ComplianceRun>, ConfigError> {
+        let client = self.pool.get().await?;
+        all(
+            &**client,
+            &format!(
+                "SELECT {COMPLIANCE_COLUMNS} FROM compliance_runs WHERE tenant = $1
+                 ORDER BY queued_ms DESC, id DESC LIMIT $2"
+            ),
+            &[&tenant.as_str(), &i64::from(limit)],
+            compliance_from_row,
+        )
+        .await
     }
 }

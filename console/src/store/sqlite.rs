@@ -2,10 +2,11 @@
 //! call on the blocking pool.
 
 use super::{
-    AUDIT_COLUMNS, ApiToken, AuditEntry, Columns, ConfigError, ConfigStore, ENTRYPOINT_COLUMNS,
-    EntrypointChanges, Member, NewSession, Session, TENANT_COLUMNS, TOKEN_COLUMNS, Tenant,
-    TenantStatus, User, audit_from_row, entrypoint_from_row, json_text, member_from_row, now,
-    qualified, tenant_from_row, token_from_row, user_from_row,
+    AUDIT_COLUMNS, ApiToken, AuditEntry, COMPLIANCE_COLUMNS, Columns, ComplianceRun,
+    ComplianceStatus, ConfigError, ConfigStore, ENTRYPOINT_COLUMNS, EntrypointChanges, Member,
+    NewSession, Session, TENANT_COLUMNS, TOKEN_COLUMNS, Tenant, TenantStatus, User, audit_from_row,
+    compliance_from_row, entrypoint_from_row, json_text, member_from_row, now, qualified,
+    tenant_from_row, token_from_row, user_from_row,
 };
 use crate::roles::Role;
 use async_trait::async_trait;
@@ -112,6 +113,22 @@ const MIGRATIONS: &[&str] = &[
     r#"
     -- The service a scheda/valutazione servizio entrypoint rates.
     ALTER TABLE entrypoints ADD COLUMN service TEXT;
+"#,
+    r#"
+    -- PNRR compliance runs of each tenant's site, with their reports.
+    CREATE TABLE compliance_runs (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant       TEXT NOT NULL REFERENCES tenants (slug),
+        site         TEXT NOT NULL,
+        requested_by TEXT,
+        status       TEXT NOT NULL,
+        queued_ms    INTEGER NOT NULL,
+        started_ms   INTEGER,
+        finished_ms  INTEGER,
+        report       TEXT,
+        error        TEXT
+    );
+    CREATE INDEX compliance_runs_tenant ON compliance_runs (tenant, queued_ms);
 "#,
 ];
 
@@ -903,6 +920,94 @@ impl ConfigStore for SqliteConfigStore {
                 [key, value],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn queue_compliance_run(
+        &self,
+        tenant: &TenantId,
+        site: &str,
+        requested_by: Option<&str>,
+        at_ms: i64,
+        unless_since_ms: Option<i64>,
+    ) -> Result<Option<i64>, ConfigError> {
+        let (tenant, site) = (tenant.as_str().to_owned(), site.to_owned());
+        let requested_by = requested_by.map(str::to_owned);
+        self.run(move |c| {
+            first(
+                c,
+                "INSERT INTO compliance_runs (tenant, site, requested_by, status, queued_ms)
+                 SELECT ?1, ?2, ?3, 'queued', ?4
+                 WHERE NOT EXISTS (SELECT 1 FROM compliance_runs WHERE tenant = ?1
+                     AND (status IN ('queued', 'running') OR (?5 IS NOT NULL AND queued_ms >= ?5)))
+                 RETURNING id",
+                params![tenant, site, requested_by, at_ms, unless_since_ms],
+                |row| row.integer(0),
+            )
+        })
+        .await
+    }
+
+    async fn claim_compliance_run(
+        &self,
+        at_ms: i64,
+        stale_before_ms: i64,
+    ) -> Result<Option<ComplianceRun>, ConfigError> {
+        self.run(move |c| {
+            first(
+                c,
+                &format!(
+                    "UPDATE compliance_runs SET status = 'running', started_ms = ?1
+                     WHERE id = (SELECT id FROM compliance_runs
+                                 WHERE status = 'queued' OR (status = 'running' AND started_ms < ?2)
+                                 ORDER BY queued_ms, id LIMIT 1)
+                     RETURNING {COMPLIANCE_COLUMNS}"
+                ),
+                params![at_ms, stale_before_ms],
+                compliance_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn finish_compliance_run(
+        &self,
+        id: i64,
+        at_ms: i64,
+        outcome: Result<String, String>,
+    ) -> Result<(), ConfigError> {
+        let (status, report, error) = match outcome {
+            Ok(report) => (ComplianceStatus::Done, Some(report), None),
+            Err(error) => (ComplianceStatus::Failed, None, Some(error)),
+        };
+        self.run(move |c| {
+            c.execute(
+                "UPDATE compliance_runs SET status = ?2, finished_ms = ?3, report = ?4, error = ?5
+                 WHERE id = ?1",
+                params![id, status.code(), at_ms, report, error],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn compliance_runs(
+        &self,
+        tenant: &TenantId,
+        limit: u32,
+    ) -> Result<Vec<ComplianceRun>, ConfigError> {
+        let tenant = tenant.as_str().to_owned();
+        self.run(move |c| {
+            all(
+                c,
+                &format!(
+                    "SELECT {COMPLIANCE_COLUMNS} FROM compliance_runs WHERE tenant = ?1
+                     ORDER BY queued_ms DESC, id DESC LIMIT ?2"
+                ),
+                params![tenant, limit],
+                compliance_from_row,
+            )
         })
         .await
     }
