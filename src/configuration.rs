@@ -54,6 +54,14 @@ pub struct ConsoleBasics {
     /// public URL is https.
     #[arg(long, env = "SATISFY_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
+
+    /// Chromium (or Chrome) for the PNRR compliance runs (default: the first on the PATH).
+    #[arg(long, env = "SATISFY_COMPLIANCE_BROWSER")]
+    pub compliance_browser: Option<std::path::PathBuf>,
+
+    /// Check every active ente's site (its site URL) each week.
+    #[arg(long, env = "SATISFY_COMPLIANCE_WEEKLY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub compliance_weekly: bool,
 }
 
 impl ConsoleBasics {
@@ -71,6 +79,10 @@ impl ConsoleBasics {
             time_zone: self.time_zone,
             internal_token,
             trust_forwarded_for,
+            compliance: satisfy_console::compliance::ComplianceConfig {
+                browser: self.compliance_browser.clone(),
+                weekly: self.compliance_weekly,
+            },
         }
     }
 }

@@ -161,20 +161,20 @@ pub async fn console(
         ClickHouseStore::connect(&settings.clickhouse.url, &settings.clickhouse.database)
             .await
             .context("connecting to ClickHouse")?;
-    let router = satisfy_console::router(
-        ConsoleState::new(
-            store,
-            Arc::new(analytics.clone()),
-            Arc::new(analytics),
-            settings.basics.console_config(
-                settings.public_url.clone(),
-                Some(settings.internal_token.clone()),
-                settings.trust_forwarded_for,
-            ),
-        )
-        .context("preparing the console")?,
+    let state = ConsoleState::new(
+        store,
+        Arc::new(analytics.clone()),
+        Arc::new(analytics),
+        settings.basics.console_config(
+            settings.public_url.clone(),
+            Some(settings.internal_token.clone()),
+            settings.trust_forwarded_for,
+        ),
     )
-    .route("/healthz", get(|| async { "ok" }))
-    .route("/readyz", get(|| async { "ready" }));
+    .context("preparing the console")?;
+    satisfy_console::compliance::spawn_runner(state.clone());
+    let router = satisfy_console::router(state)
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ready" }));
     serve(settings.listen, router, shutdown).await
 }

@@ -96,19 +96,19 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             config: settings.intake.ingest_config(),
         });
-        let console = satisfy_console::router(
-            ConsoleState::new(
-                config_store,
-                Arc::new(ratings.clone()),
-                Arc::new(ratings),
-                settings.console.console_config(
-                    public_url.clone(),
-                    None,
-                    settings.intake.trust_forwarded_for,
-                ),
-            )
-            .context("preparing the console")?,
-        );
+        let console_state = ConsoleState::new(
+            config_store,
+            Arc::new(ratings.clone()),
+            Arc::new(ratings),
+            settings.console.console_config(
+                public_url.clone(),
+                None,
+                settings.intake.trust_forwarded_for,
+            ),
+        )
+        .context("preparing the console")?;
+        satisfy_console::compliance::spawn_runner(console_state.clone());
+        let console = satisfy_console::router(console_state);
         let demo = demo::router(DemoState {
             public_url: public_url.clone(),
             entrypoint: demo_id,

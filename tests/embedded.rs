@@ -26,6 +26,8 @@ async fn start(data_dir: &Path) -> Running {
             tenant: satisfy_core::TenantId::parse("bugliano").unwrap(),
             time_zone: chrono_tz::Europe::Rome,
             secure_cookies: false,
+            compliance_browser: None,
+            compliance_weekly: false,
         },
         intake: IntakeLimits {
             trust_forwarded_for: false,

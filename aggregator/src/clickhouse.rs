@@ -21,7 +21,8 @@ use crate::kpi::{
     KpiInput, KpiScope,
 };
 use crate::model::{
-    AnswerCount, Bucket, CommentRow, Filter, PageStats, StoredEvent, StoredRating, Tally,
+    AnswerCount, Bucket, CommentRow, Filter, PageEvidence, PageStats, StoredEvent, StoredRating,
+    Tally,
 };
 use crate::sqlite::{decode_stored_event, rank_pages};
 use crate::store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome, service_of};
@@ -945,7 +946,50 @@ impl AnalyticsQuery for ClickHouseStore {
             limit,
         ))
     }
+
+    async fn page_evidence(
+        &self,
+        tenant: &TenantId,
+        pages: &[String],
+        now_ms: i64,
+    ) -> Result<Vec<PageEvidence>, StoreError> {
+        #[derive(Row, Deserialize)]
+        struct Row_ {
+            page: String,
+            last_30: u64,
+            last_90: u64,
+            latest: i64,
+        }
+        if pages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<Row_> = self
+            .client
+            .query(
+                "SELECT page, countIf(created_ms >= ?) AS last_30, countIf(created_ms >= ?) AS last_90,
+                        max(created_ms) AS latest
+                 FROM ratings FINAL WHERE tenant = ? AND has(?, page) GROUP BY page",
+            )
+            .bind(now_ms - 30 * DAY_MS)
+            .bind(now_ms - 90 * DAY_MS)
+            .bind(tenant.as_str())
+            .bind(pages)
+            .fetch_all()
+            .await
+            .map_err(error("page evidence"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| PageEvidence {
+                page: r.page,
+                last_30_days: r.last_30,
+                last_90_days: r.last_90,
+                latest_ms: Some(r.latest),
+            })
+            .collect())
+    }
 }
+
+const DAY_MS: i64 = 86_400_000;
 
 #[cfg(test)]
 mod tests {

@@ -135,6 +135,20 @@ pub struct PageStats {
     pub tally: Tally,
 }
 
+/// What citizens did with one page's component lately: the evidence beside a compliance
+/// report that the component is there and used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PageEvidence {
+    /// The page URL, as ratings store it.
+    pub page: String,
+    /// Ratings received in the 30 days before the query.
+    pub last_30_days: u64,
+    /// Ratings received in the 90 days before the query.
+    pub last_90_days: u64,
+    /// When the latest rating was received, Unix milliseconds.
+    pub latest_ms: Option<i64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use crate::buckets::{Granularity, SLOT_MS, bucketize};
 use crate::kpi::{Application, ApplicationStep, KpiInput, KpiScope};
 use crate::model::{
-    AnswerCount, Bucket, CommentRow, Filter, PageStats, StoredEvent, StoredRating, Tally,
+    AnswerCount, Bucket, CommentRow, Filter, PageEvidence, PageStats, StoredEvent, StoredRating,
+    Tally,
 };
 use crate::store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome, service_of};
 use satisfy_core::TenantId;
@@ -628,6 +629,38 @@ impl AnalyticsQuery for SqliteStore {
             })
             .await?;
         Ok(rank_pages(rows, limit))
+    }
+
+    async fn page_evidence(
+        &self,
+        tenant: &TenantId,
+        pages: &[String],
+        now_ms: i64,
+    ) -> Result<Vec<PageEvidence>, StoreError> {
+        const DAY_MS: i64 = 86_400_000;
+        let tenant = tenant.as_str().to_owned();
+        let pages = serde_json::to_string(pages)
+            .map_err(|error| StoreError(format!("page evidence: {error}")))?;
+        self.read("page evidence", move |conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT page, SUM(created_at >= ?3), SUM(created_at >= ?4), MAX(created_at)
+                 FROM ratings WHERE tenant = ?1 AND page IN (SELECT value FROM json_each(?2))
+                 GROUP BY page",
+            )?;
+            let rows = statement.query_map(
+                params![tenant, pages, now_ms - 30 * DAY_MS, now_ms - 90 * DAY_MS],
+                |row| {
+                    Ok(PageEvidence {
+                        page: row.get(0)?,
+                        last_30_days: row.get(1)?,
+                        last_90_days: row.get(2)?,
+                        latest_ms: row.get(3)?,
+                    })
+                },
+            )?;
+            rows.collect()
+        })
+        .await
     }
 }
 

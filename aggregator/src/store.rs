@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use crate::buckets::Granularity;
 use crate::kpi::KpiInput;
 use crate::model::{
-    AnswerCount, Bucket, CommentRow, Filter, PageStats, StoredEvent, StoredRating, Tally,
+    AnswerCount, Bucket, CommentRow, Filter, PageEvidence, PageStats, StoredEvent, StoredRating,
+    Tally,
 };
 use satisfy_core::TenantId;
 use satisfy_core::event::ServiceEvent;
@@ -113,4 +114,13 @@ pub trait AnalyticsQuery: Send + Sync {
 
     /// Per-page counts and averages, worst average first.
     async fn pages(&self, filter: &Filter, limit: usize) -> Result<Vec<PageStats>, StoreError>;
+
+    /// For each of `pages` (exact URLs) that ever got a rating of `tenant`: the ratings of
+    /// the 30 and 90 days before `now_ms` and the latest's time, in no particular order.
+    async fn page_evidence(
+        &self,
+        tenant: &TenantId,
+        pages: &[String],
+        now_ms: i64,
+    ) -> Result<Vec<PageEvidence>, StoreError>;
 }

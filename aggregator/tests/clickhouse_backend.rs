@@ -132,3 +132,9 @@ async fn appointments_digest_in_the_store_as_in_the_kpi_engine() {
     let Some(store) = store().await else { return };
     conformance::appointments(&store).await;
 }
+
+#[tokio::test]
+async fn page_evidence_counts_each_rating_once_per_window() {
+    let Some(store) = store().await else { return };
+    conformance::page_evidence(&store, &store).await;
+}

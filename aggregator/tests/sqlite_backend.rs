@@ -78,3 +78,9 @@ async fn appointments_digest_in_the_store_as_in_the_kpi_engine() {
     let (_dir, store) = open();
     conformance::appointments(&store).await;
 }
+
+#[tokio::test]
+async fn page_evidence_counts_each_rating_once_per_window() {
+    let (_dir, store) = open();
+    conformance::page_evidence(&store, &store).await;
+}

@@ -85,19 +85,19 @@ async fn check_site(chromium: &Chromium, site: &Url, settings: &Settings) -> Rep
         chromium.slow_down(delay);
     }
     let discovery = discover::discover(chromium, site, &robots, settings.max_pages).await;
-    let mut urls: Vec<&Url> = discovery.candidates.iter().map(|c| &c.url).collect();
+    let mut urls: Vec<Url> = discovery.candidates.iter().map(|c| c.url.clone()).collect();
     urls.sort();
     urls.dedup();
     tracing::info!(site = %site, pages = urls.len(), "checking the feedback component");
     let robots = &robots;
     let checks: HashMap<Url, check::PageCheck> = futures::stream::iter(urls)
         .map(|url| async move {
-            let result = if robots.allows(url) {
-                check::check(chromium, site, url).await
+            let result = if robots.allows(&url) {
+                check::check(chromium, site, &url).await
             } else {
                 check::PageCheck::Failed(robots::EXCLUDED.to_owned())
             };
-            (url.clone(), result)
+            (url, result)
         })
         .buffer_unordered(settings.concurrency.max(1))
         .collect()

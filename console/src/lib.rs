@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod compliance;
 pub mod error;
 pub mod forms;
 pub mod i18n;
@@ -42,6 +43,8 @@ pub struct ConsoleConfig {
     /// Bearer token ingest nodes present to read every entrypoint
     /// (`/api/v1/internal/entrypoints`); the route is off without one.
     pub internal_token: Option<String>,
+    /// PNRR compliance runs.
+    pub compliance: compliance::ComplianceConfig,
 }
 
 /// What the console's handlers share.
@@ -57,6 +60,8 @@ pub struct ConsoleState {
     pub config: Arc<ConsoleConfig>,
     /// Throttles and bounds every password check.
     pub sign_in: Arc<sign_in::SignInGuard>,
+    /// Wakes this replica's compliance runner.
+    pub compliance_bell: Arc<compliance::RunnerBell>,
 }
 
 /// Argon2id checks run at once; each holds 19 MiB while it runs.
@@ -76,6 +81,7 @@ impl ConsoleState {
             events,
             config: Arc::new(config),
             sign_in: Arc::new(sign_in::SignInGuard::new(CONCURRENT_PASSWORD_HASHES)?),
+            compliance_bell: Arc::default(),
         })
     }
 }

@@ -710,3 +710,93 @@ pub async fn appointments(store: &dyn EventStore) {
     assert_eq!(tari.appointments["bookings"].value, Some(1.0));
     assert_eq!(tari.appointments["slots"].value, Some(2.0));
 }
+
+/// Evidence beside a compliance report: per page, the ratings of the last 30 and 90 days
+/// and the latest's time; an update of a rating counts it once, other tenants' ratings and
+/// pages never rated are left out.
+pub async fn page_evidence(store: &dyn RatingStore, query: &dyn AnalyticsQuery) {
+    let now = ms("2026-11-24T12:00:00Z");
+    let first = rating(
+        "00000000-0000-4000-8000-00000000e001",
+        EP_A,
+        "/servizi",
+        5,
+        &[],
+        None,
+        "2026-11-20T08:00:00Z",
+    );
+    let updated = rating(
+        "00000000-0000-4000-8000-00000000e001",
+        EP_A,
+        "/servizi",
+        2,
+        &[],
+        None,
+        "2026-11-20T08:05:00Z",
+    );
+    let batch = [
+        first,
+        rating(
+            "00000000-0000-4000-8000-00000000e002",
+            EP_A,
+            "/servizi",
+            4,
+            &[],
+            None,
+            "2026-10-01T08:00:00Z",
+        ),
+        rating(
+            "00000000-0000-4000-8000-00000000e003",
+            EP_B,
+            "/servizi",
+            3,
+            &[],
+            None,
+            "2026-06-01T08:00:00Z",
+        ),
+        rating(
+            "00000000-0000-4000-8000-00000000e004",
+            EP_A,
+            "/novita",
+            1,
+            &[],
+            None,
+            "2026-09-10T08:00:00Z",
+        ),
+    ];
+    store.write_batch(&batch).await.unwrap();
+    store.write_batch(&[updated]).await.unwrap();
+    let mut elsewhere = rating(
+        "00000000-0000-4000-8000-00000000e005",
+        EP_A,
+        "/servizi",
+        5,
+        &[],
+        None,
+        "2026-11-21T08:00:00Z",
+    );
+    elsewhere.tenant = TenantId::parse("altrove").unwrap();
+    store.write_batch(&[elsewhere]).await.unwrap();
+
+    let page = |path: &str| format!("https://www.comune.bugliano.it{path}");
+    let mut evidence = query
+        .page_evidence(
+            &TenantId::parse("bugliano").unwrap(),
+            &[page("/servizi"), page("/novita"), page("/mai-valutata")],
+            now,
+        )
+        .await
+        .unwrap();
+    evidence.sort_by(|a, b| a.page.cmp(&b.page));
+    let rows: Vec<(String, u64, u64, Option<i64>)> = evidence
+        .into_iter()
+        .map(|e| (e.page, e.last_30_days, e.last_90_days, e.latest_ms))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (page("/novita"), 0, 1, Some(ms("2026-09-10T08:00:00Z"))),
+            (page("/servizi"), 1, 2, Some(ms("2026-11-20T08:00:00Z"))),
+        ]
+    );
+}

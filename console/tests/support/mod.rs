@@ -96,6 +96,7 @@ pub async fn spawn_on(store: SharedConfigStore, dir: tempfile::TempDir) -> Conso
             secure_cookies: false,
             internal_token: None,
             trust_forwarded_for: false,
+            compliance: satisfy_console::compliance::ComplianceConfig::default(),
         },
     )
     .unwrap();
