@@ -49,6 +49,10 @@ pub enum Capability {
     ReadComments,
     /// Invite users, issue and revoke tokens, read the audit log of the tenant.
     ManageTeam,
+    /// Read the PNRR compliance reports of the tenant's site.
+    ReadCompliance,
+    /// Start a PNRR compliance run.
+    RunCompliance,
 }
 
 impl Capability {
@@ -60,6 +64,8 @@ impl Capability {
             Capability::ReadStats => !matches!(role, Role::Editor),
             Capability::ReadComments => matches!(role, Role::Admin | Role::Viewer),
             Capability::ManageTeam => matches!(role, Role::Admin),
+            Capability::ReadCompliance => matches!(role, Role::Admin | Role::Auditor),
+            Capability::RunCompliance => matches!(role, Role::Admin),
         }
     }
 
@@ -68,8 +74,8 @@ impl Capability {
     pub fn granted_by(self, scopes: &[Scope]) -> bool {
         match self {
             Capability::ManageEntrypoints => scopes.contains(&Scope::Write),
-            // Tokens never manage people or other tokens.
-            Capability::ManageTeam => false,
+            // Tokens never manage people or other tokens, nor start a browser.
+            Capability::ManageTeam | Capability::RunCompliance => false,
             _ => scopes.contains(&Scope::Read),
         }
     }
@@ -105,6 +111,12 @@ mod tests {
             [Role::Admin, Role::Viewer]
         );
         assert_eq!(granted(Capability::ManageTeam), [Role::Admin]);
+        assert_eq!(
+            granted(Capability::ReadCompliance),
+            [Role::Admin, Role::Auditor]
+        );
+        assert_eq!(granted(Capability::RunCompliance), [Role::Admin]);
+        assert!(!Capability::RunCompliance.granted_by(&Scope::ALL));
         assert!(!Capability::ManageTeam.granted_by(&Scope::ALL));
         assert!(!Capability::ManageEntrypoints.granted_by(&[Scope::Read]));
         assert!(Capability::ReadComments.granted_by(&[Scope::Read]));

@@ -192,6 +192,20 @@ fn routes() -> Vec<Route> {
             none,
             [OK, OK, DENIED, DENIED, DENIED],
         ),
+        // PNRR compliance: administrators and auditors read it, administrators start runs
+        // (refused here as 422: the test tenant has no site address).
+        route(
+            M::GET,
+            "/console/compliance",
+            none,
+            [OK, OK, DENIED, DENIED, OK],
+        ),
+        route(
+            M::POST,
+            "/console/compliance/run",
+            Form(&[]),
+            [422, 422, DENIED, DENIED, DENIED],
+        ),
         // Everyone's own account.
         route(M::GET, "/console/account", none, [OK; 5]),
         // Tenants: platform administrators only.

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod api;
+pub mod compliance;
 pub mod entrypoints;
 pub mod pages;
 pub mod services;

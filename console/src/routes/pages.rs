@@ -29,6 +29,7 @@ pub fn router() -> Router<ConsoleState> {
         .merge(super::entrypoints::router())
         .merge(super::services::router())
         .merge(super::team::router())
+        .merge(super::compliance::router())
         .merge(super::tenants::router())
         .fallback(|| async { PageError::NotFound })
 }
@@ -44,6 +45,7 @@ pub struct Layout {
     pub(crate) can_manage: bool,
     pub(crate) can_read_stats: bool,
     pub(crate) can_manage_team: bool,
+    pub(crate) can_read_compliance: bool,
     pub(crate) platform_admin: bool,
     /// The tenant the user works in, and those they may switch to (slug, name).
     pub(crate) tenant: String,
@@ -69,6 +71,7 @@ impl Layout {
             can_manage: auth.is_some_and(|a| a.can(Capability::ManageEntrypoints)),
             can_read_stats: auth.is_some_and(|a| a.can(Capability::ReadStats)),
             can_manage_team: auth.is_some_and(|a| a.can(Capability::ManageTeam)),
+            can_read_compliance: auth.is_some_and(|a| a.can(Capability::ReadCompliance)),
             platform_admin: auth.is_some_and(|a| a.platform_admin),
             tenant: auth
                 .map(|a| a.tenant.as_str().to_owned())

@@ -100,6 +100,7 @@ pub async fn spawn_on(store: SharedConfigStore, dir: tempfile::TempDir) -> Conso
         },
     )
     .unwrap();
+    satisfy_console::compliance::spawn_runner(state.clone());
     let sign_in = state.sign_in.clone();
     let issued = tokens::issue(
         store.as_ref(),
