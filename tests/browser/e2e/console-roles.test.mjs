@@ -169,3 +169,32 @@ for (const locale of ["en-GB", "de-DE"]) {
     await context.close();
   });
 }
+
+test("the administrator checks the site for PNRR compliance; the report passes axe in it, en and de", async () => {
+  // The ente's site is Satisfy's own demo page: a live widget and no Modello Comuni menu.
+  execFileSync(server.binary, ["admin", "--data-dir", server.dataDir, "tenants", "update",
+    "--slug", "comune", "--site-url", `${server.base}/demo`], { env: { ...process.env, RUST_LOG: "error" } });
+  const { context, page } = await signInAsPlatformAdmin("it-IT");
+  await page.getByRole("link", { name: "Conformità PNRR" }).click();
+  await page.waitForURL(/\/console\/compliance$/);
+  assert.deepEqual(await axeViolations(page), [], "before any run");
+  await page.getByRole("button", { name: "Avvia un controllo" }).click();
+  await page.waitForURL(/\/console\/compliance$/);
+  for (let i = 0; i < 120 && (await page.getByText("Controllo in corso o in coda").count()) > 0; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    await page.reload();
+  }
+  await page.getByText("C.SI.2.5: non superato").waitFor();
+  // The demo page itself conforms: only the pages the validator could not find fail.
+  assert.equal(await page.locator("table.compliance tbody tr").first().locator(".verdict").textContent(), "conforme");
+  for (const [locale, title] of [["it-IT", "Conformità PNRR"], ["en-GB", "PNRR compliance"], ["de-DE", "PNRR-Konformität"]]) {
+    const localized = await browser.newContext({ locale, bypassCSP: true });
+    await localized.addCookies(await context.cookies());
+    const view = await localized.newPage();
+    await view.goto(`${server.base}/console/compliance`);
+    assert.equal(await view.locator("h1").textContent(), title);
+    assert.deepEqual(await axeViolations(view), [], locale);
+    await localized.close();
+  }
+  await context.close();
+});
