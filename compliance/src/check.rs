@@ -6,6 +6,7 @@ use url::Url;
 
 use crate::browser::Chromium;
 use crate::discover::same_site;
+use crate::report::Verdict;
 
 /// The check itself, a JavaScript async function of `{ waitMs }`.
 const CHECK: &str = include_str!("check.js");
@@ -31,6 +32,45 @@ pub enum PageCheck {
     /// The page redirected off the site: the validator skips it.
     Skipped,
 }
+
+impl PageCheck {
+    /// The page's verdict; `None` for a page the validator skips.
+    pub fn verdict(&self) -> Option<Verdict> {
+        match self {
+            PageCheck::Checked { score, errors, .. } => Some(if *score >= 1.0 {
+                Verdict::Conforming
+            } else if *score >= 0.5 {
+                Verdict::Tolerance
+            } else if errors.iter().any(|e| e == MISSING) {
+                Verdict::Missing
+            } else {
+                Verdict::Wrong
+            }),
+            PageCheck::Failed(_) => Some(Verdict::Error),
+            PageCheck::Skipped => None,
+        }
+    }
+
+    /// The validator's messages, or why the page was not checked.
+    pub fn errors(&self) -> Vec<String> {
+        match self {
+            PageCheck::Checked { errors, .. } => errors.clone(),
+            PageCheck::Failed(error) => vec![error.clone()],
+            PageCheck::Skipped => Vec::new(),
+        }
+    }
+
+    /// What Satisfy found beyond the validator.
+    pub fn stricter(&self) -> Vec<String> {
+        match self {
+            PageCheck::Checked { stricter, .. } => stricter.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The validator's message for a page without the component.
+const MISSING: &str = "Componente di valutazione non trovato";
 
 #[derive(Deserialize)]
 struct Outcome {

@@ -79,6 +79,22 @@ pub async fn run(site: &str, settings: &Settings) -> Result<Report, ComplianceEr
     Ok(report)
 }
 
+/// Checks the component on one page (a webmaster's self-test), as the validator checks
+/// each page it samples.
+pub async fn check_page(
+    page: &str,
+    settings: &Settings,
+) -> Result<check::PageCheck, ComplianceError> {
+    let url = Url::parse(page)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+        .ok_or_else(|| ComplianceError::Site(page.to_owned()))?;
+    let chromium = Chromium::launch(settings).await?;
+    let result = check::check(&chromium, &url, &url).await;
+    chromium.close().await;
+    Ok(result)
+}
+
 async fn check_site(chromium: &Chromium, site: &Url, settings: &Settings) -> Report {
     let robots = robots::Robots::fetch(chromium, site).await;
     if let Some(delay) = robots.crawl_delay() {

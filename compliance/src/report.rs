@@ -135,30 +135,10 @@ impl Report {
                 errors,
                 stricter,
             };
-            match checks.get(&candidate.url) {
-                Some(PageCheck::Checked {
-                    score,
-                    errors,
-                    stricter,
-                }) => {
-                    let verdict = if *score >= 1.0 {
-                        Verdict::Conforming
-                    } else if *score >= 0.5 {
-                        Verdict::Tolerance
-                    } else if errors
-                        .iter()
-                        .any(|e| e == "Componente di valutazione non trovato")
-                    {
-                        Verdict::Missing
-                    } else {
-                        Verdict::Wrong
-                    };
-                    pages.push(row(verdict, errors.clone(), stricter.clone()));
-                }
-                Some(PageCheck::Failed(error)) => {
-                    pages.push(row(Verdict::Error, vec![error.clone()], Vec::new()));
-                }
-                Some(PageCheck::Skipped) | None => {}
+            if let Some(check) = checks.get(&candidate.url)
+                && let Some(verdict) = check.verdict()
+            {
+                pages.push(row(verdict, check.errors(), check.stricter()));
             }
         }
         for failure in &discovery.failures {

@@ -203,3 +203,78 @@ async fn an_administrator_runs_the_check_and_auditors_read_the_evidence() {
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webmaster_self_tests_a_page_of_the_entrypoint_sites_only() {
+    if !chromium_installed() {
+        return;
+    }
+    let console = spawn().await;
+    let site = bare_site().await;
+    let origin = site.trim_end_matches('/').to_owned();
+    let created: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/entrypoints", console.base))
+        .bearer_auth(&console.token)
+        .json(&json!({"name": "Sito", "kind": "pagina_web", "allowed_origins": [origin]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let admin = browser();
+    assert_eq!(
+        log_in(&console, &admin, PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let page = admin
+        .get(format!("{}/console/entrypoints/{id}/snippet", console.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Verifica una pagina come il validatore AgID"));
+    let csrf = csrf_of(&page);
+    let test = |url: String| {
+        let (admin, base, id, csrf) = (
+            admin.clone(),
+            console.base.clone(),
+            id.clone(),
+            csrf.clone(),
+        );
+        async move {
+            admin
+                .post(format!("{base}/console/entrypoints/{id}/self-test"))
+                .form(&[("csrf", csrf), ("url", url)])
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let checked = test(site.clone()).await;
+    assert!(
+        checked.contains(r#"<span class="verdict warn">tolleranza</span>"#),
+        "{checked}"
+    );
+    assert!(
+        checked.contains("<li>Scala di valutazione non trovata</li>"),
+        "{checked}"
+    );
+    assert!(
+        checked.contains("<li>Campo di testo libero mancante</li>"),
+        "{checked}"
+    );
+    let refused = test("http://169.254.169.254/latest/meta-data/".into()).await;
+    assert!(
+        refused.contains("La pagina deve appartenere a uno dei siti dell&#x27;entrypoint")
+            || refused.contains("La pagina deve appartenere a uno dei siti dell&#39;entrypoint"),
+        "{refused}"
+    );
+    assert!(!refused.contains("class=\"verdict"), "nothing was loaded");
+}

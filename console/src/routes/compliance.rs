@@ -10,6 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use satisfy_aggregator::model::PageEvidence;
+use satisfy_compliance::Verdict;
 use satisfy_core::Lang;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -257,6 +258,27 @@ fn pick(words: &[&'static str], codes: &[&str], code: &str) -> &'static str {
         .and_then(|i| words.get(i))
         .copied()
         .unwrap_or("")
+}
+
+/// A page verdict in `lang`.
+pub(crate) fn verdict_word(lang: Lang, verdict: Verdict) -> &'static str {
+    let words = &texts(lang).verdicts;
+    match verdict {
+        Verdict::Conforming => words[0],
+        Verdict::Tolerance => words[1],
+        Verdict::Wrong => words[2],
+        Verdict::Missing => words[3],
+        Verdict::Error => words[4],
+    }
+}
+
+/// The CSS class colouring a page verdict (a secondary cue beside the word).
+pub(crate) fn verdict_class(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Conforming => "good",
+        Verdict::Tolerance => "warn",
+        _ => "bad",
+    }
 }
 
 fn criterion_word(t: &Texts, verdict: &str) -> &'static str {

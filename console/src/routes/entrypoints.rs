@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use satisfy_core::{Entrypoint, EntrypointId, EntrypointKind, EntrypointStatus, Lang};
+use satisfy_core::{Entrypoint, EntrypointId, EntrypointKind, EntrypointStatus, Lang, Origin};
 use serde::Deserialize;
 
 use crate::ConsoleState;
@@ -28,6 +28,7 @@ pub fn router() -> Router<ConsoleState> {
         .route("/entrypoints/{id}", post(update))
         .route("/entrypoints/{id}/edit", get(edit_form))
         .route("/entrypoints/{id}/snippet", get(snippet))
+        .route("/entrypoints/{id}/self-test", post(self_test))
         .route("/entrypoints/{id}/stats", get(statistics))
 }
 
@@ -367,9 +368,22 @@ async fn update(
 #[template(path = "snippet.html")]
 struct SnippetPage {
     layout: Layout,
+    id: String,
     name: String,
     snippet: String,
     target: String,
+    /// The page last self-tested, and what the check found.
+    self_test: Option<SelfTest>,
+}
+
+/// A self-test's result as the snippet page shows it.
+struct SelfTest {
+    url: String,
+    /// `None` when the address was refused before any check.
+    verdict: Option<&'static str>,
+    class: &'static str,
+    errors: Vec<String>,
+    stricter: Vec<String>,
 }
 
 /// The HTML a webmaster pastes: one async script tag, usable as is in a Google Tag
@@ -392,13 +406,105 @@ async fn snippet(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let entrypoint = owned(&state, &auth, &id, Capability::ManageEntrypoints).await?;
+    Ok(snippet_page(&state, &auth, lang, &entrypoint, None))
+}
+
+fn snippet_page(
+    state: &ConsoleState,
+    auth: &Authenticated,
+    lang: Lang,
+    entrypoint: &Entrypoint,
+    self_test: Option<SelfTest>,
+) -> Response {
+    let id = entrypoint.id.as_str();
     let page = SnippetPage {
-        layout: Layout::for_user(lang, &auth, &format!("/console/entrypoints/{id}/snippet")),
+        layout: Layout::for_user(lang, auth, &format!("/console/entrypoints/{id}/snippet")),
+        id: id.to_owned(),
         name: entrypoint.name.clone(),
         snippet: snippet_html(&state.config.public_url, &entrypoint.id),
         target: target_html(&entrypoint.id),
+        self_test,
     };
-    Ok(render(&page, StatusCode::OK))
+    render(&page, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+struct SelfTestForm {
+    csrf: String,
+    url: String,
+}
+
+/// Runs the validator's component check on one page of the entrypoint's sites (never
+/// elsewhere: the console's browser must not become a way into other hosts).
+async fn self_test(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    UiLang(lang): UiLang,
+    Path(id): Path<String>,
+    Form(form): Form<SelfTestForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&auth, &form.csrf)?;
+    let entrypoint = owned(&state, &auth, &id, Capability::ManageEntrypoints).await?;
+    let url = form.url.trim().to_owned();
+    let site = state
+        .store
+        .tenant(&auth.tenant)
+        .await?
+        .and_then(|t| t.site_url);
+    let origin = url::Url::parse(&url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(|u| u.origin().ascii_serialization());
+    let site_origin = site
+        .as_deref()
+        .and_then(|s| url::Url::parse(s).ok())
+        .map(|u| u.origin().ascii_serialization());
+    let allowed = origin.as_deref().is_some_and(|origin| {
+        Origin::parse(origin).is_some_and(|o| entrypoint.allowed_origins.contains(&o))
+            || site_origin.as_deref() == Some(origin)
+    });
+    if !allowed {
+        let refused = SelfTest {
+            url,
+            verdict: None,
+            class: "bad",
+            errors: vec![ui(lang).self_test_not_allowed.to_owned()],
+            stricter: Vec::new(),
+        };
+        return Ok(snippet_page(
+            &state,
+            &auth,
+            lang,
+            &entrypoint,
+            Some(refused),
+        ));
+    }
+    let settings = satisfy_compliance::Settings {
+        browser: state.config.compliance.browser.clone(),
+        ..satisfy_compliance::Settings::default()
+    };
+    let result = match satisfy_compliance::check_page(&url, &settings).await {
+        Ok(check) => {
+            let verdict = check
+                .verdict()
+                .unwrap_or(satisfy_compliance::Verdict::Error);
+            SelfTest {
+                url,
+                verdict: Some(super::compliance::verdict_word(lang, verdict)),
+                class: super::compliance::verdict_class(verdict),
+                errors: check.errors(),
+                stricter: check.stricter(),
+            }
+        }
+        Err(error) => SelfTest {
+            url,
+            verdict: None,
+            class: "bad",
+            errors: vec![error.to_string()],
+            stricter: Vec::new(),
+        },
+    };
+    Ok(snippet_page(&state, &auth, lang, &entrypoint, Some(result)))
 }
 
 #[derive(Template)]
