@@ -56,7 +56,7 @@ impl Default for Settings {
 pub enum ComplianceError {
     /// No browser to run the check in.
     #[error(
-        "the page check needs Chromium: {0}; install it (Debian: apt install chromium) or give its path with --browser"
+        "the page check needs Chromium: {0}; install it (Debian: apt install chromium) or set its path (SATISFY_COMPLIANCE_BROWSER, or --browser)"
     )]
     NoBrowser(String),
     /// The browser did not start or stopped answering.
