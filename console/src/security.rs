@@ -13,9 +13,14 @@ pub fn layer(router: Router, https: bool) -> Router {
     let always = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
     };
+    // A page may set a policy of its own (the widget preview); every other response gets
+    // the console's.
+    let unless_set = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
     let router = router
-        .layer(always(header::CONTENT_SECURITY_POLICY, CSP))
-        .layer(always(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(unless_set(header::CONTENT_SECURITY_POLICY, CSP))
+        .layer(unless_set(header::X_FRAME_OPTIONS, "DENY"))
         .layer(always(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(always(header::REFERRER_POLICY, "same-origin"))
         // Everything but the versioned static files is per user: never stored by caches.

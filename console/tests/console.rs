@@ -1127,3 +1127,77 @@ async fn the_services_pages_show_each_figure_with_its_change_definition_and_expo
         .unwrap();
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_snippet_page_frames_a_live_preview_of_the_widget_in_every_language() {
+    let console = spawn().await;
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/entrypoints", console.base))
+        .bearer_auth(&console.token)
+        .json(&json!({"name": "Sito", "kind": "scheda_servizio"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let client = browser();
+    assert_eq!(
+        log_in(&console, &client, PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let snippet = client
+        .get(format!("{}/console/entrypoints/{id}/snippet", console.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for lang in ["it", "en", "de"] {
+        assert!(
+            snippet.contains(&format!(
+                "<iframe src=\"/console/entrypoints/{id}/preview?lang={lang}\""
+            )),
+            "{lang}"
+        );
+    }
+    let preview = client
+        .get(format!(
+            "{}/console/entrypoints/{id}/preview?lang=de",
+            console.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preview.status(), StatusCode::OK);
+    let policy = preview.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.contains("script-src https://satisfy.example.it 'wasm-unsafe-eval'"),
+        "{policy}"
+    );
+    assert!(policy.contains("frame-ancestors 'self'"), "{policy}");
+    assert_eq!(preview.headers()["x-frame-options"], "SAMEORIGIN");
+    let html = preview.text().await.unwrap();
+    assert!(html.contains("<html lang=\"de\">"));
+    assert!(html.contains(&format!(
+        "src=\"https://satisfy.example.it/widget/v1/satisfy.js\" data-entrypoint=\"{id}\" data-lang=\"de\" data-preview"
+    )));
+    // Every other page keeps the console's own policy.
+    let other = client
+        .get(format!("{}/console/entrypoints", console.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.headers()["x-frame-options"], "DENY");
+    assert!(
+        other.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+}

@@ -21,6 +21,9 @@
   }
   if (!/^ep_[\w-]{16}$/.test(entrypoint)) return warn('data-entrypoint="' + entrypoint + '" is not an entrypoint id');
 
+  // A console preview shows the widget working and stores nothing.
+  var preview = script.hasAttribute("data-preview");
+
   function pageLang() {
     var tag = script.getAttribute("data-lang") || document.documentElement.lang || "it";
     var primary = tag.toLowerCase().split(/[-_]/)[0];
@@ -258,7 +261,7 @@
     // Sends the latest state; updates go out in order and a newer state replaces a queued
     // one, so the server sees the same id with ever more complete versions.
     function flush(attempt) {
-      if (state.inFlight || !state.rating) return;
+      if (preview || state.inFlight || !state.rating) return;
       var body = payload();
       if (body === null || body === state.sent) return;
       state.inFlight = true;
@@ -286,7 +289,7 @@
     }
 
     function flushOnLeave() {
-      var body = state.rating ? payload() : null;
+      var body = state.rating && !preview ? payload() : null;
       if (body !== null && body !== state.sent && navigator.sendBeacon) {
         if (navigator.sendBeacon(base + "/v1/ratings", new Blob([body], { type: "text/plain;charset=UTF-8" }))) state.sent = body;
       }

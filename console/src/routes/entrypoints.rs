@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -29,6 +29,7 @@ pub fn router() -> Router<ConsoleState> {
         .route("/entrypoints/{id}/edit", get(edit_form))
         .route("/entrypoints/{id}/snippet", get(snippet))
         .route("/entrypoints/{id}/self-test", post(self_test))
+        .route("/entrypoints/{id}/preview", get(preview))
         .route("/entrypoints/{id}/stats", get(statistics))
 }
 
@@ -426,6 +427,53 @@ fn snippet_page(
         self_test,
     };
     render(&page, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+struct PreviewQuery {
+    lang: Option<String>,
+}
+
+/// The live widget of an entrypoint in one language, for the snippet page's frames: the
+/// real script and configuration from ingest, in preview mode (nothing is stored). Its own
+/// policy lets it load the widget from ingest and be framed by the console only.
+async fn preview(
+    State(state): State<ConsoleState>,
+    PageUser(auth): PageUser,
+    Path(id): Path<String>,
+    Query(query): Query<PreviewQuery>,
+) -> Result<Response, PageError> {
+    let entrypoint = owned(&state, &auth, &id, Capability::ManageEntrypoints).await?;
+    let lang = query
+        .lang
+        .as_deref()
+        .and_then(Lang::from_tag)
+        .unwrap_or_default();
+    let ingest = &state.config.public_url;
+    let policy = format!(
+        "default-src 'none'; script-src {ingest} 'wasm-unsafe-eval'; connect-src {ingest}; \
+         style-src {ingest} 'unsafe-inline'; img-src {ingest} data:; font-src {ingest}; \
+         base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+    );
+    let html = format!(
+        "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title></head>\
+         <body><main><h1>{title}</h1>\
+         <script async src=\"{ingest}/widget/v1/satisfy.js\" data-entrypoint=\"{id}\" \
+         data-lang=\"{code}\" data-preview></script></main></body></html>",
+        code = lang.code(),
+        title = ui(lang).preview_title,
+        id = entrypoint.id.as_str(),
+    );
+    Ok((
+        [
+            (header::CONTENT_SECURITY_POLICY, policy),
+            (header::X_FRAME_OPTIONS, "SAMEORIGIN".to_owned()),
+            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
+        ],
+        html,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
-import { startSatisfy, launchBrowser, demoEntrypoint, ADMIN_PASSWORD } from "../harness.mjs";
+import { startSatisfy, launchBrowser, demoEntrypoint, api, ADMIN_PASSWORD } from "../harness.mjs";
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve("axe-core/axe.min.js");
@@ -196,5 +196,29 @@ test("the administrator checks the site for PNRR compliance; the report passes a
     assert.deepEqual(await axeViolations(view), [], locale);
     await localized.close();
   }
+  await context.close();
+});
+
+test("the snippet page previews the live widget in it, en and de; a citizen's click there stores nothing", async () => {
+  const demo = await demoEntrypoint(server.base);
+  const stats = async () => (await api(server.base, `/api/v1/entrypoints/${demo.id}/stats?granularity=day`)).summary.count;
+  const before = await stats();
+  const { context, page } = await signInAsPlatformAdmin("it-IT");
+  await page.goto(`${server.base}/console/entrypoints/${demo.id}/snippet`);
+  const titles = { it: "Quanto sono chiare le informazioni su questa pagina?",
+    en: "How clear is the information on this page?", de: "Wie verständlich sind die Informationen auf dieser Seite?" };
+  for (const lang of ["it", "en", "de"]) {
+    const frame = page.frameLocator(`iframe[src$="preview?lang=${lang}"]`);
+    const widget = frame.locator('[data-element="feedback"][data-satisfy-engine]');
+    await widget.waitFor({ timeout: 15_000 });
+    assert.equal((await frame.locator('[data-element="feedback-title"]').textContent()).trim(), titles[lang]);
+  }
+  // A real, trusted click on the Italian preview: the follow-up opens, nothing is sent.
+  const italian = page.frameLocator('iframe[src$="preview?lang=it"]');
+  await italian.locator('[data-element="feedback-rate-2"]').click();
+  await italian.locator('[data-element="feedback-rating-negative"]').waitFor({ state: "visible" });
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(await stats(), before, "a preview stores no rating");
+  assert.deepEqual(await axeViolations(page), [], "the snippet page with its previews");
   await context.close();
 });
