@@ -100,16 +100,26 @@ fn with_component(links: &str) -> Html<String> {
     page(format!("{links}{}", component(TITLE, true)))
 }
 
+/// Requests for the homepage's image: the crawl must not make any.
+static IMAGE_REQUESTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// A comune's site: menu, category pages, a services listing with "load more" and pages
 /// conforming, wrong, missing, tolerated and excluded by robots.txt.
 fn comune() -> Router {
     Router::new()
+        .route(
+            "/stemma.png",
+            get(|| async {
+                IMAGE_REQUESTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                ""
+            }),
+        )
         .route("/robots.txt", get(|| async { "User-agent: *\nDisallow: /privato\n" }))
         .route(
             "/",
             get(|| async {
                 with_component(
-                    r##"<nav><a data-element="management" href="/amministrazione">Amministrazione</a>
+                    r##"<img src="/stemma.png" alt="Stemma"><nav><a data-element="management" href="/amministrazione">Amministrazione</a>
                     <a data-element="news" href="/novita">Novità</a>
                     <a data-element="all-services" href="/servizi">Servizi</a>
                     <a data-element="live" href="/vivere">Vivere il comune</a>
@@ -255,6 +265,11 @@ async fn every_candidate_page_is_found_and_checked_as_the_validator_would() {
         ]
     );
     assert!(report.would_fail());
+    assert_eq!(
+        IMAGE_REQUESTS.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "images are not fetched, as the validator does not fetch them"
+    );
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["pages"][7]["kind"], "second-level");
     assert_eq!(json["pages"][7]["verdict"], "wrong");
