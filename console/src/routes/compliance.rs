@@ -15,7 +15,7 @@ use satisfy_core::Lang;
 use serde::Deserialize;
 use std::collections::HashMap;
 
-use super::pages::{Layout, check_csrf, local_time, render};
+use super::pages::{CsrfForm, Layout, check_csrf, local_time, render};
 use crate::ConsoleState;
 use crate::auth::{Authenticated, PageUser};
 use crate::error::PageError;
@@ -485,16 +485,11 @@ async fn page(
     Ok(render(&view, StatusCode::OK))
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    csrf: String,
-}
-
 /// Queues a run now (unless one is queued or running) and wakes this replica's runner.
 async fn run_now(
     State(state): State<ConsoleState>,
     PageUser(auth): PageUser,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&auth, &form.csrf)?;
     if !auth.can(Capability::RunCompliance) {

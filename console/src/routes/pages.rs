@@ -161,7 +161,7 @@ async fn switch_language(Path(code): Path<String>, Query(query): Query<NextPage>
     }
 }
 
-/// A form that carries only its CSRF token (sign-out buttons).
+/// A form that carries only its CSRF token (sign-out, revoke and run buttons).
 #[derive(Deserialize)]
 pub(crate) struct CsrfForm {
     pub(crate) csrf: String,

@@ -17,7 +17,7 @@ use crate::error::PageError;
 use crate::i18n::{Ui, UiLang, ui};
 use crate::invitations::{invite, valid_username};
 use crate::roles::{Capability, Role};
-use crate::routes::pages::{Layout, check_csrf, local_time, render};
+use crate::routes::pages::{CsrfForm, Layout, check_csrf, local_time, render};
 use crate::store::AuditEntry;
 use crate::tokens;
 
@@ -274,16 +274,11 @@ async fn create_token(
     tokens_page(&state, &auth, lang, Some(issued.secret)).await
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    csrf: String,
-}
-
 async fn revoke_token(
     State(state): State<ConsoleState>,
     PageUser(auth): PageUser,
     Path(id): Path<String>,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&auth, &form.csrf)?;
     team_admin(&auth)?;
