@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
-import { startSatisfy, launchBrowser, demoEntrypoint, api, ADMIN_PASSWORD } from "../harness.mjs";
+import { startSatisfy, launchBrowser, demoEntrypoint, api, authorization, ADMIN_PASSWORD } from "../harness.mjs";
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve("axe-core/axe.min.js");
@@ -220,5 +220,23 @@ test("the snippet page previews the live widget in it, en and de; a citizen's cl
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(await stats(), before, "a preview stores no rating");
   assert.deepEqual(await axeViolations(page), [], "the snippet page with its previews");
+  // Every kind previews its own questions.
+  for (const [kind, extra, title] of [
+    ["scheda_servizio", {}, titles.it],
+    ["valutazione_servizio", {}, "Quanto è stato facile usare questo servizio?"],
+    ["personalizzato", { custom: { question: "Come valuti lo sportello telematico?",
+      follow_ups: [{ question: "Quanto hai atteso?", options: ["Poco", "Troppo"] }] } }, "Come valuti lo sportello telematico?"],
+  ]) {
+    const response = await fetch(`${server.base}/api/v1/entrypoints`, {
+      method: "POST", headers: { Authorization: authorization(server.base), "content-type": "application/json" },
+      body: JSON.stringify({ name: `Anteprima ${kind}`, kind, ...extra }),
+    });
+    assert.equal(response.status, 201, kind);
+    const { id } = await response.json();
+    await page.goto(`${server.base}/console/entrypoints/${id}/snippet`);
+    const frame = page.frameLocator('iframe[src$="preview?lang=it"]');
+    await frame.locator('[data-element="feedback"][data-satisfy-engine]').waitFor({ timeout: 15_000 });
+    assert.equal((await frame.locator('[data-element="feedback-title"]').textContent()).trim(), title, kind);
+  }
   await context.close();
 });
