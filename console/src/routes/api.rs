@@ -29,6 +29,8 @@ use crate::store::{AuditEntry, EntrypointChanges, new_entrypoint};
 pub fn router() -> Router<ConsoleState> {
     Router::new()
         .route("/openapi.json", get(openapi))
+        .route("/docs", get(docs))
+        .route("/docs/{file}", get(docs_asset))
         .route("/entrypoints", get(list).post(create))
         .route("/entrypoints/{id}", get(show).put(update).patch(update))
         .route("/entrypoints/{id}/stats", get(statistics))
@@ -192,6 +194,45 @@ async fn openapi() -> Response {
             ApiError::Unavailable.into_response()
         }
     }
+}
+
+/// The API documentation page: Swagger UI (vendored from npm, see
+/// console/static/swagger-ui/vendor.sh) over the generated OpenAPI document.
+async fn docs() -> Response {
+    let html = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+        <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+        <title>Satisfy API</title>\
+        <link rel=\"stylesheet\" href=\"/api/v1/docs/swagger-ui.css\"></head>\
+        <body><main id=\"swagger-ui\"></main>\
+        <script src=\"/api/v1/docs/swagger-ui-bundle.js\"></script>\
+        <script src=\"/api/v1/docs/init.js\"></script></body></html>";
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+}
+
+async fn docs_asset(Path(file): Path<String>) -> Response {
+    let (body, content_type): (&'static [u8], &str) = match file.as_str() {
+        "swagger-ui-bundle.js" => (
+            include_bytes!("../../static/swagger-ui/swagger-ui-bundle.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "swagger-ui.css" => (
+            include_bytes!("../../static/swagger-ui/swagger-ui.css"),
+            "text/css; charset=utf-8",
+        ),
+        "init.js" => (
+            include_bytes!("../../static/swagger-ui/init.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        _ => return ApiError::NotFound.into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// An entrypoint as the API shows it.
