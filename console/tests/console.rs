@@ -1155,6 +1155,10 @@ async fn the_snippet_page_frames_a_live_preview_of_the_widget_in_every_language(
         .text()
         .await
         .unwrap();
+    assert!(
+        snippet.contains("<title>Codice da incorporare · Satisfy</title>"),
+        "the title holds only the page's name"
+    );
     for lang in ["it", "en", "de"] {
         assert!(
             snippet.contains(&format!(
