@@ -207,6 +207,17 @@ pub struct Appointment {
 }
 
 impl Appointment {
+    /// An appointment known so far only by its calendar.
+    fn new(calendar: &str) -> Appointment {
+        Appointment {
+            calendar: calendar.to_owned(),
+            service: None,
+            office: None,
+            booking: None,
+            steps: Vec::new(),
+        }
+    }
+
     /// The slot of its latest `booked` or `rescheduled` event.
     fn current_slot(&self) -> Option<Slot> {
         self.steps.iter().rev().find_map(|step| step.slot)
@@ -428,18 +439,6 @@ impl KpiInput {
         Places {
             offices: offices.into_iter().map(str::to_owned).collect(),
             calendars: calendars.into_iter().map(str::to_owned).collect(),
-        }
-    }
-}
-
-impl Appointment {
-    fn new(calendar: &str) -> Appointment {
-        Appointment {
-            calendar: calendar.to_owned(),
-            service: None,
-            office: None,
-            booking: None,
-            steps: Vec::new(),
         }
     }
 }

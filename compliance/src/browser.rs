@@ -87,8 +87,8 @@ pub struct OpenPage {
     _slot: OwnedSemaphorePermit,
 }
 
-/// The executable to run: the one given, or the first of [`CANDIDATES`] on the PATH.
-fn executable(explicit: Option<&Path>) -> Result<PathBuf, ComplianceError> {
+/// The browser to run: the one given, or the first of [`CANDIDATES`] on the PATH.
+pub fn find_browser(explicit: Option<&Path>) -> Result<PathBuf, ComplianceError> {
     if let Some(path) = explicit {
         return if path.is_file() {
             Ok(path.to_owned())
@@ -113,7 +113,7 @@ impl Chromium {
     /// Starts Chromium headless, without sandbox, GPU or background traffic, in a fresh
     /// profile, with the validator's Italian language and 800×600 viewport.
     pub async fn launch(settings: &Settings) -> Result<Chromium, ComplianceError> {
-        let executable = executable(settings.browser.as_deref())?;
+        let executable = find_browser(settings.browser.as_deref())?;
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()

@@ -15,7 +15,7 @@ pub mod discover;
 mod report;
 mod robots;
 
-pub use browser::Chromium;
+pub use browser::{Chromium, find_browser};
 pub use report::{CriterionReport, CriterionVerdict, PageKind, PageReport, Report, Verdict};
 
 use futures::StreamExt;
@@ -67,12 +67,17 @@ pub enum ComplianceError {
     Site(String),
 }
 
-/// Crawls `site` as the validator would and checks every candidate page.
-pub async fn run(site: &str, settings: &Settings) -> Result<Report, ComplianceError> {
-    let site = Url::parse(site)
+/// `raw` as an http(s) URL with a host.
+fn web_url(raw: &str) -> Result<Url, ComplianceError> {
+    Url::parse(raw)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-        .ok_or_else(|| ComplianceError::Site(site.to_owned()))?;
+        .ok_or_else(|| ComplianceError::Site(raw.to_owned()))
+}
+
+/// Crawls `site` as the validator would and checks every candidate page.
+pub async fn run(site: &str, settings: &Settings) -> Result<Report, ComplianceError> {
+    let site = web_url(site)?;
     let chromium = Chromium::launch(settings).await?;
     let report = check_site(&chromium, &site, settings).await;
     chromium.close().await;
@@ -85,10 +90,7 @@ pub async fn check_page(
     page: &str,
     settings: &Settings,
 ) -> Result<check::PageCheck, ComplianceError> {
-    let url = Url::parse(page)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-        .ok_or_else(|| ComplianceError::Site(page.to_owned()))?;
+    let url = web_url(page)?;
     let chromium = Chromium::launch(settings).await?;
     let result = check::check(&chromium, &url, &url).await;
     chromium.close().await;

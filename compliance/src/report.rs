@@ -1,7 +1,7 @@
 //! The report: a verdict per criterion as the validator would give it, and one row per
 //! candidate page; as JSON for pipelines and as a table for people.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
 use url::Url;
@@ -10,7 +10,7 @@ use crate::check::PageCheck;
 use crate::discover::Discovery;
 
 /// The kind of page the validator audits a URL as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PageKind {
     /// The site's homepage (C.SI.2.5).
@@ -24,6 +24,16 @@ pub enum PageKind {
 }
 
 impl PageKind {
+    /// Its code in reports ("first-level").
+    pub fn code(self) -> &'static str {
+        match self {
+            PageKind::Homepage => "homepage",
+            PageKind::FirstLevel => "first-level",
+            PageKind::SecondLevel => "second-level",
+            PageKind::Service => "service",
+        }
+    }
+
     /// The criterion auditing this kind of page.
     pub fn criterion(self) -> &'static str {
         match self {
@@ -48,7 +58,7 @@ pub const C_SI_2_5: &str = "C.SI.2.5";
 pub const C_SI_2_6: &str = "C.SI.2.6";
 
 /// One page's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Score 1: present and as required.
@@ -64,6 +74,17 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Its code in reports ("conforming").
+    pub fn code(self) -> &'static str {
+        match self {
+            Verdict::Conforming => "conforming",
+            Verdict::Tolerance => "tolerance",
+            Verdict::Wrong => "wrong",
+            Verdict::Missing => "missing",
+            Verdict::Error => "error",
+        }
+    }
+
     /// Whether this page fails its criterion if the auditor's sample draws it.
     pub fn fails(self) -> bool {
         matches!(self, Verdict::Wrong | Verdict::Missing | Verdict::Error)
@@ -71,7 +92,7 @@ impl Verdict {
 }
 
 /// A criterion's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CriterionVerdict {
     /// Passed.
@@ -197,10 +218,7 @@ impl fmt::Display for Report {
         writeln!(f)?;
         writeln!(f, "esito       tipo             criterio  pagina")?;
         for page in &self.pages {
-            let verdict = serde_json::to_value(page.verdict)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
+            let verdict = page.verdict.code();
             writeln!(
                 f,
                 "{:<11} {:<16} {:<9} {}",
@@ -246,5 +264,31 @@ impl fmt::Display for Report {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_the_json_names() {
+        for kind in [
+            PageKind::Homepage,
+            PageKind::FirstLevel,
+            PageKind::SecondLevel,
+            PageKind::Service,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.code());
+        }
+        for verdict in [
+            Verdict::Conforming,
+            Verdict::Tolerance,
+            Verdict::Wrong,
+            Verdict::Missing,
+            Verdict::Error,
+        ] {
+            assert_eq!(serde_json::to_value(verdict).unwrap(), verdict.code());
+        }
     }
 }

@@ -22,6 +22,10 @@ const STALE_MS: i64 = 3 * 3_600_000;
 /// How often the runner looks for work when nobody wakes it.
 const POLL: Duration = Duration::from_secs(60);
 
+/// How often the weekly runs are queued: each pass tries a write for every ente, too much
+/// for every poll.
+const SCHEDULE: Duration = Duration::from_secs(3600);
+
 /// Settings of the compliance runs.
 #[derive(Debug, Clone, Default)]
 pub struct ComplianceConfig {
@@ -75,11 +79,14 @@ pub fn spawn_runner(state: ConsoleState) -> tokio::task::JoinHandle<()> {
             browser: state.config.compliance.browser.clone(),
             ..Settings::default()
         };
+        let mut scheduled: Option<tokio::time::Instant> = None;
         loop {
-            if state.config.compliance.weekly
-                && let Err(error) = queue_weekly(&state).await
+            if state.config.compliance.weekly && scheduled.is_none_or(|at| at.elapsed() >= SCHEDULE)
             {
-                tracing::warn!(%error, "queueing weekly compliance runs");
+                scheduled = Some(tokio::time::Instant::now());
+                if let Err(error) = queue_weekly(&state).await {
+                    tracing::warn!(%error, "queueing weekly compliance runs");
+                }
             }
             let claimed = state
                 .store

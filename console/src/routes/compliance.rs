@@ -10,7 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use satisfy_aggregator::model::PageEvidence;
-use satisfy_compliance::Verdict;
+use satisfy_compliance::{CriterionVerdict, PageKind, Verdict};
 use satisfy_core::Lang;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -230,15 +230,15 @@ struct StoredReport {
 #[derive(Debug, Deserialize)]
 struct StoredCriterion {
     code: String,
-    verdict: String,
+    verdict: CriterionVerdict,
 }
 
 #[derive(Debug, Deserialize)]
 struct StoredPage {
     url: String,
-    kind: String,
+    kind: PageKind,
     criteria: Vec<String>,
-    verdict: String,
+    verdict: Verdict,
     errors: Vec<String>,
     #[serde(default)]
     stricter: Vec<String>,
@@ -248,16 +248,13 @@ fn parse_report(run: &ComplianceRun) -> Option<StoredReport> {
     serde_json::from_str(run.report.as_deref()?).ok()
 }
 
-const KINDS: [&str; 4] = ["homepage", "first-level", "second-level", "service"];
-const VERDICTS: [&str; 5] = ["conforming", "tolerance", "wrong", "missing", "error"];
-
-fn pick(words: &[&'static str], codes: &[&str], code: &str) -> &'static str {
-    codes
-        .iter()
-        .position(|c| *c == code)
-        .and_then(|i| words.get(i))
-        .copied()
-        .unwrap_or("")
+fn kind_word(t: &Texts, kind: PageKind) -> &'static str {
+    match kind {
+        PageKind::Homepage => t.kinds[0],
+        PageKind::FirstLevel => t.kinds[1],
+        PageKind::SecondLevel => t.kinds[2],
+        PageKind::Service => t.kinds[3],
+    }
 }
 
 /// A page verdict in `lang`.
@@ -281,11 +278,11 @@ pub(crate) fn verdict_class(verdict: Verdict) -> &'static str {
     }
 }
 
-fn criterion_word(t: &Texts, verdict: &str) -> &'static str {
+fn criterion_word(t: &Texts, verdict: CriterionVerdict) -> &'static str {
     match verdict {
-        "pass" => t.pass,
-        "tolerance" => t.tolerance,
-        _ => t.fail,
+        CriterionVerdict::Pass => t.pass,
+        CriterionVerdict::Tolerance => t.tolerance,
+        CriterionVerdict::Fail => t.fail,
     }
 }
 
@@ -391,7 +388,7 @@ async fn page(
                 .pages
                 .iter()
                 .filter(|p| p.criteria.contains(&criterion.code))
-                .filter(|p| matches!(p.verdict.as_str(), "wrong" | "missing" | "error"))
+                .filter(|p| p.verdict.fails())
                 .count();
             let risk = match failing {
                 0 => t.no_risk.to_owned(),
@@ -401,8 +398,8 @@ async fn page(
             .replace("{code}", &criterion.code);
             criteria.push(CriterionView {
                 code: criterion.code.clone(),
-                verdict: criterion_word(t, &criterion.verdict),
-                class: if criterion.verdict == "fail" {
+                verdict: criterion_word(t, criterion.verdict),
+                class: if criterion.verdict == CriterionVerdict::Fail {
                     "bad"
                 } else {
                     "good"
@@ -421,13 +418,9 @@ async fn page(
         for page in report.pages {
             let seen = evidence.get(&page.url);
             rows.push(PageView {
-                kind: pick(&t.kinds, &KINDS, &page.kind),
-                verdict: pick(&t.verdicts, &VERDICTS, &page.verdict),
-                class: match page.verdict.as_str() {
-                    "conforming" => "good",
-                    "tolerance" => "warn",
-                    _ => "bad",
-                },
+                kind: kind_word(t, page.kind),
+                verdict: verdict_word(lang, page.verdict),
+                class: verdict_class(page.verdict),
                 last_30: seen.map_or(0, |e| e.last_30_days),
                 last_90: seen.map_or(0, |e| e.last_90_days),
                 latest: seen.and_then(|e| e.latest_ms).map(when).unwrap_or_default(),
@@ -454,7 +447,7 @@ async fn page(
                     .map(|r| {
                         r.criteria
                             .iter()
-                            .map(|c| format!("{} {}", c.code, criterion_word(t, &c.verdict)))
+                            .map(|c| format!("{} {}", c.code, criterion_word(t, c.verdict)))
                             .collect::<Vec<_>>()
                             .join(" · ")
                     })
@@ -595,9 +588,9 @@ async fn report_csv(
             &mut out,
             &[
                 cell(&page.url),
-                page.kind.clone(),
+                page.kind.code().to_owned(),
                 page.criteria.join(","),
-                page.verdict.clone(),
+                page.verdict.code().to_owned(),
                 cell(&page.errors.join("; ")),
                 cell(&page.stricter.join("; ")),
             ],
