@@ -394,7 +394,7 @@ async fn rate(client: &reqwest::Client, ingest: &str, entrypoint: &str, n: u64) 
         json!({"id": id, "entrypoint": entrypoint, "page": "https://www.comune.example.it/", "rating": stars, "lang": "it"}),
     ];
     if n.is_multiple_of(2) {
-        bodies.push(json!({"id": id, "entrypoint": entrypoint, "page": "https://www.comune.example.it/", "rating": stars, "lang": "it", "comment": "aggiornamento"}));
+        bodies.push(json!({"id": id, "entrypoint": entrypoint, "page": "https://www.comune.example.it/", "rating": stars, "lang": "it", "comment": "aggiornamento, chiamatemi al 333 1234567"}));
     }
     let mut acknowledged = 0;
     for body in bodies {
@@ -601,6 +601,15 @@ async fn replicas_share_the_configuration(stack: &Stack, entrypoint: &str) {
     assert_eq!(shown["name"], "Servizi", "{shown}");
     let stats = get(format!("/entrypoints/{entrypoint}/stats")).await;
     assert!(stats["summary"]["count"].as_u64() > Some(0), "{stats}");
+    // The phone number was redacted by ingest, before Kafka.
+    let comments = stats["comments"].as_array().unwrap();
+    assert!(!comments.is_empty(), "{stats}");
+    for comment in comments {
+        assert_eq!(
+            comment["comment"], "aggiornamento, chiamatemi al [telefono]",
+            "{comment}"
+        );
+    }
 
     // Cookies are per host, not per port: one browser, two replicas.
     let browser = reqwest::Client::builder()

@@ -190,6 +190,29 @@ async fn accepts_a_rating_and_counts_updates_and_duplicates_once() {
 }
 
 #[tokio::test]
+async fn personal_data_in_comments_is_redacted_before_it_is_stored() {
+    let app = spawn(generous()).await;
+    let comment = "Sono RSSMRA85T10A562S, scrivete a mario.rossi@gmail.com o al 347 123 4567; \
+                   rimborso su IT60 X054 2811 1010 0000 0123 456, carta 4111 1111 1111 1111";
+    let response = app.post(&rating(&new_id(), 1, &[], Some(comment))).await;
+    assert_eq!(response.status(), 202);
+    let today = chrono::Utc::now().date_naive();
+    let filter = Filter {
+        tenant: TenantId::parse("bugliano").unwrap(),
+        entrypoint: None,
+        from: today.pred_opt().unwrap(),
+        to: today.succ_opt().unwrap(),
+        tz: chrono_tz::Europe::Rome,
+    };
+    let stored = app.store.latest_comments(&filter, 10).await.unwrap();
+    assert_eq!(
+        stored[0].comment,
+        "Sono [codice fiscale], scrivete a [email] o al [telefono]; \
+         rimborso su [iban], carta [carta]"
+    );
+}
+
+#[tokio::test]
 async fn every_error_status_has_a_typed_json_body() {
     let app = spawn(generous()).await;
     let json_type = Some("application/json");

@@ -9,6 +9,8 @@ pub mod event;
 pub mod lang;
 pub mod rating;
 pub mod rating_log;
+#[cfg(feature = "redact")]
+pub mod redact;
 pub mod scope;
 pub mod survey;
 

@@ -196,6 +196,18 @@ impl Comment {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// This comment with personal data replaced by placeholders ([`crate::redact`]), still
+    /// at most [`COMMENT_MAX_CHARS`] long.
+    #[cfg(feature = "redact")]
+    pub fn redacted(self) -> Comment {
+        match crate::redact::redact(&self.0) {
+            std::borrow::Cow::Borrowed(_) => self,
+            std::borrow::Cow::Owned(text) => {
+                Comment(text.chars().take(COMMENT_MAX_CHARS).collect())
+            }
+        }
+    }
 }
 
 /// A rating whose fields are valid on their own; answers are not yet checked.

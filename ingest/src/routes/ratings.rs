@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use satisfy_core::StoredRating;
-use satisfy_core::{Origin, RatingSubmission};
+use satisfy_core::{Comment, Origin, RatingSubmission};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -195,7 +195,9 @@ async fn store_rating(
     })?;
     let json: serde_json::Value =
         serde_json::from_slice(&body).map_err(|_| ApiError::MalformedJson)?;
-    let submission = RatingSubmission::parse(&json).map_err(ApiError::InvalidRating)?;
+    let mut submission = RatingSubmission::parse(&json).map_err(ApiError::InvalidRating)?;
+    // Before anything leaves this handler, for every sink: personal data never rests.
+    submission.comment = submission.comment.map(Comment::redacted);
     tracing::Span::current().record("entrypoint", submission.entrypoint.as_str());
 
     let entrypoint = state
