@@ -129,7 +129,7 @@ fn valid_card(candidate: &str) -> bool {
             _ => digit * 2,
         })
         .sum();
-    (13..=19).contains(&digits.len()) && sum % 10 == 0
+    (13..=19).contains(&digits.len()) && sum.is_multiple_of(10)
 }
 
 /// A phone number: 9 to 13 digits in all, or 8 to 15 after an international prefix
