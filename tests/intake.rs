@@ -3,7 +3,7 @@
 
 use satisfy::store_sink::StoreSink;
 use satisfy_aggregator::{
-    AnalyticsQuery, EventStore, Filter, GroupWriter, SqliteStore, WriterConfig,
+    AnalyticsQuery, EventStore, Filter, GroupWriter, RatingQuery, SqliteStore, WriterConfig,
 };
 use satisfy_core::{
     Entrypoint, EntrypointId, EntrypointKind, EntrypointStatus, Origin, Scope, TenantId,
@@ -204,9 +204,13 @@ async fn personal_data_in_comments_is_redacted_before_it_is_stored() {
         to: today.succ_opt().unwrap(),
         tz: chrono_tz::Europe::Rome,
     };
-    let stored = app.store.latest_comments(&filter, 10).await.unwrap();
+    let stored = app
+        .store
+        .ratings(&RatingQuery::all(filter), None, 10)
+        .await
+        .unwrap();
     assert_eq!(
-        stored[0].comment,
+        stored[0].comment.as_deref().unwrap(),
         "Sono [codice fiscale], scrivete a [email] o al [telefono]; \
          rimborso su [iban], carta [carta]"
     );

@@ -21,10 +21,10 @@ use crate::kpi::{
     KpiInput, KpiScope,
 };
 use crate::model::{
-    AnswerCount, Bucket, CommentRow, Filter, PageEvidence, PageStats, StoredEvent, StoredRating,
-    Tally,
+    AnswerCount, Bucket, Filter, PageEvidence, PageRanking, PageStats, RatingCursor, RatingQuery,
+    RatingRow, StoredEvent, StoredRating, Tally,
 };
-use crate::sqlite::{decode_stored_event, rank_pages};
+use crate::sqlite::decode_stored_event;
 use crate::store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome, service_of};
 use satisfy_core::TenantId;
 use satisfy_core::event::{ApplicationState, EventKind, ServiceEvent, Slot};
@@ -186,7 +186,7 @@ const MIGRATIONS: &[&str] = &[
 const LOOKUP_CHUNK: usize = 2000;
 
 #[derive(Debug, Row, Serialize, Deserialize)]
-struct RatingRow {
+struct StoredRatingRow {
     tenant: String,
     #[serde(with = "clickhouse::serde::uuid")]
     id: Uuid,
@@ -356,7 +356,7 @@ impl RatingStore for ClickHouseStore {
                     stored.received_at_ms
                 }
             };
-            rows.push(RatingRow {
+            rows.push(StoredRatingRow {
                 tenant: stored.tenant.as_str().to_owned(),
                 id: rating.id,
                 entrypoint: rating.entrypoint.as_str().to_owned(),
@@ -373,7 +373,7 @@ impl RatingStore for ClickHouseStore {
         if !rows.is_empty() {
             let mut insert = self
                 .client
-                .insert::<RatingRow>("ratings")
+                .insert::<StoredRatingRow>("ratings")
                 .await
                 .map_err(error("insert"))?;
             for row in &rows {
@@ -889,62 +889,122 @@ impl AnalyticsQuery for ClickHouseStore {
             .collect())
     }
 
-    async fn latest_comments(
+    async fn ratings(
         &self,
-        filter: &Filter,
+        query: &RatingQuery,
+        after: Option<&RatingCursor>,
         limit: usize,
-    ) -> Result<Vec<CommentRow>, StoreError> {
+    ) -> Result<Vec<RatingRow>, StoreError> {
         #[derive(Row, Deserialize)]
         struct Row_ {
+            #[serde(with = "clickhouse::serde::uuid")]
+            id: uuid::Uuid,
             created_ms: i64,
             entrypoint: String,
             page: String,
             stars: u8,
-            text: String,
+            answers: Vec<String>,
+            text: Option<String>,
+            language: String,
         }
+        // The first page starts before the end of time.
+        let (after_ms, after_id) = match after {
+            Some(cursor) => (cursor.created_at_ms, cursor.id.hyphenated().to_string()),
+            None => (i64::MAX, String::new()),
+        };
         // Aliases are visible in WHERE in ClickHouse: never alias over a filtered column.
         let sql = format!(
-            "SELECT created_ms, toString(entrypoint) AS entrypoint, page, stars, assumeNotNull(comment) AS text
-             FROM ratings FINAL WHERE {RANGE} AND comment IS NOT NULL
-             ORDER BY created_ms DESC, toString(id) LIMIT ?"
+            "SELECT id, created_ms, toString(entrypoint) AS entrypoint, page, stars,
+                    arraySort(arrayMap(a -> toString(a), answers)) AS answers, comment AS text,
+                    toString(lang) AS language
+             FROM ratings FINAL WHERE {RANGE}
+               AND bitTest(?, stars)
+               AND (? = '' OR has(answers, ?))
+               AND (? = '' OR page = ?)
+               AND (? = '' OR lang = ?)
+               AND (? = '' OR comment ILIKE ?)
+               AND (NOT ? OR comment IS NOT NULL)
+               AND (created_ms, toString(id)) < (?, ?)
+             ORDER BY created_ms DESC, toString(id) DESC LIMIT ?"
         );
+        let answer = query.answer.as_deref().unwrap_or("");
+        let page = query.page.as_deref().unwrap_or("");
+        let lang = query.lang.map(|l| l.code()).unwrap_or("");
+        let pattern = query.text_pattern().unwrap_or_default();
         let rows: Vec<Row_> = self
-            .ranged(&sql, filter)
+            .ranged(&sql, &query.filter)
+            .bind(query.stars_mask())
+            .bind(answer)
+            .bind(answer)
+            .bind(page)
+            .bind(page)
+            .bind(lang)
+            .bind(lang)
+            .bind(&pattern)
+            .bind(&pattern)
+            .bind(query.with_comment)
+            .bind(after_ms)
+            .bind(&after_id)
             .bind(limit as u64)
             .fetch_all()
             .await
-            .map_err(error("comments"))?;
+            .map_err(error("ratings"))?;
         Ok(rows
             .into_iter()
-            .map(|r| CommentRow {
+            .map(|r| RatingRow {
+                id: r.id,
                 created_at_ms: r.created_ms,
                 entrypoint: r.entrypoint,
                 page: r.page,
                 rating: r.stars,
+                answers: r.answers,
                 comment: r.text,
+                lang: r.language,
             })
             .collect())
     }
 
-    async fn pages(&self, filter: &Filter, limit: usize) -> Result<Vec<PageStats>, StoreError> {
+    async fn pages(
+        &self,
+        filter: &Filter,
+        ranking: &PageRanking,
+    ) -> Result<Vec<PageStats>, StoreError> {
         #[derive(Row, Deserialize)]
         struct Row_ {
             page: String,
-            stars: u8,
-            n: u64,
+            distribution: Vec<u64>,
         }
+        let (prior_ratings, prior_sum) = (
+            PageRanking::PRIOR_RATINGS,
+            PageRanking::PRIOR_RATINGS * PageRanking::PRIOR_STARS,
+        );
         let sql = format!(
-            "SELECT page, stars, count() AS n FROM ratings FINAL WHERE {RANGE} GROUP BY page, stars"
+            "SELECT page, [countIf(stars = 1), countIf(stars = 2), countIf(stars = 3),
+                           countIf(stars = 4), countIf(stars = 5)] AS distribution
+             FROM ratings FINAL WHERE {RANGE} GROUP BY page HAVING count() >= ?
+             ORDER BY (sum(stars) + {prior_sum}) / (count() + {prior_ratings}), count() DESC, page
+             LIMIT ?"
         );
         let rows: Vec<Row_> = self
             .ranged(&sql, filter)
+            .bind(ranking.min_ratings)
+            .bind(ranking.limit as u64)
             .fetch_all()
             .await
             .map_err(error("pages"))?;
-        Ok(rank_pages(
-            rows.into_iter().map(|r| (r.page, r.stars, r.n)),
-            limit,
-        ))
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let mut tally = Tally::default();
+                for (stars, count) in (1..=5u8).zip(r.distribution) {
+                    tally.add(stars, count);
+                }
+                PageStats {
+                    page: r.page,
+                    tally,
+                }
+            })
+            .collect())
     }
 
     async fn page_evidence(

@@ -4,8 +4,9 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 pub use satisfy_core::StoredRating;
 pub use satisfy_core::event::StoredEvent;
-use satisfy_core::{EntrypointId, TenantId};
+use satisfy_core::{EntrypointId, Lang, TenantId};
 use serde::Serialize;
+use uuid::Uuid;
 
 /// What a query covers: one tenant, optionally one entrypoint, a range of local dates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,9 +111,68 @@ pub struct AnswerCount {
     pub count: u64,
 }
 
-/// A free-text comment with its context.
+/// Which ratings a listing or an export reads: a filter's range, narrowed further.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RatingQuery {
+    /// Tenant, entrypoint and dates.
+    pub filter: Filter,
+    /// Only ratings with one of these star counts; empty for any.
+    pub stars: Vec<u8>,
+    /// Only ratings that chose this follow-up answer (an option id).
+    pub answer: Option<String>,
+    /// Only ratings of this exact page URL.
+    pub page: Option<String>,
+    /// Only ratings given in this language.
+    pub lang: Option<Lang>,
+    /// Only ratings whose comment contains this text (ASCII letters in any case).
+    pub text: Option<String>,
+    /// Only ratings with a comment.
+    pub with_comment: bool,
+}
+
+impl RatingQuery {
+    /// Every rating of the filter.
+    pub fn all(filter: Filter) -> RatingQuery {
+        RatingQuery {
+            filter,
+            stars: Vec::new(),
+            answer: None,
+            page: None,
+            lang: None,
+            text: None,
+            with_comment: false,
+        }
+    }
+
+    /// The star counts asked for as a bit set (bit n for n stars), every one when none is.
+    pub fn stars_mask(&self) -> u8 {
+        match self.stars.iter().fold(0u8, |mask, s| {
+            mask | 1u8.checked_shl(u32::from(*s)).unwrap_or(0)
+        }) {
+            0 => 0b11_1110,
+            mask => mask,
+        }
+    }
+
+    /// `text` as a LIKE pattern matching it anywhere, its wildcards escaped with `\\`.
+    pub fn text_pattern(&self) -> Option<String> {
+        self.text.as_ref().map(|text| {
+            let escaped = text
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        })
+    }
+}
+
+/// One rating as listings and exports show it: its latest version, dated by its first
+/// reception.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct CommentRow {
+pub struct RatingRow {
+    /// The rating's id.
+    #[schema(value_type = String, format = "uuid")]
+    pub id: Uuid,
     /// When the rating was first received, milliseconds since the Unix epoch.
     pub created_at_ms: i64,
     /// Entrypoint rated.
@@ -121,8 +181,71 @@ pub struct CommentRow {
     pub page: String,
     /// Stars given.
     pub rating: u8,
-    /// The comment.
-    pub comment: String,
+    /// Follow-up answers chosen (option ids), in id order.
+    pub answers: Vec<String>,
+    /// The free-text comment, with personal data already redacted at intake.
+    pub comment: Option<String>,
+    /// Language the widget was shown in.
+    pub lang: String,
+}
+
+/// Where the next page of a listing starts: after this rating in the listing's order
+/// (newest first reception first, then id descending).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RatingCursor {
+    /// The last listed rating's first reception.
+    pub created_at_ms: i64,
+    /// The last listed rating's id.
+    pub id: Uuid,
+}
+
+impl RatingCursor {
+    /// The cursor after `row`.
+    pub fn after(row: &RatingRow) -> RatingCursor {
+        RatingCursor {
+            created_at_ms: row.created_at_ms,
+            id: row.id,
+        }
+    }
+
+    /// Parses the form [`RatingCursor::to_string`] gives.
+    pub fn parse(raw: &str) -> Option<RatingCursor> {
+        let (ms, id) = raw.split_once('_')?;
+        Some(RatingCursor {
+            created_at_ms: ms.parse().ok()?,
+            id: Uuid::parse_str(id).ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for RatingCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}_{}", self.created_at_ms, self.id.hyphenated())
+    }
+}
+
+/// How the per-page ranking picks and orders pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRanking {
+    /// Pages with fewer ratings in the range are left out.
+    pub min_ratings: u64,
+    /// At most this many pages.
+    pub limit: usize,
+}
+
+impl PageRanking {
+    /// How many ratings of [`PageRanking::PRIOR_STARS`] a page's average is shrunk with.
+    pub const PRIOR_RATINGS: u64 = 10;
+    /// The scale's midpoint, where a page with few ratings is pulled.
+    pub const PRIOR_STARS: u64 = 3;
+
+    /// The order's key: the page's average as if it also had ten ratings of three stars
+    /// (a Bayesian average), so that two ratings of one star rank after fifty ratings
+    /// averaging 1.5 — the more ratings say a page is bad, the surer it is.
+    pub fn score(tally: &Tally) -> f64 {
+        (tally.sum + Self::PRIOR_RATINGS * Self::PRIOR_STARS) as f64
+            / (tally.count + Self::PRIOR_RATINGS) as f64
+    }
 }
 
 /// Ratings of one page.
@@ -169,5 +292,28 @@ mod tests {
         // 1.125 → 1.13 (half up), which float rounding of 1.125 * 100 would not guarantee.
         assert_eq!(tally(&[(1, 7), (2, 1)]).average(), 1.13);
         assert_eq!(tally(&[(1, 1), (9, 1)]).count, 1);
+    }
+
+    #[test]
+    fn queries_give_star_masks_patterns_and_cursors() {
+        let filter = Filter {
+            tenant: TenantId::parse("bugliano").unwrap(),
+            entrypoint: None,
+            from: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            to: NaiveDate::from_ymd_opt(2026, 1, 31).unwrap(),
+            tz: chrono_tz::Europe::Rome,
+        };
+        let mut query = RatingQuery::all(filter);
+        assert_eq!(query.stars_mask(), 0b11_1110);
+        query.stars = vec![1, 5, 200];
+        assert_eq!(query.stars_mask(), 0b10_0010);
+        query.text = Some("50% d_i \\".into());
+        assert_eq!(query.text_pattern().unwrap(), "%50\\% d\\_i \\\\%");
+        let cursor = RatingCursor {
+            created_at_ms: 1_767_225_600_000,
+            id: Uuid::from_u128(7),
+        };
+        assert_eq!(RatingCursor::parse(&cursor.to_string()), Some(cursor));
+        assert_eq!(RatingCursor::parse("x_y"), None);
     }
 }

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use crate::buckets::{Granularity, SLOT_MS, bucketize};
 use crate::kpi::{Application, ApplicationStep, KpiInput, KpiScope};
 use crate::model::{
-    AnswerCount, Bucket, CommentRow, Filter, PageEvidence, PageStats, StoredEvent, StoredRating,
-    Tally,
+    AnswerCount, Bucket, Filter, PageEvidence, PageRanking, PageStats, RatingCursor, RatingQuery,
+    RatingRow, StoredEvent, StoredRating, Tally,
 };
 use crate::store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome, service_of};
 use satisfy_core::TenantId;
@@ -83,6 +83,14 @@ const MIGRATIONS: &[&str] = &[
                json_extract(body, '$.data.office'), json_extract(body, '$.data.legal_deadline_days')
         FROM events WHERE type = 'it.satisfy.application.status';
     CREATE INDEX events_service_type ON events (tenant, service, type);
+"#,
+    r#"
+    -- Listings and exports page newest first by (created_at, id): with id in the index,
+    -- a page is one backward index walk stopping at its limit.
+    DROP INDEX ratings_tenant_created;
+    CREATE INDEX ratings_tenant_created ON ratings (tenant, created_at, id);
+    DROP INDEX ratings_entrypoint_created;
+    CREATE INDEX ratings_entrypoint_created ON ratings (entrypoint, created_at, id);
 "#,
 ];
 
@@ -582,27 +590,99 @@ impl AnalyticsQuery for SqliteStore {
         .await
     }
 
-    async fn latest_comments(
+    async fn ratings(
         &self,
-        filter: &Filter,
+        query: &RatingQuery,
+        after: Option<&RatingCursor>,
         limit: usize,
-    ) -> Result<Vec<CommentRow>, StoreError> {
-        let p = range_params(filter);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read("latest comments", move |conn| {
-            let sql = format!(
-                "SELECT created_at, entrypoint, page, stars, comment FROM ratings
-                 WHERE {RANGE} AND comment IS NOT NULL
-                 ORDER BY created_at DESC, id LIMIT ?5"
+    ) -> Result<Vec<RatingRow>, StoreError> {
+        let (start, end) = query.filter.utc_range_ms();
+        // Only the conditions asked for are written, so the planner walks one index
+        // ((tenant or entrypoint), created_at, id) backwards and stops at the limit.
+        let mut clauses = vec!["created_at >= :start AND created_at < :end"];
+        let mut values: Vec<(&str, rusqlite::types::Value)> =
+            vec![(":start", start.into()), (":end", end.into())];
+        match &query.filter.entrypoint {
+            Some(entrypoint) => {
+                clauses.push("entrypoint = :entrypoint");
+                values.push((":entrypoint", entrypoint.as_str().to_owned().into()));
+            }
+            None => {
+                clauses.push("tenant = :tenant");
+                values.push((":tenant", query.filter.tenant.as_str().to_owned().into()));
+            }
+        }
+        if !query.stars.is_empty() {
+            clauses.push("(:stars >> stars) & 1");
+            values.push((":stars", i64::from(query.stars_mask()).into()));
+        }
+        if let Some(answer) = &query.answer {
+            clauses.push(
+                "EXISTS (SELECT 1 FROM rating_answers a WHERE a.rating_id = ratings.id
+                         AND a.option_id = :answer)",
             );
+            values.push((":answer", answer.clone().into()));
+        }
+        if let Some(page) = &query.page {
+            clauses.push("page = :page");
+            values.push((":page", page.clone().into()));
+        }
+        if let Some(lang) = query.lang {
+            clauses.push("lang = :lang");
+            values.push((":lang", lang.code().to_owned().into()));
+        }
+        if let Some(pattern) = query.text_pattern() {
+            clauses.push("comment LIKE :text ESCAPE '\\'");
+            values.push((":text", pattern.into()));
+        }
+        if query.with_comment {
+            clauses.push("comment IS NOT NULL");
+        }
+        if let Some(after) = after {
+            clauses.push("(created_at, id) < (:after_ms, :after_id)");
+            values.push((":after_ms", after.created_at_ms.into()));
+            values.push((":after_id", after.id.hyphenated().to_string().into()));
+        }
+        values.push((":limit", i64::try_from(limit).unwrap_or(i64::MAX).into()));
+        let sql = format!(
+            "SELECT id, created_at, entrypoint, page, stars, comment, lang,
+                    (SELECT json_group_array(option_id) FROM
+                       (SELECT option_id FROM rating_answers WHERE rating_id = ratings.id
+                        ORDER BY option_id))
+             FROM ratings WHERE {}
+             ORDER BY created_at DESC, id DESC LIMIT :limit",
+            clauses.join(" AND ")
+        );
+        self.read("ratings", move |conn| {
             let mut statement = conn.prepare_cached(&sql)?;
-            let rows = statement.query_map(params![p.0, p.1, p.2, p.3, limit], |row| {
-                Ok(CommentRow {
-                    created_at_ms: row.get(0)?,
-                    entrypoint: row.get(1)?,
-                    page: row.get(2)?,
-                    rating: row.get(3)?,
-                    comment: row.get(4)?,
+            let named: Vec<(&str, &dyn rusqlite::ToSql)> = values
+                .iter()
+                .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
+                .collect();
+            let rows = statement.query_map(named.as_slice(), |row| {
+                let id: String = row.get(0)?;
+                let answers: String = row.get(7)?;
+                Ok(RatingRow {
+                    id: uuid::Uuid::parse_str(&id).map_err(|error| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            0,
+                            rusqlite::types::Type::Text,
+                            Box::new(error),
+                        )
+                    })?,
+                    created_at_ms: row.get(1)?,
+                    entrypoint: row.get(2)?,
+                    page: row.get(3)?,
+                    rating: row.get(4)?,
+                    comment: row.get(5)?,
+                    lang: row.get(6)?,
+                    answers: serde_json::from_str(&answers).map_err(|error| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            7,
+                            rusqlite::types::Type::Text,
+                            Box::new(error),
+                        )
+                    })?,
                 })
             })?;
             rows.collect()
@@ -610,25 +690,42 @@ impl AnalyticsQuery for SqliteStore {
         .await
     }
 
-    async fn pages(&self, filter: &Filter, limit: usize) -> Result<Vec<PageStats>, StoreError> {
+    async fn pages(
+        &self,
+        filter: &Filter,
+        ranking: &PageRanking,
+    ) -> Result<Vec<PageStats>, StoreError> {
         let p = range_params(filter);
-        let rows = self
-            .read("pages", move |conn| {
-                let sql = format!(
-                    "SELECT page, stars, COUNT(*) FROM ratings WHERE {RANGE} GROUP BY page, stars"
-                );
-                let mut statement = conn.prepare_cached(&sql)?;
-                let rows = statement.query_map(params![p.0, p.1, p.2, p.3], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, u8>(1)?,
-                        row.get::<_, u64>(2)?,
-                    ))
-                })?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .await?;
-        Ok(rank_pages(rows, limit))
+        let (min, limit) = (
+            i64::try_from(ranking.min_ratings).unwrap_or(i64::MAX),
+            i64::try_from(ranking.limit).unwrap_or(i64::MAX),
+        );
+        let (prior_ratings, prior_sum) = (
+            PageRanking::PRIOR_RATINGS,
+            PageRanking::PRIOR_RATINGS * PageRanking::PRIOR_STARS,
+        );
+        self.read("pages", move |conn| {
+            let sql = format!(
+                "SELECT page, SUM(stars = 1), SUM(stars = 2), SUM(stars = 3), SUM(stars = 4),
+                        SUM(stars = 5), COUNT(*) AS n
+                 FROM ratings WHERE {RANGE} GROUP BY page HAVING n >= ?5
+                 ORDER BY (SUM(stars) + {prior_sum}) * 1.0 / (n + {prior_ratings}), n DESC, page
+                 LIMIT ?6"
+            );
+            let mut statement = conn.prepare_cached(&sql)?;
+            let rows = statement.query_map(params![p.0, p.1, p.2, p.3, min, limit], |row| {
+                let mut tally = Tally::default();
+                for stars in 1..=5u8 {
+                    tally.add(stars, row.get(usize::from(stars))?);
+                }
+                Ok(PageStats {
+                    page: row.get(0)?,
+                    tally,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
     }
 
     async fn page_evidence(
@@ -662,30 +759,4 @@ impl AnalyticsQuery for SqliteStore {
         })
         .await
     }
-}
-
-/// Folds `(page, stars, count)` rows into per-page tallies, worst average first, then most
-/// rated, then by URL; shared by every backend so ties break the same way.
-pub fn rank_pages(
-    rows: impl IntoIterator<Item = (String, u8, u64)>,
-    limit: usize,
-) -> Vec<PageStats> {
-    let mut pages: std::collections::BTreeMap<String, Tally> = Default::default();
-    for (page, stars, count) in rows {
-        pages.entry(page).or_default().add(stars, count);
-    }
-    let mut ranked: Vec<PageStats> = pages
-        .into_iter()
-        .map(|(page, tally)| PageStats { page, tally })
-        .collect();
-    // Compare sum_a/count_a with sum_b/count_b exactly by cross-multiplying.
-    ranked.sort_by(|a, b| {
-        let left = u128::from(a.tally.sum) * u128::from(b.tally.count);
-        let right = u128::from(b.tally.sum) * u128::from(a.tally.count);
-        left.cmp(&right)
-            .then(b.tally.count.cmp(&a.tally.count))
-            .then(a.page.cmp(&b.page))
-    });
-    ranked.truncate(limit);
-    ranked
 }

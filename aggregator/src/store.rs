@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use crate::buckets::Granularity;
 use crate::kpi::KpiInput;
 use crate::model::{
-    AnswerCount, Bucket, CommentRow, Filter, PageEvidence, PageStats, StoredEvent, StoredRating,
-    Tally,
+    AnswerCount, Bucket, Filter, PageEvidence, PageRanking, PageStats, RatingCursor, RatingQuery,
+    RatingRow, StoredEvent, StoredRating, Tally,
 };
 use satisfy_core::TenantId;
 use satisfy_core::event::ServiceEvent;
@@ -105,15 +105,23 @@ pub trait AnalyticsQuery: Send + Sync {
     /// How often each follow-up answer was chosen, most chosen first.
     async fn answer_counts(&self, filter: &Filter) -> Result<Vec<AnswerCount>, StoreError>;
 
-    /// The latest comments, newest first.
-    async fn latest_comments(
+    /// The ratings `query` selects, newest first reception first (then id descending),
+    /// those after `after` only, at most `limit`: one page of a listing or an export.
+    async fn ratings(
+        &self,
+        query: &RatingQuery,
+        after: Option<&RatingCursor>,
+        limit: usize,
+    ) -> Result<Vec<RatingRow>, StoreError>;
+
+    /// The pages with at least `ranking.min_ratings` ratings, lowest [`PageRanking::score`]
+    /// first, at most `ranking.limit`: chosen in the store, so a flood of distinct page
+    /// URLs never reaches memory here.
+    async fn pages(
         &self,
         filter: &Filter,
-        limit: usize,
-    ) -> Result<Vec<CommentRow>, StoreError>;
-
-    /// Per-page counts and averages, worst average first.
-    async fn pages(&self, filter: &Filter, limit: usize) -> Result<Vec<PageStats>, StoreError>;
+        ranking: &PageRanking,
+    ) -> Result<Vec<PageStats>, StoreError>;
 
     /// For each of `pages` (exact URLs) that ever got a rating of `tenant`: the ratings of
     /// the 30 and 90 days before `now_ms` and the latest's time, in no particular order.

@@ -3,7 +3,8 @@
 use chrono::{Datelike, Days, Months, NaiveDate};
 use chrono_tz::Tz;
 use satisfy_aggregator::{
-    AnswerCount, Bucket, CommentRow, Filter, Granularity, PageStats, StoreError, Tally,
+    AnswerCount, Bucket, Filter, Granularity, PageRanking, PageStats, RatingQuery, RatingRow,
+    StoreError, Tally,
 };
 use satisfy_core::{Entrypoint, TenantId};
 use serde::{Deserialize, Serialize};
@@ -95,13 +96,17 @@ pub struct Report {
     pub answers: Vec<AnswerCount>,
     /// Latest comments; absent for those who may not read them (auditors).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub comments: Option<Vec<CommentRow>>,
-    /// Pages, worst average first.
+    pub comments: Option<Vec<RatingRow>>,
+    /// Pages with at least [`MIN_PAGE_RATINGS`] ratings, worst first by their average
+    /// shrunk toward 3 stars as if they had ten more ratings of 3 (a Bayesian average).
     pub pages: Vec<PageStats>,
 }
 
 /// How many comments and pages a report lists.
 const REPORT_ROWS: usize = 20;
+
+/// The fewest ratings a page needs in the range to be ranked.
+pub const MIN_PAGE_RATINGS: u64 = 5;
 
 /// The time zone of `tenant`'s days, weeks and months: its own setting, else the
 /// console's default.
@@ -138,11 +143,23 @@ pub async fn report(
         buckets: analytics.buckets(&filter, range.granularity).await?,
         answers: analytics.answer_counts(&filter).await?,
         comments: if with_comments {
-            Some(analytics.latest_comments(&filter, REPORT_ROWS).await?)
+            let latest = RatingQuery {
+                with_comment: true,
+                ..RatingQuery::all(filter.clone())
+            };
+            Some(analytics.ratings(&latest, None, REPORT_ROWS).await?)
         } else {
             None
         },
-        pages: analytics.pages(&filter, REPORT_ROWS).await?,
+        pages: analytics
+            .pages(
+                &filter,
+                &PageRanking {
+                    min_ratings: MIN_PAGE_RATINGS,
+                    limit: REPORT_ROWS,
+                },
+            )
+            .await?,
     })
 }
 

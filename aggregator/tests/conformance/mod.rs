@@ -3,11 +3,11 @@
 use chrono::{DateTime, NaiveDate};
 use satisfy_aggregator::kpi::{KpiInput, KpiScope, PeriodKpis, kpis, periods_with_history};
 use satisfy_aggregator::{
-    AnalyticsQuery, EventStore, Filter, Granularity, RatingStore, StoredEvent, StoredRating,
-    WriteOutcome,
+    AnalyticsQuery, EventStore, Filter, Granularity, PageRanking, RatingCursor, RatingQuery,
+    RatingRow, RatingStore, StoredEvent, StoredRating, WriteOutcome,
 };
 use satisfy_core::event::ServiceEvent;
-use satisfy_core::{EntrypointId, Rating, RatingSubmission, Survey, TenantId};
+use satisfy_core::{EntrypointId, Lang, Rating, RatingSubmission, Survey, TenantId};
 use serde_json::json;
 
 pub const EP_A: &str = "ep_AAAAAAAAAAAAAAAA";
@@ -204,25 +204,35 @@ pub async fn check_spring(query: &dyn AnalyticsQuery) {
         .collect();
     assert_eq!(answers, vec![("clear", 1), ("other", 1), ("unclear", 1)]);
 
-    let comments = query.latest_comments(&march, 10).await.unwrap();
-    let texts: Vec<&str> = comments.iter().map(|c| c.comment.as_str()).collect();
-    assert_eq!(texts, vec!["Non trovo l'orario", "Aggiornato", "Ottimo"]);
-    assert_eq!(comments[1].rating, 3);
-    assert_eq!(query.latest_comments(&march, 1).await.unwrap().len(), 1);
+    check_listings(query, &march).await;
 
-    let pages = query.pages(&march, 10).await.unwrap();
-    let pages: Vec<(&str, u64, f64)> = pages
-        .iter()
-        .map(|p| (p.page.as_str(), p.tally.count, p.tally.average()))
-        .collect();
+    let ranked = |min_ratings, limit| {
+        let march = march.clone();
+        async move {
+            query
+                .pages(&march, &PageRanking { min_ratings, limit })
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|p| (p.page, p.tally.count, p.tally.average()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let url = |path: &str| format!("https://www.comune.bugliano.it{path}");
+    // Scores (sum + 30) / (count + 10): /b 35/12, /c 34/11, /a 38/12.
     assert_eq!(
-        pages,
+        ranked(1, 10).await,
         vec![
-            ("https://www.comune.bugliano.it/b", 2, 2.5),
-            ("https://www.comune.bugliano.it/a", 2, 4.0),
-            ("https://www.comune.bugliano.it/c", 1, 4.0),
+            (url("/b"), 2, 2.5),
+            (url("/c"), 1, 4.0),
+            (url("/a"), 2, 4.0)
         ]
     );
+    assert_eq!(
+        ranked(2, 10).await,
+        vec![(url("/b"), 2, 2.5), (url("/a"), 2, 4.0)]
+    );
+    assert_eq!(ranked(1, 1).await, vec![(url("/b"), 2, 2.5)]);
 
     let only_b = filter(date(2026, 3, 1), date(2026, 4, 12), Some(EP_B));
     let summary = query.summary(&only_b).await.unwrap();
@@ -233,6 +243,77 @@ pub async fn check_spring(query: &dyn AnalyticsQuery) {
         ..march
     };
     assert_eq!(query.summary(&other_tenant).await.unwrap().count, 0);
+}
+
+/// Listings and their filters, newest first reception first, paged by cursor.
+async fn check_listings(query: &dyn AnalyticsQuery, march: &Filter) {
+    let list = |q: RatingQuery, after: Option<RatingCursor>, limit: usize| async move {
+        query.ratings(&q, after.as_ref(), limit).await.unwrap()
+    };
+    let ids = |rows: &[RatingRow]| rows.iter().map(|r| r.id.to_string()).collect::<Vec<_>>();
+    let all = RatingQuery::all(march.clone());
+    let rows = list(all.clone(), None, 10).await;
+    assert_eq!(ids(&rows), [R3, R2, R4, R1, R7]);
+    let r2 = &rows[1];
+    assert_eq!(
+        (r2.rating, r2.answers.as_slice(), r2.comment.as_deref()),
+        (3, &["other".to_owned()][..], Some("Aggiornato")),
+        "the latest version, dated by the first"
+    );
+    assert_eq!(r2.created_at_ms, ms("2026-03-29T21:30:00Z"));
+    assert_eq!((r2.entrypoint.as_str(), r2.lang.as_str()), (EP_A, "it"));
+
+    // Pages of two, each resuming after the last row of the one before.
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = list(all.clone(), after, 2).await;
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 2);
+        after = page.last().map(RatingCursor::after);
+        paged.extend(page);
+    }
+    assert_eq!(ids(&paged), [R3, R2, R4, R1, R7]);
+
+    let narrowed = |change: fn(&mut RatingQuery)| {
+        let mut q = all.clone();
+        change(&mut q);
+        q
+    };
+    let cases: [(fn(&mut RatingQuery), Vec<&str>); 9] = [
+        (|q| q.with_comment = true, vec![R3, R2, R1]),
+        (|q| q.stars = vec![4, 5], vec![R4, R1, R7]),
+        (|q| q.answer = Some("other".into()), vec![R2]),
+        (
+            |q| q.page = Some("https://www.comune.bugliano.it/b".into()),
+            vec![R3, R7],
+        ),
+        (|q| q.text = Some("ORARIO".into()), vec![R3]),
+        (|q| q.text = Some("%".into()), vec![]),
+        (|q| q.lang = Some(Lang::En), vec![]),
+        (
+            |q| q.filter.entrypoint = Some(EntrypointId::parse(EP_B).unwrap()),
+            vec![R4],
+        ),
+        (
+            |q| {
+                q.with_comment = true;
+                q.stars = vec![1, 5];
+            },
+            vec![R3, R1],
+        ),
+    ];
+    for (change, expected) in cases {
+        let q = narrowed(change);
+        assert_eq!(ids(&list(q.clone(), None, 10).await), expected, "{q:?}");
+    }
+    let other_tenant = RatingQuery::all(Filter {
+        tenant: TenantId::parse("altro").unwrap(),
+        ..march.clone()
+    });
+    assert!(list(other_tenant, None, 10).await.is_empty());
 }
 
 /// The autumn change (Sunday 25 October 2026, 25-hour day in Rome).

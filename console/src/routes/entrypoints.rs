@@ -678,7 +678,12 @@ async fn statistics(
                 .iter()
                 .map(|c| {
                     let date = local_date(&state, c.created_at_ms / 1000);
-                    (date, c.rating, c.page.clone(), c.comment.clone())
+                    (
+                        date,
+                        c.rating,
+                        c.page.clone(),
+                        c.comment.clone().unwrap_or_default(),
+                    )
                 })
                 .collect()
         }),
