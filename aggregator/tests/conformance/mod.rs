@@ -282,7 +282,8 @@ async fn check_listings(query: &dyn AnalyticsQuery, march: &Filter) {
         change(&mut q);
         q
     };
-    let cases: [(fn(&mut RatingQuery), Vec<&str>); 9] = [
+    type Narrowing = fn(&mut RatingQuery);
+    let cases: [(Narrowing, Vec<&str>); 9] = [
         (|q| q.with_comment = true, vec![R3, R2, R1]),
         (|q| q.stars = vec![4, 5], vec![R4, R1, R7]),
         (|q| q.answer = Some("other".into()), vec![R2]),
