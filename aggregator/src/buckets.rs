@@ -38,6 +38,15 @@ impl Granularity {
         }
     }
 
+    /// `day`, `week` or `month`, as [`Granularity::parse`] reads it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Granularity::Day => "day",
+            Granularity::Week => "week",
+            Granularity::Month => "month",
+        }
+    }
+
     /// The first date of the period containing `date`.
     pub fn start_of(self, date: NaiveDate) -> NaiveDate {
         match self {

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod compliance;
 pub mod error;
+pub mod export;
 pub mod forms;
 pub mod i18n;
 pub mod invitations;

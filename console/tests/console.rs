@@ -496,6 +496,8 @@ async fn the_api_manages_entrypoints_and_returns_stats_with_an_api_token() {
     assert_eq!(methods("/entrypoints/{id}"), ["get", "patch", "put"]);
     for path in [
         "/entrypoints/{id}/stats",
+        "/entrypoints/{id}/ratings",
+        "/entrypoints/{id}/aggregates",
         "/services",
         "/services/{service}/kpis",
         "/kpis",
@@ -504,7 +506,7 @@ async fn the_api_manages_entrypoints_and_returns_stats_with_an_api_token() {
     }
     assert_eq!(
         spec["paths"].as_object().unwrap().len(),
-        6,
+        8,
         "no internal route"
     );
     let schemas = &spec["components"]["schemas"];

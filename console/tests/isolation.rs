@@ -149,6 +149,24 @@ fn routes() -> Vec<Route> {
             none,
             [OK, OK, DENIED, OK, OK],
         ),
+        route(
+            M::GET,
+            "/api/v1/entrypoints/{ep}/ratings?format=csv",
+            none,
+            [OK, OK, DENIED, OK, OK],
+        ),
+        route(
+            M::GET,
+            "/api/v1/entrypoints/{ep}/ratings?q=orario",
+            none,
+            [OK, OK, DENIED, OK, DENIED],
+        ),
+        route(
+            M::GET,
+            "/api/v1/entrypoints/{ep}/aggregates?format=ndjson",
+            none,
+            [OK, OK, DENIED, OK, OK],
+        ),
         // The team: tenant administrators only.
         route(
             M::GET,

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use utoipa::{OpenApi, ToSchema};
 
 use crate::ConsoleState;
-use crate::auth::ApiUser;
+pub(super) use crate::auth::ApiUser;
 use crate::error::ApiError;
 use crate::forms::{parse_name, parse_origins, parse_service};
 use crate::kpis::{KpiError, KpiParams, KpiSource, ServiceInfo, ServiceKpis};
@@ -37,6 +37,7 @@ pub fn router() -> Router<ConsoleState> {
         .route("/services", get(services))
         .route("/services/{service}/kpis", get(service_kpis))
         .route("/kpis", get(tenant_kpis))
+        .merge(super::ratings::router())
         .route("/internal/entrypoints", get(internal_entrypoints))
         .route("/internal/token", post(internal_token))
         .fallback(|| async { ApiError::NotFound })
@@ -297,7 +298,7 @@ struct EntrypointList {
 /// An error answer.
 #[derive(ToSchema)]
 #[allow(dead_code)]
-struct ErrorBody {
+pub(super) struct ErrorBody {
     error: ErrorDetail,
 }
 
@@ -366,7 +367,7 @@ impl utoipa::Modify for Security {
 #[openapi(
     info(title = "Satisfy API", description = "Entrypoints, their statistics, and service KPIs of the tenant. Every route answers only for the token's or session's tenant."),
     servers((url = "/api/v1")),
-    paths(list, create, show, update, statistics, services, service_kpis, tenant_kpis),
+    paths(list, create, show, update, statistics, super::ratings::ratings, super::ratings::aggregates, services, service_kpis, tenant_kpis),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&Security),
     security(("token" = []), ("session" = [])),
@@ -390,7 +391,7 @@ fn allowed(user: &ApiUser, capability: Capability) -> Result<(), ApiError> {
 
 /// The entrypoint `id` of the request's tenant (404 for any other tenant's, whatever the
 /// role), if the request may do `capability` with it (403 otherwise).
-async fn owned(
+pub(super) async fn owned(
     state: &ConsoleState,
     user: &ApiUser,
     id: &str,

@@ -5,6 +5,7 @@ pub mod api;
 pub mod compliance;
 pub mod entrypoints;
 pub mod pages;
+pub mod ratings;
 pub mod services;
 pub mod session;
 pub mod team;
