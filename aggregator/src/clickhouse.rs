@@ -21,8 +21,8 @@ use crate::kpi::{
     KpiInput, KpiScope,
 };
 use crate::model::{
-    AnswerCount, Bucket, Filter, PageEvidence, PageRanking, PageStats, RatingCursor, RatingQuery,
-    RatingRow, StoredEvent, StoredRating, Tally,
+    AnswerCount, Bucket, Filter, PageChange, PageCount, PageEvidence, PageRanking, PageStats,
+    RatingCursor, RatingQuery, RatingRow, StoredEvent, StoredRating, Tally,
 };
 use crate::sqlite::decode_stored_event;
 use crate::store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome, service_of};
@@ -1003,6 +1003,105 @@ impl AnalyticsQuery for ClickHouseStore {
                     page: r.page,
                     tally,
                 }
+            })
+            .collect())
+    }
+
+    async fn page_changes(
+        &self,
+        previous: &Filter,
+        current: &Filter,
+        ranking: &PageRanking,
+    ) -> Result<Vec<PageChange>, StoreError> {
+        #[derive(Row, Deserialize)]
+        struct Row_ {
+            page: String,
+            was: Vec<u64>,
+            now: Vec<u64>,
+        }
+        let (previous_start, previous_end) = previous.utc_range_ms();
+        let (current_start, current_end) = current.utc_range_ms();
+        let entrypoint = current
+            .entrypoint
+            .as_ref()
+            .map(|e| e.as_str())
+            .unwrap_or("");
+        let per_stars = |period: &str| {
+            let counts: Vec<String> = (1..=5)
+                .map(|s| format!("countIf({period} AND stars = {s})"))
+                .collect();
+            format!("[{}]", counts.join(", "))
+        };
+        let was = format!("created_ms >= {previous_start} AND created_ms < {previous_end}");
+        let now = format!("created_ms >= {current_start} AND created_ms < {current_end}");
+        let sql = format!(
+            "SELECT page, {} AS was, {} AS now
+             FROM ratings FINAL
+             WHERE tenant = ? AND (? = '' OR entrypoint = ?)
+               AND created_ms >= {previous_start} AND created_ms < {current_end}
+               AND (({was}) OR ({now}))
+             GROUP BY page
+             HAVING countIf({was}) >= ? AND countIf({now}) >= ?
+             ORDER BY sumIf(stars, {was}) / countIf({was}) - sumIf(stars, {now}) / countIf({now}) DESC, page
+             LIMIT ?",
+            per_stars(&was),
+            per_stars(&now)
+        );
+        let rows: Vec<Row_> = self
+            .client
+            .query(&sql)
+            .bind(current.tenant.as_str())
+            .bind(entrypoint)
+            .bind(entrypoint)
+            .bind(ranking.min_ratings)
+            .bind(ranking.min_ratings)
+            .bind(ranking.limit as u64)
+            .fetch_all()
+            .await
+            .map_err(error("page changes"))?;
+        let tally = |counts: &[u64]| {
+            let mut tally = Tally::default();
+            for (stars, count) in (1..=5u8).zip(counts) {
+                tally.add(stars, *count);
+            }
+            tally
+        };
+        Ok(rows
+            .into_iter()
+            .map(|r| PageChange {
+                previous: tally(&r.was),
+                current: tally(&r.now),
+                page: r.page,
+            })
+            .collect())
+    }
+
+    async fn negative_answer_pages(
+        &self,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<PageCount>, StoreError> {
+        #[derive(Row, Deserialize)]
+        struct Row_ {
+            page: String,
+            n: u64,
+        }
+        let sql = format!(
+            "SELECT page, sum(length(answers)) AS n FROM ratings FINAL
+             WHERE {RANGE} AND stars <= 3 GROUP BY page HAVING n > 0
+             ORDER BY n DESC, page LIMIT ?"
+        );
+        let rows: Vec<Row_> = self
+            .ranged(&sql, filter)
+            .bind(limit as u64)
+            .fetch_all()
+            .await
+            .map_err(error("negative answer pages"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| PageCount {
+                page: r.page,
+                count: r.n,
             })
             .collect())
     }

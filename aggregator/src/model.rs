@@ -58,6 +58,33 @@ impl Tally {
     }
 }
 
+impl Tally {
+    /// Adds every rating of `other`.
+    pub fn merge(&mut self, other: &Tally) {
+        for (stars, count) in (1..=5u8).zip(other.distribution) {
+            self.add(stars, count);
+        }
+    }
+
+    /// The exact mean of the stars; `None` when empty.
+    pub fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum as f64 / self.count as f64)
+    }
+
+    /// The sample variance of the stars (n − 1 in the denominator); `None` under two
+    /// ratings.
+    pub fn variance(&self) -> Option<f64> {
+        let mean = self.mean()?;
+        (self.count > 1).then(|| {
+            let squares: f64 = (1..=5u8)
+                .zip(self.distribution)
+                .map(|(stars, n)| n as f64 * (f64::from(stars) - mean).powi(2))
+                .sum();
+            squares / (self.count - 1) as f64
+        })
+    }
+}
+
 impl Serialize for Tally {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
@@ -258,6 +285,26 @@ pub struct PageStats {
     pub tally: Tally,
 }
 
+/// One page's ratings in two periods.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PageChange {
+    /// The page URL.
+    pub page: String,
+    /// Its ratings in the earlier period.
+    pub previous: Tally,
+    /// Its ratings in the later period.
+    pub current: Tally,
+}
+
+/// How many of something one page got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PageCount {
+    /// The page URL.
+    pub page: String,
+    /// How many.
+    pub count: u64,
+}
+
 /// What citizens did with one page's component lately: the evidence beside a compliance
 /// report that the component is there and used.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -292,6 +339,11 @@ mod tests {
         // 1.125 → 1.13 (half up), which float rounding of 1.125 * 100 would not guarantee.
         assert_eq!(tally(&[(1, 7), (2, 1)]).average(), 1.13);
         assert_eq!(tally(&[(1, 1), (9, 1)]).count, 1);
+        let mut both = tally(&[(1, 1), (5, 1)]);
+        assert_eq!(both.variance(), Some(8.0), "(2² + 2²) / 1");
+        assert_eq!(tally(&[(4, 1)]).variance(), None);
+        both.merge(&tally(&[(3, 2)]));
+        assert_eq!((both.count, both.sum, both.mean()), (4, 12, Some(3.0)));
     }
 
     #[test]

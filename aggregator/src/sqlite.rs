@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use crate::buckets::{Granularity, SLOT_MS, bucketize};
 use crate::kpi::{Application, ApplicationStep, KpiInput, KpiScope};
 use crate::model::{
-    AnswerCount, Bucket, Filter, PageEvidence, PageRanking, PageStats, RatingCursor, RatingQuery,
-    RatingRow, StoredEvent, StoredRating, Tally,
+    AnswerCount, Bucket, Filter, PageChange, PageCount, PageEvidence, PageRanking, PageStats,
+    RatingCursor, RatingQuery, RatingRow, StoredEvent, StoredRating, Tally,
 };
 use crate::store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome, service_of};
 use satisfy_core::TenantId;
@@ -721,6 +721,96 @@ impl AnalyticsQuery for SqliteStore {
                 Ok(PageStats {
                     page: row.get(0)?,
                     tally,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn page_changes(
+        &self,
+        previous: &Filter,
+        current: &Filter,
+        ranking: &PageRanking,
+    ) -> Result<Vec<PageChange>, StoreError> {
+        let (tenant, entrypoint, current_start, current_end) = range_params(current);
+        let (previous_start, previous_end) = previous.utc_range_ms();
+        let (min, limit) = (
+            i64::try_from(ranking.min_ratings).unwrap_or(i64::MAX),
+            i64::try_from(ranking.limit).unwrap_or(i64::MAX),
+        );
+        self.read("page changes", move |conn| {
+            // ?3..?4 span both periods for the index; each sum picks its own period.
+            let per_stars = |period: &str| {
+                (1..=5)
+                    .map(|s| format!("SUM({period} AND stars = {s})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let (was, now) = (
+                "(created_at >= ?3 AND created_at < ?5)",
+                "(created_at >= ?6 AND created_at < ?4)",
+            );
+            let sql = format!(
+                "SELECT page, {}, {} FROM ratings WHERE {RANGE} AND ({was} OR {now})
+                 GROUP BY page
+                 HAVING SUM({was}) >= ?7 AND SUM({now}) >= ?7
+                 ORDER BY SUM({was} * stars) * 1.0 / SUM({was})
+                        - SUM({now} * stars) * 1.0 / SUM({now}) DESC, page
+                 LIMIT ?8",
+                per_stars(was),
+                per_stars(now)
+            );
+            let mut statement = conn.prepare_cached(&sql)?;
+            let rows = statement.query_map(
+                params![
+                    tenant,
+                    entrypoint,
+                    previous_start,
+                    current_end,
+                    previous_end,
+                    current_start,
+                    min,
+                    limit
+                ],
+                |row| {
+                    let mut previous = Tally::default();
+                    let mut current = Tally::default();
+                    for stars in 1..=5u8 {
+                        previous.add(stars, row.get(usize::from(stars))?);
+                        current.add(stars, row.get(usize::from(stars) + 5)?);
+                    }
+                    Ok(PageChange {
+                        page: row.get(0)?,
+                        previous,
+                        current,
+                    })
+                },
+            )?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn negative_answer_pages(
+        &self,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<PageCount>, StoreError> {
+        let p = range_params(filter);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read("negative answer pages", move |conn| {
+            let sql = format!(
+                "SELECT page, COUNT(*) AS n FROM ratings
+                 JOIN rating_answers a ON a.rating_id = ratings.id
+                 WHERE {RANGE} AND stars <= 3 GROUP BY page ORDER BY n DESC, page LIMIT ?5"
+            );
+            let mut statement = conn.prepare_cached(&sql)?;
+            let rows = statement.query_map(params![p.0, p.1, p.2, p.3, limit], |row| {
+                Ok(PageCount {
+                    page: row.get(0)?,
+                    count: row.get(1)?,
                 })
             })?;
             rows.collect()

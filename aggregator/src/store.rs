@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use crate::buckets::Granularity;
 use crate::kpi::KpiInput;
 use crate::model::{
-    AnswerCount, Bucket, Filter, PageEvidence, PageRanking, PageStats, RatingCursor, RatingQuery,
-    RatingRow, StoredEvent, StoredRating, Tally,
+    AnswerCount, Bucket, Filter, PageChange, PageCount, PageEvidence, PageRanking, PageStats,
+    RatingCursor, RatingQuery, RatingRow, StoredEvent, StoredRating, Tally,
 };
 use satisfy_core::TenantId;
 use satisfy_core::event::ServiceEvent;
@@ -122,6 +122,24 @@ pub trait AnalyticsQuery: Send + Sync {
         filter: &Filter,
         ranking: &PageRanking,
     ) -> Result<Vec<PageStats>, StoreError>;
+
+    /// Pages with at least `ranking.min_ratings` ratings in each of `previous` and
+    /// `current` (same tenant and entrypoint, `previous` before `current`), those whose
+    /// average fell most first, at most `ranking.limit`.
+    async fn page_changes(
+        &self,
+        previous: &Filter,
+        current: &Filter,
+        ranking: &PageRanking,
+    ) -> Result<Vec<PageChange>, StoreError>;
+
+    /// The pages whose ratings of 1 to 3 stars chose the most follow-up answers (the
+    /// official survey's "where did you have difficulties"), most first, at most `limit`.
+    async fn negative_answer_pages(
+        &self,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<PageCount>, StoreError>;
 
     /// For each of `pages` (exact URLs) that ever got a rating of `tenant`: the ratings of
     /// the 30 and 90 days before `now_ms` and the latest's time, in no particular order.

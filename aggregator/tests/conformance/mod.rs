@@ -234,6 +234,48 @@ pub async fn check_spring(query: &dyn AnalyticsQuery) {
     );
     assert_eq!(ranked(1, 1).await, vec![(url("/b"), 2, 2.5)]);
 
+    // /b went from R7's 4 stars (8 March) to R3's single star (30 March, local time);
+    // /a and /c have no ratings in the first half.
+    let first_half = filter(date(2026, 3, 1), date(2026, 3, 15), None);
+    let second_half = filter(date(2026, 3, 16), date(2026, 4, 12), None);
+    let changes = query
+        .page_changes(
+            &first_half,
+            &second_half,
+            &PageRanking {
+                min_ratings: 1,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    let changes: Vec<(String, [u64; 5], [u64; 5])> = changes
+        .into_iter()
+        .map(|c| (c.page, c.previous.distribution, c.current.distribution))
+        .collect();
+    assert_eq!(changes, vec![(url("/b"), [0, 0, 0, 1, 0], [1, 0, 0, 0, 0])]);
+    let strict = PageRanking {
+        min_ratings: 2,
+        limit: 10,
+    };
+    assert!(
+        query
+            .page_changes(&first_half, &second_half, &strict)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Answers chosen with 1 to 3 stars: R2's "other" on /a, R3's "unclear" on /b.
+    let negative: Vec<(String, u64)> = query
+        .negative_answer_pages(&march, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.page, p.count))
+        .collect();
+    assert_eq!(negative, vec![(url("/a"), 1), (url("/b"), 1)]);
+
     let only_b = filter(date(2026, 3, 1), date(2026, 4, 12), Some(EP_B));
     let summary = query.summary(&only_b).await.unwrap();
     assert_eq!((summary.count, summary.average()), (1, 4.0));
