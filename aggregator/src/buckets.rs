@@ -51,7 +51,10 @@ impl Granularity {
     pub fn start_of(self, date: NaiveDate) -> NaiveDate {
         match self {
             Granularity::Day => date,
-            Granularity::Week => date - Days::new(u64::from(date.weekday().num_days_from_monday())),
+            // At the calendar's first week, its first date.
+            Granularity::Week => date
+                .checked_sub_days(Days::new(u64::from(date.weekday().num_days_from_monday())))
+                .unwrap_or(date),
             Granularity::Month => date.with_day(1).unwrap_or(date),
         }
     }

@@ -247,6 +247,53 @@ fn average_runs(points: &[PeriodPoint]) -> Vec<Vec<(usize, f64)>> {
     runs
 }
 
+/// A small line of the average stars per period (1 at the bottom, 5 at the top), broken
+/// where a period has no ratings, each rated period marked with a dot; `label` is read
+/// to screen readers in place of the drawing.
+pub fn sparkline_svg(averages: &[Option<f64>], label: &str) -> String {
+    const W: f64 = 120.0;
+    const H: f64 = 28.0;
+    const PAD: f64 = 3.0;
+    let step = if averages.len() > 1 {
+        (W - 2.0 * PAD) / (averages.len() - 1) as f64
+    } else {
+        0.0
+    };
+    let y = |average: f64| PAD + (5.0 - average.clamp(1.0, 5.0)) / 4.0 * (H - 2.0 * PAD);
+    let mut path = String::new();
+    let mut dots = String::new();
+    let mut pen_down = false;
+    for (index, average) in averages.iter().enumerate() {
+        let x = PAD + step * index as f64;
+        match average {
+            Some(average) => {
+                let command = if pen_down { 'L' } else { 'M' };
+                path.push_str(&format!("{command}{x:.1} {:.1}", y(*average)));
+                dots.push_str(&format!(
+                    "<circle cx=\"{x:.1}\" cy=\"{:.1}\" r=\"1.6\"/>",
+                    y(*average)
+                ));
+                pen_down = true;
+            }
+            None => pen_down = false,
+        }
+    }
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"sparkline\" viewBox=\"0 0 {W} {H}\" \
+         width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"{}\">\
+         <path d=\"{path}\" fill=\"none\" stroke=\"#0066cc\" stroke-width=\"1.5\"/>\
+         <g fill=\"#0066cc\">{dots}</g></svg>",
+        escape_attribute(label)
+    )
+}
+
+fn escape_attribute(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,5 +331,14 @@ mod tests {
         };
         let runs = average_runs(&[p(Some(1.0)), p(Some(2.0)), p(None), p(Some(3.0))]);
         assert_eq!(runs, vec![vec![(0, 1.0), (1, 2.0)], vec![(3, 3.0)]]);
+    }
+
+    #[test]
+    fn sparklines_break_on_empty_periods_and_carry_their_label() {
+        let svg = sparkline_svg(&[Some(5.0), Some(1.0), None, Some(3.0)], "Media \"4\" & co");
+        assert!(svg.contains("d=\"M3.0 3.0L41.0 25.0M117.0 14.0\""), "{svg}");
+        assert_eq!(svg.matches("<circle").count(), 3);
+        assert!(svg.contains("aria-label=\"Media &quot;4&quot; &amp; co\""));
+        assert!(sparkline_svg(&[], "vuoto").contains("d=\"\""));
     }
 }

@@ -19,6 +19,9 @@ use crate::store::ConfigError;
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct KpiParams {
+    /// A named period ending today: `7d`, `30d`, `90d`, `month`, `last-month`, `year`,
+    /// or `custom` (the default: `from` and `to`).
+    pub period: Option<String>,
     /// `week` (default), `day` or `month`.
     pub granularity: Option<String>,
     /// First date, `YYYY-MM-DD` (default: 12 periods back).
@@ -35,6 +38,7 @@ impl KpiParams {
     /// The validated range.
     pub fn range(&self, today: chrono::NaiveDate) -> Result<Range, String> {
         StatsParams {
+            period: self.period.clone(),
             granularity: self.granularity.clone(),
             from: self.from.clone(),
             to: self.to.clone(),

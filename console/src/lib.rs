@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod invitations;
 pub mod kpi_texts;
 pub mod kpis;
+pub mod overview;
 pub mod roles;
 pub mod routes;
 pub mod security;

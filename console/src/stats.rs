@@ -16,7 +16,11 @@ use crate::store::ConfigError;
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StatsParams {
-    /// `week` (default), `day` or `month`.
+    /// A named period ending today: `7d`, `30d`, `90d`, `month` (this month so far),
+    /// `last-month`, `year` (this year so far), or `custom` (the default: `from` and `to`).
+    pub period: Option<String>,
+    /// `week`, `day` or `month`; by default the period's own (days up to a month, weeks
+    /// up to a quarter, months beyond).
     pub granularity: Option<String>,
     /// First date, `YYYY-MM-DD`.
     pub from: Option<String>,
@@ -38,14 +42,77 @@ pub struct Range {
     pub to: NaiveDate,
 }
 
+/// The named periods of [`StatsParams::period`], in the order the console offers them.
+pub const PERIODS: [&str; 7] = ["7d", "30d", "90d", "month", "last-month", "year", "custom"];
+
+/// The dates of a named period ending `today`, and its natural granularity.
+fn named_period(
+    name: &str,
+    today: NaiveDate,
+) -> Result<(NaiveDate, NaiveDate, Granularity), String> {
+    let days_back = |days: u64| today.checked_sub_days(Days::new(days - 1));
+    let month_start = today.with_day(1);
+    let dates = match name {
+        "7d" => days_back(7).map(|from| (from, today, Granularity::Day)),
+        "30d" => days_back(30).map(|from| (from, today, Granularity::Day)),
+        "90d" => days_back(90).map(|from| (from, today, Granularity::Week)),
+        "month" => month_start.map(|from| (from, today, Granularity::Day)),
+        "last-month" => month_start.and_then(|start| {
+            let from = start.checked_sub_months(Months::new(1))?;
+            Some((from, start.pred_opt()?, Granularity::Day))
+        }),
+        "year" => today
+            .with_ordinal(1)
+            .map(|from| (from, today, Granularity::Month)),
+        _ => return Err(format!("period must be one of {}", PERIODS.join(", "))),
+    };
+    dates.ok_or_else(|| "the period is out of the calendar".into())
+}
+
+/// The period a range is compared with: the same days of the previous month for a month
+/// (or a month so far), of the previous year for a year so far, else the as many days
+/// just before. `None` only at the calendar's edge.
+pub fn previous_range(from: NaiveDate, to: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
+    let same_month = from.day() == 1 && (from.year(), from.month()) == (to.year(), to.month());
+    let same_year = from.ordinal() == 1 && from.year() == to.year() && !same_month;
+    if same_month {
+        let month = Months::new(1);
+        Some((
+            from.checked_sub_months(month)?,
+            to.checked_sub_months(month)?,
+        ))
+    } else if same_year {
+        let year = Months::new(12);
+        Some((from.checked_sub_months(year)?, to.checked_sub_months(year)?))
+    } else {
+        let days = Days::new(u64::try_from((to - from).num_days()).ok()? + 1);
+        Some((from.checked_sub_days(days)?, from.pred_opt()?))
+    }
+}
+
 impl StatsParams {
-    /// Validates the parameters; missing dates default to the last 12 weeks, 31 days or
-    /// 12 months before `today`, by granularity.
+    /// Validates the parameters. A named period gives the dates (and, unless asked
+    /// otherwise, the granularity); without one, missing dates default to the last 12
+    /// weeks, 31 days or 12 months before `today`, by granularity.
     pub fn resolve(&self, today: NaiveDate) -> Result<Range, String> {
-        let granularity = match self.granularity.as_deref().filter(|g| !g.is_empty()) {
-            None => Granularity::Week,
-            Some(raw) => Granularity::parse(raw).ok_or("granularity must be week, day or month")?,
+        let given_granularity = match self.granularity.as_deref().filter(|g| !g.is_empty()) {
+            None => None,
+            Some(raw) => {
+                Some(Granularity::parse(raw).ok_or("granularity must be week, day or month")?)
+            }
         };
+        if let Some(name) = self
+            .period
+            .as_deref()
+            .filter(|p| !p.is_empty() && *p != "custom")
+        {
+            let (from, to, natural) = named_period(name, today)?;
+            return Ok(Range {
+                granularity: given_granularity.unwrap_or(natural),
+                from,
+                to,
+            });
+        }
         let date = |raw: &Option<String>, name: &str| -> Result<Option<NaiveDate>, String> {
             match raw.as_deref().filter(|d| !d.is_empty()) {
                 None => Ok(None),
@@ -55,16 +122,30 @@ impl StatsParams {
             }
         };
         let to = date(&self.to, "to")?.unwrap_or(today);
-        let from = match date(&self.from, "from")? {
-            Some(from) => from,
-            None => match granularity {
-                Granularity::Week => granularity.start_of(to) - Days::new(7 * 11),
-                Granularity::Day => to - Days::new(30),
-                Granularity::Month => granularity
-                    .start_of(to)
-                    .checked_sub_months(Months::new(11))
-                    .unwrap_or(to),
-            },
+        let out_of_calendar = || "the dates are out of the calendar".to_owned();
+        let (from, granularity) = match date(&self.from, "from")? {
+            // Chosen dates: days up to a month, weeks up to a quarter, months beyond.
+            Some(from) => (
+                from,
+                given_granularity.unwrap_or(match (to - from).num_days() {
+                    ..=31 => Granularity::Day,
+                    32..=92 => Granularity::Week,
+                    _ => Granularity::Month,
+                }),
+            ),
+            None => {
+                let granularity = given_granularity.unwrap_or(Granularity::Week);
+                let from = match granularity {
+                    Granularity::Week => {
+                        granularity.start_of(to).checked_sub_days(Days::new(7 * 11))
+                    }
+                    Granularity::Day => to.checked_sub_days(Days::new(30)),
+                    Granularity::Month => {
+                        granularity.start_of(to).checked_sub_months(Months::new(11))
+                    }
+                };
+                (from.ok_or_else(out_of_calendar)?, granularity)
+            }
         };
         if from > to {
             return Err("from must not be after to".into());
@@ -90,6 +171,8 @@ pub struct Report {
     pub timezone: String,
     /// Totals.
     pub summary: Tally,
+    /// The period compared with ([`previous_range`]) and its totals.
+    pub previous: Previous,
     /// One bucket per period, empty ones included.
     pub buckets: Vec<Bucket>,
     /// Follow-up answers, most chosen first.
@@ -100,6 +183,38 @@ pub struct Report {
     /// Pages with at least [`MIN_PAGE_RATINGS`] ratings, worst first by their average
     /// shrunk toward 3 stars as if they had ten more ratings of 3 (a Bayesian average).
     pub pages: Vec<PageStats>,
+}
+
+/// The period a report is compared with.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Previous {
+    /// Its first date.
+    pub from: NaiveDate,
+    /// Its last date.
+    pub to: NaiveDate,
+    /// Its totals.
+    pub summary: Tally,
+}
+
+impl Previous {
+    /// The totals of the period before `range` in `filter`'s scope.
+    pub async fn read(
+        state: &ConsoleState,
+        filter: &Filter,
+        range: Range,
+    ) -> Result<Previous, StoreError> {
+        let (from, to) = previous_range(range.from, range.to)
+            .ok_or_else(|| StoreError("no previous period before the calendar's start".into()))?;
+        let summary = state
+            .analytics
+            .summary(&Filter {
+                from,
+                to,
+                ..filter.clone()
+            })
+            .await?;
+        Ok(Previous { from, to, summary })
+    }
 }
 
 /// How many comments and pages a report lists.
@@ -140,6 +255,7 @@ pub async fn report(
         range,
         timezone: tz.name().to_owned(),
         summary: analytics.summary(&filter).await?,
+        previous: Previous::read(state, &filter, range).await?,
         buckets: analytics.buckets(&filter, range.granularity).await?,
         answers: analytics.answer_counts(&filter).await?,
         comments: if with_comments {
@@ -177,6 +293,7 @@ mod tests {
 
     fn params(g: Option<&str>, from: Option<&str>, to: Option<&str>) -> StatsParams {
         StatsParams {
+            period: None,
             granularity: g.map(Into::into),
             from: from.map(Into::into),
             to: to.map(Into::into),
@@ -207,6 +324,97 @@ mod tests {
                 .resolve(today)
                 .is_err()
         );
+        // Chosen dates without a granularity get the span's own.
+        let span = |from: &str| params(None, Some(from), Some("2026-11-25")).resolve(today);
+        assert_eq!(span("2026-11-01").unwrap().granularity, Granularity::Day);
+        assert_eq!(span("2026-09-01").unwrap().granularity, Granularity::Week);
+        assert_eq!(span("2026-01-01").unwrap().granularity, Granularity::Month);
+        // The calendar's edge is an error, not a panic.
+        assert!(
+            params(None, None, Some("-262143-01-01"))
+                .resolve(today)
+                .is_err()
+        );
         assert_eq!(bucket_label(Granularity::Month, month.from), "12/2025");
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn named_periods_end_today_with_their_own_granularity() {
+        let today = day(2026, 3, 31);
+        let named = |name: &str, g: Option<&str>| {
+            let range = StatsParams {
+                period: Some(name.into()),
+                granularity: g.map(Into::into),
+                from: Some("2020-01-01".into()),
+                to: None,
+            }
+            .resolve(today)
+            .unwrap();
+            (range.from, range.to, range.granularity)
+        };
+        assert_eq!(
+            named("7d", None),
+            (day(2026, 3, 25), today, Granularity::Day)
+        );
+        assert_eq!(
+            named("30d", None),
+            (day(2026, 3, 2), today, Granularity::Day)
+        );
+        assert_eq!(
+            named("90d", None),
+            (day(2026, 1, 1), today, Granularity::Week)
+        );
+        assert_eq!(
+            named("month", Some("week")),
+            (day(2026, 3, 1), today, Granularity::Week)
+        );
+        assert_eq!(
+            named("last-month", None),
+            (day(2026, 2, 1), day(2026, 2, 28), Granularity::Day)
+        );
+        assert_eq!(
+            named("year", None),
+            (day(2026, 1, 1), today, Granularity::Month)
+        );
+        let custom = StatsParams {
+            period: Some("custom".into()),
+            granularity: None,
+            from: Some("2026-03-01".into()),
+            to: Some("2026-03-10".into()),
+        };
+        assert_eq!(custom.resolve(today).unwrap().from, day(2026, 3, 1));
+        let unknown = StatsParams {
+            period: Some("decade".into()),
+            ..custom
+        };
+        assert!(unknown.resolve(today).is_err());
+    }
+
+    #[test]
+    fn periods_compare_with_the_same_days_before() {
+        // Rolling windows: as many days just before.
+        assert_eq!(
+            previous_range(day(2026, 3, 25), day(2026, 3, 31)),
+            Some((day(2026, 3, 18), day(2026, 3, 24)))
+        );
+        // A month so far: the same days of the month before, clamped to its end.
+        assert_eq!(
+            previous_range(day(2026, 3, 1), day(2026, 3, 31)),
+            Some((day(2026, 2, 1), day(2026, 2, 28)))
+        );
+        assert_eq!(
+            previous_range(day(2026, 3, 1), day(2026, 3, 12)),
+            Some((day(2026, 2, 1), day(2026, 2, 12)))
+        );
+        // A year so far: the same dates of the year before.
+        assert_eq!(
+            previous_range(day(2026, 1, 1), day(2026, 11, 24)),
+            Some((day(2025, 1, 1), day(2025, 11, 24)))
+        );
+        assert_eq!(previous_range(NaiveDate::MIN, NaiveDate::MIN), None);
     }
 }

@@ -16,3 +16,55 @@ document.addEventListener("click", (event) => {
 document.addEventListener("click", (event) => {
   if (event.target.closest("button[data-print]")) window.print();
 });
+
+// Period pickers: choosing dates means a custom period.
+document.addEventListener("change", (event) => {
+  const input = event.target.closest("form.filters input[type=date]");
+  const period = input && input.form.querySelector("select[name=period]");
+  if (period) period.value = "custom";
+});
+
+// Exports: large files are fetched with a progress bar (rows received of the expected
+// total), then saved under the server's file name.
+document.addEventListener("click", async (event) => {
+  const link = event.target.closest("a[data-export]");
+  if (!link || !window.ReadableStream) return;
+  event.preventDefault();
+  const bar = document.getElementById("export-progress");
+  const status = document.getElementById("export-status");
+  const total = Number(link.dataset.total) || 0;
+  const say = (template, rows) => template.replace("{rows}", rows).replace("{total}", total);
+  bar.hidden = false;
+  bar.value = 0;
+  try {
+    const response = await fetch(link.href, { credentials: "same-origin" });
+    if (!response.ok) throw new Error(String(response.status));
+    const reader = response.body.getReader();
+    const chunks = [];
+    let lines = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      for (const byte of value) if (byte === 10) lines += 1;
+      const rows = link.href.includes("format=csv") ? Math.max(lines - 1, 0) : lines;
+      bar.value = total ? Math.min(100, (rows / total) * 100) : 0;
+      status.textContent = say(status.dataset.progress, rows);
+    }
+    const rows = link.href.includes("format=csv") ? Math.max(lines - 1, 0) : lines;
+    const disposition = response.headers.get("content-disposition") || "";
+    const name = (disposition.match(/filename="([^"]+)"/) || [])[1] || "export";
+    const url = URL.createObjectURL(new Blob(chunks, { type: response.headers.get("content-type") || "" }));
+    const save = document.createElement("a");
+    save.href = url;
+    save.download = name;
+    document.body.append(save);
+    save.click();
+    save.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    bar.value = 100;
+    status.textContent = say(status.dataset.done, rows);
+  } catch (error) {
+    status.textContent = status.dataset.failed;
+  }
+});

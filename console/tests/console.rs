@@ -498,6 +498,7 @@ async fn the_api_manages_entrypoints_and_returns_stats_with_an_api_token() {
         "/entrypoints/{id}/stats",
         "/entrypoints/{id}/ratings",
         "/entrypoints/{id}/aggregates",
+        "/overview",
         "/services",
         "/services/{service}/kpis",
         "/kpis",
@@ -506,7 +507,7 @@ async fn the_api_manages_entrypoints_and_returns_stats_with_an_api_token() {
     }
     assert_eq!(
         spec["paths"].as_object().unwrap().len(),
-        8,
+        9,
         "no internal route"
     );
     let schemas = &spec["components"]["schemas"];
@@ -528,7 +529,15 @@ async fn the_api_manages_entrypoints_and_returns_stats_with_an_api_token() {
         .collect();
     assert_eq!(
         kpi_params,
-        ["service", "granularity", "from", "to", "office", "calendar"]
+        [
+            "service",
+            "period",
+            "granularity",
+            "from",
+            "to",
+            "office",
+            "calendar"
+        ]
     );
 }
 

@@ -230,7 +230,9 @@ async fn exports_stream_every_rating_as_csv_and_ndjson() {
 
     let weekly = get(
         &console,
-        &format!("/entrypoints/{id}/aggregates?{range}&format=csv&delimiter=semicolon"),
+        &format!(
+            "/entrypoints/{id}/aggregates?{range}&granularity=week&format=csv&delimiter=semicolon"
+        ),
     )
     .await
     .text()
@@ -252,11 +254,14 @@ async fn exports_stream_every_rating_as_csv_and_ndjson() {
         weeks[1].split(';').nth(2).unwrap().contains(','),
         "comma decimals"
     );
-    let json: Value = get(&console, &format!("/entrypoints/{id}/aggregates?{range}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let json: Value = get(
+        &console,
+        &format!("/entrypoints/{id}/aggregates?{range}&granularity=week"),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(json["granularity"], "week");
     assert_eq!(json["buckets"][1]["count"], RATINGS);
 }

@@ -167,6 +167,14 @@ fn routes() -> Vec<Route> {
             none,
             [OK, OK, DENIED, OK, OK],
         ),
+        route(M::GET, "/api/v1/overview", none, [OK, OK, DENIED, OK, OK]),
+        route(M::GET, "/console/overview", none, [OK, OK, DENIED, OK, OK]),
+        route(
+            M::GET,
+            "/console/entrypoints/{ep}/comments",
+            none,
+            [OK, OK, DENIED, OK, DENIED],
+        ),
         // The team: tenant administrators only.
         route(
             M::GET,

@@ -164,5 +164,5 @@ async fn switch_tenant(
         .store
         .switch_session(&auth::token_hash(token), &tenant)
         .await?;
-    Ok(Redirect::to("/console/entrypoints").into_response())
+    Ok(Redirect::to("/console").into_response())
 }

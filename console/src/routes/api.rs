@@ -20,6 +20,7 @@ pub(super) use crate::auth::ApiUser;
 use crate::error::ApiError;
 use crate::forms::{parse_name, parse_origins, parse_service};
 use crate::kpis::{KpiError, KpiParams, KpiSource, ServiceInfo, ServiceKpis};
+use crate::overview::{self, Overview};
 use crate::roles::Capability;
 use crate::routes::entrypoints::snippet_html;
 use crate::stats::{self, Report, StatsParams};
@@ -34,6 +35,7 @@ pub fn router() -> Router<ConsoleState> {
         .route("/entrypoints", get(list).post(create))
         .route("/entrypoints/{id}", get(show).put(update).patch(update))
         .route("/entrypoints/{id}/stats", get(statistics))
+        .route("/overview", get(tenant_overview))
         .route("/services", get(services))
         .route("/services/{service}/kpis", get(service_kpis))
         .route("/kpis", get(tenant_kpis))
@@ -118,6 +120,28 @@ fn kpi_error(error: KpiError) -> ApiError {
         KpiError::Config(error) => error.into(),
         KpiError::Store(error) => error.into(),
     }
+}
+
+/// Every entrypoint of the tenant against the previous period, and what got worse:
+/// averages that fell significantly (entrypoints and pages), jumps in reports of
+/// technical problems, and the pages with most negative answers (docs/DASHBOARDS.md).
+#[utoipa::path(get, path = "/overview", tag = "entrypoints", params(StatsParams),
+    responses((status = 200, body = Overview), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn tenant_overview(
+    State(state): State<ConsoleState>,
+    user: ApiUser,
+    Query(params): Query<StatsParams>,
+) -> Result<Json<Overview>, ApiError> {
+    allowed(&user, Capability::ReadStats)?;
+    let tz = stats::tenant_time_zone(&state, &user.0.tenant).await?;
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    let range = params
+        .resolve(today)
+        .map_err(|e| ApiError::Invalid("invalid_range", e))?;
+    Ok(Json(
+        overview::build(&state, &user.0.tenant, range, tz).await?,
+    ))
 }
 
 /// The tenant's services: those its platform events name and those its entrypoints rate.
@@ -367,7 +391,7 @@ impl utoipa::Modify for Security {
 #[openapi(
     info(title = "Satisfy API", description = "Entrypoints, their statistics, and service KPIs of the tenant. Every route answers only for the token's or session's tenant."),
     servers((url = "/api/v1")),
-    paths(list, create, show, update, statistics, super::ratings::ratings, super::ratings::aggregates, services, service_kpis, tenant_kpis),
+    paths(list, create, show, update, statistics, super::ratings::ratings, super::ratings::aggregates, tenant_overview, services, service_kpis, tenant_kpis),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&Security),
     security(("token" = []), ("session" = [])),

@@ -16,7 +16,8 @@ use crate::error::PageError;
 use crate::forms::{parse_custom_form, parse_name, parse_origins, parse_service};
 use crate::i18n::{UiLang, ui};
 use crate::roles::Capability;
-use crate::routes::pages::{Layout, check_csrf, local_time, render};
+use crate::routes::overview::{Change, average_change, count_change};
+use crate::routes::pages::{Layout, PeriodForm, check_csrf, local_time, render};
 use crate::stats::{self, StatsParams, bucket_label};
 use crate::store::{AuditEntry, EntrypointChanges, new_entrypoint};
 
@@ -277,7 +278,7 @@ fn allowed(auth: &Authenticated, capability: Capability) -> Result<(), PageError
 
 /// The entrypoint `id` of the user's tenant (404 for any other tenant's, whatever the
 /// role), if the user may do `capability` with it (403 otherwise).
-async fn owned(
+pub(crate) async fn owned(
     state: &ConsoleState,
     auth: &Authenticated,
     id: &str,
@@ -559,14 +560,20 @@ async fn self_test(
 #[template(path = "stats.html")]
 struct StatsPage {
     layout: Layout,
+    id: String,
     name: String,
     question: String,
-    granularity: &'static str,
-    from: String,
-    to: String,
+    periods: PeriodForm,
     error: Option<String>,
+    compared: String,
     total: u64,
+    total_change: Option<Change>,
     average: String,
+    average_change: Option<Change>,
+    /// The range's dates, for the export links.
+    export_query: String,
+    aggregates_query: String,
+    export_total: u64,
     chart: String,
     distribution: Vec<(usize, u64)>,
     answers: Vec<(String, u64)>,
@@ -595,23 +602,22 @@ async fn statistics(
     let entrypoint = owned(&state, &auth, &id, Capability::ReadStats).await?;
     let tz = stats::tenant_time_zone(&state, &entrypoint.tenant).await?;
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
-    let (range, error) = match params.resolve(today) {
-        Ok(range) => (range, None),
-        Err(error) => (
-            StatsParams::default()
-                .resolve(today)
-                .map_err(|_| PageError::NotFound)?,
-            Some(error),
-        ),
+    let (shown, range, error) = match params.resolve(today) {
+        Ok(range) => (params, range, None),
+        Err(error) => {
+            let default = StatsParams::default();
+            let range = default.resolve(today).map_err(|_| PageError::NotFound)?;
+            (default, range, Some(error))
+        }
     };
     let with_comments = auth.can(Capability::ReadComments);
     let report = stats::report(&state, &entrypoint, range, tz, with_comments).await?;
     let texts = ui(lang);
     let survey = entrypoint.survey(lang);
-    let (title, granularity) = match range.granularity {
-        satisfy_aggregator::Granularity::Day => (texts.chart_title_day, "day"),
-        satisfy_aggregator::Granularity::Week => (texts.chart_title_week, "week"),
-        satisfy_aggregator::Granularity::Month => (texts.chart_title_month, "month"),
+    let title = match range.granularity {
+        satisfy_aggregator::Granularity::Day => texts.chart_title_day,
+        satisfy_aggregator::Granularity::Week => texts.chart_title_week,
+        satisfy_aggregator::Granularity::Month => texts.chart_title_month,
     };
     let points: Vec<satisfy_charts::PeriodPoint> = report
         .buckets
@@ -634,16 +640,31 @@ async fn statistics(
         tracing::error!(%error, "chart rendering failed");
         PageError::Unavailable
     })?;
+    let date = |d: chrono::NaiveDate| d.format("%d/%m/%Y").to_string();
+    let previous = &report.previous;
     let page = StatsPage {
         layout: Layout::for_user(lang, &auth, &format!("/console/entrypoints/{id}/stats")),
+        id: entrypoint.id.as_str().to_owned(),
         name: entrypoint.name.clone(),
         question: survey.title.clone(),
-        granularity,
-        from: range.from.to_string(),
-        to: range.to.to_string(),
+        periods: PeriodForm::new(texts, &shown, range),
         error,
+        compared: texts
+            .vs_previous
+            .replace("{from}", &date(previous.from))
+            .replace("{to}", &date(previous.to)),
         total: report.summary.count,
+        total_change: count_change(lang, previous.summary.count, report.summary.count),
         average: format_average(lang, report.summary.average()),
+        average_change: average_change(lang, &previous.summary, &report.summary),
+        export_query: format!("from={}&to={}", range.from, range.to),
+        aggregates_query: format!(
+            "from={}&to={}&granularity={}",
+            range.from,
+            range.to,
+            range.granularity.code()
+        ),
+        export_total: report.summary.count,
         chart,
         distribution: (1..=5)
             .rev()

@@ -2,8 +2,10 @@
 
 pub mod account;
 pub mod api;
+pub mod comments;
 pub mod compliance;
 pub mod entrypoints;
+pub mod overview;
 pub mod pages;
 pub mod ratings;
 pub mod services;

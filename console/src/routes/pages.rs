@@ -21,9 +21,10 @@ use crate::roles::Capability;
 /// concern in their own modules.
 pub fn router() -> Router<ConsoleState> {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/console/entrypoints") }))
         .route("/lang/{code}", get(switch_language))
         .route("/static/{file}", get(static_file))
+        .merge(super::overview::router())
+        .merge(super::comments::router())
         .merge(super::session::router())
         .merge(super::account::router())
         .merge(super::entrypoints::router())
@@ -158,6 +159,64 @@ async fn switch_language(Path(code): Path<String>, Query(query): Query<NextPage>
             ),
         ),
         None => redirect,
+    }
+}
+
+/// The period picker of the dashboards (`period_fields.html`): a named period or custom
+/// dates, and the granularity.
+pub(crate) struct PeriodForm {
+    /// The chosen period's code (`custom` for dates).
+    pub(crate) period: String,
+    /// The granularity asked for; empty for the period's own.
+    pub(crate) granularity: String,
+    pub(crate) from: String,
+    pub(crate) to: String,
+    /// (code, label) of every named period.
+    pub(crate) choices: Vec<(&'static str, &'static str)>,
+}
+
+impl PeriodForm {
+    /// The form showing `params` back, with the dates `range` resolved to.
+    pub(crate) fn new(
+        ui: &Ui,
+        params: &crate::stats::StatsParams,
+        range: crate::stats::Range,
+    ) -> PeriodForm {
+        let labels = [
+            ui.period_7d,
+            ui.period_30d,
+            ui.period_90d,
+            ui.period_month,
+            ui.period_last_month,
+            ui.period_year,
+            ui.period_custom,
+        ];
+        let period = params
+            .period
+            .clone()
+            .filter(|p| crate::stats::PERIODS.contains(&p.as_str()))
+            .unwrap_or_else(|| "custom".into());
+        PeriodForm {
+            period,
+            granularity: params.granularity.clone().unwrap_or_default(),
+            from: range.from.to_string(),
+            to: range.to.to_string(),
+            choices: crate::stats::PERIODS.into_iter().zip(labels).collect(),
+        }
+    }
+
+    /// The query string selecting the same period, for links to other dashboards.
+    pub(crate) fn query(&self) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("period", &self.period);
+        if !self.granularity.is_empty() {
+            query.append_pair("granularity", &self.granularity);
+        }
+        if self.period == "custom" {
+            query.append_pair("from", &self.from);
+            query.append_pair("to", &self.to);
+        }
+        query.finish()
     }
 }
 

@@ -32,30 +32,33 @@ pub fn router() -> Router<ConsoleState> {
 pub struct RatingsParams {
     /// `json` (default): one page of ratings. `csv` or `ndjson`: every rating selected,
     /// streamed as a file.
-    format: Option<String>,
+    pub(crate) format: Option<String>,
     /// CSV only: `comma` (default) or `semicolon`, for Excel set to Italian.
-    delimiter: Option<String>,
+    pub(crate) delimiter: Option<String>,
+    /// A named period ending today: `7d`, `30d`, `90d`, `month`, `last-month`, `year`,
+    /// or `custom` (the default: `from` and `to`).
+    pub(crate) period: Option<String>,
     /// First date, `YYYY-MM-DD` (default: 12 weeks before `to`).
-    from: Option<String>,
+    pub(crate) from: Option<String>,
     /// Last date, `YYYY-MM-DD` (default: today).
-    to: Option<String>,
+    pub(crate) to: Option<String>,
     /// Only these star counts, comma-separated (`1,2`).
-    stars: Option<String>,
+    pub(crate) stars: Option<String>,
     /// Only ratings that chose this follow-up answer (an option id).
-    answer: Option<String>,
+    pub(crate) answer: Option<String>,
     /// Only ratings of this exact page URL.
-    page: Option<String>,
+    pub(crate) page: Option<String>,
     /// Only ratings given in this language: `it`, `en` or `de`.
-    lang: Option<String>,
+    pub(crate) lang: Option<String>,
     /// Only ratings whose comment contains this text (ASCII letters in any case). Not
     /// for auditors, who never read comments.
-    q: Option<String>,
+    pub(crate) q: Option<String>,
     /// `true`: only ratings with a comment.
-    with_comment: Option<String>,
+    pub(crate) with_comment: Option<String>,
     /// JSON only: the `next` of the previous page.
-    after: Option<String>,
+    pub(crate) after: Option<String>,
     /// JSON only: ratings per page, 1 to 500 (default 50).
-    limit: Option<String>,
+    pub(crate) limit: Option<String>,
 }
 
 /// One page of ratings.
@@ -76,6 +79,9 @@ pub struct AggregatesParams {
     format: Option<String>,
     /// CSV only: `comma` (default) or `semicolon` (decimals then use a comma).
     delimiter: Option<String>,
+    /// A named period ending today: `7d`, `30d`, `90d`, `month`, `last-month`, `year`,
+    /// or `custom` (the default: `from` and `to`).
+    period: Option<String>,
     /// `week` (default), `day` or `month`.
     granularity: Option<String>,
     /// First date, `YYYY-MM-DD`.
@@ -134,7 +140,12 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
 }
 
 impl RatingsParams {
-    fn query(&self, filter: Filter, reads_comments: bool) -> Result<RatingQuery, ApiError> {
+    /// The ratings these parameters select within `filter`; `q` needs `reads_comments`.
+    pub(crate) fn query(
+        &self,
+        filter: Filter,
+        reads_comments: bool,
+    ) -> Result<RatingQuery, ApiError> {
         let stars = match non_empty(&self.stars) {
             None => Vec::new(),
             Some(list) => list
@@ -176,8 +187,10 @@ impl RatingsParams {
         })
     }
 
-    fn range(&self) -> StatsParams {
+    /// The period part.
+    pub(crate) fn range(&self) -> StatsParams {
         StatsParams {
+            period: self.period.clone(),
             granularity: None,
             from: self.from.clone(),
             to: self.to.clone(),
@@ -287,6 +300,7 @@ pub(super) async fn aggregates(
     Query(params): Query<AggregatesParams>,
 ) -> Result<Response, ApiError> {
     let range_params = StatsParams {
+        period: params.period.clone(),
         granularity: params.granularity.clone(),
         from: params.from.clone(),
         to: params.to.clone(),

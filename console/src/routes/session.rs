@@ -155,7 +155,7 @@ async fn login(
     tracing::info!(username = %user.username, "console login");
     let entry = AuditEntry::now(Some(&user.tenant), &user.username, "sign_in", None);
     state.store.record(entry).await?;
-    let response = Redirect::to("/console/entrypoints").into_response();
+    let response = Redirect::to("/console").into_response();
     Ok(with_cookie(
         response,
         auth::set_cookie(session_cookie(secure), &token, SESSION_SECONDS, secure),

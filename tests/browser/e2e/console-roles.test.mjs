@@ -52,8 +52,15 @@ for (const [username, role, seesComments] of [["viewer.rossi", "viewer", true], 
     await page.fill("#username", username);
     await page.fill("#password", password);
     await page.click("button[type=submit]");
-    await page.waitForURL(/\/console\/entrypoints$/);
-    assert.ok(await page.getByText(demo.name).isVisible());
+    // Readers land on the overview: every entrypoint with its trend.
+    await page.waitForURL(/\/console\/overview$/);
+    assert.ok(await page.getByRole("link", { name: demo.name }).isVisible());
+    assert.ok(await page.locator("#watch").isVisible());
+    assert.deepEqual(await axeViolations(page), []);
+    await page.selectOption("select[name=period]", "year");
+    await page.getByRole("button", { name: "Mostra" }).click();
+    await page.waitForURL(/period=year/);
+    assert.deepEqual(await axeViolations(page), []);
 
     const stats = await page.goto(`${server.base}/console/entrypoints/${demo.id}/stats`);
     assert.equal(stats.status(), 200);
@@ -80,7 +87,7 @@ test("the administrator's users, tokens and audit pages pass axe", async () => {
   await page.fill("#username", "admin");
   await page.fill("#password", ADMIN_PASSWORD);
   await page.click("button[type=submit]");
-  await page.waitForURL(/\/console\/entrypoints$/);
+  await page.waitForURL(/\/console\/(overview|entrypoints)$/);
   await page.goto(`${server.base}/console/users`);
   await page.fill("#username", "nuovo.utente");
   await page.selectOption("#role", "editor");
@@ -106,7 +113,7 @@ async function signInAsPlatformAdmin(locale) {
   await page.fill("#username", "admin");
   await page.fill("#password", ADMIN_PASSWORD);
   await page.click("button[type=submit]");
-  await page.waitForURL(/\/console\/entrypoints$/);
+  await page.waitForURL(/\/console\/(overview|entrypoints)$/);
   return { context, page };
 }
 
@@ -151,7 +158,7 @@ test("a platform administrator creates, edits, suspends and resumes an ente", as
   // The new ente is one switch away in the header; its team starts empty.
   await page.selectOption("#tenant-switch", "altrove");
   await page.locator("form.tenant-switch button").click();
-  await page.waitForURL(/\/console\/entrypoints$/);
+  await page.waitForURL(/\/console\/(overview|entrypoints)$/);
   await page.goto(`${server.base}/console/users`);
   assert.equal(await page.locator("tbody tr").count(), 0);
   await context.close();

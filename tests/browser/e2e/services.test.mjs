@@ -35,7 +35,7 @@ async function signIn(locale) {
   await page.fill("#username", "admin");
   await page.fill("#password", ADMIN_PASSWORD);
   await page.click("button[type=submit]");
-  await page.waitForURL(/\/console\/entrypoints$/);
+  await page.waitForURL(/\/console\/(overview|entrypoints)$/);
   return { context, page };
 }
 
@@ -87,7 +87,7 @@ for (const locale of ["en-GB", "de-DE"]) {
     const { context, page } = await signIn(locale);
     await page.selectOption("#tenant-switch", "demo");
     await page.locator("form.tenant-switch button").click();
-    await page.waitForURL(/\/console\/entrypoints$/);
+    await page.waitForURL(/\/console\/(overview|entrypoints)$/);
     await page.goto(`${server.base}/console/services`);
     assert.deepEqual(await axeViolations(page), []);
     await page.goto(`${server.base}/console/services/residenza`);
