@@ -66,6 +66,19 @@ for (const [username, role, seesComments] of [["viewer.rossi", "viewer", true], 
     assert.equal(stats.status(), 200);
     assert.equal(await page.getByText("Ultimi commenti").count(), seesComments ? 1 : 0);
     assert.deepEqual(await axeViolations(page), []);
+    // Exports download with their progress shown.
+    const download = page.waitForEvent("download");
+    await page.getByRole("link", { name: "Valutazioni (CSV)" }).click();
+    assert.match((await download).suggestedFilename(), /^valutazioni-.*\.csv$/);
+    await page.getByText(/Esportazione completata/).waitFor();
+    const comments = await page.goto(`${server.base}/console/entrypoints/${demo.id}/comments`);
+    assert.equal(comments.status(), seesComments ? 200 : 403);
+    if (seesComments) {
+      await page.fill("input[name=q]", "orario");
+      await page.getByRole("button", { name: "Mostra" }).click();
+      await page.waitForURL(/q=orario/);
+      assert.deepEqual(await axeViolations(page), []);
+    }
     const edit = await page.goto(`${server.base}/console/entrypoints/${demo.id}/edit`);
     assert.equal(edit.status(), 403);
 
