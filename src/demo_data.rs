@@ -411,7 +411,7 @@ impl Generator {
 }
 
 /// A version-4-shaped UUID string from 128 random bits.
-fn uuid_from(bits: u128) -> String {
+pub(crate) fn uuid_from(bits: u128) -> String {
     let bits = (bits & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
     let hex = format!("{bits:032x}");
     format!(

@@ -6,6 +6,7 @@ pub mod compliance;
 pub mod configuration;
 pub mod demo;
 pub mod demo_data;
+pub mod demo_ratings;
 pub mod roles;
 pub mod startup;
 pub mod store_sink;

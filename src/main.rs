@@ -6,6 +6,7 @@ use satisfy::compliance::{self, ComplianceArgs};
 use satisfy::configuration::{
     AggregatorSettings, ConsoleSettings, IngestSettings, Settings, apply_config_file,
 };
+use satisfy::demo_ratings::{self, DemoDataArgs};
 use satisfy::roles;
 use satisfy::startup::Application;
 use std::path::PathBuf;
@@ -35,6 +36,9 @@ enum Command {
     Console(ConsoleSettings),
     /// Operator commands: tenants and API tokens, on the console's database.
     Admin(AdminSettings),
+    /// Writes N plausible ratings (the demo ente's website unless --entrypoint), on the
+    /// same --data-dir as `serve`, or in ClickHouse with --clickhouse-url.
+    DemoData(DemoDataArgs),
     /// Checks the feedback component on every page the AgID validator could sample
     /// (C.SI.2.5, C.SI.2.6) in headless Chromium; exits 1 when a page would fail.
     Compliance(ComplianceArgs),
@@ -128,6 +132,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Aggregator(settings) => roles::aggregator(settings, shutdown_signal()).await,
         Command::Console(settings) => roles::console(settings, shutdown_signal()).await,
         Command::Admin(settings) => admin::run(settings).await,
+        Command::DemoData(args) => demo_ratings::run(args).await,
         Command::Compliance(args) => {
             // 1 says "a page would fail"; anything that stops the check itself is 2.
             let code = match compliance::run(args).await {

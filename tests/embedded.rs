@@ -255,6 +255,86 @@ fn admin(data_dir: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_data_fills_the_demo_ente_or_one_entrypoint_while_the_server_runs() {
+    let data = tempfile::tempdir().unwrap();
+    let running = start(data.path()).await;
+    let demo_data = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_satisfy"))
+            .arg("demo-data")
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let printed = demo_data(&["--ratings", "3000", "--days", "90"]);
+    assert!(
+        printed.starts_with("3000 ratings of «Sito istituzionale»"),
+        "{printed}"
+    );
+    let demo_token = admin(
+        data.path(),
+        &[
+            "tokens", "create", "--tenant", "demo", "--name", "t", "--scopes", "read",
+        ],
+    );
+    let read = |token: String, path: String| {
+        let base = running.base.clone();
+        async move {
+            client()
+                .get(format!("{base}/api/v1{path}"))
+                .bearer_auth(token.trim())
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let listed = read(demo_token.clone(), "/entrypoints".into()).await;
+    let site = listed["entrypoints"][0]["id"].as_str().unwrap().to_owned();
+    let overview = read(demo_token.clone(), "/overview?period=90d".into()).await;
+    assert_eq!(overview["current"]["count"], 3000, "{overview}");
+    let pages = read(
+        demo_token.clone(),
+        format!("/entrypoints/{site}/ratings?period=90d&limit=500"),
+    )
+    .await;
+    let distinct: std::collections::HashSet<&str> = pages["ratings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["page"].as_str().unwrap())
+        .collect();
+    assert!(distinct.len() > 5, "realistic pages: {distinct:?}");
+
+    // Into one of the operator's own entrypoints, and again into the demo ente: the
+    // entrypoint is reused, the ratings add up.
+    let own = api(
+        &running,
+        reqwest::Method::POST,
+        "/entrypoints",
+        Some(json!({"name": "Portale", "kind": "pagina_web", "allowed_origins": ["https://www.comune.bugliano.pi.it"]})),
+    )
+    .await;
+    let own_id = own["id"].as_str().unwrap();
+    demo_data(&["--ratings", "700", "--days", "30", "--entrypoint", own_id]);
+    assert_eq!(total(&running, own_id).await, 700);
+    demo_data(&["--ratings", "1000", "--days", "90"]);
+    let overview = read(demo_token, "/overview?period=90d".into()).await;
+    assert_eq!(overview["current"]["count"], 4000);
+    assert_eq!(overview["entrypoints"].as_array().unwrap().len(), 1);
+    running.shutdown().await;
+}
+
 #[tokio::test]
 async fn operator_cli_creates_a_tenant_and_a_token_the_running_server_accepts() {
     let data = tempfile::tempdir().unwrap();

@@ -1,0 +1,449 @@
+//! `satisfy demo-data --ratings N`: many plausible ratings, for demonstrations and for
+//! measuring the dashboards at scale.
+//!
+//! Ratings go to the demo ente's website entrypoints (created with the ente if missing),
+//! or to one existing entrypoint (`--entrypoint`), in the same store `serve` reads (the
+//! data directory's SQLite) or in ClickHouse (`--clickhouse-url`, distributed mode). They
+//! spread over the last `--days` days with the weekly rhythm of a comune's site (busy on
+//! weekdays and office hours), over realistic pages of uneven popularity and quality,
+//! with the official follow-up answers and a few comments in Italian, English and German.
+//! One page gets worse over the last month, so the overview has something to show.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::{Datelike, TimeZone, Timelike};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use satisfy_aggregator::{ClickHouseStore, RatingStore, SqliteStore, StoredRating};
+use satisfy_console::store::{Tenant, TenantStatus, new_entrypoint};
+use satisfy_core::{
+    Entrypoint, EntrypointId, EntrypointKind, Origin, RatingSubmission, Survey, TenantId,
+};
+
+use crate::configuration::{DatabaseSettings, parse_http_url};
+use crate::demo_data::{DEMO_TENANT, uuid_from};
+
+/// `satisfy demo-data`.
+#[derive(Debug, Args)]
+pub struct DemoDataArgs {
+    /// The console's configuration database (and, without ClickHouse, the ratings' SQLite
+    /// in the same data directory), as given to `serve`.
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+
+    /// ClickHouse HTTP interface of a distributed deployment: ratings go there.
+    #[arg(long = "clickhouse-url", env = "SATISFY_CLICKHOUSE_URL", value_parser = parse_http_url)]
+    pub clickhouse_url: Option<String>,
+
+    /// ClickHouse database.
+    #[arg(
+        long = "clickhouse-database",
+        env = "SATISFY_CLICKHOUSE_DATABASE",
+        default_value = "satisfy"
+    )]
+    pub clickhouse_database: String,
+
+    /// How many ratings to write.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub ratings: u64,
+
+    /// Rate this existing entrypoint instead of the demo ente's website.
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+
+    /// Spread the ratings over this many days up to now.
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: u32,
+
+    /// Seed of the generator: the same seed gives the same ratings (a second run then
+    /// updates them instead of adding more); random by default.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// Ratings per write: one transaction (SQLite) or insert (ClickHouse) each.
+const BATCH: u64 = 20_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// The demo website's pages: path, relative popularity, and its star weights 1-5.
+const PAGES: [(&str, u32, [u32; 5]); 16] = [
+    ("/", 40, [4, 5, 12, 35, 44]),
+    ("/servizi", 25, [5, 6, 14, 35, 40]),
+    (
+        "/servizi/carta-identita-elettronica",
+        22,
+        [3, 4, 10, 33, 50],
+    ),
+    ("/servizi/cambio-di-residenza", 14, [10, 12, 20, 30, 28]),
+    ("/servizi/tari", 12, [16, 17, 24, 24, 19]),
+    ("/servizi/mensa-scolastica", 9, [5, 8, 17, 35, 35]),
+    ("/servizi/permesso-ztl", 8, [12, 14, 22, 28, 24]),
+    ("/amministrazione", 7, [6, 8, 20, 36, 30]),
+    (
+        "/amministrazione/uffici/ufficio-anagrafe",
+        6,
+        [7, 9, 18, 34, 32],
+    ),
+    ("/novita", 10, [3, 5, 15, 37, 40]),
+    (
+        "/novita/avvisi/chiusura-uffici-festivita",
+        4,
+        [4, 6, 14, 36, 40],
+    ),
+    ("/vivere-il-comune", 6, [3, 5, 14, 36, 42]),
+    (
+        "/vivere-il-comune/luoghi/biblioteca-comunale",
+        4,
+        [2, 4, 12, 34, 48],
+    ),
+    ("/documenti-e-dati", 3, [10, 12, 24, 30, 24]),
+    ("/prenota-appuntamento", 9, [9, 10, 18, 31, 32]),
+    ("/segnalazione-disservizio", 5, [14, 15, 22, 26, 23]),
+];
+
+/// The page whose ratings fall over the last 30 days.
+const WORSENING_PAGE: &str = "/servizi/tari";
+
+/// Relative traffic per weekday, Monday first.
+const WEEKDAYS: [u32; 7] = [120, 115, 110, 105, 95, 50, 40];
+
+const COMMENTS_NEGATIVE: [(&str, &str); 9] = [
+    ("it", "Non si capisce quali documenti servono."),
+    ("it", "Il modulo non si apre dal telefono."),
+    ("it", "Mancano gli orari dello sportello."),
+    ("it", "Ho dovuto chiamare l'ufficio per capire come fare."),
+    ("it", "La pagina rimanda a un link che non funziona."),
+    ("en", "I could not find the opening hours."),
+    ("en", "The form does not load on my phone."),
+    ("de", "Die Öffnungszeiten fehlen."),
+    ("de", "Das Formular lässt sich nicht öffnen."),
+];
+
+const COMMENTS_POSITIVE: [(&str, &str); 7] = [
+    ("it", "Tutto chiaro, grazie."),
+    ("it", "Ho trovato subito quello che cercavo."),
+    ("it", "Finalmente si fa tutto online."),
+    ("it", "Informazioni complete e aggiornate."),
+    ("en", "Clear and quick, thank you."),
+    ("de", "Alles klar und schnell erledigt."),
+    ("de", "Sehr übersichtlich, danke."),
+];
+
+/// Picks an index by integer weights.
+fn weighted(rng: &mut StdRng, weights: &[u32]) -> usize {
+    let total: u32 = weights.iter().sum();
+    let mut draw = rng.gen_range(0..total.max(1));
+    for (index, weight) in weights.iter().enumerate() {
+        if draw < *weight {
+            return index;
+        }
+        draw -= weight;
+    }
+    weights.len() - 1
+}
+
+/// Generates ratings for entrypoints, deterministically from a seed.
+struct Generator {
+    rng: StdRng,
+    tz: chrono_tz::Tz,
+    now_ms: i64,
+    days: i64,
+    /// Cumulative traffic weight of each of the last `days` days (oldest first).
+    day_weights: Vec<u32>,
+}
+
+impl Generator {
+    fn new(seed: u64, tz: chrono_tz::Tz, now_ms: i64, days: u32) -> Generator {
+        let days = i64::from(days);
+        let day_weights = (0..days)
+            .map(|back| {
+                let date = tz
+                    .timestamp_millis_opt(now_ms - (days - 1 - back) * DAY_MS)
+                    .single()
+                    .map(|t| t.weekday().num_days_from_monday())
+                    .unwrap_or(0);
+                WEEKDAYS[date as usize]
+            })
+            .collect();
+        Generator {
+            rng: StdRng::seed_from_u64(seed),
+            tz,
+            now_ms,
+            days,
+            day_weights,
+        }
+    }
+
+    /// When the next rating is received: a day by the weekly rhythm, an hour by the
+    /// office's, never in the future.
+    fn received(&mut self) -> i64 {
+        let day = weighted(&mut self.rng, &self.day_weights) as i64;
+        let start_of_day = self.now_ms - (self.days - 1 - day) * DAY_MS;
+        let local = self
+            .tz
+            .timestamp_millis_opt(start_of_day)
+            .single()
+            .map(|t| i64::from(t.num_seconds_from_midnight()) * 1000)
+            .unwrap_or(0);
+        let midnight = start_of_day - local;
+        // Office hours mostly: 8:00-20:00, a tail until 23:00.
+        let minute = if self.rng.gen_bool(0.85) {
+            self.rng.gen_range(8 * 60..20 * 60)
+        } else {
+            self.rng.gen_range(20 * 60..23 * 60)
+        };
+        let at = midnight + minute * 60_000 + self.rng.gen_range(0..60_000);
+        at.min(self.now_ms)
+    }
+
+    fn rating(
+        &mut self,
+        entrypoint: &Entrypoint,
+        survey: &Survey,
+        site: &str,
+    ) -> anyhow::Result<StoredRating> {
+        let page_weights: Vec<u32> = PAGES.iter().map(|(_, weight, _)| *weight).collect();
+        let (path, _, stars_weights) = PAGES[weighted(&mut self.rng, &page_weights)];
+        let received = self.received();
+        let worse = path == WORSENING_PAGE && received > self.now_ms - 30 * DAY_MS;
+        let stars = if worse {
+            weighted(&mut self.rng, &[40, 25, 18, 10, 7]) + 1
+        } else {
+            weighted(&mut self.rng, &stars_weights) + 1
+        };
+        let negative = stars <= 3;
+        // Each follow-up shown for these stars is answered seven times in ten; on the
+        // worsening page, mostly with its fourth option (technical problems, officially).
+        let mut answers = Vec::new();
+        for follow_up in survey
+            .follow_ups
+            .iter()
+            .filter(|f| f.is_shown_for(stars as u8))
+        {
+            if !self.rng.gen_bool(0.7) {
+                continue;
+            }
+            let weights: Vec<u32> = match (follow_up.options.len(), worse) {
+                (5, true) => vec![10, 10, 10, 60, 10],
+                (5, false) => vec![30, 25, 20, 10, 15],
+                (n, _) => vec![1; n],
+            };
+            if let Some(option) = follow_up.options.get(weighted(&mut self.rng, &weights)) {
+                answers.push(option.id.clone());
+            }
+        }
+        let lang = ["it", "en", "de"][weighted(&mut self.rng, &[90, 6, 4])];
+        let comment = if self.rng.gen_bool(0.08) {
+            let pool: Vec<&str> = if negative {
+                COMMENTS_NEGATIVE.iter()
+            } else {
+                COMMENTS_POSITIVE.iter()
+            }
+            .filter(|(l, _)| *l == lang)
+            .map(|(_, text)| *text)
+            .collect();
+            pool.get(self.rng.gen_range(0..pool.len().max(1))).copied()
+        } else {
+            None
+        };
+        let body = serde_json::json!({
+            "id": uuid_from(self.rng.r#gen()),
+            "entrypoint": entrypoint.id.as_str(),
+            "page": format!("{site}{path}"),
+            "rating": stars, "answers": answers, "comment": comment, "lang": lang,
+        });
+        let rating = RatingSubmission::parse(&body)
+            .and_then(|submission| submission.into_rating(survey))
+            .map_err(|error| anyhow::anyhow!("generated rating refused: {error}"))?;
+        Ok(StoredRating {
+            rating,
+            tenant: entrypoint.tenant.clone(),
+            received_at_ms: received,
+        })
+    }
+}
+
+/// The demo ente and its website entrypoint, created if missing.
+async fn demo_entrypoints(
+    config: &dyn satisfy_console::ConfigStore,
+) -> anyhow::Result<Vec<Entrypoint>> {
+    const NAME: &str = "Sito istituzionale";
+    let tenant = TenantId::parse(DEMO_TENANT).context("demo slug")?;
+    if config.tenant(&tenant).await?.is_none() {
+        config
+            .create_tenant(&Tenant {
+                slug: tenant.clone(),
+                name: "Comune di Bugliano (demo)".into(),
+                ipa_code: None,
+                site_url: Some(SITE.into()),
+                time_zone: "Europe/Rome".into(),
+                languages: vec!["it".into(), "en".into(), "de".into()],
+                status: TenantStatus::Active,
+                created_at: chrono::Utc::now().timestamp(),
+            })
+            .await?;
+    }
+    let existing: Vec<Entrypoint> = config
+        .entrypoints(&tenant)
+        .await?
+        .into_iter()
+        .filter(|e| e.name == NAME)
+        .collect();
+    if !existing.is_empty() {
+        return Ok(existing);
+    }
+    let entrypoint = new_entrypoint(
+        tenant,
+        NAME.into(),
+        EntrypointKind::PaginaWeb,
+        Origin::parse(SITE).into_iter().collect(),
+        None,
+    );
+    config.create_entrypoint(&entrypoint).await?;
+    Ok(vec![entrypoint])
+}
+
+/// The demo site.
+const SITE: &str = "https://www.comune.bugliano.pi.it";
+
+/// Runs `satisfy demo-data`.
+pub async fn run(args: DemoDataArgs) -> anyhow::Result<()> {
+    let config = args.database.open().await?;
+    let store: Arc<dyn RatingStore> = match &args.clickhouse_url {
+        Some(url) => Arc::new(
+            ClickHouseStore::connect(url, &args.clickhouse_database)
+                .await
+                .context("connecting to ClickHouse")?,
+        ),
+        None => {
+            std::fs::create_dir_all(&args.database.data_dir)?;
+            let path = args.database.data_dir.join("ratings.db");
+            Arc::new(
+                SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?,
+            )
+        }
+    };
+    let entrypoint = match &args.entrypoint {
+        Some(raw) => {
+            let id = EntrypointId::parse(raw).context("--entrypoint is not an entrypoint id")?;
+            config
+                .intake_entrypoints()
+                .await?
+                .into_iter()
+                .find(|e| e.id == id)
+                .with_context(|| format!("no active entrypoint {raw}"))?
+        }
+        None => demo_entrypoints(config.as_ref())
+            .await?
+            .into_iter()
+            .next()
+            .context("the demo entrypoint")?,
+    };
+    let site = entrypoint
+        .allowed_origins
+        .first()
+        .map(|o| o.as_str().to_owned())
+        .unwrap_or_else(|| SITE.to_owned());
+    let tz = match config.tenant(&entrypoint.tenant).await? {
+        Some(tenant) => tenant.time_zone.parse().unwrap_or(chrono_tz::Europe::Rome),
+        None => chrono_tz::Europe::Rome,
+    };
+    let mut generator = Generator::new(
+        args.seed.unwrap_or_else(rand::random),
+        tz,
+        chrono::Utc::now().timestamp_millis(),
+        args.days,
+    );
+    let progress = ProgressBar::new(args.ratings).with_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:40}] {human_pos}/{human_len} ({per_sec}, {eta} left)",
+        )
+        .context("progress template")?
+        .progress_chars("=> "),
+    );
+    progress.set_message(format!("rating {}", entrypoint.name));
+    let survey = entrypoint.survey(satisfy_core::Lang::It);
+    let started = std::time::Instant::now();
+    let mut written = 0u64;
+    while written < args.ratings {
+        let size = BATCH.min(args.ratings - written);
+        let batch = (0..size)
+            .map(|_| generator.rating(&entrypoint, &survey, &site))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        store
+            .write_batch(&batch)
+            .await
+            .context("writing demo ratings")?;
+        written += size;
+        progress.set_position(written);
+    }
+    progress.finish();
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{written} ratings of «{}» ({}) in {seconds:.1} s ({:.0}/s)",
+        entrypoint.name,
+        entrypoint.id.as_str(),
+        written as f64 / seconds.max(f64::EPSILON)
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ratings_are_valid_plausible_and_repeatable() {
+        let entrypoint = new_entrypoint(
+            TenantId::parse("demo").unwrap(),
+            "Sito".into(),
+            EntrypointKind::PaginaWeb,
+            vec![],
+            None,
+        );
+        let now = 1_795_000_000_000;
+        let survey = entrypoint.survey(satisfy_core::Lang::It);
+        let generate = || {
+            let mut generator = Generator::new(7, chrono_tz::Europe::Rome, now, 365);
+            (0..5_000)
+                .map(|_| generator.rating(&entrypoint, &survey, SITE).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let ratings = generate();
+        assert_eq!(ratings, generate(), "same seed, same ratings");
+        assert!(ratings.iter().all(|r| r.received_at_ms <= now));
+        assert!(
+            ratings
+                .iter()
+                .all(|r| r.received_at_ms > now - 366 * DAY_MS)
+        );
+        let weekend = ratings
+            .iter()
+            .filter(|r| {
+                let day = chrono_tz::Europe::Rome
+                    .timestamp_millis_opt(r.received_at_ms)
+                    .unwrap()
+                    .weekday();
+                matches!(day, chrono::Weekday::Sat | chrono::Weekday::Sun)
+            })
+            .count();
+        // Weekends weigh 90 of 635: about 14%, well under 2/7.
+        assert!((400..1_000).contains(&weekend), "{weekend}");
+        let commented = ratings
+            .iter()
+            .filter(|r| r.rating.comment.is_some())
+            .count();
+        assert!((200..700).contains(&commented), "{commented}");
+        let languages: std::collections::HashSet<&str> =
+            ratings.iter().map(|r| r.rating.lang.code()).collect();
+        assert_eq!(languages.len(), 3);
+        let answered = ratings
+            .iter()
+            .filter(|r| !r.rating.answers.is_empty())
+            .count();
+        assert!((3_000..4_000).contains(&answered), "{answered}");
+    }
+}
