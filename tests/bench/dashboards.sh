@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Benchmark (not a test) of the dashboards on this machine, written to docs/BENCHMARKS.md:
+# `satisfy demo-data` writes N ratings, then every dashboard page and API view, and the first
+# byte of each export, are timed over HTTP (median of 5) on the running product: `satisfy
+# serve` over SQLite, and `satisfy console` over ClickHouse with a larger N.
+# Needs the engines for ClickHouse (tests/engines/install.sh).
+# Usage: bash tests/bench/dashboards.sh [sqlite ratings] [clickhouse ratings]
+#        (defaults 1,000,000 and 10,000,000)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+sqlite_ratings="${1:-1000000}"
+clickhouse_ratings="${2:-10000000}"
+bash tests/engines/install.sh
+cargo build --release --locked
+bin=target/release/satisfy
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  bash tests/engines/engines.sh stop "$work/clickhouse" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+password=password-di-prova-bench
+export RUST_LOG=warn
+
+wait_up() {
+  for _ in $(seq 1 300); do
+    curl -fsS -o /dev/null "$1/healthz" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  echo "no answer from $1" >&2
+  return 1
+}
+
+# Median of 5 runs of `curl -w $metric` on a URL, in milliseconds.
+median_ms() {
+  local metric=$1; shift
+  for _ in 1 2 3 4 5; do
+    curl -sS -o /dev/null -w "%{$metric}\n" "$@"
+  done | sort -n | sed -n 3p | awk '{printf "%.0f", $1 * 1000}'
+}
+
+# Times every dashboard of the demo ente on a running console at $1 with data dir $2.
+measure() {
+  local base=$1 data=$2 token jar csrf entrypoint
+  token=$($bin admin --data-dir "$data" tokens create --tenant demo --name bench --scopes read)
+  entrypoint=$(curl -fsS -H "Authorization: Bearer $token" "$base/api/v1/entrypoints" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["entrypoints"][0]["id"])')
+  jar="$data/cookies"
+  csrf=$(curl -fsS -c "$jar" "$base/console/login" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)
+  curl -fsS -o /dev/null -b "$jar" -c "$jar" -d "username=admin&password=$password&csrf=$csrf" "$base/console/login"
+  # The console shows the ente a user works in: switch the administrator to the demo.
+  csrf=$(curl -fsS -b "$jar" "$base/console/entrypoints" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)
+  curl -fsS -o /dev/null -b "$jar" -c "$jar" -d "tenant=demo&csrf=$csrf" "$base/console/tenant"
+  local api=(-H "Authorization: Bearer $token")
+  local page="period=year"
+  row() { printf '| %s | %s |\n' "$1" "$2"; }
+  echo "| view (period: this year, $(date -u +%Y-%m-%d)) | ms |"
+  echo "|---|---|"
+  row "console: overview (/console/overview)" "$(median_ms time_total -b "$jar" "$base/console/overview?$page")"
+  row "console: overview, last 30 days" "$(median_ms time_total -b "$jar" "$base/console/overview?period=30d")"
+  row "console: statistics of the entrypoint" "$(median_ms time_total -b "$jar" "$base/console/entrypoints/$entrypoint/stats?$page")"
+  row "console: comments, first page" "$(median_ms time_total -b "$jar" "$base/console/entrypoints/$entrypoint/comments?$page")"
+  row "console: comments searched (q=orari, 1 star)" "$(median_ms time_total -b "$jar" "$base/console/entrypoints/$entrypoint/comments?$page&q=orari&stars=1")"
+  row "API: overview" "$(median_ms time_total "${api[@]}" "$base/api/v1/overview?$page")"
+  row "API: statistics" "$(median_ms time_total "${api[@]}" "$base/api/v1/entrypoints/$entrypoint/stats?$page&granularity=week")"
+  row "API: ratings, one page of 50" "$(median_ms time_total "${api[@]}" "$base/api/v1/entrypoints/$entrypoint/ratings?$page")"
+  row "API: aggregates per day, CSV" "$(median_ms time_total "${api[@]}" "$base/api/v1/entrypoints/$entrypoint/aggregates?$page&granularity=day&format=csv")"
+  row "export start: every rating, CSV (first byte)" "$(median_ms time_starttransfer "${api[@]}" "$base/api/v1/entrypoints/$entrypoint/ratings?$page&format=csv")"
+  local whole size
+  whole=$(curl -sS -o "$data/export.csv" -w '%{time_total}' "${api[@]}" "$base/api/v1/entrypoints/$entrypoint/ratings?$page&format=csv")
+  size=$(wc -l < "$data/export.csv")
+  row "export whole: $((size - 1)) ratings, CSV ($(du -m "$data/export.csv" | cut -f1) MB)" "$(awk -v t="$whole" 'BEGIN{printf "%.0f", t * 1000}')"
+}
+
+# SQLite: the embedded product.
+sqlite_dir="$work/sqlite"
+start=$(date +%s.%N)
+$bin demo-data --data-dir "$sqlite_dir" --ratings "$sqlite_ratings" --seed 1 >/dev/null 2>&1
+written=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.1f", e - s}')
+port=$(free_port)
+SATISFY_ADMIN_PASSWORD=$password $bin serve --data-dir "$sqlite_dir" --listen "127.0.0.1:$port" --demo-data false >"$work/serve.log" 2>&1 &
+pids+=($!)
+wait_up "http://127.0.0.1:$port"
+sqlite_table=$(measure "http://127.0.0.1:$port" "$sqlite_dir")
+kill "${pids[-1]}"
+
+# ClickHouse: the distributed console.
+ch_port=$(free_port)
+bash tests/engines/engines.sh start clickhouse "$work/clickhouse" "$ch_port" >/dev/null
+ch_dir="$work/ch"
+start=$(date +%s.%N)
+$bin demo-data --data-dir "$ch_dir" --clickhouse-url "http://127.0.0.1:$ch_port" --ratings "$clickhouse_ratings" --seed 1 >/dev/null 2>&1
+ch_written=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.1f", e - s}')
+port=$(free_port)
+SATISFY_ADMIN_PASSWORD=$password $bin console --data-dir "$ch_dir" --listen "127.0.0.1:$port" \
+  --clickhouse-url "http://127.0.0.1:$ch_port" --public-url "http://127.0.0.1:$port" \
+  --internal-token bench-internal-token >"$work/console.log" 2>&1 &
+pids+=($!)
+wait_up "http://127.0.0.1:$port"
+clickhouse_table=$(measure "http://127.0.0.1:$port" "$ch_dir")
+
+section="## Dashboards
+
+Measured $(date -u +%Y-%m-%d) on this machine (2 cores, 24 GiB) by \`bash tests/bench/dashboards.sh $sqlite_ratings $clickhouse_ratings\`:
+\`satisfy demo-data\` writes the ratings of one website entrypoint of the demo ente over a year,
+then each view is fetched over HTTP from the running product, median of 5 (the first byte for
+an export's start). Budgets: every page and export start under 300 ms at 1M ratings on SQLite,
+under 100 ms at 10M on ClickHouse.
+
+**SQLite** (\`satisfy serve\`), $sqlite_ratings ratings, written by \`satisfy demo-data\` in $written s:
+
+$sqlite_table
+
+**ClickHouse** (\`satisfy console\`), $clickhouse_ratings ratings, written by \`satisfy demo-data --clickhouse-url\` in $ch_written s:
+
+$clickhouse_table
+
+What bounds it: each view reads the raw ratings of its range (no rollups yet): a year of one
+entrypoint is the whole table here, so the overview (which reads the range, the previous
+range, and per-page changes) scans it several times. Listings and export starts walk an
+index backwards and stop at their page."
+python3 tests/bench/write_section.py "$section"
+echo "$section"
