@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of Satisfy: the widget's reproducible build, formatting and lints, the
 # Rust unit, integration and end-to-end suites, the browser tests in headless Chromium
-# (conformance, accessibility, keyboard) and the widget's size budget.
+# (conformance, accessibility, keyboard), the REST API against its OpenAPI document
+# (schemathesis) and the widget's size budget.
 # Installs what they need (Debian packages, PyPI and npm packages) when missing.
 # Usage: bash tests/run.sh
 set -euo pipefail
@@ -72,6 +73,9 @@ step "browser end-to-end tests (headless Chromium)"
 # (a separate cargo build would resolve features without the dev-dependencies and rebuild).
 test -x target/debug/satisfy
 (cd tests/browser && TEST_SATISFY_BIN="$PWD/../../target/debug/satisfy" npm test)
+
+step "the REST API against its OpenAPI document (schemathesis: no 5xx, statuses, types and bodies as documented)"
+TEST_SATISFY_BIN="$PWD/target/debug/satisfy" bash tests/api/schemathesis.sh 40
 
 step "widget size budget"
 bash widget/size.sh

@@ -31,11 +31,15 @@ RUST_LOG=warn "$bin" demo-data --data-dir "$work" --ratings 2000 --days 60 --see
   --entrypoint "$(curl -fsS -H "Authorization: Bearer $token" "$base/api/v1/entrypoints" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["entrypoints"][0]["id"])')" >/dev/null
 
-# Checks: no 5xx; every status documented; bodies and content types as documented.
+# Checks: no 5xx; every status documented; bodies and content types as documented. Once
+# with the token, once with a wrong one (the errors' own documentation).
+checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
 "$venv/bin/st" run "$base/api/v1/openapi.json" --url "$base/api/v1" \
   --header "Authorization: Bearer $token" \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-  --max-examples "$examples" --seed 42 --no-color
+  --checks "$checks" --max-examples "$examples" --seed 42 --no-color
+"$venv/bin/st" run "$base/api/v1/openapi.json" --url "$base/api/v1" \
+  --header "Authorization: Bearer sat_000000000000_not-a-token" \
+  --checks "$checks" --max-examples 5 --phases fuzzing --seed 42 --no-color
 if grep -q "panicked" "$work/serve.log"; then
   grep -B2 -A5 "panicked" "$work/serve.log" >&2
   exit 1

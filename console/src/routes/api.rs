@@ -386,6 +386,64 @@ impl utoipa::Modify for Security {
     }
 }
 
+/// The errors every route can answer, added to each operation that does not describe them
+/// itself: no or a wrong credential (401), a role or scope that does not allow it (403),
+/// too many failed credentials (429, with `Retry-After`), a store that is down (503); 404
+/// where the path names a resource, 422 where the request carries parameters or a body.
+struct CommonErrors;
+
+impl utoipa::Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Ref, ResponseBuilder, content::ContentBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let takes_input = operation.parameters.as_ref().is_some_and(|p| !p.is_empty())
+                    || operation.request_body.is_some();
+                let mut statuses = vec![
+                    ("401", "No valid token or session."),
+                    ("403", "The role or the token's scopes do not allow this."),
+                    (
+                        "429",
+                        "Too many failed credentials from this client: retry after `Retry-After` seconds.",
+                    ),
+                    ("503", "A store is unavailable: retry later."),
+                ];
+                if path.contains('{') {
+                    statuses.push(("404", "No such resource in this tenant."));
+                }
+                if takes_input {
+                    statuses.push(("422", "A parameter or the body is invalid: `error.code` and `error.field` say which."));
+                }
+                for (status, description) in statuses {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| error(description).into());
+                }
+            }
+        }
+    }
+}
+
 /// The OpenAPI description of this API, generated from the handlers and types below.
 #[derive(OpenApi)]
 #[openapi(
@@ -393,7 +451,7 @@ impl utoipa::Modify for Security {
     servers((url = "/api/v1")),
     paths(list, create, show, update, statistics, super::ratings::ratings, super::ratings::aggregates, tenant_overview, services, service_kpis, tenant_kpis),
     components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&Security),
+    modifiers(&Security, &CommonErrors),
     security(("token" = []), ("session" = [])),
 )]
 struct ApiDoc;
