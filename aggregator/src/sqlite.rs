@@ -92,6 +92,116 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX ratings_entrypoint_created;
     CREATE INDEX ratings_entrypoint_created ON ratings (entrypoint, created_at, id);
 "#,
+    r#"
+    -- Rollups kept exact by triggers as ratings are inserted, changed and deleted, so that
+    -- dashboards sum a few rows per period instead of scanning every rating:
+    --   rating_slots        ratings per entrypoint, 15-minute UTC slot and stars (buckets
+    --                       of any time zone: every offset in use is a multiple of 15 min);
+    --   answer_slots        follow-up answers per entrypoint, slot and option;
+    --   page_days           ratings per entrypoint, page, UTC day and stars;
+    --   negative_page_days  answers chosen with 1-3 stars per entrypoint, page and UTC day.
+    -- A rating's entrypoint and first reception never change; its page, stars and answers
+    -- may (write_one deletes the old answers before updating the rating, so the answer
+    -- triggers see the version the answers belong to).
+    CREATE TABLE rating_slots (
+        tenant TEXT NOT NULL, entrypoint TEXT NOT NULL, slot INTEGER NOT NULL,
+        stars INTEGER NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (entrypoint, slot, stars)
+    ) WITHOUT ROWID;
+    CREATE INDEX rating_slots_tenant ON rating_slots (tenant, slot);
+    CREATE TABLE answer_slots (
+        tenant TEXT NOT NULL, entrypoint TEXT NOT NULL, slot INTEGER NOT NULL,
+        option_id TEXT NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (entrypoint, slot, option_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX answer_slots_tenant ON answer_slots (tenant, slot);
+    CREATE TABLE page_days (
+        tenant TEXT NOT NULL, entrypoint TEXT NOT NULL, page TEXT NOT NULL,
+        day INTEGER NOT NULL, stars INTEGER NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (entrypoint, day, page, stars)
+    ) WITHOUT ROWID;
+    CREATE INDEX page_days_tenant ON page_days (tenant, day);
+    CREATE TABLE negative_page_days (
+        tenant TEXT NOT NULL, entrypoint TEXT NOT NULL, page TEXT NOT NULL,
+        day INTEGER NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (entrypoint, day, page)
+    ) WITHOUT ROWID;
+    CREATE INDEX negative_page_days_tenant ON negative_page_days (tenant, day);
+
+    INSERT INTO rating_slots
+        SELECT tenant, entrypoint, created_at / 900000, stars, COUNT(*) FROM ratings
+        GROUP BY entrypoint, created_at / 900000, stars;
+    INSERT INTO answer_slots
+        SELECT r.tenant, r.entrypoint, r.created_at / 900000, a.option_id, COUNT(*)
+        FROM rating_answers a JOIN ratings r ON r.id = a.rating_id
+        GROUP BY r.entrypoint, r.created_at / 900000, a.option_id;
+    INSERT INTO page_days
+        SELECT tenant, entrypoint, page, created_at / 86400000, stars, COUNT(*) FROM ratings
+        GROUP BY entrypoint, created_at / 86400000, page, stars;
+    INSERT INTO negative_page_days
+        SELECT r.tenant, r.entrypoint, r.page, r.created_at / 86400000, COUNT(*)
+        FROM rating_answers a JOIN ratings r ON r.id = a.rating_id WHERE r.stars <= 3
+        GROUP BY r.entrypoint, r.created_at / 86400000, r.page;
+
+    CREATE TRIGGER ratings_rollup_insert AFTER INSERT ON ratings BEGIN
+        INSERT INTO rating_slots VALUES
+            (NEW.tenant, NEW.entrypoint, NEW.created_at / 900000, NEW.stars, 1)
+            ON CONFLICT (entrypoint, slot, stars) DO UPDATE SET n = n + 1;
+        INSERT INTO page_days VALUES
+            (NEW.tenant, NEW.entrypoint, NEW.page, NEW.created_at / 86400000, NEW.stars, 1)
+            ON CONFLICT (entrypoint, day, page, stars) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER ratings_rollup_update AFTER UPDATE OF page, stars ON ratings
+    WHEN OLD.page <> NEW.page OR OLD.stars <> NEW.stars BEGIN
+        UPDATE rating_slots SET n = n - 1
+            WHERE entrypoint = OLD.entrypoint AND slot = OLD.created_at / 900000 AND stars = OLD.stars;
+        INSERT INTO rating_slots VALUES
+            (NEW.tenant, NEW.entrypoint, NEW.created_at / 900000, NEW.stars, 1)
+            ON CONFLICT (entrypoint, slot, stars) DO UPDATE SET n = n + 1;
+        UPDATE page_days SET n = n - 1
+            WHERE entrypoint = OLD.entrypoint AND day = OLD.created_at / 86400000
+              AND page = OLD.page AND stars = OLD.stars;
+        INSERT INTO page_days VALUES
+            (NEW.tenant, NEW.entrypoint, NEW.page, NEW.created_at / 86400000, NEW.stars, 1)
+            ON CONFLICT (entrypoint, day, page, stars) DO UPDATE SET n = n + 1;
+    END;
+    -- Before the delete: the rating's answers are still there to be counted off (their
+    -- own delete trigger then finds no rating and does nothing).
+    CREATE TRIGGER ratings_rollup_delete BEFORE DELETE ON ratings BEGIN
+        UPDATE rating_slots SET n = n - 1
+            WHERE entrypoint = OLD.entrypoint AND slot = OLD.created_at / 900000 AND stars = OLD.stars;
+        UPDATE page_days SET n = n - 1
+            WHERE entrypoint = OLD.entrypoint AND day = OLD.created_at / 86400000
+              AND page = OLD.page AND stars = OLD.stars;
+        UPDATE answer_slots SET n = n - 1
+            WHERE entrypoint = OLD.entrypoint AND slot = OLD.created_at / 900000
+              AND option_id IN (SELECT option_id FROM rating_answers WHERE rating_id = OLD.id);
+        UPDATE negative_page_days
+            SET n = n - (SELECT COUNT(*) FROM rating_answers WHERE rating_id = OLD.id)
+            WHERE OLD.stars <= 3 AND entrypoint = OLD.entrypoint
+              AND day = OLD.created_at / 86400000 AND page = OLD.page;
+    END;
+    CREATE TRIGGER rating_answers_rollup_insert AFTER INSERT ON rating_answers BEGIN
+        INSERT INTO answer_slots
+            SELECT tenant, entrypoint, created_at / 900000, NEW.option_id, 1
+            FROM ratings WHERE id = NEW.rating_id
+            ON CONFLICT (entrypoint, slot, option_id) DO UPDATE SET n = n + 1;
+        INSERT INTO negative_page_days
+            SELECT tenant, entrypoint, page, created_at / 86400000, 1
+            FROM ratings WHERE id = NEW.rating_id AND stars <= 3
+            ON CONFLICT (entrypoint, day, page) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER rating_answers_rollup_delete AFTER DELETE ON rating_answers BEGIN
+        UPDATE answer_slots SET n = n - 1
+            WHERE (entrypoint, slot, option_id) IN
+                (SELECT entrypoint, created_at / 900000, OLD.option_id
+                 FROM ratings WHERE id = OLD.rating_id);
+        UPDATE negative_page_days SET n = n - 1
+            WHERE (entrypoint, day, page) IN
+                (SELECT entrypoint, created_at / 86400000, page
+                 FROM ratings WHERE id = OLD.rating_id AND stars <= 3);
+    END;
+"#,
 ];
 
 /// Applies pending migrations of `migrations` to `conn`; shared with the console's store.
@@ -200,6 +310,10 @@ fn write_one(
     let outcome = match owner {
         Some(owner) if owner != rating.entrypoint.as_str() => return Ok(WriteOutcome::Conflict),
         Some(_) => {
+            // Answers go first, while the rating is still the version they belong to
+            // (the rollup triggers read its page and stars).
+            tx.prepare_cached("DELETE FROM rating_answers WHERE rating_id = ?1")?
+                .execute([&id])?;
             tx.prepare_cached(
                 "UPDATE ratings SET page = ?2, stars = ?3, comment = ?4, lang = ?5, widget = ?6,
                  updated_at = ?7, version = version + 1 WHERE id = ?1",
@@ -213,8 +327,6 @@ fn write_one(
                 rating.widget,
                 stored.received_at_ms
             ])?;
-            tx.prepare_cached("DELETE FROM rating_answers WHERE rating_id = ?1")?
-                .execute([&id])?;
             WriteOutcome::Updated
         }
         None => {
@@ -521,29 +633,119 @@ pub(crate) fn decode_stored_event(body: &str) -> Result<ServiceEvent, StoreError
         .map_err(|error| StoreError(format!("stored event is invalid: {error}")))
 }
 
-/// The WHERE clause every query shares; parameters ?1..?4.
-const RANGE: &str =
-    "tenant = ?1 AND (?2 IS NULL OR entrypoint = ?2) AND created_at >= ?3 AND created_at < ?4";
+/// Named SQL parameters, built alongside the SQL text that uses them.
+#[derive(Default)]
+struct Params(Vec<(String, rusqlite::types::Value)>);
 
-fn range_params(filter: &Filter) -> (String, Option<String>, i64, i64) {
+impl Params {
+    /// Adds `value` as `:name` and returns the placeholder.
+    fn bind(&mut self, name: &str, value: impl Into<rusqlite::types::Value>) -> String {
+        let placeholder = format!(":{name}");
+        self.0.push((placeholder.clone(), value.into()));
+        placeholder
+    }
+
+    fn named(&self) -> Vec<(&str, &dyn rusqlite::ToSql)> {
+        self.0
+            .iter()
+            .map(|(name, value)| (name.as_str(), value as &dyn rusqlite::ToSql))
+            .collect()
+    }
+}
+
+/// The filter's tenant and entrypoint as a WHERE condition that lets SQLite use the
+/// entrypoint's index when there is one (`+tenant` keeps the tenant check off the index).
+fn scope(filter: &Filter, params: &mut Params) -> String {
+    let tenant = params.bind("tenant", filter.tenant.as_str().to_owned());
+    match &filter.entrypoint {
+        Some(entrypoint) => {
+            let entrypoint = params.bind("entrypoint", entrypoint.as_str().to_owned());
+            format!("entrypoint = {entrypoint} AND +tenant = {tenant}")
+        }
+        None => format!("tenant = {tenant}"),
+    }
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// The `[start, end)` range split for the daily rollups: the whole UTC days inside it
+/// (`first_day..end_day`) and the rest before and after them, `[start, inner_start)` and
+/// `[inner_end, end)`, read from the ratings themselves.
+struct DaySplit {
+    start: i64,
+    end: i64,
+    first_day: i64,
+    end_day: i64,
+    inner_start: i64,
+    inner_end: i64,
+}
+
+impl DaySplit {
+    fn of(start: i64, end: i64) -> DaySplit {
+        let first_day = start.div_euclid(DAY_MS) + i64::from(start.rem_euclid(DAY_MS) != 0);
+        let end_day = end.div_euclid(DAY_MS).max(first_day);
+        let inner_start = (first_day.saturating_mul(DAY_MS)).clamp(start, end);
+        let inner_end = (end_day.saturating_mul(DAY_MS)).clamp(inner_start, end);
+        DaySplit {
+            start,
+            end,
+            first_day,
+            end_day,
+            inner_start,
+            inner_end,
+        }
+    }
+
+    /// `SELECT page, stars, n` over the range: daily rollup rows for the whole days, one
+    /// row per rating for the edges. `tag` keeps parameter names apart.
+    fn page_rows(&self, filter: &Filter, tag: &str, params: &mut Params) -> String {
+        let scoped = scope(filter, params);
+        let (first, end) = (
+            params.bind(&format!("{tag}_first_day"), self.first_day),
+            params.bind(&format!("{tag}_end_day"), self.end_day),
+        );
+        let edges = self.edges(tag, params);
+        format!(
+            "SELECT page, stars, n FROM page_days WHERE {scoped} AND day >= {first} AND day < {end}
+             UNION ALL
+             SELECT page, stars, 1 FROM ratings WHERE {scoped} AND ({edges})"
+        )
+    }
+
+    fn edges(&self, tag: &str, params: &mut Params) -> String {
+        let start = params.bind(&format!("{tag}_start"), self.start);
+        let inner_start = params.bind(&format!("{tag}_inner_start"), self.inner_start);
+        let inner_end = params.bind(&format!("{tag}_inner_end"), self.inner_end);
+        let end = params.bind(&format!("{tag}_end"), self.end);
+        format!(
+            "(created_at >= {start} AND created_at < {inner_start})
+             OR (created_at >= {inner_end} AND created_at < {end})"
+        )
+    }
+}
+
+/// The filter's range in 15-minute slots, `[first, end)`: exact, local midnights being
+/// whole slots in every time zone in use.
+fn slot_range(filter: &Filter, params: &mut Params) -> String {
     let (start, end) = filter.utc_range_ms();
-    (
-        filter.tenant.as_str().to_owned(),
-        filter.entrypoint.as_ref().map(|e| e.as_str().to_owned()),
-        start,
-        end,
-    )
+    let first = params.bind("first_slot", start.div_euclid(SLOT_MS));
+    let end = params.bind("end_slot", end.div_euclid(SLOT_MS));
+    format!("slot >= {first} AND slot < {end}")
 }
 
 #[async_trait]
 impl AnalyticsQuery for SqliteStore {
     async fn summary(&self, filter: &Filter) -> Result<Tally, StoreError> {
-        let p = range_params(filter);
+        let mut params = Params::default();
+        let sql = format!(
+            "SELECT stars, SUM(n) FROM rating_slots WHERE {} AND {} GROUP BY stars",
+            scope(filter, &mut params),
+            slot_range(filter, &mut params)
+        );
         self.read("summary", move |conn| {
-            let sql = format!("SELECT stars, COUNT(*) FROM ratings WHERE {RANGE} GROUP BY stars");
             let mut tally = Tally::default();
             let mut statement = conn.prepare_cached(&sql)?;
-            let rows = statement.query_map(params![p.0, p.1, p.2, p.3], |row| {
+            let rows = statement.query_map(params.named().as_slice(), |row| {
                 Ok((row.get::<_, u8>(0)?, row.get::<_, u64>(1)?))
             })?;
             for row in rows {
@@ -560,15 +762,16 @@ impl AnalyticsQuery for SqliteStore {
         filter: &Filter,
         granularity: Granularity,
     ) -> Result<Vec<Bucket>, StoreError> {
-        let p = range_params(filter);
+        let mut params = Params::default();
+        let sql = format!(
+            "SELECT slot, stars, SUM(n) FROM rating_slots WHERE {} AND {} GROUP BY slot, stars",
+            scope(filter, &mut params),
+            slot_range(filter, &mut params)
+        );
         let slots = self
             .read("buckets", move |conn| {
-                let sql = format!(
-                    "SELECT created_at / {SLOT_MS} AS slot, stars, COUNT(*) FROM ratings
-                     WHERE {RANGE} GROUP BY slot, stars"
-                );
                 let mut statement = conn.prepare_cached(&sql)?;
-                let rows = statement.query_map(params![p.0, p.1, p.2, p.3], |row| {
+                let rows = statement.query_map(params.named().as_slice(), |row| {
                     Ok((
                         row.get::<_, i64>(0)?,
                         row.get::<_, u8>(1)?,
@@ -582,15 +785,16 @@ impl AnalyticsQuery for SqliteStore {
     }
 
     async fn answer_counts(&self, filter: &Filter) -> Result<Vec<AnswerCount>, StoreError> {
-        let p = range_params(filter);
+        let mut params = Params::default();
+        let sql = format!(
+            "SELECT option_id, SUM(n) AS c FROM answer_slots WHERE {} AND {}
+             GROUP BY option_id HAVING c > 0 ORDER BY c DESC, option_id",
+            scope(filter, &mut params),
+            slot_range(filter, &mut params)
+        );
         self.read("answer counts", move |conn| {
-            let sql = format!(
-                "SELECT a.option_id, COUNT(*) AS n FROM rating_answers a
-                 JOIN ratings ON ratings.id = a.rating_id
-                 WHERE {RANGE} GROUP BY a.option_id ORDER BY n DESC, a.option_id"
-            );
             let mut statement = conn.prepare_cached(&sql)?;
-            let rows = statement.query_map(params![p.0, p.1, p.2, p.3], |row| {
+            let rows = statement.query_map(params.named().as_slice(), |row| {
                 Ok(AnswerCount {
                     option: row.get(0)?,
                     count: row.get(1)?,
@@ -706,25 +910,30 @@ impl AnalyticsQuery for SqliteStore {
         filter: &Filter,
         ranking: &PageRanking,
     ) -> Result<Vec<PageStats>, StoreError> {
-        let p = range_params(filter);
-        let (min, limit) = (
+        let (start, end) = filter.utc_range_ms();
+        let mut params = Params::default();
+        let rows = DaySplit::of(start, end).page_rows(filter, "range", &mut params);
+        let min = params.bind(
+            "min",
             i64::try_from(ranking.min_ratings).unwrap_or(i64::MAX),
-            i64::try_from(ranking.limit).unwrap_or(i64::MAX),
         );
+        let limit = params.bind("limit", i64::try_from(ranking.limit).unwrap_or(i64::MAX));
         let (prior_ratings, prior_sum) = (
             PageRanking::PRIOR_RATINGS,
             PageRanking::PRIOR_RATINGS * PageRanking::PRIOR_STARS,
         );
+        let sql = format!(
+            "WITH counted(page, stars, n) AS ({rows})
+             SELECT page, SUM(n * (stars = 1)), SUM(n * (stars = 2)), SUM(n * (stars = 3)),
+                    SUM(n * (stars = 4)), SUM(n * (stars = 5)), SUM(n) AS total
+             FROM counted GROUP BY page HAVING total >= {min}
+             ORDER BY (SUM(n * stars) + {prior_sum}) * 1.0 / (total + {prior_ratings}),
+                      total DESC, page
+             LIMIT {limit}"
+        );
         self.read("pages", move |conn| {
-            let sql = format!(
-                "SELECT page, SUM(stars = 1), SUM(stars = 2), SUM(stars = 3), SUM(stars = 4),
-                        SUM(stars = 5), COUNT(*) AS n
-                 FROM ratings WHERE {RANGE} GROUP BY page HAVING n >= ?5
-                 ORDER BY (SUM(stars) + {prior_sum}) * 1.0 / (n + {prior_ratings}), n DESC, page
-                 LIMIT ?6"
-            );
             let mut statement = conn.prepare_cached(&sql)?;
-            let rows = statement.query_map(params![p.0, p.1, p.2, p.3, min, limit], |row| {
+            let rows = statement.query_map(params.named().as_slice(), |row| {
                 let mut tally = Tally::default();
                 for stars in 1..=5u8 {
                     tally.add(stars, row.get(usize::from(stars))?);
@@ -745,60 +954,48 @@ impl AnalyticsQuery for SqliteStore {
         current: &Filter,
         ranking: &PageRanking,
     ) -> Result<Vec<PageChange>, StoreError> {
-        let (tenant, entrypoint, current_start, current_end) = range_params(current);
-        let (previous_start, previous_end) = previous.utc_range_ms();
-        let (min, limit) = (
+        let mut params = Params::default();
+        let (was_start, was_end) = previous.utc_range_ms();
+        let (now_start, now_end) = current.utc_range_ms();
+        let was = DaySplit::of(was_start, was_end).page_rows(previous, "was", &mut params);
+        let now = DaySplit::of(now_start, now_end).page_rows(current, "now", &mut params);
+        let min = params.bind(
+            "min",
             i64::try_from(ranking.min_ratings).unwrap_or(i64::MAX),
-            i64::try_from(ranking.limit).unwrap_or(i64::MAX),
+        );
+        let limit = params.bind("limit", i64::try_from(ranking.limit).unwrap_or(i64::MAX));
+        let per_stars = |period: u8| {
+            (1..=5)
+                .map(|s| format!("SUM(n * (period = {period} AND stars = {s}))"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let sql = format!(
+            "WITH counted(period, page, stars, n) AS (
+                 SELECT 0, * FROM ({was}) UNION ALL SELECT 1, * FROM ({now}))
+             SELECT page, {}, {} FROM counted GROUP BY page
+             HAVING SUM(n * (period = 0)) >= {min} AND SUM(n * (period = 1)) >= {min}
+             ORDER BY SUM(n * stars * (period = 0)) * 1.0 / SUM(n * (period = 0))
+                    - SUM(n * stars * (period = 1)) * 1.0 / SUM(n * (period = 1)) DESC, page
+             LIMIT {limit}",
+            per_stars(0),
+            per_stars(1)
         );
         self.read("page changes", move |conn| {
-            // ?3..?4 span both periods for the index; each sum picks its own period.
-            let per_stars = |period: &str| {
-                (1..=5)
-                    .map(|s| format!("SUM({period} AND stars = {s})"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let (was, now) = (
-                "(created_at >= ?3 AND created_at < ?5)",
-                "(created_at >= ?6 AND created_at < ?4)",
-            );
-            let sql = format!(
-                "SELECT page, {}, {} FROM ratings WHERE {RANGE} AND ({was} OR {now})
-                 GROUP BY page
-                 HAVING SUM({was}) >= ?7 AND SUM({now}) >= ?7
-                 ORDER BY SUM({was} * stars) * 1.0 / SUM({was})
-                        - SUM({now} * stars) * 1.0 / SUM({now}) DESC, page
-                 LIMIT ?8",
-                per_stars(was),
-                per_stars(now)
-            );
             let mut statement = conn.prepare_cached(&sql)?;
-            let rows = statement.query_map(
-                params![
-                    tenant,
-                    entrypoint,
-                    previous_start,
-                    current_end,
-                    previous_end,
-                    current_start,
-                    min,
-                    limit
-                ],
-                |row| {
-                    let mut previous = Tally::default();
-                    let mut current = Tally::default();
-                    for stars in 1..=5u8 {
-                        previous.add(stars, row.get(usize::from(stars))?);
-                        current.add(stars, row.get(usize::from(stars) + 5)?);
-                    }
-                    Ok(PageChange {
-                        page: row.get(0)?,
-                        previous,
-                        current,
-                    })
-                },
-            )?;
+            let rows = statement.query_map(params.named().as_slice(), |row| {
+                let mut previous = Tally::default();
+                let mut current = Tally::default();
+                for stars in 1..=5u8 {
+                    previous.add(stars, row.get(usize::from(stars))?);
+                    current.add(stars, row.get(usize::from(stars) + 5)?);
+                }
+                Ok(PageChange {
+                    page: row.get(0)?,
+                    previous,
+                    current,
+                })
+            })?;
             rows.collect()
         })
         .await
@@ -809,16 +1006,27 @@ impl AnalyticsQuery for SqliteStore {
         filter: &Filter,
         limit: usize,
     ) -> Result<Vec<PageCount>, StoreError> {
-        let p = range_params(filter);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (start, end) = filter.utc_range_ms();
+        let split = DaySplit::of(start, end);
+        let mut params = Params::default();
+        let scoped = scope(filter, &mut params);
+        let first = params.bind("first_day", split.first_day);
+        let end_day = params.bind("end_day", split.end_day);
+        let edges = split.edges("range", &mut params);
+        let limit = params.bind("limit", i64::try_from(limit).unwrap_or(i64::MAX));
+        let sql = format!(
+            "WITH counted(page, n) AS (
+                 SELECT page, n FROM negative_page_days
+                 WHERE {scoped} AND day >= {first} AND day < {end_day}
+                 UNION ALL
+                 SELECT page, 1 FROM ratings JOIN rating_answers a ON a.rating_id = ratings.id
+                 WHERE {scoped} AND stars <= 3 AND ({edges}))
+             SELECT page, SUM(n) AS total FROM counted GROUP BY page HAVING total > 0
+             ORDER BY total DESC, page LIMIT {limit}"
+        );
         self.read("negative answer pages", move |conn| {
-            let sql = format!(
-                "SELECT page, COUNT(*) AS n FROM ratings
-                 JOIN rating_answers a ON a.rating_id = ratings.id
-                 WHERE {RANGE} AND stars <= 3 GROUP BY page ORDER BY n DESC, page LIMIT ?5"
-            );
             let mut statement = conn.prepare_cached(&sql)?;
-            let rows = statement.query_map(params![p.0, p.1, p.2, p.3, limit], |row| {
+            let rows = statement.query_map(params.named().as_slice(), |row| {
                 Ok(PageCount {
                     page: row.get(0)?,
                     count: row.get(1)?,
@@ -859,5 +1067,151 @@ impl AnalyticsQuery for SqliteStore {
             rows.collect()
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use satisfy_core::{EntrypointKind, Lang, RatingSubmission, Survey};
+
+    /// What the rollups must hold, computed from the ratings themselves.
+    const FROM_RATINGS: [(&str, &str); 4] = [
+        (
+            "SELECT entrypoint, slot, stars, n FROM rating_slots WHERE n > 0",
+            "SELECT entrypoint, created_at / 900000, stars, COUNT(*) FROM ratings
+             GROUP BY 1, 2, 3",
+        ),
+        (
+            "SELECT entrypoint, slot, option_id, n FROM answer_slots WHERE n > 0",
+            "SELECT r.entrypoint, r.created_at / 900000, a.option_id, COUNT(*)
+             FROM rating_answers a JOIN ratings r ON r.id = a.rating_id GROUP BY 1, 2, 3",
+        ),
+        (
+            "SELECT entrypoint, day, page, stars, n FROM page_days WHERE n > 0",
+            "SELECT entrypoint, created_at / 86400000, page, stars, COUNT(*) FROM ratings
+             GROUP BY 1, 2, 3, 4",
+        ),
+        (
+            "SELECT entrypoint, day, page, n FROM negative_page_days WHERE n > 0",
+            "SELECT r.entrypoint, r.created_at / 86400000, r.page, COUNT(*)
+             FROM rating_answers a JOIN ratings r ON r.id = a.rating_id WHERE r.stars <= 3
+             GROUP BY 1, 2, 3",
+        ),
+    ];
+
+    fn rows(conn: &Connection, sql: &str) -> Vec<String> {
+        let mut statement = conn.prepare(sql).unwrap();
+        let columns = statement.column_count();
+        let mut rows: Vec<String> = statement
+            .query_map([], |row| {
+                Ok((0..columns)
+                    .map(|i| format!("{:?}", row.get::<_, rusqlite::types::Value>(i).unwrap()))
+                    .collect::<Vec<_>>()
+                    .join("|"))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    #[tokio::test]
+    async fn rollups_stay_exact_through_inserts_updates_and_deletions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ratings.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let survey = Survey::for_kind(EntrypointKind::PaginaWeb, None, Lang::It);
+        let options = [
+            "unclear",
+            "incomplete",
+            "technical_problems",
+            "clear",
+            "complete",
+        ];
+        // A deterministic mix: 600 ids written three times each, with changing stars,
+        // pages and answers, over three days and two entrypoints.
+        let mut state: u64 = 7;
+        let mut next = move |n: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) % n
+        };
+        for round in 0..3 {
+            let mut batch = Vec::new();
+            for id in 0..600u64 {
+                let stars = next(5) + 1;
+                let allowed: Vec<&str> = options
+                    .iter()
+                    .copied()
+                    .filter(|o| {
+                        survey
+                            .follow_ups
+                            .iter()
+                            .any(|f| f.is_shown_for(stars as u8) && f.has_option(o))
+                    })
+                    .collect();
+                let answers: Vec<&str> = allowed
+                    .iter()
+                    .copied()
+                    .filter(|_| next(2) == 0)
+                    .take(1)
+                    .collect();
+                let body = serde_json::json!({
+                    "id": uuid::Uuid::from_u128(u128::from(id) + 1).to_string(),
+                    "entrypoint": if id % 2 == 0 { "ep_AAAAAAAAAAAAAAAA" } else { "ep_BBBBBBBBBBBBBBBB" },
+                    "page": format!("https://www.comune.bugliano.it/p{}", next(4)),
+                    "rating": stars, "answers": answers, "lang": "it"
+                });
+                batch.push(StoredRating {
+                    rating: RatingSubmission::parse(&body)
+                        .unwrap()
+                        .into_rating(&survey)
+                        .unwrap(),
+                    tenant: TenantId::parse("bugliano").unwrap(),
+                    received_at_ms: 1_772_400_000_000 + (id as i64) * 400_000 + round,
+                });
+            }
+            store.write_batch(&batch).await.unwrap();
+        }
+        {
+            let conn = store.writer.lock().unwrap();
+            conn.execute("DELETE FROM ratings WHERE rowid % 7 = 0", [])
+                .unwrap();
+            for (rollup, raw) in FROM_RATINGS {
+                assert_eq!(rows(&conn, rollup), rows(&conn, raw), "{rollup}");
+            }
+        }
+        // A fresh open applies nothing twice and the backfill of an existing database
+        // gives the same rows: rebuild them from scratch and compare.
+        drop(store);
+        let reopened = SqliteStore::open(&path).unwrap();
+        let conn = reopened.writer.lock().unwrap();
+        for (rollup, raw) in FROM_RATINGS {
+            assert_eq!(rows(&conn, rollup), rows(&conn, raw), "{rollup}");
+        }
+    }
+
+    #[test]
+    fn ranges_split_into_whole_utc_days_and_edges() {
+        let day = DAY_MS;
+        // Rome's 1-3 March: 23:00 UTC to 23:00 UTC.
+        let split = DaySplit::of(20_000 * day - 3_600_000, 20_003 * day - 3_600_000);
+        assert_eq!((split.first_day, split.end_day), (20_000, 20_002));
+        assert_eq!(split.inner_start, 20_000 * day);
+        assert_eq!(split.inner_end, 20_002 * day);
+        // Shorter than a day: no whole day, the edges cover it all once.
+        let short = DaySplit::of(10 * day + 5, 10 * day + 10);
+        assert_eq!(short.first_day, short.end_day);
+        assert_eq!(
+            (short.inner_start, short.inner_end),
+            (10 * day + 10, 10 * day + 10)
+        );
+        // Aligned: no edges.
+        let aligned = DaySplit::of(5 * day, 7 * day);
+        assert_eq!((aligned.first_day, aligned.end_day), (5, 7));
+        assert_eq!((aligned.inner_start, aligned.inner_end), (5 * day, 7 * day));
     }
 }
