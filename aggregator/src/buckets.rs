@@ -9,7 +9,7 @@ use chrono::{Datelike, Days, Months, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Bucket, Filter, Tally};
+use crate::model::{AnswerBucket, AnswerCount, Bucket, Filter, Tally};
 
 /// Width of the UTC slots backends group by, in milliseconds.
 pub const SLOT_MS: i64 = 15 * 60 * 1000;
@@ -110,18 +110,13 @@ pub fn bucketize(
     granularity: Granularity,
     slots: impl IntoIterator<Item = (i64, u8, u64)>,
 ) -> Vec<Bucket> {
-    let mut buckets = Vec::new();
-    let mut start = granularity.start_of(filter.from);
-    while start <= filter.to {
-        buckets.push(Bucket {
+    let mut buckets: Vec<Bucket> = period_starts(filter, granularity)
+        .into_iter()
+        .map(|start| Bucket {
             start,
             tally: Tally::default(),
-        });
-        match granularity.next(start) {
-            Some(next) => start = next,
-            None => break,
-        }
-    }
+        })
+        .collect();
     for (slot, stars, count) in slots {
         let bucket_start = granularity.start_of(filter.local_date(slot * SLOT_MS));
         if let Ok(index) = buckets.binary_search_by_key(&bucket_start, |b| b.start) {
@@ -129,6 +124,50 @@ pub fn bucketize(
         }
     }
     buckets
+}
+
+/// Folds `(slot, option, count)` rows into one [`AnswerBucket`] per period of the
+/// filter's range, empty periods included, each period's answers by option id.
+pub fn bucketize_answers(
+    filter: &Filter,
+    granularity: Granularity,
+    slots: impl IntoIterator<Item = (i64, String, u64)>,
+) -> Vec<AnswerBucket> {
+    let starts = period_starts(filter, granularity);
+    let mut counts: Vec<std::collections::BTreeMap<String, u64>> =
+        vec![Default::default(); starts.len()];
+    for (slot, option, count) in slots {
+        let bucket_start = granularity.start_of(filter.local_date(slot * SLOT_MS));
+        if let Ok(index) = starts.binary_search(&bucket_start) {
+            *counts[index].entry(option).or_default() += count;
+        }
+    }
+    starts
+        .into_iter()
+        .zip(counts)
+        .map(|(start, answers)| AnswerBucket {
+            start,
+            answers: answers
+                .into_iter()
+                .filter(|(_, count)| *count > 0)
+                .map(|(option, count)| AnswerCount { option, count })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The first date of every period of the filter's range.
+fn period_starts(filter: &Filter, granularity: Granularity) -> Vec<NaiveDate> {
+    let mut starts = Vec::new();
+    let mut start = granularity.start_of(filter.from);
+    while start <= filter.to {
+        starts.push(start);
+        match granularity.next(start) {
+            Some(next) => start = next,
+            None => break,
+        }
+    }
+    starts
 }
 
 #[cfg(test)]

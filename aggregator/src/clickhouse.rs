@@ -15,14 +15,14 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-use crate::buckets::{Granularity, SLOT_MS, bucketize};
+use crate::buckets::{Granularity, SLOT_MS, bucketize, bucketize_answers};
 use crate::kpi::{
     Application, ApplicationStep, Appointment, AppointmentChange, AppointmentStep, Booking,
     KpiInput, KpiScope,
 };
 use crate::model::{
-    AnswerCount, Bucket, Filter, PageChange, PageCount, PageEvidence, PageRanking, PageStats,
-    RatingCursor, RatingQuery, RatingRow, StoredEvent, StoredRating, Tally,
+    AnswerBucket, AnswerCount, Bucket, Filter, PageChange, PageCount, PageEvidence, PageRanking,
+    PageStats, RatingCursor, RatingQuery, RatingRow, StoredEvent, StoredRating, Tally,
 };
 use crate::sqlite::decode_stored_event;
 use crate::store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome, service_of};
@@ -887,6 +887,34 @@ impl AnalyticsQuery for ClickHouseStore {
                 count: r.n,
             })
             .collect())
+    }
+
+    async fn answer_buckets(
+        &self,
+        filter: &Filter,
+        granularity: Granularity,
+    ) -> Result<Vec<AnswerBucket>, StoreError> {
+        #[derive(Row, Deserialize)]
+        struct Row_ {
+            slot: i64,
+            option: String,
+            n: u64,
+        }
+        let sql = format!(
+            "SELECT intDiv(created_ms, {SLOT_MS}) AS slot, toString(arrayJoin(answers)) AS option,
+                    count() AS n
+             FROM ratings FINAL WHERE {RANGE} GROUP BY slot, option"
+        );
+        let rows: Vec<Row_> = self
+            .ranged(&sql, filter)
+            .fetch_all()
+            .await
+            .map_err(error("answer buckets"))?;
+        Ok(bucketize_answers(
+            filter,
+            granularity,
+            rows.into_iter().map(|r| (r.slot, r.option, r.n)),
+        ))
     }
 
     async fn ratings(

@@ -18,8 +18,8 @@ pub mod writer;
 pub use crate::clickhouse::ClickHouseStore;
 pub use buckets::Granularity;
 pub use model::{
-    AnswerCount, Bucket, Filter, PageChange, PageCount, PageEvidence, PageRanking, PageStats,
-    RatingCursor, RatingQuery, RatingRow, StoredEvent, StoredRating, Tally,
+    AnswerBucket, AnswerCount, Bucket, Filter, PageChange, PageCount, PageEvidence, PageRanking,
+    PageStats, RatingCursor, RatingQuery, RatingRow, StoredEvent, StoredRating, Tally,
 };
 pub use sqlite::SqliteStore;
 pub use store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome};

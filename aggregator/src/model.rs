@@ -138,6 +138,15 @@ pub struct AnswerCount {
     pub count: u64,
 }
 
+/// The follow-up answers of one period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct AnswerBucket {
+    /// First local date of the period.
+    pub start: NaiveDate,
+    /// How often each answer was chosen in it, by option id.
+    pub answers: Vec<AnswerCount>,
+}
+
 /// Which ratings a listing or an export reads: a filter's range, narrowed further.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RatingQuery {

@@ -5,11 +5,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::buckets::{Granularity, SLOT_MS, bucketize};
+use crate::buckets::{Granularity, SLOT_MS, bucketize, bucketize_answers};
 use crate::kpi::{Application, ApplicationStep, KpiInput, KpiScope};
 use crate::model::{
-    AnswerCount, Bucket, Filter, PageChange, PageCount, PageEvidence, PageRanking, PageStats,
-    RatingCursor, RatingQuery, RatingRow, StoredEvent, StoredRating, Tally,
+    AnswerBucket, AnswerCount, Bucket, Filter, PageChange, PageCount, PageEvidence, PageRanking,
+    PageStats, RatingCursor, RatingQuery, RatingRow, StoredEvent, StoredRating, Tally,
 };
 use crate::store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome, service_of};
 use satisfy_core::TenantId;
@@ -803,6 +803,34 @@ impl AnalyticsQuery for SqliteStore {
             rows.collect()
         })
         .await
+    }
+
+    async fn answer_buckets(
+        &self,
+        filter: &Filter,
+        granularity: Granularity,
+    ) -> Result<Vec<AnswerBucket>, StoreError> {
+        let mut params = Params::default();
+        let sql = format!(
+            "SELECT slot, option_id, SUM(n) FROM answer_slots WHERE {} AND {}
+             GROUP BY slot, option_id",
+            scope(filter, &mut params),
+            slot_range(filter, &mut params)
+        );
+        let slots = self
+            .read("answer buckets", move |conn| {
+                let mut statement = conn.prepare_cached(&sql)?;
+                let rows = statement.query_map(params.named().as_slice(), |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, u64>(2)?,
+                    ))
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        Ok(bucketize_answers(filter, granularity, slots))
     }
 
     async fn ratings(

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use crate::buckets::Granularity;
 use crate::kpi::KpiInput;
 use crate::model::{
-    AnswerCount, Bucket, Filter, PageChange, PageCount, PageEvidence, PageRanking, PageStats,
-    RatingCursor, RatingQuery, RatingRow, StoredEvent, StoredRating, Tally,
+    AnswerBucket, AnswerCount, Bucket, Filter, PageChange, PageCount, PageEvidence, PageRanking,
+    PageStats, RatingCursor, RatingQuery, RatingRow, StoredEvent, StoredRating, Tally,
 };
 use satisfy_core::TenantId;
 use satisfy_core::event::ServiceEvent;
@@ -104,6 +104,13 @@ pub trait AnalyticsQuery: Send + Sync {
 
     /// How often each follow-up answer was chosen, most chosen first.
     async fn answer_counts(&self, filter: &Filter) -> Result<Vec<AnswerCount>, StoreError>;
+
+    /// How often each follow-up answer was chosen per period, empty periods included.
+    async fn answer_buckets(
+        &self,
+        filter: &Filter,
+        granularity: Granularity,
+    ) -> Result<Vec<AnswerBucket>, StoreError>;
 
     /// The ratings `query` selects, newest first reception first (then id descending),
     /// those after `after` only, at most `limit`: one page of a listing or an export.

@@ -25,7 +25,15 @@ pub struct ChartTexts {
     pub count_axis: String,
     /// Right axis: average stars.
     pub average_axis: String,
+    /// Whether decimals are written with a comma (Italian, German).
+    pub decimal_comma: bool,
 }
+
+/// The most periods whose averages are written above their points; beyond, the labels
+/// would overlap and the data table gives the values.
+const LABELLED_PERIODS: usize = 26;
+/// Shade of a period without ratings, so an empty period reads as empty, not as missing.
+const EMPTY: RGBColor = RGBColor(0xee, 0xf0, 0xf4);
 
 /// Why a chart could not be drawn.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +119,21 @@ fn draw(
         .label_style(label_font)
         .draw()?;
 
+    let empty = points
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.count == 0)
+        .map(|(i, _)| {
+            Rectangle::new(
+                [
+                    (SegmentValue::Exact(i), 0),
+                    (SegmentValue::Exact(i + 1), max_count),
+                ],
+                EMPTY.filled(),
+            )
+        });
+    chart.draw_series(empty)?;
+
     // Plain rectangles in input order: plotters' Histogram iterates a HashMap, which would
     // make the SVG's element order (and so its bytes) vary between runs.
     let bars = points
@@ -141,7 +164,131 @@ fn draw(
             LINE.filled(),
             &|coord, size, style| EmptyElement::at(coord) + Circle::new((0, 0), size, style),
         ))?;
+        if points.len() <= LABELLED_PERIODS {
+            let value_font = ("sans-serif", 12).into_font().color(&LINE);
+            chart.draw_secondary_series(run.iter().map(|&(i, avg)| {
+                let mut text = format!("{avg:.2}");
+                if texts.decimal_comma {
+                    text = text.replace('.', ",");
+                }
+                EmptyElement::at((SegmentValue::CenterOf(i), avg))
+                    + Text::new(text, (-13, -20), value_font.clone())
+            }))?;
+        }
     }
+    root.present()?;
+    Ok(())
+}
+
+/// Colours of stacked series: stars 1 to 5 use the first five (red to blue, told apart
+/// by colour-blind readers too); more series continue the list.
+const SERIES: [RGBColor; 10] = [
+    RGBColor(0xa6, 0x1c, 0x1c),
+    RGBColor(0xd9, 0x82, 0x2b),
+    RGBColor(0x8a, 0x8f, 0x99),
+    RGBColor(0x4b, 0x9c, 0xd3),
+    RGBColor(0x0b, 0x4f, 0x8a),
+    RGBColor(0x00, 0x80, 0x4d),
+    RGBColor(0x7a, 0x3e, 0xa1),
+    RGBColor(0x2e, 0x8b, 0x99),
+    RGBColor(0x8a, 0x6d, 0x00),
+    RGBColor(0x4b, 0x4b, 0x4b),
+];
+
+/// One stacked bar per period: each series (name, one count per period) a layer in its
+/// colour, bottom up, with a legend; used for the stars over time and the follow-up
+/// answers over time.
+pub fn stacked_chart_svg(
+    labels: &[String],
+    series: &[(String, Vec<u64>)],
+    title: &str,
+    axis: &str,
+) -> Result<String, ChartError> {
+    let mut svg = String::new();
+    draw_stacked(&mut svg, labels, series, title, axis).map_err(|e| ChartError(e.to_string()))?;
+    Ok(svg)
+}
+
+fn draw_stacked(
+    svg: &mut String,
+    labels: &[String],
+    series: &[(String, Vec<u64>)],
+    title: &str,
+    axis: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let root = SVGBackend::with_string(svg, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let periods = labels.len().max(1);
+    let totals: Vec<u64> = (0..labels.len())
+        .map(|i| {
+            series
+                .iter()
+                .map(|(_, counts)| counts.get(i).copied().unwrap_or(0))
+                .sum()
+        })
+        .collect();
+    let max = nice_ceiling(totals.iter().copied().max().unwrap_or(0).max(1));
+    let label_font = ("sans-serif", 13).into_font().color(&AXIS);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 18).into_font().color(&AXIS))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d((0..periods).into_segmented(), 0u64..max)?;
+    let label_every = periods.div_ceil(13);
+    let x_formatter = |value: &SegmentValue<usize>| match value {
+        SegmentValue::CenterOf(i) if i % label_every == 0 => {
+            labels.get(*i).cloned().unwrap_or_default()
+        }
+        _ => String::new(),
+    };
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(periods)
+        .x_label_formatter(&x_formatter)
+        .y_labels(6)
+        .y_label_formatter(&|v| v.to_string())
+        .y_desc(axis)
+        .axis_desc_style(label_font.clone())
+        .label_style(label_font.clone())
+        .max_light_lines(1)
+        .light_line_style(RGBColor(0xe6, 0xe9, 0xf2))
+        .draw()?;
+    let periods_drawn = labels.len();
+    let mut base = vec![0u64; periods_drawn];
+    for (index, (name, counts)) in series.iter().enumerate() {
+        let colour = SERIES[index % SERIES.len()];
+        let layer: Vec<Rectangle<(SegmentValue<usize>, u64)>> = counts
+            .iter()
+            .enumerate()
+            .filter(|(i, count)| **count > 0 && *i < periods_drawn)
+            .map(|(i, count)| {
+                let bottom = base[i];
+                base[i] += count;
+                let mut bar = Rectangle::new(
+                    [
+                        (SegmentValue::Exact(i), bottom),
+                        (SegmentValue::Exact(i + 1), bottom + count),
+                    ],
+                    colour.filled(),
+                );
+                bar.set_margin(0, 0, 6, 6);
+                bar
+            })
+            .collect();
+        chart
+            .draw_series(layer)?
+            .label(name.as_str())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 12, y + 6)], colour.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(0xcc, 0xcc, 0xcc))
+        .label_font(label_font)
+        .draw()?;
     root.present()?;
     Ok(())
 }
@@ -340,5 +487,56 @@ mod tests {
         assert_eq!(svg.matches("<circle").count(), 3);
         assert!(svg.contains("aria-label=\"Media &quot;4&quot; &amp; co\""));
         assert!(sparkline_svg(&[], "vuoto").contains("d=\"\""));
+    }
+
+    #[test]
+    fn rating_charts_label_averages_and_shade_empty_periods() {
+        let point = |label: &str, count, average| PeriodPoint {
+            label: label.into(),
+            count,
+            average,
+        };
+        let texts = ChartTexts {
+            title: "Andamento".into(),
+            count_axis: "Valutazioni".into(),
+            average_axis: "Media".into(),
+            decimal_comma: true,
+        };
+        let svg = rating_chart_svg(
+            &[
+                point("02/11", 3, Some(4.25)),
+                point("09/11", 0, None),
+                point("16/11", 1, Some(2.0)),
+            ],
+            &texts,
+        )
+        .unwrap();
+        assert!(
+            svg.contains("\n4,25\n") && svg.contains("\n2,00\n"),
+            "{svg}"
+        );
+        assert_eq!(
+            svg.matches("fill=\"#EEF0F4\"").count(),
+            1,
+            "one empty period"
+        );
+    }
+
+    #[test]
+    fn stacked_charts_layer_each_series_with_a_legend_and_are_reproducible() {
+        let labels: Vec<String> = ["02/11", "09/11"].map(String::from).to_vec();
+        let series = vec![
+            ("1 ★".to_owned(), vec![2, 0]),
+            ("5 ★".to_owned(), vec![3, 4]),
+        ];
+        let svg = stacked_chart_svg(&labels, &series, "Stelle nel tempo", "Valutazioni").unwrap();
+        assert_eq!(
+            svg,
+            stacked_chart_svg(&labels, &series, "Stelle nel tempo", "Valutazioni").unwrap()
+        );
+        assert!(svg.contains("1 ★") && svg.contains("5 ★") && svg.contains("Stelle nel tempo"));
+        // Three bars (the empty count draws nothing) plus the two legend swatches.
+        assert_eq!(svg.matches("fill=\"#A61C1C\"").count(), 2);
+        assert_eq!(svg.matches("fill=\"#D9822B\"").count(), 3);
     }
 }

@@ -27,6 +27,7 @@ fn texts() -> ChartTexts {
         title: "Valutazioni per settimana".into(),
         count_axis: "Valutazioni".into(),
         average_axis: "Media (1–5)".into(),
+        decimal_comma: true,
     }
 }
 
@@ -62,7 +63,14 @@ fn chart_shows_labels_bars_and_gaps() {
     ] {
         assert!(svg.contains(text), "missing {text}");
     }
-    // One bar per week with ratings, none for the empty weeks.
+    // One bar per week with ratings, a shaded band for each empty week.
+    assert_eq!(svg.matches("fill=\"#EEF0F4\"").count(), 2, "{svg}");
+    for value in ["4,50", "3,29", "2,25", "4,80"] {
+        assert!(
+            svg.contains(&format!("\n{value}\n")),
+            "the average {value} is written"
+        );
+    }
     assert_eq!(svg.matches("fill=\"#0066CC\"").count(), 4, "{svg}");
     // The average line is broken by the empty weeks into three runs.
     assert_eq!(

@@ -221,6 +221,12 @@ pub struct Ui {
     pub all_comments: &'static str,
     pub personal_data_note: &'static str,
     pub granularity_auto: &'static str,
+    pub chart_stars_title: &'static str,
+    pub chart_answers_title: &'static str,
+    pub answers_axis: &'static str,
+    pub download_svg: &'static str,
+    pub download_png: &'static str,
+    pub period_column: &'static str,
 }
 
 const IT: Ui = Ui {
@@ -432,6 +438,12 @@ const IT: Ui = Ui {
     first_page: "Dai più recenti",
     all_comments: "Tutti i commenti",
     personal_data_note: "Indirizzi e-mail, numeri di telefono, codici fiscali, IBAN e numeri di carta sono sostituiti da segnaposto prima di essere salvati.",
+    chart_stars_title: "Valutazioni per stelle e periodo",
+    chart_answers_title: "Risposte per periodo",
+    answers_axis: "Risposte",
+    download_svg: "Scarica SVG",
+    download_png: "Scarica PNG",
+    period_column: "Periodo",
 };
 
 const EN: Ui = Ui {
@@ -643,6 +655,12 @@ const EN: Ui = Ui {
     first_page: "Newest first",
     all_comments: "All comments",
     personal_data_note: "E-mail addresses, phone numbers, tax codes, IBANs and card numbers are replaced by placeholders before they are stored.",
+    chart_stars_title: "Ratings by stars and period",
+    chart_answers_title: "Answers per period",
+    answers_axis: "Answers",
+    download_svg: "Download SVG",
+    download_png: "Download PNG",
+    period_column: "Period",
 };
 
 const DE: Ui = Ui {
@@ -854,6 +872,12 @@ const DE: Ui = Ui {
     first_page: "Neueste zuerst",
     all_comments: "Alle Kommentare",
     personal_data_note: "E-Mail-Adressen, Telefonnummern, Steuernummern, IBANs und Kartennummern werden vor dem Speichern durch Platzhalter ersetzt.",
+    chart_stars_title: "Bewertungen nach Sternen und Zeitraum",
+    chart_answers_title: "Antworten je Zeitraum",
+    answers_axis: "Antworten",
+    download_svg: "SVG herunterladen",
+    download_png: "PNG herunterladen",
+    period_column: "Zeitraum",
 };
 
 /// The texts of a language.

@@ -3,8 +3,8 @@
 use chrono::{Datelike, Days, Months, NaiveDate};
 use chrono_tz::Tz;
 use satisfy_aggregator::{
-    AnswerCount, Bucket, Filter, Granularity, PageRanking, PageStats, RatingQuery, RatingRow,
-    StoreError, Tally,
+    AnswerBucket, AnswerCount, Bucket, Filter, Granularity, PageRanking, PageStats, RatingQuery,
+    RatingRow, StoreError, Tally,
 };
 use satisfy_core::{Entrypoint, TenantId};
 use serde::{Deserialize, Serialize};
@@ -177,6 +177,8 @@ pub struct Report {
     pub buckets: Vec<Bucket>,
     /// Follow-up answers, most chosen first.
     pub answers: Vec<AnswerCount>,
+    /// Follow-up answers per period, empty periods included.
+    pub answers_over_time: Vec<AnswerBucket>,
     /// Latest comments; absent for those who may not read them (auditors).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comments: Option<Vec<RatingRow>>,
@@ -258,6 +260,7 @@ pub async fn report(
         previous: Previous::read(state, &filter, range).await?,
         buckets: analytics.buckets(&filter, range.granularity).await?,
         answers: analytics.answer_counts(&filter).await?,
+        answers_over_time: analytics.answer_buckets(&filter, range.granularity).await?,
         comments: if with_comments {
             let latest = RatingQuery {
                 with_comment: true,

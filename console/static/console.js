@@ -68,3 +68,42 @@ document.addEventListener("click", async (event) => {
     status.textContent = status.dataset.failed;
   }
 });
+
+// Chart downloads: the inline SVG as a file, or drawn on a canvas (twice the size) as PNG.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-chart-download]");
+  if (!button) return;
+  const svg = document.querySelector(`#chart-${button.dataset.chart} svg`);
+  if (!svg) return;
+  const text = new XMLSerializer().serializeToString(svg);
+  const format = button.dataset.chartDownload;
+  const save = (blob) => {
+    const url = URL.createObjectURL(blob);
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = `${button.dataset.chart}.${format}`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  };
+  if (format === "svg") {
+    save(new Blob([text], { type: "image/svg+xml" }));
+    return;
+  }
+  const width = svg.width.baseVal.value;
+  const height = svg.height.baseVal.value;
+  const image = new Image();
+  image.onload = () => {
+    const canvas = document.createElement("canvas");
+    canvas.width = width * 2;
+    canvas.height = height * 2;
+    const context = canvas.getContext("2d");
+    context.scale(2, 2);
+    context.fillStyle = "#ffffff";
+    context.fillRect(0, 0, width, height);
+    context.drawImage(image, 0, 0, width, height);
+    canvas.toBlob((blob) => blob && save(blob), "image/png");
+  };
+  image.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(text)}`;
+});

@@ -459,6 +459,14 @@ async fn the_api_manages_entrypoints_and_returns_stats_with_an_api_token() {
         ]
     );
     assert_eq!(stats["answers"][0], json!({"option": "q1o2", "count": 2}));
+    assert_eq!(
+        stats["answers_over_time"][1]["answers"],
+        json!([{"option": "q1o1", "count": 1}])
+    );
+    assert_eq!(
+        stats["answers_over_time"][2]["answers"],
+        json!([{"option": "q1o2", "count": 2}])
+    );
 
     let bad_range = api
         .get(url(&format!("/entrypoints/{id}/stats?granularity=year")))

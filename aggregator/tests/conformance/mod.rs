@@ -204,6 +204,37 @@ pub async fn check_spring(query: &dyn AnalyticsQuery) {
         .collect();
     assert_eq!(answers, vec![("clear", 1), ("other", 1), ("unclear", 1)]);
 
+    // Per week: R1's "clear" (week of 23 March, with R2's "other", 29 March 23:30 local),
+    // R3's "unclear" (30 March, the next week).
+    let weekly = query
+        .answer_buckets(&march, Granularity::Week)
+        .await
+        .unwrap();
+    let weekly: Vec<(NaiveDate, Vec<(&str, u64)>)> = weekly
+        .iter()
+        .map(|b| {
+            (
+                b.start,
+                b.answers
+                    .iter()
+                    .map(|a| (a.option.as_str(), a.count))
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        weekly,
+        vec![
+            (date(2026, 2, 23), vec![]),
+            (date(2026, 3, 2), vec![]),
+            (date(2026, 3, 9), vec![]),
+            (date(2026, 3, 16), vec![]),
+            (date(2026, 3, 23), vec![("clear", 1), ("other", 1)]),
+            (date(2026, 3, 30), vec![("unclear", 1)]),
+            (date(2026, 4, 6), vec![]),
+        ]
+    );
+
     check_listings(query, &march).await;
 
     let ranked = |min_ratings, limit| {

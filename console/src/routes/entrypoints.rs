@@ -16,9 +16,10 @@ use crate::error::PageError;
 use crate::forms::{parse_custom_form, parse_name, parse_origins, parse_service};
 use crate::i18n::{UiLang, ui};
 use crate::roles::Capability;
+use crate::routes::charts::{ChartView, report_charts};
 use crate::routes::overview::{Change, average_change, count_change};
 use crate::routes::pages::{Layout, PeriodForm, check_csrf, local_time, render};
-use crate::stats::{self, StatsParams, bucket_label};
+use crate::stats::{self, StatsParams};
 use crate::store::{AuditEntry, EntrypointChanges, new_entrypoint};
 
 /// `/console/entrypoints…`.
@@ -574,7 +575,7 @@ struct StatsPage {
     export_query: String,
     aggregates_query: String,
     export_total: u64,
-    chart: String,
+    charts: Vec<ChartView>,
     distribution: Vec<(usize, u64)>,
     answers: Vec<(String, u64)>,
     pages: Vec<(String, u64, String)>,
@@ -614,29 +615,7 @@ async fn statistics(
     let report = stats::report(&state, &entrypoint, range, tz, with_comments).await?;
     let texts = ui(lang);
     let survey = entrypoint.survey(lang);
-    let title = match range.granularity {
-        satisfy_aggregator::Granularity::Day => texts.chart_title_day,
-        satisfy_aggregator::Granularity::Week => texts.chart_title_week,
-        satisfy_aggregator::Granularity::Month => texts.chart_title_month,
-    };
-    let points: Vec<satisfy_charts::PeriodPoint> = report
-        .buckets
-        .iter()
-        .map(|b| satisfy_charts::PeriodPoint {
-            label: bucket_label(range.granularity, b.start),
-            count: b.tally.count,
-            average: (b.tally.count > 0).then(|| b.tally.average()),
-        })
-        .collect();
-    let chart = satisfy_charts::rating_chart_svg(
-        &points,
-        &satisfy_charts::ChartTexts {
-            title: title.to_owned(),
-            count_axis: texts.ratings.to_owned(),
-            average_axis: texts.average_axis.to_owned(),
-        },
-    )
-    .map_err(|error| {
+    let charts = report_charts(lang, texts, &survey, &report).map_err(|error| {
         tracing::error!(%error, "chart rendering failed");
         PageError::Unavailable
     })?;
@@ -665,7 +644,7 @@ async fn statistics(
             range.granularity.code()
         ),
         export_total: report.summary.count,
-        chart,
+        charts,
         distribution: (1..=5)
             .rev()
             .map(|s| (s, report.summary.distribution[s - 1]))

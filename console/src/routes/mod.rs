@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod api;
+pub mod charts;
 pub mod comments;
 pub mod compliance;
 pub mod entrypoints;

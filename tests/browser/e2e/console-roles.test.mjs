@@ -66,6 +66,19 @@ for (const [username, role, seesComments] of [["viewer.rossi", "viewer", true], 
     assert.equal(stats.status(), 200);
     assert.equal(await page.getByText("Ultimi commenti").count(), seesComments ? 1 : 0);
     assert.deepEqual(await axeViolations(page), []);
+    // Each chart comes with its data table and downloads as SVG and PNG.
+    for (const chart of ["ratings", "stars", "answers"]) {
+      assert.ok(await page.locator(`#chart-${chart} svg`).isVisible());
+      assert.equal(await page.locator(`#chart-${chart} details table`).count(), 1);
+    }
+    for (const [chart, format] of [["ratings", "png"], ["stars", "svg"]]) {
+      const file = page.waitForEvent("download");
+      await page.locator(`#chart-${chart} button[data-chart-download=${format}]`).click();
+      const download = await file;
+      assert.equal(download.suggestedFilename(), `${chart}.${format}`);
+      const bytes = await (await import("node:fs/promises")).readFile(await download.path());
+      assert.ok(format === "png" ? bytes.subarray(1, 4).toString() === "PNG" : bytes.toString().startsWith("<svg"));
+    }
     // Exports download with their progress shown.
     const download = page.waitForEvent("download");
     await page.getByRole("link", { name: "Valutazioni (CSV)" }).click();
