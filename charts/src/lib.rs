@@ -171,13 +171,29 @@ fn draw(
                 if texts.decimal_comma {
                     text = text.replace('.', ",");
                 }
+                // On a white plate: the label stays readable over a bar.
                 EmptyElement::at((SegmentValue::CenterOf(i), avg))
+                    + Rectangle::new([(-16, -22), (16, -8)], WHITE.filled())
                     + Text::new(text, (-13, -20), value_font.clone())
             }))?;
         }
     }
     root.present()?;
     Ok(())
+}
+
+/// Width of a stacked chart's legend column.
+const LEGEND_WIDTH: u32 = 230;
+
+/// A legend entry short enough for its column.
+fn legend_name(name: &str) -> String {
+    const MAX: usize = 32;
+    if name.chars().count() <= MAX {
+        name.to_owned()
+    } else {
+        let cut: String = name.chars().take(MAX - 1).collect();
+        format!("{}…", cut.trim_end())
+    }
 }
 
 /// Colours of stacked series: stars 1 to 5 use the first five (red to blue, told apart
@@ -218,6 +234,8 @@ fn draw_stacked(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let root = SVGBackend::with_string(svg, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE)?;
+    // The legend gets its own column, so it never hides a bar.
+    let (plot, legend) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
     let periods = labels.len().max(1);
     let totals: Vec<u64> = (0..labels.len())
         .map(|i| {
@@ -229,7 +247,7 @@ fn draw_stacked(
         .collect();
     let max = nice_ceiling(totals.iter().copied().max().unwrap_or(0).max(1));
     let label_font = ("sans-serif", 13).into_font().color(&AXIS);
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(&plot)
         .caption(title, ("sans-serif", 18).into_font().color(&AXIS))
         .margin(12)
         .x_label_area_size(36)
@@ -277,18 +295,15 @@ fn draw_stacked(
                 bar
             })
             .collect();
-        chart
-            .draw_series(layer)?
-            .label(name.as_str())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 12, y + 6)], colour.filled()));
+        chart.draw_series(layer)?;
+        let top = 48 + 22 * index as i32;
+        legend.draw(&Rectangle::new([(4, top), (16, top + 12)], colour.filled()))?;
+        legend.draw(&Text::new(
+            legend_name(name),
+            (22, top),
+            label_font.clone(),
+        ))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(0xcc, 0xcc, 0xcc))
-        .label_font(label_font)
-        .draw()?;
     root.present()?;
     Ok(())
 }

@@ -221,6 +221,7 @@ pub struct Ui {
     pub all_comments: &'static str,
     pub personal_data_note: &'static str,
     pub granularity_auto: &'static str,
+    pub group_by: &'static str,
     pub chart_stars_title: &'static str,
     pub chart_answers_title: &'static str,
     pub answers_axis: &'static str,
@@ -444,6 +445,7 @@ const IT: Ui = Ui {
     download_svg: "Scarica SVG",
     download_png: "Scarica PNG",
     period_column: "Periodo",
+    group_by: "Raggruppa per",
 };
 
 const EN: Ui = Ui {
@@ -661,6 +663,7 @@ const EN: Ui = Ui {
     download_svg: "Download SVG",
     download_png: "Download PNG",
     period_column: "Period",
+    group_by: "Group by",
 };
 
 const DE: Ui = Ui {
@@ -878,6 +881,7 @@ const DE: Ui = Ui {
     download_svg: "SVG herunterladen",
     download_png: "PNG herunterladen",
     period_column: "Zeitraum",
+    group_by: "Gruppieren nach",
 };
 
 /// The texts of a language.

@@ -5,6 +5,7 @@ import { mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomUUID } from "node:crypto";
+import { execFileSync } from "node:child_process";
 import { startSatisfy, launchBrowser, demoEntrypoint, authorization, ADMIN_PASSWORD } from "./harness.mjs";
 import { startSite } from "./fixtures/site.mjs";
 
@@ -58,10 +59,23 @@ try {
   await page.fill("#username", "admin");
   await page.fill("#password", ADMIN_PASSWORD);
   await page.click("button[type=submit]");
-  await page.goto(`${server.base}/console/entrypoints/${demo.id}/stats`);
-  await page.screenshot({ path: join(out, "console-stats.png"), fullPage: true });
   await page.goto(`${server.base}/console/entrypoints`);
   await page.screenshot({ path: join(out, "console-entrypoints.png") });
+
+  // The demo ente's website after `satisfy demo-data`: the overview a dirigente lands on,
+  // and the statistics with their charts.
+  execFileSync(server.binary, ["demo-data", "--data-dir", server.dataDir, "--ratings", "30000",
+    "--days", "120", "--seed", "11"], { env: { ...process.env, RUST_LOG: "error" } });
+  await page.goto(`${server.base}/console/overview`);
+  await page.selectOption("#tenant-switch", "demo");
+  await page.locator("form.tenant-switch button").click();
+  await page.waitForURL(/\/console\/overview$/);
+  await page.screenshot({ path: join(out, "console-overview.png"), fullPage: true });
+  await page.locator("#overview-entrypoints a").first().click();
+  await page.selectOption("select[name=period]", "90d");
+  await page.getByRole("button", { name: "Mostra" }).click();
+  await page.waitForURL(/period=90d/);
+  await page.screenshot({ path: join(out, "console-stats.png"), fullPage: true });
   console.log(`screenshots written to ${out}`);
 } finally {
   await browser.close();
