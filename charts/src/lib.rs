@@ -298,11 +298,7 @@ fn draw_stacked(
         chart.draw_series(layer)?;
         let top = 48 + 22 * index as i32;
         legend.draw(&Rectangle::new([(4, top), (16, top + 12)], colour.filled()))?;
-        legend.draw(&Text::new(
-            legend_name(name),
-            (22, top),
-            label_font.clone(),
-        ))?;
+        legend.draw(&Text::new(legend_name(name), (22, top), label_font.clone()))?;
     }
     root.present()?;
     Ok(())

@@ -23,6 +23,7 @@ pub fn router() -> Router<ConsoleState> {
     Router::new()
         .route("/lang/{code}", get(switch_language))
         .route("/static/{file}", get(static_file))
+        .route("/static/bootstrap-italia/{file}", get(bootstrap_italia))
         .merge(super::overview::router())
         .merge(super::comments::router())
         .merge(super::session::router())
@@ -132,6 +133,43 @@ async fn static_file(Path(file): Path<String>) -> Response {
         [
             (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Bootstrap Italia's stylesheet and the Titillium Web fonts, vendored from npm
+/// (console/static/bootstrap-italia/vendor.sh); their names carry no version, so they are
+/// cached for a day, not forever.
+async fn bootstrap_italia(Path(file): Path<String>) -> Response {
+    let (body, content_type): (&'static [u8], &str) = match file.as_str() {
+        "bootstrap-italia.min.css" => (
+            include_bytes!("../../static/bootstrap-italia/bootstrap-italia.min.css"),
+            "text/css; charset=utf-8",
+        ),
+        "titillium-web-regular.woff2" => (
+            include_bytes!("../../static/bootstrap-italia/titillium-web-regular.woff2"),
+            "font/woff2",
+        ),
+        "titillium-web-italic.woff2" => (
+            include_bytes!("../../static/bootstrap-italia/titillium-web-italic.woff2"),
+            "font/woff2",
+        ),
+        "titillium-web-600.woff2" => (
+            include_bytes!("../../static/bootstrap-italia/titillium-web-600.woff2"),
+            "font/woff2",
+        ),
+        "titillium-web-700.woff2" => (
+            include_bytes!("../../static/bootstrap-italia/titillium-web-700.woff2"),
+            "font/woff2",
+        ),
+        _ => return PageError::NotFound.into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
         ],
         body,
     )
