@@ -107,3 +107,14 @@ document.addEventListener("click", (event) => {
   };
   image.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(text)}`;
 });
+
+// On narrow screens wide tables scroll inside their box: make each such box reachable
+// with the keyboard, so it can be scrolled without a mouse.
+function focusableScrollers() {
+  document.querySelectorAll("table.table, .table-wrap, .table-scroll").forEach((box) => {
+    if (box.scrollWidth > box.clientWidth + 1) box.tabIndex = 0;
+    else box.removeAttribute("tabindex");
+  });
+}
+focusableScrollers();
+window.addEventListener("resize", focusableScrollers);

@@ -71,6 +71,11 @@ try {
   await page.locator("form.tenant-switch button").click();
   await page.waitForURL(/\/console\/overview$/);
   await page.screenshot({ path: join(out, "console-overview.png"), fullPage: true });
+  const phone = await browser.newPage({ viewport: { width: 375, height: 800 }, locale: "it-IT",
+    storageState: await page.context().storageState() });
+  await phone.goto(`${server.base}/console/overview`);
+  await phone.screenshot({ path: join(out, "console-overview-phone.png") });
+  await phone.close();
   await page.locator("#overview-entrypoints a").first().click();
   await page.selectOption("select[name=period]", "90d");
   await page.getByRole("button", { name: "Mostra" }).click();
