@@ -126,20 +126,7 @@ pub async fn ensure(
         store.write_batch(chunk).await?;
     }
     // The tenant appears last, with everything in place.
-    if config.tenant(&tenant).await?.is_none() {
-        config
-            .create_tenant(&Tenant {
-                slug: tenant.clone(),
-                name: "Comune di Bugliano (demo)".into(),
-                ipa_code: None,
-                site_url: Some("https://www.comune.bugliano.pi.it".into()),
-                time_zone: tz.name().into(),
-                languages: vec!["it".into(), "en".into(), "de".into()],
-                status: TenantStatus::Active,
-                created_at: chrono::Utc::now().timestamp(),
-            })
-            .await?;
-    }
+    ensure_demo_tenant(config.as_ref()).await?;
     for entrypoint in &entrypoints {
         config.create_entrypoint(entrypoint).await?;
     }
@@ -149,6 +136,31 @@ pub async fn ensure(
     );
     Ok(())
 }
+
+/// The demo ente, created if missing: Bugliano's site, Rome's time zone, three languages.
+pub(crate) async fn ensure_demo_tenant(
+    config: &dyn satisfy_console::ConfigStore,
+) -> anyhow::Result<TenantId> {
+    let tenant = TenantId::parse(DEMO_TENANT).ok_or_else(|| anyhow::anyhow!("demo slug"))?;
+    if config.tenant(&tenant).await?.is_none() {
+        config
+            .create_tenant(&Tenant {
+                slug: tenant.clone(),
+                name: "Comune di Bugliano (demo)".into(),
+                ipa_code: None,
+                site_url: Some(DEMO_SITE.into()),
+                time_zone: "Europe/Rome".into(),
+                languages: vec!["it".into(), "en".into(), "de".into()],
+                status: TenantStatus::Active,
+                created_at: chrono::Utc::now().timestamp(),
+            })
+            .await?;
+    }
+    Ok(tenant)
+}
+
+/// The demo ente's website.
+pub(crate) const DEMO_SITE: &str = "https://www.comune.bugliano.pi.it";
 
 /// Deterministic event generation.
 struct Generator {

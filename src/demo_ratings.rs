@@ -18,13 +18,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use satisfy_aggregator::{ClickHouseStore, RatingStore, SqliteStore, StoredRating};
-use satisfy_console::store::{Tenant, TenantStatus, new_entrypoint};
-use satisfy_core::{
-    Entrypoint, EntrypointId, EntrypointKind, Origin, RatingSubmission, Survey, TenantId,
-};
+use satisfy_console::store::new_entrypoint;
+use satisfy_core::{Entrypoint, EntrypointId, EntrypointKind, Origin, RatingSubmission, Survey};
 
 use crate::configuration::{DatabaseSettings, parse_http_url};
-use crate::demo_data::{DEMO_TENANT, uuid_from};
+use crate::demo_data::{DEMO_SITE as SITE, ensure_demo_tenant, uuid_from};
 
 /// `satisfy demo-data`.
 #[derive(Debug, Args)]
@@ -271,21 +269,7 @@ async fn demo_entrypoints(
     config: &dyn satisfy_console::ConfigStore,
 ) -> anyhow::Result<Vec<Entrypoint>> {
     const NAME: &str = "Sito istituzionale";
-    let tenant = TenantId::parse(DEMO_TENANT).context("demo slug")?;
-    if config.tenant(&tenant).await?.is_none() {
-        config
-            .create_tenant(&Tenant {
-                slug: tenant.clone(),
-                name: "Comune di Bugliano (demo)".into(),
-                ipa_code: None,
-                site_url: Some(SITE.into()),
-                time_zone: "Europe/Rome".into(),
-                languages: vec!["it".into(), "en".into(), "de".into()],
-                status: TenantStatus::Active,
-                created_at: chrono::Utc::now().timestamp(),
-            })
-            .await?;
-    }
+    let tenant = ensure_demo_tenant(config).await?;
     let existing: Vec<Entrypoint> = config
         .entrypoints(&tenant)
         .await?
@@ -305,9 +289,6 @@ async fn demo_entrypoints(
     config.create_entrypoint(&entrypoint).await?;
     Ok(vec![entrypoint])
 }
-
-/// The demo site.
-const SITE: &str = "https://www.comune.bugliano.pi.it";
 
 /// Runs `satisfy demo-data`.
 pub async fn run(args: DemoDataArgs) -> anyhow::Result<()> {
@@ -398,7 +379,7 @@ mod tests {
     #[test]
     fn generated_ratings_are_valid_plausible_and_repeatable() {
         let entrypoint = new_entrypoint(
-            TenantId::parse("demo").unwrap(),
+            satisfy_core::TenantId::parse("demo").unwrap(),
             "Sito".into(),
             EntrypointKind::PaginaWeb,
             vec![],

@@ -161,6 +161,41 @@ impl StatsParams {
     }
 }
 
+/// A page's period: what was asked when it is valid, else `default` with the reason,
+/// which pages show above the default's figures instead of refusing the request.
+#[derive(Debug, Clone)]
+pub struct PagePeriod {
+    /// The parameters the page's form shows back.
+    pub shown: StatsParams,
+    /// Their range.
+    pub range: Range,
+    /// Why the asked parameters were not used.
+    pub error: Option<String>,
+}
+
+impl PagePeriod {
+    /// Resolves `asked`, falling back to `default`; `None` only if the default itself is
+    /// out of the calendar.
+    pub fn resolve(
+        asked: StatsParams,
+        default: StatsParams,
+        today: NaiveDate,
+    ) -> Option<PagePeriod> {
+        match asked.resolve(today) {
+            Ok(range) => Some(PagePeriod {
+                shown: asked,
+                range,
+                error: None,
+            }),
+            Err(error) => Some(PagePeriod {
+                range: default.resolve(today).ok()?,
+                shown: default,
+                error: Some(error),
+            }),
+        }
+    }
+}
+
 /// Everything the statistics page shows.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Report {

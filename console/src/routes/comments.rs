@@ -19,7 +19,7 @@ use crate::roles::Capability;
 use crate::routes::entrypoints::owned;
 use crate::routes::pages::{Layout, PeriodForm, local_time, render};
 use crate::routes::ratings::RatingsParams;
-use crate::stats::{self, StatsParams};
+use crate::stats::{self, PagePeriod, StatsParams};
 
 /// Comments per page.
 const PAGE_SIZE: usize = 50;
@@ -94,14 +94,11 @@ async fn comments(
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let texts = ui(lang);
     let asked = params.range();
-    let (shown, range, mut error) = match asked.resolve(today) {
-        Ok(range) => (asked, range, None),
-        Err(error) => {
-            let default = StatsParams::default();
-            let range = default.resolve(today).map_err(|_| PageError::NotFound)?;
-            (default, range, Some(error))
-        }
-    };
+    let PagePeriod {
+        shown,
+        range,
+        mut error,
+    } = PagePeriod::resolve(asked, StatsParams::default(), today).ok_or(PageError::NotFound)?;
     let filter = Filter {
         tenant: entrypoint.tenant.clone(),
         entrypoint: Some(entrypoint.id.clone()),

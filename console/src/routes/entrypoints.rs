@@ -19,7 +19,7 @@ use crate::roles::Capability;
 use crate::routes::charts::{ChartView, report_charts};
 use crate::routes::overview::{Change, average_change, count_change};
 use crate::routes::pages::{Layout, PeriodForm, check_csrf, local_time, render};
-use crate::stats::{self, StatsParams};
+use crate::stats::{self, PagePeriod, StatsParams};
 use crate::store::{AuditEntry, EntrypointChanges, new_entrypoint};
 
 /// `/console/entrypoints…`.
@@ -603,14 +603,11 @@ async fn statistics(
     let entrypoint = owned(&state, &auth, &id, Capability::ReadStats).await?;
     let tz = stats::tenant_time_zone(&state, &entrypoint.tenant).await?;
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
-    let (shown, range, error) = match params.resolve(today) {
-        Ok(range) => (params, range, None),
-        Err(error) => {
-            let default = StatsParams::default();
-            let range = default.resolve(today).map_err(|_| PageError::NotFound)?;
-            (default, range, Some(error))
-        }
-    };
+    let PagePeriod {
+        shown,
+        range,
+        error,
+    } = PagePeriod::resolve(params, StatsParams::default(), today).ok_or(PageError::NotFound)?;
     let with_comments = auth.can(Capability::ReadComments);
     let report = stats::report(&state, &entrypoint, range, tz, with_comments).await?;
     let texts = ui(lang);

@@ -18,7 +18,7 @@ use crate::kpi_texts::number;
 use crate::overview::{self, Alert, Overview};
 use crate::roles::Capability;
 use crate::routes::pages::{Layout, PeriodForm, render};
-use crate::stats::{self, StatsParams, bucket_label};
+use crate::stats::{self, PagePeriod, StatsParams, bucket_label};
 
 /// `/console/` and `/console/overview`.
 pub fn router() -> Router<ConsoleState> {
@@ -287,13 +287,11 @@ async fn page(
     } else {
         params
     };
-    let (shown, range, error) = match asked.resolve(today) {
-        Ok(range) => (asked, range, None),
-        Err(error) => {
-            let range = default.resolve(today).map_err(|_| PageError::NotFound)?;
-            (default, range, Some(error))
-        }
-    };
+    let PagePeriod {
+        shown,
+        range,
+        error,
+    } = PagePeriod::resolve(asked, default, today).ok_or(PageError::NotFound)?;
     let overview = overview::build(&state, &auth.tenant, range, tz).await?;
     let layout = Layout::for_user(lang, &auth, "/console/overview");
     let periods = PeriodForm::new(ui(lang), &shown, range);
