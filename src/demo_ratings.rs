@@ -351,9 +351,12 @@ pub async fn run(args: DemoDataArgs) -> anyhow::Result<()> {
     let mut written = 0u64;
     while written < args.ratings {
         let size = BATCH.min(args.ratings - written);
-        let batch = (0..size)
+        let mut batch = (0..size)
             .map(|_| generator.rating(&entrypoint, &survey, &site))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        // In time order, as intake delivers them: consecutive ratings then touch the same
+        // rollup rows (slots, days), which stay in the page cache.
+        batch.sort_by_key(|rating| rating.received_at_ms);
         store
             .write_batch(&batch)
             .await
