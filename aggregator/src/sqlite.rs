@@ -847,8 +847,9 @@ impl AnalyticsQuery for SqliteStore {
             vec![(":start", start.into()), (":end", end.into())];
         match &query.filter.entrypoint {
             Some(entrypoint) => {
-                clauses.push("entrypoint = :entrypoint");
+                clauses.push("entrypoint = :entrypoint AND +tenant = :tenant");
                 values.push((":entrypoint", entrypoint.as_str().to_owned().into()));
+                values.push((":tenant", query.filter.tenant.as_str().to_owned().into()));
             }
             None => {
                 clauses.push("tenant = :tenant");

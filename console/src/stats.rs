@@ -77,10 +77,15 @@ pub fn previous_range(from: NaiveDate, to: NaiveDate) -> Option<(NaiveDate, Naiv
     let same_year = from.ordinal() == 1 && from.year() == to.year() && !same_month;
     if same_month {
         let month = Months::new(1);
-        Some((
-            from.checked_sub_months(month)?,
-            to.checked_sub_months(month)?,
-        ))
+        let previous_from = from.checked_sub_months(month)?;
+        // A whole month is compared with the whole month before, however long.
+        let whole = to.succ_opt().is_none_or(|next| next.month() != to.month());
+        let previous_to = if whole {
+            from.pred_opt()?
+        } else {
+            to.checked_sub_months(month)?
+        };
+        Some((previous_from, previous_to))
     } else if same_year {
         let year = Months::new(12);
         Some((from.checked_sub_months(year)?, to.checked_sub_months(year)?))
@@ -443,6 +448,15 @@ mod tests {
         assert_eq!(
             previous_range(day(2026, 3, 1), day(2026, 3, 31)),
             Some((day(2026, 2, 1), day(2026, 2, 28)))
+        );
+        // A whole month with the whole month before, longer or shorter.
+        assert_eq!(
+            previous_range(day(2026, 2, 1), day(2026, 2, 28)),
+            Some((day(2026, 1, 1), day(2026, 1, 31)))
+        );
+        assert_eq!(
+            previous_range(day(2026, 4, 1), day(2026, 4, 30)),
+            Some((day(2026, 3, 1), day(2026, 3, 31)))
         );
         assert_eq!(
             previous_range(day(2026, 3, 1), day(2026, 3, 12)),

@@ -27,11 +27,11 @@ static EMAIL_PATTERN: LazyLock<Regex> = LazyLock::new(|| {
     compiled(r"(?i)[a-z0-9](?:[a-z0-9._%+-]*[a-z0-9_%+-])?@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
 });
 
-/// Two letters, two check digits, then groups of four letters or digits and a shorter
-/// last one, separated by single spaces (as printed on bank statements) or not at all.
-static IBAN_PATTERN: LazyLock<Regex> = LazyLock::new(|| {
-    compiled(r"(?i)\b[a-z]{2}[0-9]{2}(?: ?[a-z0-9]{4}){2,7}(?: ?[a-z0-9]{1,4})?\b")
-});
+/// Two letters, two check digits, then 11 to 30 letters or digits, grouped any way by
+/// single spaces or dashes (by fours on statements, CIN ABI CAB account in Italy). A match
+/// may run into the words after it: [`iban_prefix`] finds the IBAN in it.
+static IBAN_PATTERN: LazyLock<Regex> =
+    LazyLock::new(|| compiled(r"(?i)\b[a-z]{2}[0-9]{2}(?:[ -]?[a-z0-9]){11,30}\b"));
 
 /// 13 to 19 digits, optionally grouped by single spaces or dashes.
 static CARD_PATTERN: LazyLock<Regex> =
@@ -45,12 +45,13 @@ static TAX_CODE_PATTERN: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-/// An international prefix (`+39`, `0039`), or an Italian number starting as landlines
-/// (0) or mobiles (3) do, then groups of digits separated by spaces, dots, dashes or
-/// slashes; the digit count is checked apart.
+/// An international prefix (`+39`, `0039`) and a separator, or an Italian number
+/// starting as landlines (0) or mobiles (3) do, then groups of digits separated by spaces,
+/// dots or dashes, a slash only after the first (`06/1234567`); the digit count is
+/// checked apart.
 static PHONE_PATTERN: LazyLock<Regex> = LazyLock::new(|| {
     compiled(
-        r"(?:(?:\+|\b00)[1-9][0-9]{0,2}[ .-]?\(?[0-9]+\)?|\(?\b[03][0-9]*\)?)(?:[ ./-]?[0-9]+)+\b",
+        r"(?:(?:\+|\b00)[1-9][0-9]{0,2}[ .-]\(?[0-9]+\)?(?:[ .-]?[0-9]+)+|\+[1-9][0-9]{7,14}|\(?\b[03][0-9]*\)?(?:/[0-9]+(?:[ .-]?[0-9]+)*|(?:[ .-]?[0-9]+)+))\b",
     )
 });
 
@@ -66,23 +67,29 @@ fn compiled(pattern: &str) -> Regex {
 /// replaced by its placeholder; borrowed when there was nothing to replace.
 pub fn redact(text: &str) -> Cow<'_, str> {
     let mut text = Cow::Borrowed(text);
-    replace(&mut text, &EMAIL_PATTERN, |_| Some(EMAIL));
-    replace(&mut text, &IBAN_PATTERN, |m| valid_iban(m).then_some(IBAN));
-    replace(&mut text, &CARD_PATTERN, |m| valid_card(m).then_some(CARD));
-    replace(&mut text, &TAX_CODE_PATTERN, |_| Some(TAX_CODE));
-    replace(&mut text, &PHONE_PATTERN, |m| phone(m).then_some(PHONE));
+    replace(&mut text, &EMAIL_PATTERN, |_| Some(EMAIL.to_owned()));
+    replace(&mut text, &IBAN_PATTERN, |m| {
+        iban_prefix(m).map(|rest| format!("{IBAN}{rest}"))
+    });
+    replace(&mut text, &CARD_PATTERN, |m| {
+        valid_card(m).then(|| CARD.to_owned())
+    });
+    replace(&mut text, &TAX_CODE_PATTERN, |_| Some(TAX_CODE.to_owned()));
+    replace(&mut text, &PHONE_PATTERN, |m| {
+        phone(m).then(|| PHONE.to_owned())
+    });
     text
 }
 
 /// Replaces the matches of `pattern` in `text` that `placeholder` accepts.
-fn replace(text: &mut Cow<'_, str>, pattern: &Regex, placeholder: impl Fn(&str) -> Option<&str>) {
+fn replace(text: &mut Cow<'_, str>, pattern: &Regex, placeholder: impl Fn(&str) -> Option<String>) {
     let mut changed = false;
     let replaced = pattern.replace_all(text, |captures: &Captures<'_>| {
         let found = &captures[0];
         match placeholder(found) {
             Some(placeholder) => {
                 changed = true;
-                placeholder.to_owned()
+                placeholder
             }
             None => found.to_owned(),
         }
@@ -92,11 +99,23 @@ fn replace(text: &mut Cow<'_, str>, pattern: &Regex, placeholder: impl Fn(&str) 
     }
 }
 
+/// The rest of `candidate` after the longest IBAN it starts with, cut at a separator
+/// (the match may have run into the next words), or `None`.
+fn iban_prefix(candidate: &str) -> Option<&str> {
+    let mut end = candidate.len();
+    loop {
+        if valid_iban(&candidate[..end]) {
+            return Some(&candidate[end..]);
+        }
+        end = candidate[..end].rfind([' ', '-'])?;
+    }
+}
+
 /// An IBAN whose check digits are right (ISO 13616: the rearranged number mod 97 is 1).
 fn valid_iban(candidate: &str) -> bool {
     let compact: Vec<u8> = candidate
         .bytes()
-        .filter(|b| *b != b' ')
+        .filter(|b| *b != b' ' && *b != b'-')
         .map(|b| b.to_ascii_uppercase())
         .collect();
     if !(15..=34).contains(&compact.len()) {
@@ -135,6 +154,13 @@ fn valid_card(candidate: &str) -> bool {
 /// A phone number: 9 to 13 digits in all, or 8 to 15 after an international prefix
 /// (dates such as 12/03/2024 have 8 and no prefix).
 fn phone(candidate: &str) -> bool {
+    // A number ending in a slash and a year is a protocol number (`0012345/2024`).
+    let year = candidate
+        .rsplit_once('/')
+        .is_some_and(|(_, y)| y.len() == 4 && (y.starts_with("19") || y.starts_with("20")));
+    if year {
+        return false;
+    }
     let digits = candidate.chars().filter(char::is_ascii_digit).count();
     let international = candidate.starts_with('+') || candidate.starts_with("00");
     if international {
@@ -197,6 +223,8 @@ mod tests {
             "CAP 00184 Roma",
             "protocollo 12345678",
             "dal 2019 al 2024",
+            "Prot. n. 0012345/2024",
+            "il 03/12/2024 10:30",
         ] {
             assert_eq!(redacted(text), text);
         }
@@ -222,6 +250,14 @@ mod tests {
         );
         assert_eq!(redacted("IT60X0542811101000000123456"), "[iban]");
         assert_eq!(redacted("DE89370400440532013000"), "[iban]");
+        // The Italian layout (CIN, ABI, CAB, account) and dashes.
+        assert_eq!(
+            redacted("IBAN IT60 X 05428 11101 000000123456 grazie"),
+            "IBAN [iban] grazie"
+        );
+        assert_eq!(redacted("IT60-X054-2811-1010-0000-0123-456"), "[iban]");
+        // A length multiple of four, then a short word.
+        assert_eq!(redacted("BE68 5390 0754 7034 e grazie"), "[iban] e grazie");
         // A wrong check digit: not an IBAN, and too short for anything else.
         assert_eq!(
             redacted("IT61X0542811101000000123456"),

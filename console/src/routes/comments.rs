@@ -8,6 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
+use chrono::TimeZone;
 use satisfy_aggregator::{Filter, RatingCursor};
 use satisfy_core::{Lang, Survey};
 
@@ -17,7 +18,7 @@ use crate::error::{ApiError, PageError};
 use crate::i18n::{UiLang, ui};
 use crate::roles::Capability;
 use crate::routes::entrypoints::owned;
-use crate::routes::pages::{Layout, PeriodForm, local_time, render};
+use crate::routes::pages::{Layout, PeriodForm, render};
 use crate::routes::ratings::RatingsParams;
 use crate::stats::{self, PagePeriod, StatsParams};
 
@@ -161,7 +162,11 @@ async fn comments(
     let lines = rows
         .iter()
         .map(|row| CommentLine {
-            date: local_time(&state, row.created_at_ms / 1000, "%d/%m/%Y %H:%M"),
+            date: tz
+                .timestamp_millis_opt(row.created_at_ms)
+                .single()
+                .map(|t| t.format("%d/%m/%Y %H:%M").to_string())
+                .unwrap_or_default(),
             stars: row.rating,
             page: row.page.clone(),
             answers: row

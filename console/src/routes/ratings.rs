@@ -53,7 +53,7 @@ pub struct RatingsParams {
     /// Only ratings whose comment contains this text (ASCII letters in any case). Not
     /// for auditors, who never read comments.
     pub(crate) q: Option<String>,
-    /// `true`: only ratings with a comment.
+    /// `true`: only ratings with a comment (not for auditors).
     pub(crate) with_comment: Option<String>,
     /// JSON only: the `next` of the previous page.
     pub(crate) after: Option<String>,
@@ -64,7 +64,7 @@ pub struct RatingsParams {
 /// One page of ratings.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RatingPage {
-    /// Newest first reception first. `comment` is absent for auditors.
+    /// Newest first reception first. `comment` is null for auditors.
     ratings: Vec<RatingRow>,
     /// Pass as `after` for the next page; absent on the last one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -173,7 +173,8 @@ impl RatingsParams {
             }
         };
         let text = non_empty(&self.q).map(str::to_owned);
-        if text.is_some() && !reads_comments {
+        // Which ratings have a comment, or what one says, is not for auditors.
+        if (text.is_some() || with_comment) && !reads_comments {
             return Err(ApiError::Forbidden);
         }
         Ok(RatingQuery {
