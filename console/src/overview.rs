@@ -18,7 +18,7 @@ use satisfy_core::{Entrypoint, TenantId};
 use serde::Serialize;
 
 use crate::ConsoleState;
-use crate::stats::{Range, previous_range};
+use crate::stats::Range;
 
 /// The fewest ratings each period needs before a change is judged.
 pub const MIN_SAMPLE: u64 = 30;
@@ -272,7 +272,8 @@ pub async fn build(
     range: Range,
     tz: chrono_tz::Tz,
 ) -> Result<Overview, StoreError> {
-    let (previous_from, previous_to) = previous_range(range.from, range.to)
+    let (previous_from, previous_to) = range
+        .previous()
         .ok_or_else(|| StoreError("no previous period before the calendar's start".into()))?;
     let current = Filter {
         tenant: tenant.clone(),

@@ -40,6 +40,26 @@ pub struct Range {
     pub from: NaiveDate,
     /// Last date.
     pub to: NaiveDate,
+    /// The year so far: compared with the same dates a year before, even in January,
+    /// when its shape is a month's.
+    #[serde(skip)]
+    pub year_to_date: bool,
+}
+
+impl Range {
+    /// The period this one is compared with: the same dates a year before for the year so
+    /// far, else [`previous_range`].
+    pub fn previous(&self) -> Option<(NaiveDate, NaiveDate)> {
+        if self.year_to_date {
+            let year = Months::new(12);
+            Some((
+                self.from.checked_sub_months(year)?,
+                self.to.checked_sub_months(year)?,
+            ))
+        } else {
+            previous_range(self.from, self.to)
+        }
+    }
 }
 
 /// The named periods of [`StatsParams::period`], in the order the console offers them.
@@ -116,6 +136,7 @@ impl StatsParams {
                 granularity: given_granularity.unwrap_or(natural),
                 from,
                 to,
+                year_to_date: name == "year",
             });
         }
         let date = |raw: &Option<String>, name: &str| -> Result<Option<NaiveDate>, String> {
@@ -162,6 +183,7 @@ impl StatsParams {
             granularity,
             from,
             to,
+            year_to_date: false,
         })
     }
 }
@@ -245,7 +267,8 @@ impl Previous {
         filter: &Filter,
         range: Range,
     ) -> Result<Previous, StoreError> {
-        let (from, to) = previous_range(range.from, range.to)
+        let (from, to) = range
+            .previous()
             .ok_or_else(|| StoreError("no previous period before the calendar's start".into()))?;
         let summary = state
             .analytics
@@ -430,6 +453,29 @@ mod tests {
             to: Some("2026-03-10".into()),
         };
         assert_eq!(custom.resolve(today).unwrap().from, day(2026, 3, 1));
+        // The year so far in January has a month's shape but is compared with last January.
+        let january = StatsParams {
+            period: Some("year".into()),
+            granularity: None,
+            from: None,
+            to: None,
+        }
+        .resolve(day(2027, 1, 20))
+        .unwrap();
+        assert_eq!(
+            january.previous(),
+            Some((day(2026, 1, 1), day(2026, 1, 20)))
+        );
+        let month = StatsParams {
+            period: Some("month".into()),
+            ..StatsParams::default()
+        }
+        .resolve(day(2027, 1, 20))
+        .unwrap();
+        assert_eq!(
+            month.previous(),
+            Some((day(2026, 12, 1), day(2026, 12, 20)))
+        );
         let unknown = StatsParams {
             period: Some("decade".into()),
             ..custom
