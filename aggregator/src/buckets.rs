@@ -14,6 +14,38 @@ use crate::model::{AnswerBucket, AnswerCount, Bucket, Filter, Tally};
 /// Width of the UTC slots backends group by, in milliseconds.
 pub const SLOT_MS: i64 = 15 * 60 * 1000;
 
+/// A UTC day in milliseconds: the daily rollups' unit.
+pub(crate) const DAY_MS: i64 = 86_400_000;
+
+/// The `[start, end)` range split for the daily rollups: the whole UTC days inside it
+/// (`first_day..end_day`) and the rest before and after them, `[start, inner_start)` and
+/// `[inner_end, end)`, read from the ratings themselves.
+pub(crate) struct DaySplit {
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    pub(crate) first_day: i64,
+    pub(crate) end_day: i64,
+    pub(crate) inner_start: i64,
+    pub(crate) inner_end: i64,
+}
+
+impl DaySplit {
+    pub(crate) fn of(start: i64, end: i64) -> DaySplit {
+        let first_day = start.div_euclid(DAY_MS) + i64::from(start.rem_euclid(DAY_MS) != 0);
+        let end_day = end.div_euclid(DAY_MS).max(first_day);
+        let inner_start = (first_day.saturating_mul(DAY_MS)).clamp(start, end);
+        let inner_end = (end_day.saturating_mul(DAY_MS)).clamp(inner_start, end);
+        DaySplit {
+            start,
+            end,
+            first_day,
+            end_day,
+            inner_start,
+            inner_end,
+        }
+    }
+}
+
 /// The period of a time series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -233,5 +265,26 @@ mod tests {
         assert_eq!(filled.len(), 1);
         assert_eq!(filled[0].start, date(2026, 3, 30));
         assert_eq!(filled[0].tally.distribution, [0, 0, 0, 2, 0]);
+    }
+
+    #[test]
+    fn ranges_split_into_whole_utc_days_and_edges() {
+        let day = DAY_MS;
+        // Rome's 1-3 March: 23:00 UTC to 23:00 UTC.
+        let split = DaySplit::of(20_000 * day - 3_600_000, 20_003 * day - 3_600_000);
+        assert_eq!((split.first_day, split.end_day), (20_000, 20_002));
+        assert_eq!(split.inner_start, 20_000 * day);
+        assert_eq!(split.inner_end, 20_002 * day);
+        // Shorter than a day: no whole day, the edges cover it all once.
+        let short = DaySplit::of(10 * day + 5, 10 * day + 10);
+        assert_eq!(short.first_day, short.end_day);
+        assert_eq!(
+            (short.inner_start, short.inner_end),
+            (10 * day + 10, 10 * day + 10)
+        );
+        // Aligned: no edges.
+        let aligned = DaySplit::of(5 * day, 7 * day);
+        assert_eq!((aligned.first_day, aligned.end_day), (5, 7));
+        assert_eq!((aligned.inner_start, aligned.inner_end), (5 * day, 7 * day));
     }
 }

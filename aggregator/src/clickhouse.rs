@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-use crate::buckets::{Granularity, SLOT_MS, bucketize, bucketize_answers};
+use crate::buckets::{DAY_MS, DaySplit, Granularity, SLOT_MS, bucketize, bucketize_answers};
 use crate::kpi::{
     Application, ApplicationStep, Appointment, AppointmentChange, AppointmentStep, Booking,
     KpiInput, KpiScope,
@@ -180,13 +180,147 @@ const MIGRATIONS: &[&str] = &[
     SELECT tenant, service, argMaxIfState(service_name, time_ms, toUInt8(service_name != '')) AS name
     FROM events WHERE service != '' GROUP BY tenant, service
 "#,
+    // Rollups kept exact under updates, so that dashboards sum a few rows per period
+    // instead of merging every rating's versions:
+    //   rating_slots        ratings per entrypoint, 15-minute UTC slot and stars (buckets
+    //                       of any time zone: every offset in use is a multiple of 15 min);
+    //   answer_slots        follow-up answers per entrypoint, slot and option;
+    //   page_days           ratings per entrypoint, UTC day, page and stars;
+    //   negative_page_days  answers chosen with 1-3 stars per entrypoint, UTC day and page.
+    // Ratings are written to `rating_changes`, which stores nothing itself: each row is a
+    // version together with the contribution it replaces (`prev_stars` 0 for none), and
+    // its views write the version to `ratings` and +1 for it, -1 for the replaced one, to
+    // the rollups, whose SummingMergeTree adds them up (rows summing to 0 disappear).
+    r#"
+    CREATE TABLE IF NOT EXISTS rating_changes (
+        tenant        LowCardinality(String),
+        id            UUID,
+        entrypoint    LowCardinality(String),
+        page          String,
+        stars         UInt8,
+        answers       Array(LowCardinality(String)),
+        comment       Nullable(String),
+        lang          LowCardinality(String),
+        widget        Nullable(String),
+        created_ms    Int64,
+        version_ms    Int64,
+        prev_page     String,
+        prev_stars    UInt8,
+        prev_answers  Array(LowCardinality(String))
+    ) ENGINE = Null
+"#,
+    r#"
+    CREATE MATERIALIZED VIEW IF NOT EXISTS ratings_from_changes TO ratings AS
+    SELECT tenant, id, entrypoint, page, stars, answers, comment, lang, widget, created_ms, version_ms
+    FROM rating_changes
+"#,
+    r#"
+    CREATE TABLE IF NOT EXISTS rating_slots (
+        tenant      LowCardinality(String),
+        entrypoint  LowCardinality(String),
+        slot        Int64,
+        stars       UInt8,
+        n           Int64
+    ) ENGINE = SummingMergeTree
+    ORDER BY (tenant, entrypoint, slot, stars)
+"#,
+    r#"
+    CREATE MATERIALIZED VIEW IF NOT EXISTS rating_slots_mv TO rating_slots AS
+    SELECT tenant, entrypoint, slot, s AS stars, sum(d) AS n FROM (
+        SELECT tenant, entrypoint, intDiv(created_ms, 900000) AS slot, c.1 AS s, c.2 AS d
+        FROM rating_changes ARRAY JOIN [(stars, toInt64(1)), (prev_stars, toInt64(-1))] AS c)
+    WHERE s > 0 GROUP BY tenant, entrypoint, slot, s
+"#,
+    r#"
+    CREATE TABLE IF NOT EXISTS answer_slots (
+        tenant      LowCardinality(String),
+        entrypoint  LowCardinality(String),
+        slot        Int64,
+        option      LowCardinality(String),
+        n           Int64
+    ) ENGINE = SummingMergeTree
+    ORDER BY (tenant, entrypoint, slot, option)
+"#,
+    r#"
+    CREATE MATERIALIZED VIEW IF NOT EXISTS answer_slots_mv TO answer_slots AS
+    SELECT tenant, entrypoint, slot, o AS option, sum(d) AS n FROM (
+        SELECT tenant, entrypoint, intDiv(created_ms, 900000) AS slot, c.1 AS o, c.2 AS d
+        FROM rating_changes ARRAY JOIN arrayConcat(
+            arrayMap(a -> (toString(a), toInt64(1)), answers),
+            arrayMap(a -> (toString(a), toInt64(-1)), prev_answers)) AS c)
+    GROUP BY tenant, entrypoint, slot, o
+"#,
+    r#"
+    CREATE TABLE IF NOT EXISTS page_days (
+        tenant      LowCardinality(String),
+        entrypoint  LowCardinality(String),
+        day         Int64,
+        page        String,
+        stars       UInt8,
+        n           Int64
+    ) ENGINE = SummingMergeTree
+    ORDER BY (tenant, entrypoint, day, page, stars)
+"#,
+    r#"
+    CREATE MATERIALIZED VIEW IF NOT EXISTS page_days_mv TO page_days AS
+    SELECT tenant, entrypoint, day, p AS page, s AS stars, sum(d) AS n FROM (
+        SELECT tenant, entrypoint, intDiv(created_ms, 86400000) AS day, c.1 AS p, c.2 AS s,
+               c.3 AS d
+        FROM rating_changes
+        ARRAY JOIN [(page, stars, toInt64(1)), (prev_page, prev_stars, toInt64(-1))] AS c)
+    WHERE s > 0 GROUP BY tenant, entrypoint, day, p, s
+"#,
+    r#"
+    CREATE TABLE IF NOT EXISTS negative_page_days (
+        tenant      LowCardinality(String),
+        entrypoint  LowCardinality(String),
+        day         Int64,
+        page        String,
+        n           Int64
+    ) ENGINE = SummingMergeTree
+    ORDER BY (tenant, entrypoint, day, page)
+"#,
+    r#"
+    CREATE MATERIALIZED VIEW IF NOT EXISTS negative_page_days_mv TO negative_page_days AS
+    SELECT tenant, entrypoint, day, p AS page, sum(d) AS n FROM (
+        SELECT tenant, entrypoint, intDiv(created_ms, 86400000) AS day, c.1 AS p, c.2 AS d
+        FROM rating_changes ARRAY JOIN [
+            (page, if(stars <= 3, toInt64(length(answers)), 0)),
+            (prev_page, if(prev_stars BETWEEN 1 AND 3, -toInt64(length(prev_answers)), 0))] AS c)
+    WHERE d != 0 GROUP BY tenant, entrypoint, day, p
+"#,
+    // Ratings stored before the rollups existed (the views count what comes after).
+    r#"
+    INSERT INTO rating_slots
+    SELECT tenant, entrypoint, intDiv(created_ms, 900000) AS slot, stars, toInt64(count()) AS n
+    FROM ratings FINAL GROUP BY tenant, entrypoint, slot, stars
+"#,
+    r#"
+    INSERT INTO answer_slots
+    SELECT tenant, entrypoint, intDiv(created_ms, 900000) AS slot, toString(arrayJoin(answers)) AS option,
+           toInt64(count()) AS n
+    FROM ratings FINAL GROUP BY tenant, entrypoint, slot, option
+"#,
+    r#"
+    INSERT INTO page_days
+    SELECT tenant, entrypoint, intDiv(created_ms, 86400000) AS day, page, stars, toInt64(count()) AS n
+    FROM ratings FINAL GROUP BY tenant, entrypoint, day, page, stars
+"#,
+    r#"
+    INSERT INTO negative_page_days
+    SELECT tenant, entrypoint, intDiv(created_ms, 86400000) AS day, page,
+           toInt64(sum(length(answers))) AS n
+    FROM ratings FINAL WHERE stars <= 3 GROUP BY tenant, entrypoint, day, page HAVING n > 0
+"#,
 ];
 
 /// Ids per look-up query of a batch's existing ratings.
 const LOOKUP_CHUNK: usize = 2000;
 
-#[derive(Debug, Row, Serialize, Deserialize)]
-struct StoredRatingRow {
+/// A version of a rating as written to `rating_changes`: the version itself and the
+/// counted contribution it replaces, which the rollup views take off.
+#[derive(Debug, Row, Serialize)]
+struct RatingChangeRow {
     tenant: String,
     #[serde(with = "clickhouse::serde::uuid")]
     id: Uuid,
@@ -199,6 +333,21 @@ struct StoredRatingRow {
     widget: Option<String>,
     created_ms: i64,
     version_ms: i64,
+    prev_page: String,
+    /// 0 when the version replaces nothing.
+    prev_stars: u8,
+    prev_answers: Vec<String>,
+}
+
+/// The latest stored version of a rating, as far as the rollups and the first reception go.
+#[derive(Debug, Clone, Row, Deserialize)]
+struct Latest {
+    entrypoint: String,
+    created_ms: i64,
+    version_ms: i64,
+    page: String,
+    stars: u8,
+    answers: Vec<String>,
 }
 
 fn error(context: &'static str) -> impl Fn(clickhouse::error::Error) -> StoreError {
@@ -283,11 +432,11 @@ impl ClickHouseStore {
             .map_err(error("ping"))
     }
 
-    /// Owner entrypoint and first-seen time of the ids of a batch that already exist.
+    /// The latest stored version of each id of a batch that already exists.
     async fn existing(
         &self,
         batch: &[StoredRating],
-    ) -> Result<HashMap<(String, Uuid), (String, i64)>, StoreError> {
+    ) -> Result<HashMap<(String, Uuid), Latest>, StoreError> {
         #[derive(Row, Deserialize)]
         struct Existing {
             tenant: String,
@@ -295,6 +444,10 @@ impl ClickHouseStore {
             id: Uuid,
             entrypoint: String,
             created_ms: i64,
+            version_ms: i64,
+            page: String,
+            stars: u8,
+            answers: Vec<String>,
         }
         let mut by_tenant: HashMap<&str, Vec<String>> = HashMap::new();
         for stored in batch {
@@ -309,7 +462,11 @@ impl ClickHouseStore {
             for chunk in ids.chunks(LOOKUP_CHUNK) {
                 // Ids are formatted from parsed UUIDs (hex and dashes only), never raw input.
                 let sql = format!(
-                    "SELECT tenant, id, entrypoint, min(created_ms) AS created_ms FROM ratings
+                    "SELECT tenant, id, entrypoint, min(r.created_ms) AS created_ms,
+                            max(r.version_ms) AS version_ms, argMax(r.page, r.version_ms) AS page,
+                            argMax(r.stars, r.version_ms) AS stars,
+                            arrayMap(a -> toString(a), argMax(r.answers, r.version_ms)) AS answers
+                     FROM ratings AS r
                      WHERE tenant = ? AND id IN ({}) GROUP BY tenant, id, entrypoint",
                     chunk.join(",")
                 );
@@ -321,7 +478,15 @@ impl ClickHouseStore {
                     .await
                     .map_err(error("looking up ids"))?;
                 for row in rows {
-                    found.insert((row.tenant, row.id), (row.entrypoint, row.created_ms));
+                    let latest = Latest {
+                        entrypoint: row.entrypoint,
+                        created_ms: row.created_ms,
+                        version_ms: row.version_ms,
+                        page: row.page,
+                        stars: row.stars,
+                        answers: row.answers,
+                    };
+                    found.insert((row.tenant, row.id), latest);
                 }
             }
         }
@@ -338,25 +503,26 @@ impl RatingStore for ClickHouseStore {
         for stored in batch {
             let rating = &stored.rating;
             let key = (stored.tenant.as_str().to_owned(), rating.id);
-            let created_ms = match known.get(&key) {
-                Some((owner, _)) if owner != rating.entrypoint.as_str() => {
+            let previous = known.get(&key);
+            let (outcome, created_ms) = match previous {
+                Some(latest) if latest.entrypoint != rating.entrypoint.as_str() => {
                     outcomes.push(WriteOutcome::Conflict);
                     continue;
                 }
-                Some((_, created_ms)) => {
+                // An older version redelivered after a newer one: the newer one stays.
+                Some(latest) if stored.received_at_ms < latest.version_ms => {
                     outcomes.push(WriteOutcome::Updated);
-                    *created_ms
+                    continue;
                 }
-                None => {
-                    outcomes.push(WriteOutcome::Inserted);
-                    known.insert(
-                        key,
-                        (rating.entrypoint.as_str().to_owned(), stored.received_at_ms),
-                    );
-                    stored.received_at_ms
-                }
+                Some(latest) => (WriteOutcome::Updated, latest.created_ms),
+                None => (WriteOutcome::Inserted, stored.received_at_ms),
             };
-            rows.push(StoredRatingRow {
+            outcomes.push(outcome);
+            let (prev_page, prev_stars, prev_answers) = match previous {
+                Some(latest) => (latest.page.clone(), latest.stars, latest.answers.clone()),
+                None => (String::new(), 0, Vec::new()),
+            };
+            let row = RatingChangeRow {
                 tenant: stored.tenant.as_str().to_owned(),
                 id: rating.id,
                 entrypoint: rating.entrypoint.as_str().to_owned(),
@@ -368,18 +534,35 @@ impl RatingStore for ClickHouseStore {
                 widget: rating.widget.clone(),
                 created_ms,
                 version_ms: stored.received_at_ms,
-            });
+                prev_page,
+                prev_stars,
+                prev_answers,
+            };
+            // Later versions in the same batch replace this one.
+            known.insert(
+                key,
+                Latest {
+                    entrypoint: row.entrypoint.clone(),
+                    created_ms,
+                    version_ms: row.version_ms,
+                    page: row.page.clone(),
+                    stars: row.stars,
+                    answers: row.answers.clone(),
+                },
+            );
+            rows.push(row);
         }
         if !rows.is_empty() {
             let mut insert = self
                 .client
-                .insert::<StoredRatingRow>("ratings")
+                .insert::<RatingChangeRow>("rating_changes")
                 .await
                 .map_err(error("insert"))?;
             for row in &rows {
                 insert.write(row).await.map_err(error("insert"))?;
             }
-            // The insert is synchronous: when end() returns, the rows are stored.
+            // The insert is synchronous: when end() returns, the version and the rollups'
+            // changes are stored, all from one block.
             insert.end().await.map_err(error("insert"))?;
         }
         Ok(outcomes)
@@ -796,22 +979,73 @@ impl EventStore for ClickHouseStore {
     }
 }
 
-/// The WHERE clause shared by every query; binds tenant, entrypoint ('' for all), start, end.
-const RANGE: &str =
-    "tenant = ? AND (? = '' OR entrypoint = ?) AND created_ms >= ? AND created_ms < ?";
+/// The filter's tenant and, when it names one, entrypoint: only the conditions asked for
+/// are written, so that ClickHouse reads one entrypoint's key range in sorting-key order.
+/// [`bind_scope`] binds them.
+fn scope(filter: &Filter) -> &'static str {
+    match filter.entrypoint {
+        Some(_) => "tenant = ? AND entrypoint = ?",
+        None => "tenant = ?",
+    }
+}
+
+/// Binds the filter's tenant and entrypoint to the next [`scope`] of `query`.
+fn bind_scope(query: clickhouse::query::Query, filter: &Filter) -> clickhouse::query::Query {
+    let query = query.bind(filter.tenant.as_str());
+    match &filter.entrypoint {
+        Some(entrypoint) => query.bind(entrypoint.as_str()),
+        None => query,
+    }
+}
 
 impl ClickHouseStore {
-    fn ranged(&self, sql: &str, filter: &Filter) -> clickhouse::query::Query {
-        let (start, end) = filter.utc_range_ms();
-        let entrypoint = filter.entrypoint.as_ref().map(|e| e.as_str()).unwrap_or("");
-        self.client
-            .query(sql)
-            .bind(filter.tenant.as_str())
-            .bind(entrypoint)
-            .bind(entrypoint)
-            .bind(start)
-            .bind(end)
+    /// `sql` with the filter's scope bound, for a leading [`scope`].
+    fn scoped(&self, sql: &str, filter: &Filter) -> clickhouse::query::Query {
+        bind_scope(self.client.query(sql), filter)
     }
+}
+
+/// The filter's range in 15-minute slots of a rollup `r`, exact: local midnights are whole
+/// slots in every time zone in use. Numbers computed here, never input, so they are written
+/// in the SQL.
+fn slot_range(filter: &Filter) -> String {
+    let (start, end) = filter.utc_range_ms();
+    format!(
+        "r.slot >= {} AND r.slot < {}",
+        start.div_euclid(SLOT_MS),
+        end.div_euclid(SLOT_MS)
+    )
+}
+
+/// The local day of a rollup row's slot, in the time zone bound: a series needs no finer
+/// unit, and a year of days is 96 times fewer rows than of slots. Each day is returned as
+/// its first slot with rows, which `bucketize` puts in the same day.
+fn local_day() -> String {
+    format!("toDate(toDateTime(r.slot * {}, ?))", SLOT_MS / 1000)
+}
+
+/// `SELECT page, stars, n` over a range: the daily rollup for its whole UTC days and the
+/// ratings themselves for the edges. Binds the filter's [`scope`] twice.
+fn page_rows(filter: &Filter, split: &DaySplit) -> String {
+    let scope = scope(filter);
+    format!(
+        "SELECT page, stars, n FROM page_days
+         WHERE {scope} AND day >= {} AND day < {}
+         UNION ALL
+         SELECT page, stars, toInt64(1) AS n FROM ratings FINAL
+         WHERE {scope} AND {}",
+        split.first_day,
+        split.end_day,
+        edges(split)
+    )
+}
+
+/// The parts of a range outside its whole UTC days.
+fn edges(split: &DaySplit) -> String {
+    format!(
+        "((created_ms >= {} AND created_ms < {}) OR (created_ms >= {} AND created_ms < {}))",
+        split.start, split.inner_start, split.inner_end, split.end
+    )
 }
 
 #[derive(Row, Deserialize)]
@@ -830,10 +1064,14 @@ struct SlotCount {
 #[async_trait]
 impl AnalyticsQuery for ClickHouseStore {
     async fn summary(&self, filter: &Filter) -> Result<Tally, StoreError> {
-        let sql =
-            format!("SELECT stars, count() AS n FROM ratings FINAL WHERE {RANGE} GROUP BY stars");
+        let sql = format!(
+            "SELECT stars, toUInt64(sum(r.n)) AS n FROM rating_slots AS r WHERE {} AND {}
+             GROUP BY stars HAVING n > 0",
+            scope(filter),
+            slot_range(filter)
+        );
         let rows: Vec<StarsCount> = self
-            .ranged(&sql, filter)
+            .scoped(&sql, filter)
             .fetch_all()
             .await
             .map_err(error("summary"))?;
@@ -850,11 +1088,15 @@ impl AnalyticsQuery for ClickHouseStore {
         granularity: Granularity,
     ) -> Result<Vec<Bucket>, StoreError> {
         let sql = format!(
-            "SELECT intDiv(created_ms, {SLOT_MS}) AS slot, stars, count() AS n FROM ratings FINAL
-             WHERE {RANGE} GROUP BY slot, stars"
+            "SELECT min(r.slot) AS slot, stars, toUInt64(sum(r.n)) AS n FROM rating_slots AS r
+             WHERE {} AND {} GROUP BY {}, stars HAVING n > 0",
+            scope(filter),
+            slot_range(filter),
+            local_day()
         );
         let rows: Vec<SlotCount> = self
-            .ranged(&sql, filter)
+            .scoped(&sql, filter)
+            .bind(filter.tz.name())
             .fetch_all()
             .await
             .map_err(error("buckets"))?;
@@ -872,11 +1114,13 @@ impl AnalyticsQuery for ClickHouseStore {
             n: u64,
         }
         let sql = format!(
-            "SELECT toString(arrayJoin(answers)) AS option, count() AS n FROM ratings FINAL
-             WHERE {RANGE} GROUP BY option ORDER BY n DESC, option"
+            "SELECT toString(r.option) AS option, toUInt64(sum(r.n)) AS n FROM answer_slots AS r
+             WHERE {} AND {} GROUP BY option HAVING n > 0 ORDER BY n DESC, option",
+            scope(filter),
+            slot_range(filter)
         );
         let rows: Vec<Row_> = self
-            .ranged(&sql, filter)
+            .scoped(&sql, filter)
             .fetch_all()
             .await
             .map_err(error("answers"))?;
@@ -901,12 +1145,16 @@ impl AnalyticsQuery for ClickHouseStore {
             n: u64,
         }
         let sql = format!(
-            "SELECT intDiv(created_ms, {SLOT_MS}) AS slot, toString(arrayJoin(answers)) AS option,
-                    count() AS n
-             FROM ratings FINAL WHERE {RANGE} GROUP BY slot, option"
+            "SELECT min(r.slot) AS slot, toString(r.option) AS option, toUInt64(sum(r.n)) AS n
+             FROM answer_slots AS r
+             WHERE {} AND {} GROUP BY {}, option HAVING n > 0",
+            scope(filter),
+            slot_range(filter),
+            local_day()
         );
         let rows: Vec<Row_> = self
-            .ranged(&sql, filter)
+            .scoped(&sql, filter)
+            .bind(filter.tz.name())
             .fetch_all()
             .await
             .map_err(error("answer buckets"))?;
@@ -938,45 +1186,86 @@ impl AnalyticsQuery for ClickHouseStore {
         // The first page starts before the end of time.
         let (after_ms, after_id) = match after {
             Some(cursor) => (cursor.created_at_ms, cursor.id.hyphenated().to_string()),
-            None => (i64::MAX, String::new()),
+            None => (i64::MAX, Uuid::nil().hyphenated().to_string()),
         };
+        // Ratings newest first in the sorting key's order (ties in ClickHouse's UUID order),
+        // so that ClickHouse reads an entrypoint's key range backwards and stops early.
         // Aliases are visible in WHERE in ClickHouse: never alias over a filtered column.
-        let sql = format!(
-            "SELECT id, created_ms, toString(entrypoint) AS entrypoint, page, stars,
-                    arraySort(arrayMap(a -> toString(a), answers)) AS answers, comment AS text,
-                    toString(lang) AS language
-             FROM ratings FINAL WHERE {RANGE}
+        let matching = format!(
+            "{} AND created_ms >= ? AND created_ms < ?
                AND bitTest(?, stars)
                AND (? = '' OR has(answers, ?))
                AND (? = '' OR page = ?)
                AND (? = '' OR lang = ?)
                AND (? = '' OR comment ILIKE ?)
                AND (NOT ? OR comment IS NOT NULL)
-               AND (created_ms, toString(id)) < (?, ?)
-             ORDER BY created_ms DESC, toString(id) DESC LIMIT ?"
+               AND (created_ms, id) < (?, toUUID(?))",
+            scope(&query.filter)
         );
         let answer = query.answer.as_deref().unwrap_or("");
         let page = query.page.as_deref().unwrap_or("");
         let lang = query.lang.map(|l| l.code()).unwrap_or("");
         let pattern = query.text_pattern().unwrap_or_default();
-        let rows: Vec<Row_> = self
-            .ranged(&sql, &query.filter)
-            .bind(query.stars_mask())
-            .bind(answer)
-            .bind(answer)
-            .bind(page)
-            .bind(page)
-            .bind(lang)
-            .bind(lang)
-            .bind(&pattern)
-            .bind(&pattern)
-            .bind(query.with_comment)
-            .bind(after_ms)
-            .bind(&after_id)
-            .bind(limit as u64)
-            .fetch_all()
-            .await
-            .map_err(error("ratings"))?;
+        let (start, end) = query.filter.utc_range_ms();
+        let bind_matching = |sql: &str| {
+            bind_scope(self.client.query(sql), &query.filter)
+                .bind(start)
+                .bind(end)
+                .bind(query.stars_mask())
+                .bind(answer)
+                .bind(answer)
+                .bind(page)
+                .bind(page)
+                .bind(lang)
+                .bind(lang)
+                .bind(&pattern)
+                .bind(&pattern)
+                .bind(query.with_comment)
+                .bind(after_ms)
+                .bind(&after_id)
+        };
+        // Merging versions (FINAL) over the whole range would read every rating of it.
+        // First the newest matching versions are read as they lie, without merging: the
+        // page's ratings, whose latest versions match, are among them or older than all
+        // of them. Versions merged from the earliest of them on give the page, unless too
+        // many were outdated versions or copies: then more are read.
+        #[derive(Row, Deserialize)]
+        struct Newest {
+            read: u64,
+            earliest: i64,
+        }
+        let candidates_sql = format!(
+            "SELECT count() AS read, min(created_ms) AS earliest FROM (
+                 SELECT created_ms FROM ratings WHERE {matching}
+                 ORDER BY created_ms DESC, id DESC LIMIT ?)"
+        );
+        let page_sql = format!(
+            "SELECT id, created_ms, toString(entrypoint) AS entrypoint, page, stars,
+                    arraySort(arrayMap(a -> toString(a), answers)) AS answers, comment AS text,
+                    toString(lang) AS language
+             FROM ratings FINAL WHERE {matching} AND created_ms >= ?
+             ORDER BY created_ms DESC, id DESC LIMIT ?"
+        );
+        let mut candidates = limit.max(1);
+        let rows = loop {
+            let newest: Newest = bind_matching(&candidates_sql)
+                .bind(candidates as u64)
+                .fetch_one()
+                .await
+                .map_err(error("ratings"))?;
+            let all_read = newest.read < candidates as u64;
+            let earliest = if all_read { start } else { newest.earliest };
+            let rows: Vec<Row_> = bind_matching(&page_sql)
+                .bind(earliest)
+                .bind(limit as u64)
+                .fetch_all()
+                .await
+                .map_err(error("ratings"))?;
+            if all_read || rows.len() == limit {
+                break rows;
+            }
+            candidates = candidates.saturating_mul(4);
+        };
         Ok(rows
             .into_iter()
             .map(|r| RatingRow {
@@ -1006,15 +1295,19 @@ impl AnalyticsQuery for ClickHouseStore {
             PageRanking::PRIOR_RATINGS,
             PageRanking::PRIOR_RATINGS * PageRanking::PRIOR_STARS,
         );
+        let (start, end) = filter.utc_range_ms();
+        let rows = page_rows(filter, &DaySplit::of(start, end));
+        let per_stars: Vec<String> = (1..=5)
+            .map(|stars| format!("toUInt64(sumIf(n, stars = {stars}))"))
+            .collect();
         let sql = format!(
-            "SELECT page, [countIf(stars = 1), countIf(stars = 2), countIf(stars = 3),
-                           countIf(stars = 4), countIf(stars = 5)] AS distribution
-             FROM ratings FINAL WHERE {RANGE} GROUP BY page HAVING count() >= ?
-             ORDER BY (sum(stars) + {prior_sum}) / (count() + {prior_ratings}), count() DESC, page
-             LIMIT ?"
+            "SELECT page, [{}] AS distribution FROM ({rows})
+             GROUP BY page HAVING sum(n) >= ?
+             ORDER BY (sum(n * stars) + {prior_sum}) / (sum(n) + {prior_ratings}), sum(n) DESC, page
+             LIMIT ?",
+            per_stars.join(", ")
         );
-        let rows: Vec<Row_> = self
-            .ranged(&sql, filter)
+        let rows: Vec<Row_> = bind_scope(self.scoped(&sql, filter), filter)
             .bind(ranking.min_ratings)
             .bind(ranking.limit as u64)
             .fetch_all()
@@ -1047,40 +1340,31 @@ impl AnalyticsQuery for ClickHouseStore {
             was: Vec<u64>,
             now: Vec<u64>,
         }
-        let (previous_start, previous_end) = previous.utc_range_ms();
-        let (current_start, current_end) = current.utc_range_ms();
-        let entrypoint = current
-            .entrypoint
-            .as_ref()
-            .map(|e| e.as_str())
-            .unwrap_or("");
-        let per_stars = |period: &str| {
+        let (was_start, was_end) = previous.utc_range_ms();
+        let (now_start, now_end) = current.utc_range_ms();
+        let was = page_rows(previous, &DaySplit::of(was_start, was_end));
+        let now = page_rows(current, &DaySplit::of(now_start, now_end));
+        let per_stars = |period: u8| {
             let counts: Vec<String> = (1..=5)
-                .map(|s| format!("countIf({period} AND stars = {s})"))
+                .map(|stars| format!("toUInt64(sumIf(n, period = {period} AND stars = {stars}))"))
                 .collect();
             format!("[{}]", counts.join(", "))
         };
-        let was = format!("created_ms >= {previous_start} AND created_ms < {previous_end}");
-        let now = format!("created_ms >= {current_start} AND created_ms < {current_end}");
         let sql = format!(
-            "SELECT page, {} AS was, {} AS now
-             FROM ratings FINAL
-             WHERE tenant = ? AND (? = '' OR entrypoint = ?)
-               AND created_ms >= {previous_start} AND created_ms < {current_end}
-               AND (({was}) OR ({now}))
+            "SELECT page, {} AS was, {} AS now FROM (
+                 SELECT 0 AS period, page, stars, n FROM ({was})
+                 UNION ALL
+                 SELECT 1 AS period, page, stars, n FROM ({now}))
              GROUP BY page
-             HAVING countIf({was}) >= ? AND countIf({now}) >= ?
-             ORDER BY sumIf(stars, {was}) / countIf({was}) - sumIf(stars, {now}) / countIf({now}) DESC, page
+             HAVING sumIf(n, period = 0) >= ? AND sumIf(n, period = 1) >= ?
+             ORDER BY sumIf(n * stars, period = 0) / sumIf(n, period = 0)
+                    - sumIf(n * stars, period = 1) / sumIf(n, period = 1) DESC, page
              LIMIT ?",
-            per_stars(&was),
-            per_stars(&now)
+            per_stars(0),
+            per_stars(1)
         );
-        let rows: Vec<Row_> = self
-            .client
-            .query(&sql)
-            .bind(current.tenant.as_str())
-            .bind(entrypoint)
-            .bind(entrypoint)
+        let query = bind_scope(bind_scope(self.client.query(&sql), previous), previous);
+        let rows: Vec<Row_> = bind_scope(bind_scope(query, current), current)
             .bind(ranking.min_ratings)
             .bind(ranking.min_ratings)
             .bind(ranking.limit as u64)
@@ -1114,13 +1398,22 @@ impl AnalyticsQuery for ClickHouseStore {
             page: String,
             n: u64,
         }
+        let (start, end) = filter.utc_range_ms();
+        let split = DaySplit::of(start, end);
+        let scope = scope(filter);
         let sql = format!(
-            "SELECT page, sum(length(answers)) AS n FROM ratings FINAL
-             WHERE {RANGE} AND stars <= 3 GROUP BY page HAVING n > 0
-             ORDER BY n DESC, page LIMIT ?"
+            "SELECT page, toUInt64(sum(c)) AS n FROM (
+                 SELECT page, n AS c FROM negative_page_days
+                 WHERE {scope} AND day >= {} AND day < {}
+                 UNION ALL
+                 SELECT page, toInt64(length(answers)) AS c FROM ratings FINAL
+                 WHERE {scope} AND stars <= 3 AND {})
+             GROUP BY page HAVING n > 0 ORDER BY n DESC, page LIMIT ?",
+            split.first_day,
+            split.end_day,
+            edges(&split)
         );
-        let rows: Vec<Row_> = self
-            .ranged(&sql, filter)
+        let rows: Vec<Row_> = bind_scope(self.scoped(&sql, filter), filter)
             .bind(limit as u64)
             .fetch_all()
             .await
@@ -1175,8 +1468,6 @@ impl AnalyticsQuery for ClickHouseStore {
             .collect())
     }
 }
-
-const DAY_MS: i64 = 86_400_000;
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::buckets::{Granularity, SLOT_MS, bucketize, bucketize_answers};
+use crate::buckets::{DAY_MS, DaySplit, Granularity, SLOT_MS, bucketize, bucketize_answers};
 use crate::kpi::{Application, ApplicationStep, KpiInput, KpiScope};
 use crate::model::{
     AnswerBucket, AnswerCount, Bucket, Filter, PageChange, PageCount, PageEvidence, PageRanking,
@@ -666,36 +666,8 @@ fn scope(filter: &Filter, params: &mut Params) -> String {
     }
 }
 
-const DAY_MS: i64 = 86_400_000;
-
-/// The `[start, end)` range split for the daily rollups: the whole UTC days inside it
-/// (`first_day..end_day`) and the rest before and after them, `[start, inner_start)` and
-/// `[inner_end, end)`, read from the ratings themselves.
-struct DaySplit {
-    start: i64,
-    end: i64,
-    first_day: i64,
-    end_day: i64,
-    inner_start: i64,
-    inner_end: i64,
-}
-
+/// The split rendered as SQLite queries.
 impl DaySplit {
-    fn of(start: i64, end: i64) -> DaySplit {
-        let first_day = start.div_euclid(DAY_MS) + i64::from(start.rem_euclid(DAY_MS) != 0);
-        let end_day = end.div_euclid(DAY_MS).max(first_day);
-        let inner_start = (first_day.saturating_mul(DAY_MS)).clamp(start, end);
-        let inner_end = (end_day.saturating_mul(DAY_MS)).clamp(inner_start, end);
-        DaySplit {
-            start,
-            end,
-            first_day,
-            end_day,
-            inner_start,
-            inner_end,
-        }
-    }
-
     /// `SELECT page, stars, n` over the range: daily rollup rows for the whole days, one
     /// row per rating for the edges. `tag` keeps parameter names apart.
     fn page_rows(&self, filter: &Filter, tag: &str, params: &mut Params) -> String {
@@ -1072,7 +1044,6 @@ impl AnalyticsQuery for SqliteStore {
         pages: &[String],
         now_ms: i64,
     ) -> Result<Vec<PageEvidence>, StoreError> {
-        const DAY_MS: i64 = 86_400_000;
         let tenant = tenant.as_str().to_owned();
         let pages = serde_json::to_string(pages)
             .map_err(|error| StoreError(format!("page evidence: {error}")))?;
@@ -1221,26 +1192,5 @@ mod tests {
         for (rollup, raw) in FROM_RATINGS {
             assert_eq!(rows(&conn, rollup), rows(&conn, raw), "{rollup}");
         }
-    }
-
-    #[test]
-    fn ranges_split_into_whole_utc_days_and_edges() {
-        let day = DAY_MS;
-        // Rome's 1-3 March: 23:00 UTC to 23:00 UTC.
-        let split = DaySplit::of(20_000 * day - 3_600_000, 20_003 * day - 3_600_000);
-        assert_eq!((split.first_day, split.end_day), (20_000, 20_002));
-        assert_eq!(split.inner_start, 20_000 * day);
-        assert_eq!(split.inner_end, 20_002 * day);
-        // Shorter than a day: no whole day, the edges cover it all once.
-        let short = DaySplit::of(10 * day + 5, 10 * day + 10);
-        assert_eq!(short.first_day, short.end_day);
-        assert_eq!(
-            (short.inner_start, short.inner_end),
-            (10 * day + 10, 10 * day + 10)
-        );
-        // Aligned: no edges.
-        let aligned = DaySplit::of(5 * day, 7 * day);
-        assert_eq!((aligned.first_day, aligned.end_day), (5, 7));
-        assert_eq!((aligned.inner_start, aligned.inner_end), (5 * day, 7 * day));
     }
 }

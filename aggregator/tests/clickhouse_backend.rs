@@ -138,3 +138,231 @@ async fn page_evidence_counts_each_rating_once_per_window() {
     let Some(store) = store().await else { return };
     conformance::page_evidence(&store, &store).await;
 }
+
+/// Each rollup and the same figures computed from the ratings themselves (`FINAL`), as
+/// sorted text, for comparison.
+const ROLLUPS_AND_RATINGS: [(&str, &str); 4] = [
+    (
+        "SELECT tenant, entrypoint, slot, stars, sum(r.n) AS n FROM rating_slots AS r
+         GROUP BY tenant, entrypoint, slot, stars HAVING n != 0",
+        "SELECT tenant, entrypoint, intDiv(created_ms, 900000) AS slot, stars, count() AS n
+         FROM ratings FINAL GROUP BY tenant, entrypoint, slot, stars",
+    ),
+    (
+        "SELECT tenant, entrypoint, slot, toString(r.option) AS option, sum(r.n) AS n
+         FROM answer_slots AS r GROUP BY tenant, entrypoint, slot, option HAVING n != 0",
+        "SELECT tenant, entrypoint, intDiv(created_ms, 900000) AS slot,
+                toString(arrayJoin(answers)) AS option, count() AS n
+         FROM ratings FINAL GROUP BY tenant, entrypoint, slot, option",
+    ),
+    (
+        "SELECT tenant, entrypoint, day, page, stars, sum(r.n) AS n FROM page_days AS r
+         GROUP BY tenant, entrypoint, day, page, stars HAVING n != 0",
+        "SELECT tenant, entrypoint, intDiv(created_ms, 86400000) AS day, page, stars, count() AS n
+         FROM ratings FINAL GROUP BY tenant, entrypoint, day, page, stars",
+    ),
+    (
+        "SELECT tenant, entrypoint, day, page, sum(r.n) AS n FROM negative_page_days AS r
+         GROUP BY tenant, entrypoint, day, page HAVING n != 0",
+        "SELECT tenant, entrypoint, intDiv(created_ms, 86400000) AS day, page,
+                sum(length(answers)) AS n
+         FROM ratings FINAL WHERE stars <= 3 GROUP BY tenant, entrypoint, day, page HAVING n > 0",
+    ),
+];
+
+async fn sorted_rows(client: &clickhouse::Client, sql: &str) -> String {
+    client
+        .query(&format!(
+            "SELECT toString(arraySort(groupArray(tuple(*)))) FROM ({sql})"
+        ))
+        .fetch_one::<String>()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn rollups_match_the_ratings_through_updates_redeliveries_and_late_versions() {
+    let Ok(url) = std::env::var("TEST_SATISFY_CLICKHOUSE_URL") else {
+        return;
+    };
+    let database = format!("satisfy_test_{}", uuid::Uuid::new_v4().simple());
+    let store = ClickHouseStore::connect(&url, &database).await.unwrap();
+    let client = clickhouse::Client::default()
+        .with_url(&url)
+        .with_database(&database);
+    // A fixed pseudo-random sequence, so a failure can be replayed.
+    let mut state = 0x5EED_u64;
+    let mut next = move |n: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % n
+    };
+    // One question follows the stars: its answer or none.
+    let answers_for = |stars: u64, pick: u64| -> Vec<&'static str> {
+        let options = if stars <= 3 {
+            satisfy_core::survey::NEGATIVE_OPTION_IDS
+        } else {
+            satisfy_core::survey::POSITIVE_OPTION_IDS
+        };
+        options.get(pick as usize).copied().into_iter().collect()
+    };
+    let mut written: Vec<Vec<satisfy_aggregator::StoredRating>> = Vec::new();
+    for round in 0..12_i64 {
+        let mut batch = Vec::new();
+        for _ in 0..150 {
+            let n = next(400);
+            let stars = next(5) + 1;
+            let answers = answers_for(stars, next(7));
+            let id = format!("5c6e8c38-0c4f-4d8e-9a6e-{n:012}");
+            // Ratings spread over three days, so whole days and their edges both count.
+            let minute = (n * 11) % (3 * 24 * 60);
+            let at = chrono::DateTime::from_timestamp_millis(
+                1_777_593_600_000 + minute as i64 * 60_000 + round * 1_000,
+            )
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let ep = if n % 3 == 0 {
+                conformance::EP_A
+            } else {
+                conformance::EP_B
+            };
+            // Now and then the same id from the other entrypoint: a conflict.
+            let ep = if next(40) == 0 {
+                if ep == conformance::EP_A {
+                    conformance::EP_B
+                } else {
+                    conformance::EP_A
+                }
+            } else {
+                ep
+            };
+            let page = format!("/p{}", next(5));
+            batch.push(conformance::rating(
+                &id,
+                ep,
+                &page,
+                stars as u8,
+                &answers,
+                None,
+                &at,
+            ));
+        }
+        // Now and then an older batch again (a redelivery: its versions are older than
+        // what is stored by then) before the new one.
+        if round > 2 && next(2) == 0 {
+            let old = written[next(written.len() as u64) as usize].clone();
+            store.write_batch(&old).await.unwrap();
+        }
+        store.write_batch(&batch).await.unwrap();
+        written.push(batch);
+    }
+    for (rollup, ratings) in ROLLUPS_AND_RATINGS {
+        let from_rollup = sorted_rows(&client, rollup).await;
+        assert!(from_rollup.len() > 100, "{from_rollup}");
+        assert_eq!(from_rollup, sorted_rows(&client, ratings).await, "{rollup}");
+    }
+    // The backfill of ratings stored before the rollups existed gives the same rows.
+    for table in [
+        "rating_slots",
+        "answer_slots",
+        "page_days",
+        "negative_page_days",
+    ] {
+        client
+            .query(&format!("TRUNCATE TABLE {table}"))
+            .execute()
+            .await
+            .unwrap();
+    }
+    client
+        .query("DELETE FROM satisfy_migrations WHERE version > 11")
+        .execute()
+        .await
+        .unwrap();
+    let reopened = ClickHouseStore::connect(&url, &database).await.unwrap();
+    for (rollup, ratings) in ROLLUPS_AND_RATINGS {
+        assert_eq!(
+            sorted_rows(&client, rollup).await,
+            sorted_rows(&client, ratings).await,
+            "backfilled {rollup}"
+        );
+    }
+    drop(reopened);
+}
+
+#[tokio::test]
+async fn listings_skip_ratings_whose_older_versions_matched_and_page_through_ties() {
+    use satisfy_aggregator::{RatingCursor, RatingQuery};
+    let Some(store) = store().await else { return };
+    // 60 ratings of one star, a second apart; the newest 40 then changed to five stars,
+    // so the newest versions matching "one star" are mostly outdated ones.
+    let id = |n: usize| format!("6c6e8c38-0c4f-4d8e-9a6e-{n:012}");
+    let at = |n: usize, late: bool| {
+        let minutes = if late { 600 } else { 0 };
+        format!(
+            "2026-07-07T{:02}:{:02}:{:02}Z",
+            8 + minutes / 60,
+            n / 60,
+            n % 60
+        )
+    };
+    let first: Vec<_> = (0..60)
+        .map(|n| conformance::rating(&id(n), conformance::EP_A, "/l", 1, &[], None, &at(n, false)))
+        .collect();
+    store.write_batch(&first).await.unwrap();
+    let changed: Vec<_> = (20..60)
+        .map(|n| conformance::rating(&id(n), conformance::EP_A, "/l", 5, &[], None, &at(n, true)))
+        .collect();
+    store.write_batch(&changed).await.unwrap();
+    // Five more received in the same millisecond: ties broken by id, each listed once.
+    let ties: Vec<_> = (100..105)
+        .map(|n| {
+            conformance::rating(
+                &id(n),
+                conformance::EP_A,
+                "/t",
+                3,
+                &[],
+                None,
+                "2026-07-07T07:00:00Z",
+            )
+        })
+        .collect();
+    store.write_batch(&ties).await.unwrap();
+    let july = conformance::filter(
+        conformance::date(2026, 7, 1),
+        conformance::date(2026, 7, 31),
+        Some(conformance::EP_A),
+    );
+    let mut one_star = RatingQuery::all(july.clone());
+    one_star.stars = vec![1];
+    let page = store.ratings(&one_star, None, 5).await.unwrap();
+    let listed: Vec<String> = page.iter().map(|r| r.id.to_string()).collect();
+    assert_eq!(listed, (15..20).rev().map(id).collect::<Vec<_>>());
+    assert!(page.iter().all(|r| r.rating == 1));
+
+    // Every rating once, newest first, in pages of two.
+    let mut after: Option<RatingCursor> = None;
+    let mut paged = Vec::new();
+    loop {
+        let page = store
+            .ratings(&RatingQuery::all(july.clone()), after.as_ref(), 2)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(RatingCursor::after(last));
+        paged.extend(page);
+    }
+    assert_eq!(paged.len(), 65);
+    let mut ids: Vec<String> = paged.iter().map(|r| r.id.to_string()).collect();
+    assert!(
+        paged
+            .windows(2)
+            .all(|w| w[0].created_at_ms >= w[1].created_at_ms)
+    );
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 65);
+    assert_eq!(paged.iter().filter(|r| r.rating == 5).count(), 40);
+}

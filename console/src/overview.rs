@@ -182,10 +182,21 @@ async fn read_entrypoint(
         ..filter.clone()
     };
     let (current, previous) = (scoped(&current), scoped(&previous));
-    let series = analytics.buckets(&current, range.granularity).await?;
+    let candidates = PageRanking {
+        min_ratings: MIN_SAMPLE,
+        limit: PAGE_CANDIDATES,
+    };
+    // Side by side: each is one store query, and ClickHouse answers them in parallel.
+    let (series, before, page_changes, answers_before, answers_now, negative_pages) = tokio::try_join!(
+        analytics.buckets(&current, range.granularity),
+        analytics.summary(&previous),
+        analytics.page_changes(&previous, &current, &candidates),
+        analytics.answer_counts(&previous),
+        analytics.answer_counts(&current),
+        analytics.negative_answer_pages(&current, NEGATIVE_PAGES),
+    )?;
     let mut now = Tally::default();
     series.iter().for_each(|bucket| now.merge(&bucket.tally));
-    let before = analytics.summary(&previous).await?;
     let id = entrypoint.id.as_str().to_owned();
     let name = entrypoint.name.clone();
     let fall = |page: Option<String>, previous: Tally, current: Tally| Alert::AverageFell {
@@ -199,14 +210,7 @@ async fn read_entrypoint(
     if fell_significantly(&before, &now) {
         falls.push(fall(None, before, now));
     }
-    let candidates = PageRanking {
-        min_ratings: MIN_SAMPLE,
-        limit: PAGE_CANDIDATES,
-    };
-    for change in analytics
-        .page_changes(&previous, &current, &candidates)
-        .await?
-    {
+    for change in page_changes {
         if fell_significantly(&change.previous, &change.current) {
             falls.push(fall(Some(change.page), change.previous, change.current));
         }
@@ -217,10 +221,7 @@ async fn read_entrypoint(
             .find(|a| a.option == TECHNICAL_PROBLEMS)
             .map_or(0, |a| a.count)
     };
-    let (hits_before, hits_now) = (
-        hits(&analytics.answer_counts(&previous).await?),
-        hits(&analytics.answer_counts(&current).await?),
-    );
+    let (hits_before, hits_now) = (hits(&answers_before), hits(&answers_now));
     let technical = share_jumped(hits_before, before.count, hits_now, now.count).then(|| {
         Alert::TechnicalProblems {
             entrypoint: id.clone(),
@@ -231,9 +232,7 @@ async fn read_entrypoint(
             current_count: now.count,
         }
     });
-    let negative = analytics
-        .negative_answer_pages(&current, NEGATIVE_PAGES)
-        .await?
+    let negative = negative_pages
         .into_iter()
         .map(|page| Alert::NegativeAnswers {
             entrypoint: id.clone(),

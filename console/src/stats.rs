@@ -316,32 +316,43 @@ pub async fn report(
         tz,
     };
     let analytics = &state.analytics;
+    let comments = async {
+        if !with_comments {
+            return Ok(None);
+        }
+        let latest = RatingQuery {
+            with_comment: true,
+            ..RatingQuery::all(filter.clone())
+        };
+        analytics
+            .ratings(&latest, None, REPORT_ROWS)
+            .await
+            .map(Some)
+    };
+    let ranking = PageRanking {
+        min_ratings: MIN_PAGE_RATINGS,
+        limit: REPORT_ROWS,
+    };
+    // Side by side: each is one store query, and ClickHouse answers them in parallel.
+    let (summary, previous, buckets, answers, answers_over_time, comments, pages) = tokio::try_join!(
+        analytics.summary(&filter),
+        Previous::read(state, &filter, range),
+        analytics.buckets(&filter, range.granularity),
+        analytics.answer_counts(&filter),
+        analytics.answer_buckets(&filter, range.granularity),
+        comments,
+        analytics.pages(&filter, &ranking),
+    )?;
     Ok(Report {
         range,
         timezone: tz.name().to_owned(),
-        summary: analytics.summary(&filter).await?,
-        previous: Previous::read(state, &filter, range).await?,
-        buckets: analytics.buckets(&filter, range.granularity).await?,
-        answers: analytics.answer_counts(&filter).await?,
-        answers_over_time: analytics.answer_buckets(&filter, range.granularity).await?,
-        comments: if with_comments {
-            let latest = RatingQuery {
-                with_comment: true,
-                ..RatingQuery::all(filter.clone())
-            };
-            Some(analytics.ratings(&latest, None, REPORT_ROWS).await?)
-        } else {
-            None
-        },
-        pages: analytics
-            .pages(
-                &filter,
-                &PageRanking {
-                    min_ratings: MIN_PAGE_RATINGS,
-                    limit: REPORT_ROWS,
-                },
-            )
-            .await?,
+        summary,
+        previous,
+        buckets,
+        answers,
+        answers_over_time,
+        comments,
+        pages,
     })
 }
 
