@@ -2,6 +2,8 @@
 
 use chrono_tz::Tz;
 use clap::Args;
+
+pub use crate::http_server::HttpLimits;
 use satisfy_core::TenantId;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +29,9 @@ pub struct Settings {
 
     #[command(flatten)]
     pub intake: IntakeLimits,
+
+    #[command(flatten)]
+    pub http: HttpLimits,
 
     /// Generate, once, a year of demo events and ratings in a separate `demo` tenant, so
     /// the Servizi pages have something to show; `false` to skip.
@@ -105,11 +110,12 @@ pub struct IntakeLimits {
     pub trust_forwarded_for: bool,
 
     /// Requests a client may burst to POST /v1/ratings before it is rate limited.
-    #[arg(long, env = "SATISFY_RATE_LIMIT_BURST", default_value_t = 60)]
+    #[arg(long, env = "SATISFY_RATE_LIMIT_BURST", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limit_burst: u32,
 
-    /// Sustained requests per second per client once the burst is spent.
-    #[arg(long, env = "SATISFY_RATE_LIMIT_PER_SECOND", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Sustained requests per second per client once the burst is spent (at most a
+    /// million: the limiter counts in nanoseconds).
+    #[arg(long, env = "SATISFY_RATE_LIMIT_PER_SECOND", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub rate_limit_per_second: u32,
 }
 
@@ -217,6 +223,9 @@ pub struct IngestSettings {
 
     #[command(flatten)]
     pub intake: IntakeLimits,
+
+    #[command(flatten)]
+    pub http: HttpLimits,
 }
 
 /// `satisfy aggregator`: Kafka consumer group writing to ClickHouse.
@@ -262,6 +271,9 @@ pub struct AggregatorSettings {
     /// Longest an event waits before its batch is inserted, in milliseconds.
     #[arg(long, env = "SATISFY_BATCH_WAIT_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_wait_ms: u64,
+
+    #[command(flatten)]
+    pub http: HttpLimits,
 }
 
 /// `satisfy console`: the console reading analytics from ClickHouse.
@@ -292,6 +304,9 @@ pub struct ConsoleSettings {
 
     #[command(flatten)]
     pub basics: ConsoleBasics,
+
+    #[command(flatten)]
+    pub http: HttpLimits,
 }
 
 /// Where the console's configuration (tenants, users, tokens, entrypoints) lives:
@@ -427,4 +442,31 @@ pub fn apply_config_file(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().expect("a temporary file");
+        std::fs::write(file.path(), text).expect("writing it");
+        file
+    }
+
+    #[test]
+    fn a_configuration_file_with_an_unknown_or_malformed_setting_stops_the_start() {
+        let known = vec!["SATISFY_LISTEN".to_owned()];
+        let typo = file("listne = \"127.0.0.1:9000\"\n");
+        let refused = apply_config_file(Some(typo.path()), &known).unwrap_err();
+        assert!(refused.contains("unknown setting `listne`"), "{refused}");
+        let table = file("listen = [\"127.0.0.1:9000\"]\n");
+        let refused = apply_config_file(Some(table.path()), &known).unwrap_err();
+        assert!(
+            refused.contains("must be a string, number or boolean"),
+            "{refused}"
+        );
+        let broken = file("listen = \n");
+        assert!(apply_config_file(Some(broken.path()), &known).is_err());
+    }
 }

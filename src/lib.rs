@@ -7,6 +7,7 @@ pub mod configuration;
 pub mod demo;
 pub mod demo_data;
 pub mod demo_ratings;
+pub mod http_server;
 pub mod roles;
 pub mod startup;
 pub mod store_sink;

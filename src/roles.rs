@@ -18,29 +18,21 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 use crate::configuration::{AggregatorSettings, ConsoleSettings, IngestSettings};
+use crate::http_server::{self, HttpLimits};
 
 async fn serve(
     listen: SocketAddr,
     router: Router,
+    limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(listen)
+    let router = router.layer(TraceLayer::new_for_http());
+    http_server::bind_and_serve(listen, router, limits, shutdown)
         .await
-        .with_context(|| format!("listening on {listen}"))?;
-    tracing::info!(address = %listener.local_addr()?, "listening");
-    axum::serve(
-        listener,
-        router
-            .layer(TraceLayer::new_for_http())
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("serving HTTP")
+        .context("serving HTTP")
 }
 
 /// Runs the public intake with the Kafka sink.
@@ -72,7 +64,7 @@ pub async fn ingest(
         metrics: Arc::new(Metrics::default()),
         config: settings.intake.ingest_config(),
     });
-    serve(settings.listen, router, shutdown).await
+    serve(settings.listen, router, settings.http, shutdown).await
 }
 
 #[derive(Clone)]
@@ -111,14 +103,17 @@ pub async fn aggregator(
             "/metrics",
             get(|State(state): State<AggregatorState>| async move {
                 (
-                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    [(
+                        header::CONTENT_TYPE,
+                        satisfy_aggregator::metrics::CONTENT_TYPE,
+                    )],
                     state.metrics.render(),
                 )
             }),
         )
         .with_state(state);
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let http = tokio::spawn(serve(settings.listen, router, async {
+    let http = tokio::spawn(serve(settings.listen, router, settings.http, async {
         let _ = http_stopped.await;
     }));
     let config = ConsumerConfig {
@@ -176,5 +171,5 @@ pub async fn console(
     let router = satisfy_console::router(state)
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ready" }));
-    serve(settings.listen, router, shutdown).await
+    serve(settings.listen, router, settings.http, shutdown).await
 }

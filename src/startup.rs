@@ -19,12 +19,14 @@ use tower_http::trace::TraceLayer;
 use crate::configuration::Settings;
 use crate::demo::{self, DemoState};
 use crate::demo_data;
+use crate::http_server::{self, HttpLimits};
 use crate::store_sink::StoreSink;
 
 /// A bound, ready-to-run embedded Satisfy.
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    limits: HttpLimits,
     writer_task: JoinHandle<()>,
     /// The address actually bound (useful with port 0).
     pub address: SocketAddr,
@@ -122,6 +124,7 @@ impl Application {
         Ok(Application {
             listener,
             router,
+            limits: settings.http,
             writer_task,
             address,
             public_url,
@@ -135,11 +138,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
+        http_server::serve(self.listener, self.router, self.limits, shutdown)
             .await
             .context("serving HTTP")?;
         // The router, and with it every writer handle, is gone: the writer drains and stops.

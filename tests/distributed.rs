@@ -11,6 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// The ente's site: the entrypoints' allowed origin, and the site of the rated pages.
+const SITE: &str = "https://www.comune.example.it";
+
 const PASSWORD: &str = "password-distribuita";
 const TOKEN: &str = "internal-test-token";
 /// A platform's own topic of CloudEvents, consumed for the tenant `comune`.
@@ -317,7 +320,7 @@ impl Stack {
         let created: Value = reqwest::Client::new()
             .post(format!("{}/api/v1/entrypoints", self.console_url))
             .bearer_auth(self.api_token())
-            .json(&json!({"name": "Servizi", "kind": "pagina_web"}))
+            .json(&json!({"name": "Servizi", "kind": "pagina_web", "allowed_origins": [SITE]}))
             .send()
             .await
             .unwrap()
@@ -403,6 +406,7 @@ async fn rate(client: &reqwest::Client, ingest: &str, entrypoint: &str, n: u64) 
             let response = client
                 .post(format!("{ingest}/v1/ratings"))
                 .header("content-type", "text/plain")
+                .header("origin", SITE)
                 .body(body.to_string())
                 .send()
                 .await;
@@ -468,19 +472,29 @@ async fn end_to_end(broker: &'static str) {
     let acknowledged = load(&stack.ingest_url, &entrypoint, 300, 8, Arc::default()).await;
     assert_eq!(acknowledged, 300);
     stack.wait_count(&entrypoint, acknowledged).await;
-    let metrics = reqwest::get(format!(
-        "http://127.0.0.1:{}/metrics",
-        stack.aggregator_port
-    ))
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
-    assert!(
-        metrics.contains("satisfy_aggregator_consumer_lag"),
-        "{metrics}"
-    );
+    // Each distinct rating counted once as inserted (its updates and redeliveries as
+    // updated), and the consumer lag per partition, refreshed every 5 seconds.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = reqwest::get(format!(
+            "http://127.0.0.1:{}/metrics",
+            stack.aggregator_port
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+        let inserted =
+            metrics.contains("satisfy_aggregator_ratings_total{outcome=\"inserted\"} 300\n");
+        let lag = metrics
+            .contains("satisfy_aggregator_consumer_lag{topic=\"satisfy.ratings.v1\",partition=");
+        if inserted && lag {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     replicas_share_the_configuration(&stack, &entrypoint).await;
     platform_events_reach_the_kpis(&stack).await;
 }
@@ -716,10 +730,11 @@ async fn broker_down_answers_503_and_nothing_acknowledged_is_lost() {
     );
     stack.broker.stop();
     let started = Instant::now();
-    let body = json!({"id": uuid::Uuid::new_v4().to_string(), "entrypoint": entrypoint, "page": "https://x.it/", "rating": 3, "lang": "it"});
+    let body = json!({"id": uuid::Uuid::new_v4().to_string(), "entrypoint": entrypoint, "page": format!("{SITE}/"), "rating": 3, "lang": "it"});
     let response = client
         .post(format!("{}/v1/ratings", stack.ingest_url))
         .header("content-type", "application/json")
+        .header("origin", SITE)
         .body(body.to_string())
         .send()
         .await

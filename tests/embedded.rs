@@ -1,6 +1,6 @@
 //! End to end in embedded mode: the whole `satisfy serve` application on port 0.
 
-use satisfy::configuration::{ConsoleBasics, IntakeLimits, Settings};
+use satisfy::configuration::{ConsoleBasics, HttpLimits, IntakeLimits, Settings};
 use satisfy::startup::Application;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -17,6 +17,10 @@ struct Running {
 }
 
 async fn start(data_dir: &Path) -> Running {
+    start_with(data_dir, HttpLimits::default()).await
+}
+
+async fn start_with(data_dir: &Path, http: HttpLimits) -> Running {
     let settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.to_owned(),
@@ -34,6 +38,7 @@ async fn start(data_dir: &Path) -> Running {
             rate_limit_burst: 100_000,
             rate_limit_per_second: 100_000,
         },
+        http,
         demo_data: false,
     };
     let app = Application::build(settings).await.unwrap();
@@ -153,7 +158,7 @@ async fn a_new_entrypoint_accepts_ratings_at_once_and_pausing_stops_them() {
         &app,
         reqwest::Method::POST,
         "/entrypoints",
-        Some(json!({"name": "Scheda servizio TARI", "kind": "scheda_servizio"})),
+        Some(json!({"name": "Scheda servizio TARI", "kind": "scheda_servizio", "allowed_origins": [app.base]})),
     )
     .await;
     let id = created["id"].as_str().unwrap().to_owned();
@@ -663,7 +668,7 @@ async fn a_platform_posts_events_and_the_api_shows_the_service_kpis_beside_its_r
         "/entrypoints",
         Some(
             json!({"name": "Scheda Cambio di residenza", "kind": "scheda_servizio",
-                    "service": "residenza"}),
+                    "service": "residenza", "allowed_origins": [running.base]}),
         ),
     )
     .await;
@@ -814,11 +819,21 @@ async fn the_compliance_check_finds_the_live_widget_conforming_on_every_candidat
         &app,
         reqwest::Method::POST,
         "/entrypoints",
-        Some(json!({"name": "Sito del comune", "kind": "pagina_web"})),
+        Some(
+            json!({"name": "Sito del comune", "kind": "pagina_web", "allowed_origins": [app.base]}),
+        ),
     )
     .await;
     let entrypoint = created["id"].as_str().unwrap().to_owned();
     let site = comune_site(&app.base, &entrypoint).await;
+    // Ratings come from the comune's own site, for its pages.
+    api(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/entrypoints/{entrypoint}"),
+        Some(json!({"allowed_origins": [site]})),
+    )
+    .await;
     let json_path = dir.path().join("conformita.json");
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_satisfy"))
         .args([
@@ -880,5 +895,91 @@ async fn the_compliance_check_finds_the_live_widget_conforming_on_every_candidat
         stats["summary"]["count"], 0,
         "the check's clicks are not ratings: {stats}"
     );
+    app.shutdown().await;
+}
+
+/// Reads until the server closes the connection, for at most `within`; whatever was
+/// received, or None if the connection is still open then.
+async fn closed_within(
+    stream: &mut tokio::net::TcpStream,
+    within: std::time::Duration,
+) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(within, async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+            }
+        }
+    })
+    .await;
+    read.ok()
+        .map(|()| String::from_utf8_lossy(&received).into_owned())
+}
+
+#[tokio::test]
+async fn slow_idle_and_surplus_connections_are_closed_and_others_still_served() {
+    use std::time::{Duration, Instant};
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    let dir = tempfile::tempdir().unwrap();
+    let app = start_with(
+        dir.path(),
+        HttpLimits {
+            header_read_timeout_secs: 1,
+            request_timeout_secs: 5,
+            max_connections: 3,
+        },
+    )
+    .await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+
+    // A client sending half its headers and then nothing is cut off after a second.
+    let started = Instant::now();
+    let mut slow = TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: satisfy\r\n")
+        .await
+        .unwrap();
+    let answer = closed_within(&mut slow, Duration::from_secs(5)).await;
+    assert!(answer.is_some(), "a slow client kept its connection");
+    assert!(started.elapsed() >= Duration::from_millis(900));
+
+    // A kept-alive connection is closed once idle for as long.
+    let mut idle = TcpStream::connect(&address).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: satisfy\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = closed_within(&mut idle, Duration::from_secs(5)).await;
+    assert!(
+        answer
+            .expect("closed when idle")
+            .starts_with("HTTP/1.1 200")
+    );
+
+    // Three silent connections fill the cap: a fourth is closed unanswered, while the
+    // three are open...
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(TcpStream::connect(&address).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut surplus = TcpStream::connect(&address).await.unwrap();
+    let _ = surplus
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: satisfy\r\n\r\n")
+        .await;
+    let answer = closed_within(&mut surplus, Duration::from_millis(900)).await;
+    assert_eq!(
+        answer.as_deref(),
+        Some(""),
+        "a connection over the cap was served"
+    );
+    // ...and once the silent ones timed out, requests are served again.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let health = reqwest::get(format!("{}/healthz", app.base)).await.unwrap();
+    assert_eq!(health.status(), 200);
+    drop(silent);
     app.shutdown().await;
 }

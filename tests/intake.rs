@@ -180,10 +180,10 @@ async fn accepts_a_rating_and_counts_updates_and_duplicates_once() {
     assert_eq!(app.post(&update).await.status(), 202);
     assert_eq!(app.count().await, 1);
 
-    // navigator.sendBeacon posts text/plain.
+    // navigator.sendBeacon posts text/plain, with the page's origin.
     let beacon = rating(&new_id(), 5, &["clear"], None).to_string();
     let response = app
-        .post_raw(Some("text/plain;charset=UTF-8"), None, beacon)
+        .post_raw(Some("text/plain;charset=UTF-8"), Some(SITE), beacon)
         .await;
     assert_eq!(response.status(), 202);
     assert_eq!(app.count().await, 2);
@@ -222,11 +222,11 @@ async fn every_error_status_has_a_typed_json_body() {
     let json_type = Some("application/json");
     let valid = rating(&new_id(), 4, &[], None);
 
-    let malformed = app.post_raw(json_type, None, "{".into()).await;
+    let malformed = app.post_raw(json_type, Some(SITE), "{".into()).await;
     assert_eq!(error_code(malformed).await, (400, "malformed_json".into()));
 
     let big = json!({ "pad": "x".repeat(5000) }).to_string();
-    let too_large = app.post_raw(json_type, None, big).await;
+    let too_large = app.post_raw(json_type, Some(SITE), big).await;
     assert_eq!(
         error_code(too_large).await,
         (413, "payload_too_large".into())
@@ -235,7 +235,7 @@ async fn every_error_status_has_a_typed_json_body() {
     let form = app
         .post_raw(
             Some("application/x-www-form-urlencoded"),
-            None,
+            Some(SITE),
             valid.to_string(),
         )
         .await;
@@ -244,9 +244,25 @@ async fn every_error_status_has_a_typed_json_body() {
         (415, "unsupported_media_type".into())
     );
     assert_eq!(
-        app.post_raw(None, None, valid.to_string()).await.status(),
+        app.post_raw(None, Some(SITE), valid.to_string())
+            .await
+            .status(),
         415
     );
+    // Browsers send an Origin header with every rating: a request without one is no
+    // browser's.
+    assert_eq!(
+        error_code(app.post_raw(json_type, None, valid.to_string()).await).await,
+        (403, "origin_required".into())
+    );
+    // The page rated must lie on one of the entrypoint's sites.
+    let mut elsewhere = valid.clone();
+    elsewhere["page"] = json!("https://www.altro-comune.it/servizi");
+    let refused = app.post(&elsewhere).await;
+    assert_eq!(refused.status(), 422);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "page_not_allowed");
+    assert_eq!(body["error"]["field"], "page");
 
     let mut bad = valid.clone();
     bad["rating"] = json!(7);
@@ -340,6 +356,85 @@ async fn too_many_requests_get_429_with_retry_after() {
         metrics.contains("satisfy_ratings_accepted_total{outcome=\"inserted\"} 3"),
         "{metrics}"
     );
+}
+
+#[tokio::test]
+async fn ipv6_clients_share_one_limit_per_64_network() {
+    let app = spawn(IngestConfig {
+        trust_forwarded_for: true,
+        rate_limit_burst: 2,
+        rate_limit_period: Duration::from_secs(30),
+    })
+    .await;
+    let from = |address: &'static str| {
+        app.client
+            .post(format!("{}/v1/ratings", app.base))
+            .header("content-type", "application/json")
+            .header("origin", SITE)
+            .header("x-forwarded-for", address)
+            .body(rating(&new_id(), 4, &[], None).to_string())
+            .send()
+    };
+    let mut statuses = Vec::new();
+    // Three addresses of one /64: one client, whose burst of 2 is then spent.
+    for address in [
+        "2001:db8:1:2::1",
+        "2001:db8:1:2::2",
+        "2001:db8:1:2:ffff:ffff:ffff:3",
+    ] {
+        statuses.push(from(address).await.unwrap().status().as_u16());
+    }
+    // Another /64, and an IPv4 client, have their own.
+    statuses.push(from("2001:db8:1:3::1").await.unwrap().status().as_u16());
+    statuses.push(from("192.0.2.7").await.unwrap().status().as_u16());
+    assert_eq!(statuses, [202, 202, 429, 202, 202]);
+}
+
+#[tokio::test]
+async fn widget_configurations_are_compressed_once_and_rate_limited() {
+    use std::io::Read;
+    let app = spawn(IngestConfig {
+        rate_limit_burst: 3,
+        rate_limit_period: Duration::from_secs(30),
+        ..IngestConfig::default()
+    })
+    .await;
+    let fetch = |encoding: &'static str| {
+        app.client
+            .get(format!("{}/v1/entrypoints/{EP}/widget-config", app.base))
+            .header("accept-encoding", encoding)
+            .send()
+    };
+    let brotli = fetch("br").await.unwrap();
+    assert_eq!(brotli.status(), 200);
+    assert_eq!(brotli.headers()["content-encoding"], "br");
+    assert_eq!(brotli.headers()["vary"], "Accept-Encoding");
+    let brotli = brotli.bytes().await.unwrap();
+    // The same bytes again, compressed once.
+    assert_eq!(
+        fetch("gzip, br").await.unwrap().bytes().await.unwrap(),
+        brotli
+    );
+    let plain = fetch("identity").await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.bytes().await.unwrap();
+    let mut unpacked = Vec::new();
+    brotli::Decompressor::new(&brotli[..], 4096)
+        .read_to_end(&mut unpacked)
+        .unwrap();
+    assert_eq!(unpacked, plain);
+    assert!(
+        brotli.len() < plain.len() / 2,
+        "{} of {}",
+        brotli.len(),
+        plain.len()
+    );
+    let config: Value = serde_json::from_slice(&plain).unwrap();
+    assert_eq!(config["entrypoint"], EP);
+    // The burst of 3 is spent: the configuration shares the client's rate limit.
+    let limited = fetch("br").await.unwrap();
+    assert_eq!(limited.status(), 429);
+    assert_eq!(error_code(limited).await.1, "rate_limited");
 }
 
 #[tokio::test]

@@ -1,14 +1,18 @@
 //! The distributed backend: ClickHouse over its HTTP interface.
 //!
-//! One row per version of a rating in a `ReplacingMergeTree(version_ms)`; queries read
-//! `FINAL`, so redeliveries and updates count once, in their latest version, dated by when
-//! the rating was first received. Every version carries the first one's `created_ms` and
-//! entrypoint, so the sorting key `(tenant, entrypoint, created_ms, id)` identifies a rating
-//! and lets a dashboard read only its entrypoint's time range; monthly partitions let
-//! `FINAL` work partition by partition (about 0.1 s for a quarter of one entrypoint out of
-//! 10M ratings here). Writes look the batch's ids up first (a bloom-filter index on `id`) so
-//! an id owned by another entrypoint is refused exactly as in SQLite.
-
+//! One row per version of a rating in a `ReplacingMergeTree(version_ms)`, so that
+//! redeliveries and updates count once, in their latest version, dated by when the rating
+//! was first received. Every version carries the first one's `created_ms` and entrypoint, so
+//! the sorting key `(tenant, entrypoint, created_ms, id)` identifies a rating and lets a
+//! query read only its entrypoint's time range, in order.
+//!
+//! Writes look the batch's ids up first (a bloom-filter index on `id`): an id owned by
+//! another entrypoint is refused exactly as in SQLite, and each version is written to
+//! `rating_changes` together with the contribution of the version it replaces. Views turn
+//! that into the version in `ratings` and +1/-1 in the rollups (ratings and answers per
+//! 15-minute slot, pages and negative answers per UTC day), so that the rollups stay exact
+//! under updates and redeliveries and dashboards sum a few rows per period. Listings read
+//! the newest versions as they lie and merge versions (`FINAL`) only from there on.
 use async_trait::async_trait;
 use clickhouse::{Client, Compression, Row};
 use serde::{Deserialize, Serialize};

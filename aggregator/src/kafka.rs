@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
-use crate::metrics::AggregatorMetrics;
+use crate::metrics::{AggregatorMetrics, RatingOutcome};
 use crate::model::{StoredEvent, StoredRating};
 use crate::store::WriteOutcome;
 use crate::writer::RecordStore;
@@ -251,8 +251,12 @@ async fn write_until_stored(
             let started = Instant::now();
             match store.write_batch(batch).await {
                 Ok(outcomes) => {
-                    let conflicts = outcomes.iter().filter(|o| **o == WriteOutcome::Conflict).count();
-                    metrics.batch_written(batch.len(), conflicts, started.elapsed());
+                    let outcomes = outcomes.iter().map(|outcome| match outcome {
+                        WriteOutcome::Inserted => RatingOutcome::inserted,
+                        WriteOutcome::Updated => RatingOutcome::updated,
+                        WriteOutcome::Conflict => RatingOutcome::conflict,
+                    });
+                    metrics.batch_written(batch.len(), outcomes, started.elapsed());
                     return;
                 }
                 Err(error) => {

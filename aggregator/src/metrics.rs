@@ -1,88 +1,187 @@
-//! The aggregator's metrics, in the Prometheus text format.
+//! The aggregator's metrics at `/metrics`, in the OpenMetrics text format (which
+//! Prometheus scrapes), kept by `prometheus-client` in the process's one registry.
 
-use std::fmt::Write;
-use std::sync::Mutex;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
 use std::time::Duration;
 
-#[derive(Default)]
-struct Counters {
-    consumed: u64,
-    events: u64,
-    batches: u64,
-    batch_rows_sum: u64,
-    insert_seconds_sum: f64,
-    insert_errors: u64,
-    dead_letters: u64,
-    conflicts: u64,
-    lag: Vec<(String, i32, i64)>,
+/// The content type of [`AggregatorMetrics::render`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// What the store made of a consumed rating.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum RatingOutcome {
+    /// A new rating.
+    inserted,
+    /// A new version of a rating, or a redelivered copy.
+    updated,
+    /// Refused: its id belongs to another entrypoint's rating.
+    conflict,
 }
 
-/// Counters of the consumer → store pipeline.
-#[derive(Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: RatingOutcome,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PartitionLabels {
+    topic: String,
+    partition: i32,
+}
+
+/// Counters of the consumer → store pipeline and the registry they are exported from.
 pub struct AggregatorMetrics {
-    counters: Mutex<Counters>,
+    registry: Registry,
+    ratings: Family<OutcomeLabel, Counter>,
+    events: Counter,
+    batch_rows: Histogram,
+    insert_seconds: Histogram,
+    insert_errors: Counter,
+    dead_letters: Counter,
+    lag: Family<PartitionLabels, Gauge>,
+}
+
+impl Default for AggregatorMetrics {
+    fn default() -> AggregatorMetrics {
+        let mut registry = Registry::default();
+        let ratings = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "satisfy_aggregator_ratings",
+            "Ratings consumed and written to the store, by outcome (inserted, updated, conflict)",
+            ratings.clone(),
+        );
+        let events = Counter::default();
+        registry.register(
+            "satisfy_aggregator_events",
+            "Platform events written to the store",
+            events.clone(),
+        );
+        let batch_rows = Histogram::new(exponential_buckets(10.0, 4.0, 8));
+        registry.register(
+            "satisfy_aggregator_batch_rows",
+            "Ratings and events per batch written",
+            batch_rows.clone(),
+        );
+        let insert_seconds = Histogram::new(exponential_buckets(0.005, 2.0, 12));
+        registry.register(
+            "satisfy_aggregator_insert_seconds",
+            "Time to write one batch to the store",
+            insert_seconds.clone(),
+        );
+        let insert_errors = Counter::default();
+        registry.register(
+            "satisfy_aggregator_insert_errors",
+            "Failed batch writes (each is retried)",
+            insert_errors.clone(),
+        );
+        let dead_letters = Counter::default();
+        registry.register(
+            "satisfy_aggregator_dead_letters",
+            "Messages sent to the dead-letter topic",
+            dead_letters.clone(),
+        );
+        let lag = Family::<PartitionLabels, Gauge>::default();
+        registry.register(
+            "satisfy_aggregator_consumer_lag",
+            "Messages not yet consumed, per topic and partition",
+            lag.clone(),
+        );
+        AggregatorMetrics {
+            registry,
+            ratings,
+            events,
+            batch_rows,
+            insert_seconds,
+            insert_errors,
+            dead_letters,
+            lag,
+        }
+    }
 }
 
 impl AggregatorMetrics {
-    fn update(&self, change: impl FnOnce(&mut Counters)) {
-        match self.counters.lock() {
-            Ok(mut c) => change(&mut c),
-            Err(poisoned) => change(&mut poisoned.into_inner()),
+    /// A batch of `rows` was written in `took`: each rating counted under its outcome.
+    pub fn batch_written(
+        &self,
+        rows: usize,
+        outcomes: impl IntoIterator<Item = RatingOutcome>,
+        took: Duration,
+    ) {
+        for outcome in outcomes {
+            self.ratings.get_or_create(&OutcomeLabel { outcome }).inc();
         }
-    }
-
-    /// A batch of `rows` was written in `took`, `conflicts` of them refused as conflicts.
-    pub fn batch_written(&self, rows: usize, conflicts: usize, took: Duration) {
-        self.update(|c| {
-            c.consumed += rows as u64;
-            c.batches += 1;
-            c.batch_rows_sum += rows as u64;
-            c.insert_seconds_sum += took.as_secs_f64();
-            c.conflicts += conflicts as u64;
-        });
+        self.batch_rows.observe(rows as f64);
+        self.insert_seconds.observe(took.as_secs_f64());
     }
 
     /// `count` platform events were written to the store.
     pub fn events_written(&self, count: usize) {
-        self.update(|c| c.events += count as u64);
+        self.events.inc_by(count as u64);
     }
 
     /// A batch write failed and will be retried.
     pub fn insert_failed(&self) {
-        self.update(|c| c.insert_errors += 1);
+        self.insert_errors.inc();
     }
 
     /// A message went to the dead-letter topic.
     pub fn dead_lettered(&self) {
-        self.update(|c| c.dead_letters += 1);
+        self.dead_letters.inc();
     }
 
     /// Replaces the per-partition consumer lag.
     pub fn set_lag(&self, lag: Vec<(String, i32, i64)>) {
-        self.update(|c| c.lag = lag);
+        self.lag.clear();
+        for (topic, partition, messages) in lag {
+            self.lag
+                .get_or_create(&PartitionLabels { topic, partition })
+                .set(messages);
+        }
     }
 
-    /// The Prometheus text exposition.
+    /// The OpenMetrics text exposition of the registry.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        self.update(|c| {
-            let mut counter = |name: &str, help: &str, value: String| {
-                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
-            };
-            counter("satisfy_aggregator_ratings_total", "Rating events written to the store.", c.consumed.to_string());
-            counter("satisfy_aggregator_events_total", "Platform events written to the store.", c.events.to_string());
-            counter("satisfy_aggregator_batches_total", "Batches written.", c.batches.to_string());
-            counter("satisfy_aggregator_batch_rows_sum", "Rows over all batches (divide by batches for the mean size).", c.batch_rows_sum.to_string());
-            counter("satisfy_aggregator_insert_seconds_sum", "Time spent writing batches.", c.insert_seconds_sum.to_string());
-            counter("satisfy_aggregator_insert_errors_total", "Failed batch writes (retried).", c.insert_errors.to_string());
-            counter("satisfy_aggregator_dead_letters_total", "Events sent to the dead-letter topic.", c.dead_letters.to_string());
-            counter("satisfy_aggregator_conflicts_total", "Events refused because their id belongs to another entrypoint.", c.conflicts.to_string());
-            let _ = writeln!(out, "# HELP satisfy_aggregator_consumer_lag Messages not yet consumed, per partition.");
-            let _ = writeln!(out, "# TYPE satisfy_aggregator_consumer_lag gauge");
-            for (topic, partition, lag) in &c.lag {
-                let _ = writeln!(out, "satisfy_aggregator_consumer_lag{{topic=\"{topic}\",partition=\"{partition}\"}} {lag}");
-            }
-        });
-        out
+        let mut text = String::new();
+        if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
+            tracing::error!(%error, "encoding the metrics failed");
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratings_are_counted_by_outcome_and_lag_replaced() {
+        let metrics = AggregatorMetrics::default();
+        metrics.batch_written(
+            3,
+            [
+                RatingOutcome::inserted,
+                RatingOutcome::updated,
+                RatingOutcome::conflict,
+            ],
+            Duration::from_millis(20),
+        );
+        metrics.set_lag(vec![("satisfy.ratings.v1".into(), 3, 42)]);
+        metrics.set_lag(vec![("satisfy.ratings.v1".into(), 4, 7)]);
+        let text = metrics.render();
+        for line in [
+            "satisfy_aggregator_ratings_total{outcome=\"inserted\"} 1",
+            "satisfy_aggregator_ratings_total{outcome=\"conflict\"} 1",
+            "satisfy_aggregator_batch_rows_count 1",
+            "satisfy_aggregator_consumer_lag{topic=\"satisfy.ratings.v1\",partition=\"4\"} 7",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+        assert!(!text.contains("partition=\"3\""), "stale lag kept:\n{text}");
     }
 }

@@ -668,10 +668,10 @@ fn scope(filter: &Filter, params: &mut Params) -> String {
 
 /// The split rendered as SQLite queries.
 impl DaySplit {
-    /// `SELECT page, stars, n` over the range: daily rollup rows for the whole days, one
-    /// row per rating for the edges. `tag` keeps parameter names apart.
-    fn page_rows(&self, filter: &Filter, tag: &str, params: &mut Params) -> String {
-        let scoped = scope(filter, params);
+    /// `SELECT page, stars, n` over the range within `scoped` (a [`scope`]): daily rollup
+    /// rows for the whole days, one row per rating for the edges. `tag` keeps parameter
+    /// names apart.
+    fn page_rows(&self, scoped: &str, tag: &str, params: &mut Params) -> String {
         let (first, end) = (
             params.bind(&format!("{tag}_first_day"), self.first_day),
             params.bind(&format!("{tag}_end_day"), self.end_day),
@@ -913,7 +913,8 @@ impl AnalyticsQuery for SqliteStore {
     ) -> Result<Vec<PageStats>, StoreError> {
         let (start, end) = filter.utc_range_ms();
         let mut params = Params::default();
-        let rows = DaySplit::of(start, end).page_rows(filter, "range", &mut params);
+        let scoped = scope(filter, &mut params);
+        let rows = DaySplit::of(start, end).page_rows(&scoped, "range", &mut params);
         let min = params.bind(
             "min",
             i64::try_from(ranking.min_ratings).unwrap_or(i64::MAX),
@@ -958,8 +959,10 @@ impl AnalyticsQuery for SqliteStore {
         let mut params = Params::default();
         let (was_start, was_end) = previous.utc_range_ms();
         let (now_start, now_end) = current.utc_range_ms();
-        let was = DaySplit::of(was_start, was_end).page_rows(previous, "was", &mut params);
-        let now = DaySplit::of(now_start, now_end).page_rows(current, "now", &mut params);
+        // The two periods differ only in dates: one scope serves both.
+        let scoped = scope(current, &mut params);
+        let was = DaySplit::of(was_start, was_end).page_rows(&scoped, "was", &mut params);
+        let now = DaySplit::of(now_start, now_end).page_rows(&scoped, "now", &mut params);
         let min = params.bind(
             "min",
             i64::try_from(ranking.min_ratings).unwrap_or(i64::MAX),

@@ -48,6 +48,18 @@ const BAR: RGBColor = RGBColor(0x00, 0x66, 0xcc);
 const LINE: RGBColor = RGBColor(0xb3, 0x4a, 0x00);
 const AXIS: RGBColor = RGBColor(0x33, 0x33, 0x33);
 
+/// The x-axis labels of the periods: at most about 13 shown, so that they never overlap
+/// whatever the range.
+fn period_labels(labels: &[String]) -> impl Fn(&SegmentValue<usize>) -> String + '_ {
+    let label_every = labels.len().max(1).div_ceil(13);
+    move |value| match value {
+        SegmentValue::CenterOf(i) if i % label_every == 0 => {
+            labels.get(*i).cloned().unwrap_or_default()
+        }
+        _ => String::new(),
+    }
+}
+
 /// The smallest "nice" axis maximum (1, 2 or 5 times a power of ten) holding `value`.
 fn nice_ceiling(value: u64) -> u64 {
     let mut step = 1u64;
@@ -89,14 +101,8 @@ fn draw(
         .build_cartesian_2d((0..periods).into_segmented(), 0u64..max_count)?
         .set_secondary_coord((0..periods).into_segmented(), 0f64..5f64);
 
-    // At most ~13 labels so they never overlap, whatever the range.
-    let label_every = periods.div_ceil(13);
-    let x_formatter = |value: &SegmentValue<usize>| match value {
-        SegmentValue::CenterOf(i) if i % label_every == 0 => {
-            points.get(*i).map(|p| p.label.clone()).unwrap_or_default()
-        }
-        _ => String::new(),
-    };
+    let labels: Vec<String> = points.iter().map(|p| p.label.clone()).collect();
+    let x_formatter = period_labels(&labels);
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -253,13 +259,7 @@ fn draw_stacked(
         .x_label_area_size(36)
         .y_label_area_size(56)
         .build_cartesian_2d((0..periods).into_segmented(), 0u64..max)?;
-    let label_every = periods.div_ceil(13);
-    let x_formatter = |value: &SegmentValue<usize>| match value {
-        SegmentValue::CenterOf(i) if i % label_every == 0 => {
-            labels.get(*i).cloned().unwrap_or_default()
-        }
-        _ => String::new(),
-    };
+    let x_formatter = period_labels(labels);
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -345,13 +345,7 @@ fn draw_figure(
         .x_label_area_size(36)
         .y_label_area_size(64)
         .build_cartesian_2d((0..periods).into_segmented(), 0f64..max)?;
-    let label_every = periods.div_ceil(13);
-    let x_formatter = |value: &SegmentValue<usize>| match value {
-        SegmentValue::CenterOf(i) if i % label_every == 0 => {
-            labels.get(*i).cloned().unwrap_or_default()
-        }
-        _ => String::new(),
-    };
+    let x_formatter = period_labels(labels);
     chart
         .configure_mesh()
         .disable_x_mesh()

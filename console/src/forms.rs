@@ -47,6 +47,13 @@ pub fn parse_origins<'a>(raw: impl IntoIterator<Item = &'a str>) -> Result<Vec<O
             origins.push(origin);
         }
     }
+    if origins.is_empty() {
+        return Err(
+            "at least one site is needed, like https://www.comune.example.it: ratings are \
+             accepted only from the sites listed, for their own pages"
+                .into(),
+        );
+    }
     Ok(origins)
 }
 

@@ -25,7 +25,8 @@ document.addEventListener("change", (event) => {
 });
 
 // Exports: large files are fetched with a progress bar (rows received of the expected
-// total), then saved under the server's file name.
+// total; without one, the bar runs and the rows are counted), then saved under the
+// server's file name.
 document.addEventListener("click", async (event) => {
   const link = event.target.closest("a[data-export]");
   if (!link || !window.ReadableStream) return;
@@ -34,8 +35,10 @@ document.addEventListener("click", async (event) => {
   const status = document.getElementById("export-status");
   const total = Number(link.dataset.total) || 0;
   const say = (template, rows) => template.replace("{rows}", rows).replace("{total}", total);
+  const progress = total ? status.dataset.progress : status.dataset.progressOpen;
   bar.hidden = false;
-  bar.value = 0;
+  if (total) bar.value = 0;
+  else bar.removeAttribute("value");
   try {
     const response = await fetch(link.href, { credentials: "same-origin" });
     if (!response.ok) throw new Error(String(response.status));
@@ -48,8 +51,8 @@ document.addEventListener("click", async (event) => {
       chunks.push(value);
       for (const byte of value) if (byte === 10) lines += 1;
       const rows = link.href.includes("format=csv") ? Math.max(lines - 1, 0) : lines;
-      bar.value = total ? Math.min(100, (rows / total) * 100) : 0;
-      status.textContent = say(status.dataset.progress, rows);
+      if (total) bar.value = Math.min(100, (rows / total) * 100);
+      status.textContent = say(progress, rows);
     }
     const rows = link.href.includes("format=csv") ? Math.max(lines - 1, 0) : lines;
     const disposition = response.headers.get("content-disposition") || "";

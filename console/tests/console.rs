@@ -235,7 +235,7 @@ async fn forms_without_the_csrf_token_are_rejected() {
     // Cookie-authenticated API changes need the header too.
     let api = client
         .post(format!("{}/api/v1/entrypoints", console.base))
-        .json(&json!({"name": "x", "kind": "pagina_web"}))
+        .json(&json!({"name": "x", "kind": "pagina_web", "allowed_origins": ["https://www.comune.bugliano.it"]}))
         .send()
         .await
         .unwrap();
@@ -357,6 +357,7 @@ async fn the_api_manages_entrypoints_and_returns_stats_with_an_api_token() {
         .bearer_auth(&console.token)
         .json(&json!({
             "name": "Sportello", "kind": "personalizzato",
+            "allowed_origins": ["https://www.comune.bugliano.it"],
             "custom": {"question": "Come valuti lo sportello?", "follow_ups": [{"question": "Attesa?", "options": ["Breve", "Lunga"]}]}
         }))
         .send()
@@ -377,6 +378,42 @@ async fn the_api_manages_entrypoints_and_returns_stats_with_an_api_token() {
         .await
         .unwrap();
     assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // An entrypoint without any allowed site would accept no rating: refused, on create
+    // and on change.
+    for (method, path, body) in [
+        (
+            reqwest::Method::POST,
+            "/entrypoints".to_owned(),
+            json!({"name": "x", "kind": "pagina_web"}),
+        ),
+        (
+            reqwest::Method::POST,
+            "/entrypoints".to_owned(),
+            json!({"name": "x", "kind": "pagina_web", "allowed_origins": []}),
+        ),
+        (
+            reqwest::Method::PATCH,
+            format!("/entrypoints/{id}"),
+            json!({"allowed_origins": []}),
+        ),
+    ] {
+        let refused = api
+            .request(method, url(&path))
+            .bearer_auth(&console.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let error: Value = refused.json().await.unwrap();
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("at least one site"),
+            "{error}"
+        );
+    }
 
     let paused: Value = api
         .put(url(&format!("/entrypoints/{id}")))
@@ -559,7 +596,7 @@ async fn api_tokens_act_for_their_tenant_within_their_scopes() {
     let events_only = token(&console, "bugliano", &[Scope::EventsWrite], None).await;
     let other = token(&console, "altrove", &[Scope::Read, Scope::Write], None).await;
     let expired = token(&console, "bugliano", &[Scope::Read], Some(1)).await;
-    let body = json!({"name": "Sito", "kind": "pagina_web"});
+    let body = json!({"name": "Sito", "kind": "pagina_web", "allowed_origins": ["https://www.comune.bugliano.it"]});
     let get = |path: &str, token: &str| api.get(url(path)).bearer_auth(token.to_owned()).send();
 
     let created = api
@@ -721,7 +758,7 @@ async fn sign_ins_and_changes_reach_the_append_only_audit_log() {
     let created = reqwest::Client::new()
         .post(format!("{}/api/v1/entrypoints", console.base))
         .bearer_auth(&console.token)
-        .json(&json!({"name": "Sito", "kind": "pagina_web"}))
+        .json(&json!({"name": "Sito", "kind": "pagina_web", "allowed_origins": ["https://www.comune.bugliano.it"]}))
         .send()
         .await
         .unwrap();
@@ -980,7 +1017,7 @@ async fn a_user_with_roles_in_two_tenants_switches_between_them() {
     let created: Value = reqwest::Client::new()
         .post(format!("{}/api/v1/entrypoints", console.base))
         .bearer_auth(&other)
-        .json(&json!({"name": "Sito di Altrove", "kind": "pagina_web"}))
+        .json(&json!({"name": "Sito di Altrove", "kind": "pagina_web", "allowed_origins": ["https://www.comune.bugliano.it"]}))
         .send()
         .await
         .unwrap()
@@ -1042,7 +1079,7 @@ async fn statistics_follow_the_tenants_own_time_zone() {
     let created: Value = api
         .post(format!("{}/api/v1/entrypoints", console.base))
         .bearer_auth(&console.token)
-        .json(&json!({"name": "Sito", "kind": "pagina_web"}))
+        .json(&json!({"name": "Sito", "kind": "pagina_web", "allowed_origins": ["https://www.comune.bugliano.it"]}))
         .send()
         .await
         .unwrap()
@@ -1153,7 +1190,7 @@ async fn the_snippet_page_frames_a_live_preview_of_the_widget_in_every_language(
     let created: serde_json::Value = reqwest::Client::new()
         .post(format!("{}/api/v1/entrypoints", console.base))
         .bearer_auth(&console.token)
-        .json(&json!({"name": "Sito", "kind": "scheda_servizio"}))
+        .json(&json!({"name": "Sito", "kind": "scheda_servizio", "allowed_origins": ["https://www.comune.bugliano.it"]}))
         .send()
         .await
         .unwrap()

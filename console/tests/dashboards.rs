@@ -56,7 +56,7 @@ async fn entrypoint(console: &Console, name: &str) -> String {
     let created: Value = reqwest::Client::new()
         .post(format!("{}/api/v1/entrypoints", console.base))
         .bearer_auth(&console.token)
-        .json(&json!({"name": name, "kind": "pagina_web"}))
+        .json(&json!({"name": name, "kind": "pagina_web", "allowed_origins": ["https://www.comune.bugliano.it"]}))
         .send()
         .await
         .unwrap()

@@ -20,7 +20,7 @@ async fn rated_entrypoint(console: &Console) -> String {
     let created: Value = reqwest::Client::new()
         .post(format!("{}/api/v1/entrypoints", console.base))
         .bearer_auth(&console.token)
-        .json(&json!({"name": "Sito", "kind": "pagina_web"}))
+        .json(&json!({"name": "Sito", "kind": "pagina_web", "allowed_origins": ["https://www.comune.bugliano.it"]}))
         .send()
         .await
         .unwrap()
@@ -301,4 +301,61 @@ async fn auditors_export_ratings_without_comments() {
     assert!(!csv.contains("comment") && !csv.contains("orario"));
     let search = client.get(format!("{url}&q=orario")).send().await.unwrap();
     assert_eq!(search.status(), 403);
+}
+
+#[tokio::test]
+async fn dates_out_of_range_are_refused_on_every_view_and_never_crash_it() {
+    let console = spawn().await;
+    let id = rated_entrypoint(&console).await;
+    let api = reqwest::Client::new();
+    let pages = browser();
+    log_in(&console, &pages, PASSWORD).await;
+    let ranges = [
+        // Beyond what date arithmetic can reach, either way.
+        ("-262143-01-01", "2026-03-01"),
+        ("2026-03-01", "+262142-12-31"),
+        // Representable, but far wider than any report.
+        ("0001-01-01", "9999-12-31"),
+        // Backwards.
+        ("2026-03-31", "2026-03-01"),
+    ];
+    for (from, to) in ranges {
+        let query = format!("period=custom&from={from}&to={to}");
+        for path in [
+            format!("/api/v1/entrypoints/{id}/stats"),
+            format!("/api/v1/entrypoints/{id}/ratings"),
+            format!("/api/v1/entrypoints/{id}/ratings?format=csv"),
+            format!("/api/v1/entrypoints/{id}/aggregates"),
+            "/api/v1/overview".to_owned(),
+        ] {
+            let joiner = if path.contains('?') { '&' } else { '?' };
+            let response = api
+                .get(format!("{}{path}{joiner}{query}", console.base))
+                .bearer_auth(&console.token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 422, "{path} from {from} to {to}");
+            let error: Value = response.json().await.unwrap();
+            assert!(error["error"]["message"].is_string(), "{error}");
+        }
+        // Pages say what is wrong and show the default period instead.
+        for path in [
+            format!("/console/entrypoints/{id}/stats"),
+            format!("/console/entrypoints/{id}/comments"),
+            "/console/overview".to_owned(),
+        ] {
+            let response = pages
+                .get(format!("{}{path}?{query}", console.base))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{path} from {from} to {to}");
+            let html = response.text().await.unwrap();
+            assert!(
+                html.contains("role=\"alert\""),
+                "{path} from {from} to {to}"
+            );
+        }
+    }
 }

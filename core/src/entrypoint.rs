@@ -338,7 +338,8 @@ pub struct Entrypoint {
     pub kind: EntrypointKind,
     /// Whether it collects ratings.
     pub status: EntrypointStatus,
-    /// Origins allowed to post ratings; empty means any origin.
+    /// Origins allowed to post ratings, and whose pages may be rated; at least one for an
+    /// entrypoint to accept ratings.
     pub allowed_origins: Vec<Origin>,
     /// The wording of a "Personalizzato" entrypoint; `None` for the official kinds.
     pub custom: Option<CustomSurvey>,
@@ -356,9 +357,16 @@ impl Entrypoint {
         Survey::for_kind(self.kind, self.custom.as_ref(), lang)
     }
 
-    /// Whether a browser at `origin` may post ratings here.
+    /// Whether a browser at `origin` may post ratings here: only one of the allowed
+    /// origins may (an entrypoint without any accepts no rating).
     pub fn allows_origin(&self, origin: &Origin) -> bool {
-        self.allowed_origins.is_empty() || self.allowed_origins.contains(origin)
+        self.allowed_origins.contains(origin)
+    }
+
+    /// Whether `page` lies on one of the allowed origins: a rating names the page it was
+    /// given on, which must be the ente's own site.
+    pub fn allows_page(&self, page: &crate::rating::PageUrl) -> bool {
+        Origin::parse(page.origin()).is_some_and(|origin| self.allows_origin(&origin))
     }
 
     /// Whether the entrypoint accepts ratings.
@@ -389,6 +397,34 @@ mod tests {
         assert!(Origin::parse("ftp://x").is_none());
         assert!(Origin::parse("https://a/b").is_none());
         assert!(Origin::parse("http://127.0.0.1:8080").is_some());
+    }
+
+    #[test]
+    fn only_allowed_origins_and_their_pages_are_accepted() {
+        let site = Origin::parse("https://www.comune.bugliano.pi.it").unwrap();
+        let mut entrypoint = Entrypoint {
+            id: EntrypointId::from_random([1; 12]),
+            tenant: TenantId::parse("bugliano").unwrap(),
+            name: "Sito".into(),
+            kind: EntrypointKind::PaginaWeb,
+            status: EntrypointStatus::Active,
+            allowed_origins: vec![site.clone()],
+            custom: None,
+            service: None,
+            created_at: 0,
+        };
+        let page = |raw: &str| crate::rating::PageUrl::parse(raw).unwrap();
+        assert!(entrypoint.allows_origin(&site));
+        assert!(entrypoint.allows_page(&page("https://WWW.comune.bugliano.pi.it/servizi?q=1")));
+        assert!(!entrypoint.allows_page(&page("https://www.comune.bugliano.pi.it.evil.example/")));
+        assert!(!entrypoint.allows_page(&page("http://www.comune.bugliano.pi.it/")));
+        assert!(!entrypoint.allows_origin(&Origin::parse("https://evil.example").unwrap()));
+        entrypoint.allowed_origins.clear();
+        assert!(
+            !entrypoint.allows_origin(&site),
+            "no origin allowed, none accepted"
+        );
+        assert!(!entrypoint.allows_page(&page("https://www.comune.bugliano.pi.it/")));
     }
 
     #[test]

@@ -175,6 +175,17 @@ impl PageUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The page's origin, `scheme://host[:port]`, as browsers write it in `Origin`.
+    pub fn origin(&self) -> &str {
+        let path = self.0.find("://").map_or(0, |scheme| {
+            let host = scheme + 3;
+            self.0[host..]
+                .find('/')
+                .map_or(self.0.len(), |slash| host + slash)
+        });
+        &self.0[..path]
+    }
 }
 
 /// A trimmed, non-empty comment of at most 200 Unicode scalar values.
@@ -528,6 +539,23 @@ mod tests {
         let mut body = valid();
         body[field] = value;
         body
+    }
+
+    #[test]
+    fn a_page_names_its_origin() {
+        let page = |raw: &str| PageUrl::parse(raw).unwrap();
+        assert_eq!(
+            page("HTTPS://www.Comune.it/servizi/anagrafe?x=1").origin(),
+            "https://www.comune.it"
+        );
+        assert_eq!(
+            page("http://localhost:8080").origin(),
+            "http://localhost:8080"
+        );
+        assert_eq!(
+            page("https://[::1]:8443/a/b").origin(),
+            "https://[::1]:8443"
+        );
     }
 
     #[test]

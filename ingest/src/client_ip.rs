@@ -2,7 +2,7 @@
 
 use axum::extract::ConnectInfo;
 use axum::http::Request;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use tower_governor::GovernorError;
 use tower_governor::key_extractor::KeyExtractor;
 
@@ -38,11 +38,26 @@ impl ClientIp {
     }
 }
 
+/// The rate limit's key of a client address: IPv4 addresses as they are, IPv6 ones by
+/// their /64 network, since one subscriber commonly gets a whole /64 and could otherwise
+/// spread a flood over 2^64 keys. IPv4-mapped IPv6 addresses count as their IPv4 address.
+pub fn rate_limit_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(
+                u128::from(v6) & 0xffff_ffff_ffff_ffff_0000_0000_0000_0000,
+            )),
+        },
+    }
+}
+
 impl KeyExtractor for ClientIp {
     type Key = IpAddr;
 
     fn extract<T>(&self, request: &Request<T>) -> Result<IpAddr, GovernorError> {
-        Ok(self.of(request))
+        Ok(rate_limit_key(self.of(request)))
     }
 }
 
@@ -77,5 +92,15 @@ mod tests {
             trusted.of(&request(&["garbage"])),
             "10.0.0.9".parse::<IpAddr>().unwrap()
         );
+    }
+
+    #[test]
+    fn ipv6_clients_are_limited_by_their_64_network() {
+        let key = |ip: &str| rate_limit_key(ip.parse().unwrap()).to_string();
+        assert_eq!(key("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::");
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
     }
 }

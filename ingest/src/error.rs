@@ -46,6 +46,10 @@ pub enum ApiError {
     UnknownEntrypoint,
     /// The browser's origin may not post to this entrypoint.
     OriginNotAllowed,
+    /// The request has no `Origin` header, which browsers always send with a rating.
+    OriginRequired,
+    /// The rated page is not on one of the entrypoint's allowed origins.
+    PageNotAllowed,
     /// The rating id already belongs to another entrypoint.
     IdConflict,
     /// The client sent too many requests; retry after this many seconds.
@@ -114,6 +118,16 @@ impl ApiError {
                 "origin_not_allowed",
                 "this site may not send ratings to this entrypoint".into(),
             ),
+            ApiError::OriginRequired => (
+                StatusCode::FORBIDDEN,
+                "origin_required",
+                "ratings are accepted from browsers, which send an Origin header".into(),
+            ),
+            ApiError::PageNotAllowed => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "page_not_allowed",
+                "`page` is not on a site allowed for this entrypoint".into(),
+            ),
             ApiError::IdConflict => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "id_conflict",
@@ -147,6 +161,7 @@ impl IntoResponse for ApiError {
             ApiError::InvalidRating(error) => body["error"]["field"] = json!(error.field),
             ApiError::InvalidEvent(error) => body["error"]["field"] = json!(error.field),
             ApiError::InvalidEvents(rejected) => body["rejected"] = json!(rejected),
+            ApiError::PageNotAllowed => body["error"]["field"] = json!("page"),
             _ => {}
         }
         let mut response = (status, Json(body)).into_response();

@@ -1,111 +1,145 @@
-//! Counters exported in the Prometheus text format at `/metrics`.
+//! Ingest's metrics at `/metrics`, in the OpenMetrics text format (which Prometheus
+//! scrapes), kept by `prometheus-client` in the process's one registry.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use std::time::Duration;
+
+use crate::sinks::Delivery;
+
+/// The content type of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Upper bounds (seconds) of the rating latency histogram.
 const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
 
-#[derive(Default)]
-struct Counters {
-    accepted: BTreeMap<&'static str, u64>,
-    events_accepted: u64,
-    rejected: BTreeMap<&'static str, u64>,
-    latency_buckets: [u64; LATENCY_BUCKETS.len()],
-    latency_sum: f64,
-    latency_count: u64,
+/// What became of an accepted rating.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+enum Outcome {
+    /// Stored as a new rating (embedded mode).
+    inserted,
+    /// Stored as a new version of a rating (embedded mode).
+    updated,
+    /// Appended to the event log, which the aggregator applies (distributed mode).
+    logged,
 }
 
-/// Ingest's metrics.
-#[derive(Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: Outcome,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabel {
+    code: &'static str,
+}
+
+/// Ingest's metrics and the registry they are exported from.
 pub struct Metrics {
-    counters: Mutex<Counters>,
+    registry: Registry,
+    accepted: Family<OutcomeLabel, Counter>,
+    events_accepted: Counter,
+    rejected: Family<CodeLabel, Counter>,
+    accept_seconds: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let mut registry = Registry::default();
+        let accepted = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "satisfy_ratings_accepted",
+            "Ratings durably accepted, by outcome (inserted, updated, logged)",
+            accepted.clone(),
+        );
+        let events_accepted = Counter::default();
+        registry.register(
+            "satisfy_events_accepted",
+            "Platform events durably accepted",
+            events_accepted.clone(),
+        );
+        let rejected = Family::<CodeLabel, Counter>::default();
+        registry.register(
+            "satisfy_requests_rejected",
+            "Requests refused, by error code",
+            rejected.clone(),
+        );
+        let accept_seconds = Histogram::new(LATENCY_BUCKETS);
+        registry.register(
+            "satisfy_rating_accept_seconds",
+            "Time from request to durable acceptance of a rating",
+            accept_seconds.clone(),
+        );
+        Metrics {
+            registry,
+            accepted,
+            events_accepted,
+            rejected,
+            accept_seconds,
+        }
+    }
 }
 
 impl Metrics {
-    fn update(&self, change: impl FnOnce(&mut Counters)) {
-        match self.counters.lock() {
-            Ok(mut counters) => change(&mut counters),
-            Err(poisoned) => change(&mut poisoned.into_inner()),
-        }
-    }
-
-    /// Counts an accepted rating; `outcome` is `inserted`, `updated` or `logged`.
-    pub fn accepted(&self, outcome: &'static str, took: Duration) {
-        self.update(|c| {
-            *c.accepted.entry(outcome).or_default() += 1;
-            let seconds = took.as_secs_f64();
-            for (bound, count) in LATENCY_BUCKETS.iter().zip(c.latency_buckets.iter_mut()) {
-                if seconds <= *bound {
-                    *count += 1;
-                }
-            }
-            c.latency_sum += seconds;
-            c.latency_count += 1;
-        });
+    /// Counts a durably accepted rating; a conflict is a refusal, counted by
+    /// [`Metrics::rejected`].
+    pub fn accepted(&self, delivery: Delivery, took: Duration) {
+        let outcome = match delivery {
+            Delivery::Inserted => Outcome::inserted,
+            Delivery::Updated => Outcome::updated,
+            Delivery::Logged => Outcome::logged,
+            Delivery::Conflict => return,
+        };
+        self.accepted.get_or_create(&OutcomeLabel { outcome }).inc();
+        self.accept_seconds.observe(took.as_secs_f64());
     }
 
     /// Counts platform events durably accepted by one request.
     pub fn events_accepted(&self, count: usize) {
-        self.update(|c| c.events_accepted += count as u64);
+        self.events_accepted.inc_by(count as u64);
     }
 
     /// Counts a refused request by its error code.
     pub fn rejected(&self, code: &'static str) {
-        self.update(|c| *c.rejected.entry(code).or_default() += 1);
+        self.rejected.get_or_create(&CodeLabel { code }).inc();
     }
 
-    /// The Prometheus text exposition.
+    /// The OpenMetrics text exposition of the registry.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        self.update(|c| {
-            out.push_str("# HELP satisfy_ratings_accepted_total Ratings durably accepted.\n");
-            out.push_str("# TYPE satisfy_ratings_accepted_total counter\n");
-            for (outcome, n) in &c.accepted {
-                let _ = writeln!(
-                    out,
-                    "satisfy_ratings_accepted_total{{outcome=\"{outcome}\"}} {n}"
-                );
-            }
-            out.push_str(
-                "# HELP satisfy_events_accepted_total Platform events durably accepted.\n",
-            );
-            out.push_str("# TYPE satisfy_events_accepted_total counter\n");
-            let _ = writeln!(out, "satisfy_events_accepted_total {}", c.events_accepted);
-            out.push_str(
-                "# HELP satisfy_requests_rejected_total Requests refused, by error code.\n",
-            );
-            out.push_str("# TYPE satisfy_requests_rejected_total counter\n");
-            for (code, n) in &c.rejected {
-                let _ = writeln!(
-                    out,
-                    "satisfy_requests_rejected_total{{code=\"{code}\"}} {n}"
-                );
-            }
-            out.push_str(
-                "# HELP satisfy_rating_accept_seconds Time from request to durable acceptance.\n",
-            );
-            out.push_str("# TYPE satisfy_rating_accept_seconds histogram\n");
-            for (bound, n) in LATENCY_BUCKETS.iter().zip(c.latency_buckets) {
-                let _ = writeln!(
-                    out,
-                    "satisfy_rating_accept_seconds_bucket{{le=\"{bound}\"}} {n}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "satisfy_rating_accept_seconds_bucket{{le=\"+Inf\"}} {}",
-                c.latency_count
-            );
-            let _ = writeln!(out, "satisfy_rating_accept_seconds_sum {}", c.latency_sum);
-            let _ = writeln!(
-                out,
-                "satisfy_rating_accept_seconds_count {}",
-                c.latency_count
-            );
-        });
-        out
+        let mut text = String::new();
+        if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
+            tracing::error!(%error, "encoding the metrics failed");
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_delivery_is_counted_under_its_own_outcome() {
+        let metrics = Metrics::default();
+        metrics.accepted(Delivery::Logged, Duration::from_millis(3));
+        metrics.accepted(Delivery::Inserted, Duration::from_millis(3));
+        metrics.accepted(Delivery::Updated, Duration::from_millis(3));
+        metrics.accepted(Delivery::Conflict, Duration::from_millis(3));
+        metrics.rejected("id_conflict");
+        let text = metrics.render();
+        for line in [
+            "satisfy_ratings_accepted_total{outcome=\"logged\"} 1",
+            "satisfy_ratings_accepted_total{outcome=\"inserted\"} 1",
+            "satisfy_ratings_accepted_total{outcome=\"updated\"} 1",
+            "satisfy_requests_rejected_total{code=\"id_conflict\"} 1",
+            "satisfy_rating_accept_seconds_count 3",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"));
     }
 }

@@ -513,8 +513,10 @@ struct CreateEntrypoint {
     name: String,
     /// `pagina_web`, `scheda_servizio`, `valutazione_servizio` or `personalizzato`.
     kind: String,
-    /// Origins that may post ratings (`https://www.comune.example.it`).
+    /// The sites (origins, `https://www.comune.example.it`) that may post ratings, for
+    /// their own pages: at least one.
     #[serde(default)]
+    #[schema(min_items = 1)]
     allowed_origins: Vec<String>,
     /// The wording of a `personalizzato` entrypoint: `{"question", "follow_ups": [{"question", "options"}]}`.
     #[schema(value_type = Option<Object>)]
@@ -605,6 +607,8 @@ struct UpdateEntrypoint {
     /// `active` or `paused`.
     #[schema(value_type = Option<String>)]
     status: Option<EntrypointStatus>,
+    /// The sites that may post ratings, replacing the list: at least one.
+    #[schema(min_items = 1)]
     allowed_origins: Option<Vec<String>>,
     #[schema(value_type = Option<Object>)]
     custom: Option<CustomSurvey>,

@@ -17,6 +17,7 @@ use crate::forms::{parse_custom_form, parse_name, parse_origins, parse_service};
 use crate::i18n::{UiLang, ui};
 use crate::roles::Capability;
 use crate::routes::charts::{ChartView, report_charts};
+use crate::routes::overview::compared_with;
 use crate::routes::overview::{Change, average_change, count_change};
 use crate::routes::pages::{Layout, PeriodForm, check_csrf, local_time, render};
 use crate::stats::{self, PagePeriod, StatsParams};
@@ -574,6 +575,7 @@ struct StatsPage {
     /// The range's dates, for the export links.
     export_query: String,
     aggregates_query: String,
+    /// The rows an export is expected to have, 0 when unknown.
     export_total: u64,
     charts: Vec<ChartView>,
     distribution: Vec<(usize, u64)>,
@@ -616,7 +618,6 @@ async fn statistics(
         tracing::error!(%error, "chart rendering failed");
         PageError::Unavailable
     })?;
-    let date = |d: chrono::NaiveDate| d.format("%d/%m/%Y").to_string();
     let previous = &report.previous;
     let page = StatsPage {
         layout: Layout::for_user(lang, &auth, &format!("/console/entrypoints/{id}/stats")),
@@ -625,10 +626,7 @@ async fn statistics(
         question: survey.title.clone(),
         periods: PeriodForm::new(texts, &shown, range),
         error,
-        compared: texts
-            .vs_previous
-            .replace("{from}", &date(previous.from))
-            .replace("{to}", &date(previous.to)),
+        compared: compared_with(texts, previous.from, previous.to),
         total: report.summary.count,
         total_change: count_change(lang, previous.summary.count, report.summary.count),
         average: format_average(lang, report.summary.average()),

@@ -113,6 +113,15 @@ fn average_text(lang: Lang, tally: &Tally) -> String {
     }
 }
 
+/// The line naming the period the figures are compared with.
+pub(crate) fn compared_with(texts: &Ui, from: chrono::NaiveDate, to: chrono::NaiveDate) -> String {
+    let date = |d: chrono::NaiveDate| d.format("%d/%m/%Y").to_string();
+    fill(
+        texts.vs_previous,
+        &[("from", &date(from)), ("to", &date(to))],
+    )
+}
+
 fn fill(template: &str, values: &[(&str, &str)]) -> String {
     values
         .iter()
@@ -207,7 +216,6 @@ fn view(
 ) -> OverviewPage {
     let texts = ui(lang);
     let query = periods.query();
-    let date = |d: chrono::NaiveDate| d.format("%d/%m/%Y").to_string();
     let rows = overview
         .entrypoints
         .iter()
@@ -242,13 +250,7 @@ fn view(
         .collect();
     OverviewPage {
         layout,
-        compared: fill(
-            texts.vs_previous,
-            &[
-                ("from", &date(overview.previous_from)),
-                ("to", &date(overview.previous_to)),
-            ],
-        ),
+        compared: compared_with(texts, overview.previous_from, overview.previous_to),
         total: overview.current.count.to_string(),
         total_change: count_change(lang, overview.previous.count, overview.current.count),
         average: average_text(lang, &overview.current),

@@ -32,10 +32,7 @@ async fn readyz(State(state): State<IngestState>) -> Response {
 
 async fn metrics(State(state): State<IngestState>) -> Response {
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         state.metrics.render(),
     )
         .into_response()

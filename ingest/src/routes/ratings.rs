@@ -5,8 +5,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
 use satisfy_core::StoredRating;
 use satisfy_core::{Comment, Origin, RatingSubmission};
 use serde_json::json;
@@ -33,10 +33,11 @@ pub fn router(state: &IngestState) -> Router<IngestState> {
         .key_extractor(ClientIp {
             trust_forwarded_for: state.config.trust_forwarded_for,
         })
-        .period(state.config.rate_limit_period)
+        // A zero period or burst would make the builder refuse: both are at least 1.
+        .period(state.config.rate_limit_period.max(Duration::from_nanos(1)))
         .burst_size(state.config.rate_limit_burst.max(1))
         .finish()
-        .unwrap_or_else(|| unreachable!("period and burst are non-zero"));
+        .unwrap_or_else(|| unreachable!("period and burst are at least 1"));
     let limits = Arc::new(limits);
     spawn_limiter_cleanup(&limits);
     let metrics = Arc::clone(&state.metrics);
@@ -48,12 +49,19 @@ pub fn router(state: &IngestState) -> Router<IngestState> {
         metrics.rejected("rate_limited");
         ApiError::RateLimited(wait.max(1)).into_response()
     });
-    // Platform events share the per-client rate limit; their bodies may be larger.
+    // Platform events and widget configurations share the per-client rate limit; event
+    // bodies may be larger.
     Router::new()
         .route("/v1/ratings", post(accept).options(preflight))
         .route(
             "/v1/events",
             post(super::events::accept).layer(DefaultBodyLimit::max(super::events::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/v1/entrypoints/{id}/widget-config",
+            get(super::widget::widget_config).layer(Extension(Arc::new(
+                super::widget::CompressedConfigs::default(),
+            ))),
         )
         .layer(governor)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -149,22 +157,20 @@ async fn accept(
 ) -> Response {
     let started = Instant::now();
     let origin = match request_origin(&headers) {
-        Some(Ok(origin)) => Some(origin),
-        Some(Err(())) => {
-            state.metrics.rejected(ApiError::OriginNotAllowed.code());
-            return ApiError::OriginNotAllowed.into_response();
-        }
-        None => None,
-    };
-    let cors_origin = origin.clone().filter(|o| state.directory.knows_origin(o));
-    let response = match store_rating(&state, origin.as_ref(), &headers, body).await {
-        Ok((id, delivery)) => {
-            let outcome = if delivery == Delivery::Inserted {
-                "inserted"
-            } else {
-                "updated"
+        Some(Ok(origin)) => origin,
+        refused => {
+            let error = match refused {
+                None => ApiError::OriginRequired,
+                Some(_) => ApiError::OriginNotAllowed,
             };
-            state.metrics.accepted(outcome, started.elapsed());
+            state.metrics.rejected(error.code());
+            return error.into_response();
+        }
+    };
+    let cors_origin = Some(origin.clone()).filter(|o| state.directory.knows_origin(o));
+    let response = match store_rating(&state, &origin, &headers, body).await {
+        Ok((id, delivery)) => {
+            state.metrics.accepted(delivery, started.elapsed());
             (
                 StatusCode::ACCEPTED,
                 Json(json!({ "id": id, "status": "accepted" })),
@@ -182,7 +188,7 @@ async fn accept(
 
 async fn store_rating(
     state: &IngestState,
-    origin: Option<&Origin>,
+    origin: &Origin,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(uuid::Uuid, Delivery), ApiError> {
@@ -205,10 +211,11 @@ async fn store_rating(
         .get(&submission.entrypoint)
         .filter(|e| e.is_active())
         .ok_or(ApiError::UnknownEntrypoint)?;
-    if let Some(origin) = origin
-        && !entrypoint.allows_origin(origin)
-    {
+    if !entrypoint.allows_origin(origin) {
         return Err(ApiError::OriginNotAllowed);
+    }
+    if !entrypoint.allows_page(&submission.page) {
+        return Err(ApiError::PageNotAllowed);
     }
     // Option ids are the same in every language; the language only picks texts.
     let survey = entrypoint.survey(submission.lang);

@@ -1,31 +1,84 @@
 //! The widget's static files and its per-entrypoint configuration.
 
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Router};
 use satisfy_core::{EntrypointId, Lang};
 use serde::Deserialize;
 use serde_json::json;
-use tower_http::CompressionLevel;
-use tower_http::compression::CompressionLayer;
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use crate::IngestState;
 use crate::error::ApiError;
 
-/// `/widget/v1/{file}` and `/v1/entrypoints/{id}/widget-config`.
+/// `/widget/v1/{file}`: the widget's files, precompressed at build time.
 pub fn router() -> Router<IngestState> {
-    Router::new().route("/widget/v1/{file}", get(asset)).route(
-        "/v1/entrypoints/{id}/widget-config",
-        // The configuration is dynamic; the static files come precompressed.
-        get(widget_config).layer(
-            CompressionLayer::new()
-                .gzip(true)
-                .br(true)
-                .quality(CompressionLevel::Best),
-        ),
-    )
+    Router::new().route("/widget/v1/{file}", get(asset))
+}
+
+/// The most configurations kept compressed; past it the cache starts over, so a flood of
+/// entrypoint and language pairs cannot grow memory.
+const MAX_CACHED_CONFIGS: usize = 4096;
+
+/// Entrypoint configurations as served, compressed once per entrypoint, language and
+/// content: the same bytes are served until the entrypoint or the widget changes, so a
+/// page view costs a lookup, not a compression.
+#[derive(Default)]
+pub(crate) struct CompressedConfigs(Mutex<HashMap<(EntrypointId, Lang), Arc<Encoded>>>);
+
+/// One body in each encoding the widget's browsers accept.
+struct Encoded {
+    identity: Bytes,
+    gzip: Bytes,
+    brotli: Bytes,
+}
+
+impl Encoded {
+    fn of(body: Bytes) -> std::io::Result<Encoded> {
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gzip.write_all(&body)?;
+        let gzip = gzip.finish()?;
+        let mut brotli = Vec::new();
+        {
+            let mut writer = brotli::CompressorWriter::new(&mut brotli, 4096, 11, 22);
+            writer.write_all(&body)?;
+        }
+        Ok(Encoded {
+            identity: body,
+            gzip: gzip.into(),
+            brotli: brotli.into(),
+        })
+    }
+}
+
+impl CompressedConfigs {
+    fn get(&self, key: (EntrypointId, Lang), body: Vec<u8>) -> std::io::Result<Arc<Encoded>> {
+        let cached = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .filter(|encoded| encoded.identity == body.as_slice())
+            .cloned();
+        if let Some(encoded) = cached {
+            return Ok(encoded);
+        }
+        let encoded = Arc::new(Encoded::of(body.into())?);
+        let mut cache = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= MAX_CACHED_CONFIGS {
+            cache.clear();
+        }
+        cache.insert(key, Arc::clone(&encoded));
+        Ok(encoded)
+    }
 }
 
 /// Any page may load the widget, so its public files and configuration allow any origin.
@@ -117,14 +170,17 @@ mod tests {
 }
 
 #[derive(Deserialize)]
-struct ConfigQuery {
+pub(crate) struct ConfigQuery {
     lang: Option<String>,
 }
 
-async fn widget_config(
+/// `/v1/entrypoints/{id}/widget-config`, rate-limited with the ratings.
+pub(crate) async fn widget_config(
     State(state): State<IngestState>,
+    Extension(configs): Extension<Arc<CompressedConfigs>>,
     Path(id): Path<String>,
     Query(query): Query<ConfigQuery>,
+    headers: HeaderMap,
 ) -> Response {
     let entrypoint = EntrypointId::parse(&id)
         .and_then(|id| state.directory.get(&id))
@@ -147,5 +203,37 @@ async fn widget_config(
         "ratings_endpoint": "/v1/ratings",
         "survey": entrypoint.survey(lang),
     });
-    public(Json(body).into_response(), "public, max-age=60")
+    let encoded = serde_json::to_vec(&body).and_then(|body| {
+        configs
+            .get((entrypoint.id.clone(), lang), body)
+            .map_err(serde_json::Error::io)
+    });
+    let encoded = match encoded {
+        Ok(encoded) => encoded,
+        Err(error) => {
+            tracing::error!(%error, "encoding a widget configuration failed");
+            return ApiError::Unavailable(crate::routes::ratings::RETRY_AFTER_UNAVAILABLE)
+                .into_response();
+        }
+    };
+    let encoding = preferred_encoding(&headers);
+    let bytes = match encoding {
+        Some("br") => encoded.brotli.clone(),
+        Some(_) => encoded.gzip.clone(),
+        None => encoded.identity.clone(),
+    };
+    let mut response = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response();
+    let response_headers = response.headers_mut();
+    response_headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if let Some(encoding) = encoding {
+        response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+    }
+    public(response, "public, max-age=60")
 }

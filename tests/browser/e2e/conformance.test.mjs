@@ -34,7 +34,7 @@ before(async () => {
   }]]) {
     const response = await fetch(`${server.base}/api/v1/entrypoints`, {
       method: "POST", headers: { Authorization: authorization(server.base), "content-type": "application/json" },
-      body: JSON.stringify({ name: `Prova ${kind}`, kind, ...extra }),
+      body: JSON.stringify({ name: `Prova ${kind}`, kind, allowed_origins: [server.base], ...extra }),
     });
     assert.equal(response.status, 201);
     entrypoints[kind] = (await response.json()).id;

@@ -61,6 +61,8 @@ for (const [name, viewport] of [["a desktop", { width: 1280, height: 900 }], ["a
     for (const path of pages) {
       const response = await page.goto(`${server.base}${path}`);
       assert.equal(response.status(), 200, path);
+      // A title of words: no markup slipped into it.
+      assert.match(await page.title(), /^[^<>]+ · Satisfy$/, path);
       assert.deepEqual(await axeViolations(page), [], path);
       assert.ok(await overflow(page) <= 1, `${path} is ${await overflow(page)} px wider than the screen`);
     }

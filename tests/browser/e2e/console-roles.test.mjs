@@ -87,10 +87,27 @@ for (const [username, role, seesComments] of [["viewer.rossi", "viewer", true], 
     const comments = await page.goto(`${server.base}/console/entrypoints/${demo.id}/comments`);
     assert.equal(comments.status(), seesComments ? 200 : 403);
     if (seesComments) {
+      // A comment to find, posted as the widget does from the ente's site.
+      const posted = await fetch(`${server.base}/v1/ratings`, {
+        method: "POST",
+        headers: { "content-type": "application/json", origin: server.base },
+        body: JSON.stringify({ id: crypto.randomUUID(), entrypoint: demo.id, page: `${server.base}/demo`,
+          rating: 2, lang: "it", comment: "Non trovo l'orario dello sportello" }),
+      });
+      assert.equal(posted.status, 202);
+      await page.reload();
       await page.fill("input[name=q]", "orario");
       await page.getByRole("button", { name: "Mostra" }).click();
       await page.waitForURL(/q=orario/);
       assert.deepEqual(await axeViolations(page), []);
+      // The selection exports with its rows counted as they arrive (its size is not
+      // known beforehand).
+      const selection = page.waitForEvent("download");
+      await page.getByRole("link", { name: "Valutazioni (CSV)" }).click();
+      const saved = await (await import("node:fs/promises")).readFile(await (await selection).path(), "utf8");
+      const rows = saved.trim().split("\r\n").length - 1;
+      await page.getByText(`Esportazione completata: ${rows} righe.`).waitFor();
+      assert.ok(saved.toLowerCase().includes("orario"));
     }
     const edit = await page.goto(`${server.base}/console/entrypoints/${demo.id}/edit`);
     assert.equal(edit.status(), 403);
@@ -262,7 +279,7 @@ test("the snippet page previews the live widget in it, en and de; a citizen's cl
   ]) {
     const response = await fetch(`${server.base}/api/v1/entrypoints`, {
       method: "POST", headers: { Authorization: authorization(server.base), "content-type": "application/json" },
-      body: JSON.stringify({ name: `Anteprima ${kind}`, kind, ...extra }),
+      body: JSON.stringify({ name: `Anteprima ${kind}`, kind, allowed_origins: [server.base], ...extra }),
     });
     assert.equal(response.status, 201, kind);
     const { id } = await response.json();
