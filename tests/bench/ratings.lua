@@ -23,5 +23,5 @@ request = function()
   local id = hex(8) .. "-" .. hex(4) .. "-4" .. hex(3) .. "-" .. string.format("%x", math.random(8, 11)) .. hex(3) .. "-" .. hex(12)
   local body = '{"id":"' .. id .. '","entrypoint":"' .. entrypoint .. '","page":"' .. origin ..
     '/servizi/","rating":' .. math.random(1, 5) .. ',"answers":[],"lang":"it","widget":"1.0.0"}'
-  return wrk.format("POST", "/v1/ratings", { ["Content-Type"] = "application/json" }, body)
+  return wrk.format("POST", "/v1/ratings", { ["Content-Type"] = "application/json", ["Origin"] = origin }, body)
 end

@@ -47,10 +47,13 @@ read -r bare_rps bare_p50 bare_p99 _ _ < <(load http://127.0.0.1:18190 ep_AAAAAA
 
 echo "==> embedded mode (SQLite)"
 SATISFY_ADMIN_PASSWORD=benchmark-password RUST_LOG=warn $bin serve --listen 127.0.0.1:18191 --data-dir "$work/embedded" \
-  --rate-limit-burst 100000000 --rate-limit-per-second 100000000 >/dev/null & pids+=($!)
+  --rate-limit-burst 100000000 --rate-limit-per-second 1000000 >/dev/null & pids+=($!)
 wait_up http://127.0.0.1:18191/healthz
 auth="Authorization: Bearer $($bin admin --data-dir "$work/embedded" tokens create --tenant comune --name bench --scopes read,write)"
-ep=$(curl -sf -H "$auth" http://127.0.0.1:18191/api/v1/entrypoints | python3 -c 'import json,sys; print(json.load(sys.stdin)["entrypoints"][0]["id"])')
+# The load rates pages of the ente's site, which its entrypoint allows.
+ep=$(curl -sf -H "$auth" -X POST -H 'content-type: application/json' \
+  -d '{"name":"bench","kind":"pagina_web","allowed_origins":["https://www.comune.example.it"]}' \
+  http://127.0.0.1:18191/api/v1/entrypoints | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 sleep 0.3
 read -r emb_rps emb_p50 emb_p99 emb_non2xx emb_requests < <(load http://127.0.0.1:18191 "$ep")
 emb_stored=$(curl -sf -H "$auth" "http://127.0.0.1:18191/api/v1/entrypoints/$ep/stats?granularity=day" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["count"])')
@@ -67,8 +70,8 @@ SATISFY_ADMIN_PASSWORD=benchmark-password RUST_LOG=warn SATISFY_CLICKHOUSE_URL=h
 wait_up http://127.0.0.1:18193/healthz
 dauth="Authorization: Bearer $($bin admin --data-dir "$work/console" tokens create --tenant comune --name bench --scopes read,write)"
 RUST_LOG=warn SATISFY_KAFKA_BROKERS=127.0.0.1:$broker_port SATISFY_KAFKA_PARTITIONS=4 SATISFY_CONSOLE_URL=http://127.0.0.1:18193 \
-  $bin ingest --listen 127.0.0.1:18192 --rate-limit-burst 100000000 --rate-limit-per-second 100000000 >/dev/null 2>&1 & pids+=($!)
-dep=$(curl -sf -H "$dauth" -X POST -H 'content-type: application/json' -d '{"name":"bench","kind":"pagina_web"}' \
+  $bin ingest --listen 127.0.0.1:18192 --rate-limit-burst 100000000 --rate-limit-per-second 1000000 >/dev/null 2>&1 & pids+=($!)
+dep=$(curl -sf -H "$dauth" -X POST -H 'content-type: application/json' -d '{"name":"bench","kind":"pagina_web","allowed_origins":["https://www.comune.example.it"]}' \
   http://127.0.0.1:18193/api/v1/entrypoints | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 wait_up http://127.0.0.1:18192/readyz
 wait_up "http://127.0.0.1:18192/v1/entrypoints/$dep/widget-config"

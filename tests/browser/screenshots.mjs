@@ -26,7 +26,7 @@ try {
       answers: rating <= 3 ? ["incomplete"] : ["clear"], lang: "it",
       comment: i % 9 === 0 ? "Non trovo gli orari dello sportello" : null,
     };
-    await fetch(`${server.base}/v1/ratings`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    await fetch(`${server.base}/v1/ratings`, { method: "POST", headers: { "content-type": "application/json", origin: server.base }, body: JSON.stringify(body) });
   }
 
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 }, locale: "it-IT" });
