@@ -640,3 +640,137 @@ async fn platform_events_are_stored_once_durable_and_bad_ones_say_why() {
     ids.sort();
     assert_eq!(ids, ["e1", "e2"]);
 }
+
+/// Any JSON value, nested at most a few levels.
+fn random_json(rng: &mut rand::rngs::StdRng, depth: u32) -> Value {
+    use rand::Rng;
+    let kinds = if depth > 3 { 5 } else { 7 };
+    match rng.gen_range(0..kinds) {
+        0 => Value::Null,
+        1 => json!(rng.r#gen::<bool>()),
+        2 => json!(rng.r#gen::<i64>()),
+        3 => json!(rng.r#gen::<f64>() * 10f64.powi(rng.gen_range(-300..300))),
+        4 => json!(random_text(rng)),
+        5 => Value::Array(
+            (0..rng.gen_range(0..6))
+                .map(|_| random_json(rng, depth + 1))
+                .collect(),
+        ),
+        _ => Value::Object(
+            (0..rng.gen_range(0..6))
+                .map(|_| (random_text(rng), random_json(rng, depth + 1)))
+                .collect(),
+        ),
+    }
+}
+
+/// Text with what breaks parsers: controls, NUL, bidi overrides, astral characters.
+fn random_text(rng: &mut rand::rngs::StdRng) -> String {
+    use rand::Rng;
+    const PIECES: [&str; 12] = [
+        "a", "é", "🦀", "\u{0}", "\u{202e}", "\n", "\"", "\\", "https://", "ep_", "-", "9",
+    ];
+    (0..rng.gen_range(0..40))
+        .map(|_| PIECES[rng.gen_range(0..PIECES.len())])
+        .collect()
+}
+
+/// `valid` damaged a few times: fields changed to anything or dropped, unknown fields,
+/// bytes cut, inserted (invalid UTF-8 too) or repeated.
+fn mutated(rng: &mut rand::rngs::StdRng, valid: &Value) -> Vec<u8> {
+    use rand::Rng;
+    let mut value = valid.clone();
+    if let Some(object) = value.as_object_mut() {
+        let keys: Vec<String> = object.keys().cloned().collect();
+        for _ in 0..rng.gen_range(0..3) {
+            let key = &keys[rng.gen_range(0..keys.len())];
+            match rng.gen_range(0..3) {
+                0 => {
+                    object.remove(key);
+                }
+                1 => {
+                    object.insert(key.clone(), random_json(rng, 1));
+                }
+                _ => {
+                    object.insert(random_text(rng), random_json(rng, 1));
+                }
+            }
+        }
+    }
+    let mut bytes = value.to_string().into_bytes();
+    for _ in 0..rng.gen_range(0..4) {
+        let at = rng.gen_range(0..=bytes.len());
+        match rng.gen_range(0..4) {
+            0 => bytes.truncate(at),
+            1 => {
+                let noise: Vec<u8> = (0..rng.gen_range(1..8)).map(|_| rng.r#gen()).collect();
+                bytes.splice(at..at, noise);
+            }
+            2 => {
+                let end = rng.gen_range(at..=bytes.len());
+                bytes.drain(at..end);
+            }
+            _ => {
+                let copy = bytes.clone();
+                bytes.extend_from_slice(&copy);
+            }
+        }
+    }
+    bytes
+}
+
+#[tokio::test]
+async fn five_thousand_random_and_mutated_bodies_never_get_a_server_error() {
+    use rand::{Rng, SeedableRng};
+    let app = spawn(generous()).await;
+    // A fixed seed, so a failure can be replayed.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5A71_5F1E);
+    let valid_rating = rating(&new_id(), 2, &["unclear"], Some("Manca l'orario"));
+    let valid_event = cloud_event("fuzz", "inviata");
+    let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
+    for n in 0..5_000 {
+        let (path, valid) = if n % 2 == 0 {
+            ("/v1/ratings", &valid_rating)
+        } else {
+            ("/v1/events", &valid_event)
+        };
+        let body = if rng.gen_range(0..2) == 0 {
+            random_json(&mut rng, 0).to_string().into_bytes()
+        } else {
+            mutated(&mut rng, valid)
+        };
+        let content_type = match (path, rng.gen_range(0..3)) {
+            ("/v1/ratings", 0) => "text/plain;charset=UTF-8",
+            ("/v1/ratings", _) => "application/json",
+            (_, 0) => "application/cloudevents-batch+json",
+            _ => "application/cloudevents+json",
+        };
+        let response = app
+            .client
+            .post(format!("{}{path}", app.base))
+            .header("content-type", content_type)
+            .header("origin", SITE)
+            .bearer_auth(EVENTS_TOKEN)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        assert!(
+            status < 500,
+            "{path} answered {status} to {}",
+            String::from_utf8_lossy(&body)
+        );
+        *statuses.entry(status).or_default() += 1;
+    }
+    eprintln!("statuses of 5,000 random and mutated bodies: {statuses:?}");
+    // Mostly refusals of every kind, some acceptances: the bodies reached every check.
+    assert!(statuses.len() >= 4, "{statuses:?}");
+    assert!(statuses.contains_key(&202), "{statuses:?}");
+    // The server is alive and still takes a good rating.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(
+        app.post(&rating(&new_id(), 5, &[], None)).await.status(),
+        202
+    );
+}

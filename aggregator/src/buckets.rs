@@ -287,4 +287,81 @@ mod tests {
         assert_eq!((aligned.first_day, aligned.end_day), (5, 7));
         assert_eq!((aligned.inner_start, aligned.inner_end), (5 * day, 7 * day));
     }
+
+    /// Zones with what breaks calendars: DST at midnight (Santiago, Havana), half-hour
+    /// DST (Lord Howe), offsets of 30 and 45 minutes (Kolkata, Kathmandu, Chatham),
+    /// southern summers (São Paulo), no DST (UTC), and Rome.
+    const ZONES: [Tz; 10] = [
+        chrono_tz::Europe::Rome,
+        chrono_tz::Europe::London,
+        chrono_tz::America::New_York,
+        chrono_tz::America::Santiago,
+        chrono_tz::America::Havana,
+        chrono_tz::America::Sao_Paulo,
+        chrono_tz::Australia::Lord_Howe,
+        chrono_tz::Asia::Kolkata,
+        chrono_tz::Asia::Kathmandu,
+        chrono_tz::Pacific::Chatham,
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+
+        /// Any range in any of these zones: its UTC range begins at the first instant of
+        /// `from` and ends at the first of the day after `to`, on 15-minute slots; the
+        /// buckets follow each other without gap from the one holding `from` to the one
+        /// holding `to`; and every rating in the range lands in exactly the bucket of its
+        /// local date.
+        #[test]
+        fn every_rating_lands_in_the_bucket_of_its_local_date(
+            zone in 0..ZONES.len(),
+            first_day in 0i64..40_000,
+            span in 0u64..800,
+            granularity in proptest::sample::select(vec![
+                Granularity::Day, Granularity::Week, Granularity::Month,
+            ]),
+            fractions in proptest::collection::vec(0.0f64..1.0, 0..40),
+        ) {
+            let tz = ZONES[zone];
+            let from = date(1995, 1, 1) + Days::new(first_day as u64);
+            let to = from + Days::new(span);
+            let filter = Filter { tz, ..filter(from, to) };
+            let (start, end) = filter.utc_range_ms();
+            proptest::prop_assert!(start < end);
+            proptest::prop_assert_eq!(start.rem_euclid(SLOT_MS), 0);
+            proptest::prop_assert_eq!(end.rem_euclid(SLOT_MS), 0);
+            proptest::prop_assert_eq!(filter.local_date(start), from);
+            proptest::prop_assert_eq!(filter.local_date(start - 1), from.pred_opt().unwrap());
+            proptest::prop_assert_eq!(filter.local_date(end - 1), to);
+            proptest::prop_assert_eq!(filter.local_date(end), to.succ_opt().unwrap());
+
+            let slots: Vec<i64> = fractions
+                .iter()
+                .map(|f| {
+                    let slots = (end - start) / SLOT_MS;
+                    start / SLOT_MS + ((slots as f64 * f) as i64).min(slots - 1)
+                })
+                .collect();
+            let buckets = bucketize(&filter, granularity, slots.iter().map(|s| (*s, 3, 1)));
+            proptest::prop_assert_eq!(buckets[0].start, granularity.start_of(from));
+            proptest::prop_assert_eq!(
+                buckets.last().map(|b| b.start),
+                Some(granularity.start_of(to))
+            );
+            for pair in buckets.windows(2) {
+                proptest::prop_assert_eq!(granularity.next(pair[0].start), Some(pair[1].start));
+            }
+            let counted: u64 = buckets.iter().map(|b| b.tally.count).sum();
+            proptest::prop_assert_eq!(counted, slots.len() as u64);
+            for slot in slots {
+                let local = filter.local_date(slot * SLOT_MS);
+                let holder = buckets
+                    .iter()
+                    .rev()
+                    .find(|b| b.start <= local)
+                    .map(|b| b.start);
+                proptest::prop_assert_eq!(holder, Some(granularity.start_of(local)));
+            }
+        }
+    }
 }
