@@ -9,8 +9,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::time::Duration;
 
-/// The content type of [`AggregatorMetrics::render`]'s text.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub use satisfy_core::metrics::CONTENT_TYPE;
 
 /// What the store made of a consumed rating.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
@@ -147,11 +146,7 @@ impl AggregatorMetrics {
 
     /// The OpenMetrics text exposition of the registry.
     pub fn render(&self) -> String {
-        let mut text = String::new();
-        if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
-            tracing::error!(%error, "encoding the metrics failed");
-        }
-        text
+        satisfy_core::metrics::render(&self.registry)
     }
 }
 

@@ -7,6 +7,8 @@ pub mod entrypoint;
 #[cfg(feature = "events")]
 pub mod event;
 pub mod lang;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod rating;
 pub mod rating_log;
 #[cfg(feature = "redact")]

@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use crate::sinks::Delivery;
 
-/// The content type of [`Metrics::render`]'s text.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub use satisfy_core::metrics::CONTENT_TYPE;
 
 /// Upper bounds (seconds) of the rating latency histogram.
 const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
@@ -110,11 +109,7 @@ impl Metrics {
 
     /// The OpenMetrics text exposition of the registry.
     pub fn render(&self) -> String {
-        let mut text = String::new();
-        if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
-            tracing::error!(%error, "encoding the metrics failed");
-        }
-        text
+        satisfy_core::metrics::render(&self.registry)
     }
 }
 
