@@ -102,6 +102,9 @@ pub enum TenantCommand {
         /// Languages of its site, comma-separated among it, en, de.
         #[arg(long, default_value = "it,en,de", value_parser = parse_languages)]
         languages: Languages,
+        /// Months its comments, raw ratings and raw events are kept (1-120).
+        #[arg(long, default_value_t = Tenant::DEFAULT_RETENTION_MONTHS, value_parser = parse_retention_months)]
+        retention_months: u32,
     },
     /// Changes a tenant's settings; only the options given change (an empty --site-url or
     /// --ipa-code clears it).
@@ -124,6 +127,9 @@ pub enum TenantCommand {
         /// Languages of its site, comma-separated among it, en, de.
         #[arg(long, value_parser = parse_languages)]
         languages: Option<Languages>,
+        /// Months its comments, raw ratings and raw events are kept (1-120).
+        #[arg(long, value_parser = parse_retention_months)]
+        retention_months: Option<u32>,
     },
     /// Lists the tenants: slug, status, name.
     List,
@@ -175,6 +181,17 @@ pub enum TokenCommand {
         #[arg(long)]
         id: String,
     },
+}
+
+/// A retention period in months, within [`Tenant::RETENTION_MONTHS`].
+fn parse_retention_months(raw: &str) -> Result<u32, String> {
+    raw.parse::<u32>()
+        .ok()
+        .filter(|months| Tenant::RETENTION_MONTHS.contains(months))
+        .ok_or_else(|| {
+            let (min, max) = Tenant::RETENTION_MONTHS.into_inner();
+            format!("a number of months between {min} and {max}")
+        })
 }
 
 /// A comma-separated list of site languages.
@@ -260,6 +277,7 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
             site_url,
             ipa_code,
             languages,
+            retention_months,
         }) => {
             let tenant = Tenant {
                 slug,
@@ -270,6 +288,7 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
                 languages: languages.0,
                 status: TenantStatus::Active,
                 created_at: chrono::Utc::now().timestamp(),
+                retention_months,
             };
             store.create_tenant(&tenant).await?;
             audit(store, Some(&tenant.slug), "tenant_created", None).await?;
@@ -282,6 +301,7 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
             site_url,
             ipa_code,
             languages,
+            retention_months,
         }) => {
             let Some(mut tenant) = store.tenant(&slug).await? else {
                 anyhow::bail!("no tenant called `{slug}`");
@@ -300,6 +320,9 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
             }
             if let Some(languages) = languages {
                 tenant.languages = languages.0;
+            }
+            if let Some(months) = retention_months {
+                tenant.retention_months = months;
             }
             store.update_tenant(&tenant).await?;
             audit(store, Some(&slug), "tenant_updated", None).await?;

@@ -153,6 +153,7 @@ pub(crate) async fn ensure_demo_tenant(
                 languages: vec!["it".into(), "en".into(), "de".into()],
                 status: TenantStatus::Active,
                 created_at: chrono::Utc::now().timestamp(),
+                retention_months: Tenant::DEFAULT_RETENTION_MONTHS,
             })
             .await?;
     }

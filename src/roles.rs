@@ -159,6 +159,7 @@ pub async fn console(
     let state = ConsoleState::new(
         store,
         Arc::new(analytics.clone()),
+        Arc::new(analytics.clone()),
         Arc::new(analytics),
         settings.basics.console_config(
             settings.public_url.clone(),
@@ -168,6 +169,7 @@ pub async fn console(
     )
     .context("preparing the console")?;
     satisfy_console::compliance::spawn_runner(state.clone());
+    satisfy_console::retention::spawn_sweeper(state.clone());
     let router = satisfy_console::router(state)
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ready" }));

@@ -101,6 +101,7 @@ impl Application {
         let console_state = ConsoleState::new(
             config_store,
             Arc::new(ratings.clone()),
+            Arc::new(ratings.clone()),
             Arc::new(ratings),
             settings.console.console_config(
                 public_url.clone(),
@@ -110,6 +111,7 @@ impl Application {
         )
         .context("preparing the console")?;
         satisfy_console::compliance::spawn_runner(console_state.clone());
+        satisfy_console::retention::spawn_sweeper(console_state.clone());
         let console = satisfy_console::router(console_state);
         let demo = demo::router(DemoState {
             public_url: public_url.clone(),

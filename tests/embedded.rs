@@ -2,6 +2,7 @@
 
 use satisfy::configuration::{ConsoleBasics, HttpLimits, IntakeLimits, Settings};
 use satisfy::startup::Application;
+use satisfy_console::ConfigStore;
 use serde_json::{Value, json};
 use std::path::Path;
 use tokio::sync::oneshot;
@@ -362,6 +363,22 @@ async fn operator_cli_creates_a_tenant_and_a_token_the_running_server_accepts() 
         listed.contains("altrove\tactive\tComune di Altrove"),
         "{listed}"
     );
+    admin(
+        data.path(),
+        &[
+            "tenants",
+            "update",
+            "--slug",
+            "altrove",
+            "--retention-months",
+            "6",
+        ],
+    );
+    let config =
+        satisfy_console::store::SqliteConfigStore::open(&data.path().join("console.db")).unwrap();
+    let altrove = satisfy_core::TenantId::parse("altrove").unwrap();
+    let tenant = config.tenant(&altrove).await.unwrap().unwrap();
+    assert_eq!(tenant.retention_months, 6);
     let token = admin(
         data.path(),
         &[
@@ -435,7 +452,11 @@ async fn operator_cli_creates_a_tenant_and_a_token_the_running_server_accepts() 
     let mut lines = audit.lines();
     assert_eq!(lines.next(), Some("time,tenant,actor,action,target"));
     let actions: Vec<&str> = lines.map(|l| l.split(',').nth(3).unwrap()).collect();
-    assert_eq!(actions, ["user_invited", "tenant_created"], "{audit}");
+    assert_eq!(
+        actions,
+        ["user_invited", "tenant_updated", "tenant_created"],
+        "{audit}"
+    );
 
     let id = &token["sat_".len().."sat_".len() + 12];
     let listed = admin(data.path(), &["tokens", "list", "--tenant", "bugliano"]);

@@ -24,12 +24,15 @@ use crate::kpi::{
     Application, ApplicationStep, Appointment, AppointmentChange, AppointmentStep, Booking,
     KpiInput, KpiScope,
 };
+use crate::model::like_pattern;
 use crate::model::{
     AnswerBucket, AnswerCount, Bucket, Filter, PageChange, PageCount, PageEvidence, PageRanking,
     PageStats, RatingCursor, RatingQuery, RatingRow, StoredEvent, StoredRating, Tally,
 };
 use crate::sqlite::decode_stored_event;
-use crate::store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome, service_of};
+use crate::store::{
+    AnalyticsQuery, Erasure, EventStore, Expired, RatingStore, StoreError, WriteOutcome, service_of,
+};
 use satisfy_core::TenantId;
 use satisfy_core::event::{ApplicationState, EventKind, ServiceEvent, Slot};
 
@@ -1063,6 +1066,104 @@ struct SlotCount {
     slot: i64,
     stars: u8,
     n: u64,
+}
+
+/// Deletions run as ClickHouse mutations, each waited for: when a request returns, the
+/// rows are gone from every query. The rollups are other tables, fed only by inserts, so
+/// deleted ratings stay counted there.
+#[async_trait]
+impl Erasure for ClickHouseStore {
+    async fn expire(&self, tenant: &TenantId, before_ms: i64) -> Result<Expired, StoreError> {
+        let ratings: u64 = self
+            .client
+            .query("SELECT uniqExact(id) FROM ratings WHERE tenant = ? AND created_ms < ?")
+            .bind(tenant.as_str())
+            .bind(before_ms)
+            .fetch_one()
+            .await
+            .map_err(error("counting expired ratings"))?;
+        if ratings > 0 {
+            self.mutate("DELETE FROM ratings WHERE tenant = ? AND created_ms < ?")
+                .bind(tenant.as_str())
+                .bind(before_ms)
+                .execute()
+                .await
+                .map_err(error("expiring ratings"))?;
+        }
+        let events: u64 = self
+            .client
+            .query(
+                "SELECT uniqExact(source, id) FROM events WHERE tenant = ? AND received_at_ms < ?",
+            )
+            .bind(tenant.as_str())
+            .bind(before_ms)
+            .fetch_one()
+            .await
+            .map_err(error("counting expired events"))?;
+        if events > 0 {
+            self.mutate("DELETE FROM events WHERE tenant = ? AND received_at_ms < ?")
+                .bind(tenant.as_str())
+                .bind(before_ms)
+                .execute()
+                .await
+                .map_err(error("expiring events"))?;
+        }
+        Ok(Expired { ratings, events })
+    }
+
+    async fn delete_rating(&self, tenant: &TenantId, id: Uuid) -> Result<bool, StoreError> {
+        let id = id.hyphenated().to_string();
+        let found: u64 = self
+            .client
+            .query("SELECT count() FROM ratings WHERE tenant = ? AND id = toUUID(?)")
+            .bind(tenant.as_str())
+            .bind(&id)
+            .fetch_one()
+            .await
+            .map_err(error("finding a rating"))?;
+        if found > 0 {
+            self.mutate("DELETE FROM ratings WHERE tenant = ? AND id = toUUID(?)")
+                .bind(tenant.as_str())
+                .bind(&id)
+                .execute()
+                .await
+                .map_err(error("deleting a rating"))?;
+        }
+        Ok(found > 0)
+    }
+
+    async fn erase_comments(&self, tenant: &TenantId, text: &str) -> Result<u64, StoreError> {
+        let pattern = like_pattern(text);
+        let matching: u64 = self
+            .client
+            .query("SELECT uniqExact(id) FROM ratings WHERE tenant = ? AND comment ILIKE ?")
+            .bind(tenant.as_str())
+            .bind(&pattern)
+            .fetch_one()
+            .await
+            .map_err(error("counting matching comments"))?;
+        if matching > 0 {
+            self.mutate(
+                "ALTER TABLE ratings UPDATE comment = NULL WHERE tenant = ? AND comment ILIKE ?",
+            )
+            .bind(tenant.as_str())
+            .bind(&pattern)
+            .execute()
+            .await
+            .map_err(error("erasing comments"))?;
+        }
+        Ok(matching)
+    }
+}
+
+impl ClickHouseStore {
+    /// A deleting or updating statement that returns once its mutation is done.
+    fn mutate(&self, sql: &str) -> clickhouse::query::Query {
+        self.client
+            .query(sql)
+            .with_setting("mutations_sync", "2")
+            .with_setting("lightweight_deletes_sync", "2")
+    }
 }
 
 #[async_trait]

@@ -22,5 +22,7 @@ pub use model::{
     PageStats, RatingCursor, RatingQuery, RatingRow, StoredEvent, StoredRating, Tally,
 };
 pub use sqlite::SqliteStore;
-pub use store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome};
+pub use store::{
+    AnalyticsQuery, Erasure, EventStore, Expired, RatingStore, StoreError, WriteOutcome,
+};
 pub use writer::{GroupWriter, RecordStore, WriteError, WriterConfig};

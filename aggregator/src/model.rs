@@ -190,16 +190,19 @@ impl RatingQuery {
         }
     }
 
-    /// `text` as a LIKE pattern matching it anywhere, its wildcards escaped with `\\`.
+    /// `text` as a LIKE pattern matching it anywhere (see [`like_pattern`]).
     pub fn text_pattern(&self) -> Option<String> {
-        self.text.as_ref().map(|text| {
-            let escaped = text
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{escaped}%")
-        })
+        self.text.as_deref().map(like_pattern)
     }
+}
+
+/// `text` as a LIKE pattern matching it anywhere, its wildcards escaped with `\\`.
+pub fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 /// One rating as listings and exports show it: its latest version, dated by its first

@@ -7,11 +7,14 @@ use std::sync::{Arc, Mutex};
 
 use crate::buckets::{DAY_MS, DaySplit, Granularity, SLOT_MS, bucketize, bucketize_answers};
 use crate::kpi::{Application, ApplicationStep, KpiInput, KpiScope};
+use crate::model::like_pattern;
 use crate::model::{
     AnswerBucket, AnswerCount, Bucket, Filter, PageChange, PageCount, PageEvidence, PageRanking,
     PageStats, RatingCursor, RatingQuery, RatingRow, StoredEvent, StoredRating, Tally,
 };
-use crate::store::{AnalyticsQuery, EventStore, RatingStore, StoreError, WriteOutcome, service_of};
+use crate::store::{
+    AnalyticsQuery, Erasure, EventStore, Expired, RatingStore, StoreError, WriteOutcome, service_of,
+};
 use satisfy_core::TenantId;
 use satisfy_core::event::{ApplicationState, EventKind, ServiceEvent};
 
@@ -202,6 +205,41 @@ const MIGRATIONS: &[&str] = &[
                  FROM ratings WHERE id = OLD.rating_id AND stars <= 3);
     END;
 "#,
+    r#"
+    -- Retention and data subjects' requests delete ratings but keep them counted in the
+    -- rollups (which hold no personal data): the deleting transaction holds a row in
+    -- rollup_hold, and the delete triggers do nothing while there is one. No other
+    -- connection ever sees the row.
+    CREATE TABLE rollup_hold (held INTEGER NOT NULL);
+    DROP TRIGGER ratings_rollup_delete;
+    CREATE TRIGGER ratings_rollup_delete BEFORE DELETE ON ratings
+    WHEN NOT EXISTS (SELECT 1 FROM rollup_hold) BEGIN
+        UPDATE rating_slots SET n = n - 1
+            WHERE entrypoint = OLD.entrypoint AND slot = OLD.created_at / 900000 AND stars = OLD.stars;
+        UPDATE page_days SET n = n - 1
+            WHERE entrypoint = OLD.entrypoint AND day = OLD.created_at / 86400000
+              AND page = OLD.page AND stars = OLD.stars;
+        UPDATE answer_slots SET n = n - 1
+            WHERE entrypoint = OLD.entrypoint AND slot = OLD.created_at / 900000
+              AND option_id IN (SELECT option_id FROM rating_answers WHERE rating_id = OLD.id);
+        UPDATE negative_page_days
+            SET n = n - (SELECT COUNT(*) FROM rating_answers WHERE rating_id = OLD.id)
+            WHERE OLD.stars <= 3 AND entrypoint = OLD.entrypoint
+              AND day = OLD.created_at / 86400000 AND page = OLD.page;
+    END;
+    DROP TRIGGER rating_answers_rollup_delete;
+    CREATE TRIGGER rating_answers_rollup_delete AFTER DELETE ON rating_answers
+    WHEN NOT EXISTS (SELECT 1 FROM rollup_hold) BEGIN
+        UPDATE answer_slots SET n = n - 1
+            WHERE (entrypoint, slot, option_id) IN
+                (SELECT entrypoint, created_at / 900000, OLD.option_id
+                 FROM ratings WHERE id = OLD.rating_id);
+        UPDATE negative_page_days SET n = n - 1
+            WHERE (entrypoint, day, page) IN
+                (SELECT entrypoint, created_at / 86400000, page
+                 FROM ratings WHERE id = OLD.rating_id AND stars <= 3);
+    END;
+"#,
 ];
 
 /// Applies pending migrations of `migrations` to `conn`; shared with the console's store.
@@ -377,6 +415,97 @@ impl RatingStore for SqliteStore {
         })
         .await
         .map_err(|error| StoreError(format!("writer task: {error}")))?
+    }
+}
+
+/// Rows one erasure transaction deletes at most, so that intake never waits long on the
+/// writer between them.
+const ERASURE_CHUNK: i64 = 5_000;
+
+impl SqliteStore {
+    /// Runs `erase` in transactions on the writer, each with the rollups held, until it
+    /// changes no row; returns the rows changed in all.
+    async fn erase_in_chunks(
+        &self,
+        context: &'static str,
+        erase: impl Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<usize> + Send + 'static,
+    ) -> Result<u64, StoreError> {
+        let writer = Arc::clone(&self.writer);
+        tokio::task::spawn_blocking(move || {
+            let mut total = 0u64;
+            loop {
+                let mut conn = writer
+                    .lock()
+                    .map_err(|_| StoreError("ratings writer lock poisoned".into()))?;
+                let tx = conn.transaction().map_err(store_error("begin"))?;
+                let changed = (|| {
+                    tx.execute("INSERT INTO rollup_hold (held) VALUES (1)", [])?;
+                    let changed = erase(&tx)?;
+                    tx.execute("DELETE FROM rollup_hold", [])?;
+                    Ok(changed)
+                })()
+                .map_err(store_error(context))?;
+                tx.commit().map_err(store_error("commit"))?;
+                total += changed as u64;
+                if changed == 0 {
+                    return Ok(total);
+                }
+            }
+        })
+        .await
+        .map_err(|error| StoreError(format!("{context}: {error}")))?
+    }
+}
+
+#[async_trait]
+impl Erasure for SqliteStore {
+    async fn expire(&self, tenant: &TenantId, before_ms: i64) -> Result<Expired, StoreError> {
+        let owner = tenant.as_str().to_owned();
+        let ratings = self
+            .erase_in_chunks("expiring ratings", move |tx| {
+                tx.prepare_cached(
+                    "DELETE FROM ratings WHERE rowid IN (SELECT rowid FROM ratings
+                     INDEXED BY ratings_tenant_created
+                     WHERE tenant = ?1 AND created_at < ?2 LIMIT ?3)",
+                )?
+                .execute(params![owner, before_ms, ERASURE_CHUNK])
+            })
+            .await?;
+        let owner = tenant.as_str().to_owned();
+        let events = self
+            .erase_in_chunks("expiring events", move |tx| {
+                tx.prepare_cached(
+                    "DELETE FROM events WHERE (tenant, source, id) IN (SELECT tenant, source, id
+                     FROM events WHERE tenant = ?1 AND received_at_ms < ?2 LIMIT ?3)",
+                )?
+                .execute(params![owner, before_ms, ERASURE_CHUNK])
+            })
+            .await?;
+        Ok(Expired { ratings, events })
+    }
+
+    async fn delete_rating(&self, tenant: &TenantId, id: uuid::Uuid) -> Result<bool, StoreError> {
+        let (owner, id) = (tenant.as_str().to_owned(), id.hyphenated().to_string());
+        let deleted = self
+            .erase_in_chunks("deleting a rating", move |tx| {
+                tx.prepare_cached("DELETE FROM ratings WHERE id = ?1 AND tenant = ?2")?
+                    .execute(params![id, owner])
+            })
+            .await?;
+        Ok(deleted > 0)
+    }
+
+    async fn erase_comments(&self, tenant: &TenantId, text: &str) -> Result<u64, StoreError> {
+        let (owner, pattern) = (tenant.as_str().to_owned(), like_pattern(text));
+        self.erase_in_chunks("erasing comments", move |tx| {
+            tx.prepare_cached(
+                "UPDATE ratings SET comment = NULL WHERE rowid IN (SELECT rowid FROM ratings
+                 INDEXED BY ratings_tenant_created
+                 WHERE tenant = ?1 AND comment LIKE ?2 ESCAPE '\\' LIMIT ?3)",
+            )?
+            .execute(params![owner, pattern, ERASURE_CHUNK])
+        })
+        .await
     }
 }
 

@@ -157,3 +157,30 @@ pub trait AnalyticsQuery: Send + Sync {
         now_ms: i64,
     ) -> Result<Vec<PageEvidence>, StoreError>;
 }
+
+/// What one retention sweep of a tenant deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// Ratings deleted, each id once, with their comments and answers.
+    pub ratings: u64,
+    /// Platform events deleted.
+    pub events: u64,
+}
+
+/// Deleting personal data: the retention period, and data subjects' requests (GDPR).
+/// Ratings deleted here stay counted in every aggregate (the rollups hold no personal
+/// data), so a dashboard of a period keeps its figures after the period's raw ratings
+/// are gone; listings and exports no longer show them.
+#[async_trait]
+pub trait Erasure: Send + Sync {
+    /// Deletes the tenant's ratings first received before `before_ms`, with their
+    /// comments and answers, and its platform events received before it.
+    async fn expire(&self, tenant: &TenantId, before_ms: i64) -> Result<Expired, StoreError>;
+
+    /// Deletes one rating of the tenant, every version of it; whether there was one.
+    async fn delete_rating(&self, tenant: &TenantId, id: uuid::Uuid) -> Result<bool, StoreError>;
+
+    /// Removes the comment of every rating of the tenant whose comment contains `text`
+    /// (ignoring case), keeping the ratings; how many ratings lost their comment.
+    async fn erase_comments(&self, tenant: &TenantId, text: &str) -> Result<u64, StoreError>;
+}

@@ -366,3 +366,9 @@ async fn listings_skip_ratings_whose_older_versions_matched_and_page_through_tie
     assert_eq!(ids.len(), 65);
     assert_eq!(paged.iter().filter(|r| r.rating == 5).count(), 40);
 }
+
+#[tokio::test]
+async fn deleted_ratings_leave_listings_but_stay_counted() {
+    let Some(store) = store().await else { return };
+    conformance::erasure(&store).await;
+}

@@ -84,3 +84,9 @@ async fn page_evidence_counts_each_rating_once_per_window() {
     let (_dir, store) = open();
     conformance::page_evidence(&store, &store).await;
 }
+
+#[tokio::test]
+async fn deleted_ratings_leave_listings_but_stay_counted() {
+    let (_dir, store) = open();
+    conformance::erasure(&store).await;
+}

@@ -14,6 +14,7 @@ pub mod invitations;
 pub mod kpi_texts;
 pub mod kpis;
 pub mod overview;
+pub mod retention;
 pub mod roles;
 pub mod routes;
 pub mod security;
@@ -24,7 +25,7 @@ pub mod tokens;
 
 use axum::Router;
 use chrono_tz::Tz;
-use satisfy_aggregator::{AnalyticsQuery, EventStore};
+use satisfy_aggregator::{AnalyticsQuery, Erasure, EventStore};
 use satisfy_core::TenantId;
 use std::sync::Arc;
 
@@ -58,6 +59,8 @@ pub struct ConsoleState {
     pub analytics: Arc<dyn AnalyticsQuery>,
     /// Platform events, for service KPIs.
     pub events: Arc<dyn EventStore>,
+    /// Deletes personal data: the retention period and data subjects' requests.
+    pub erasure: Arc<dyn Erasure>,
     /// Settings.
     pub config: Arc<ConsoleConfig>,
     /// Throttles and bounds every password check.
@@ -75,12 +78,14 @@ impl ConsoleState {
         store: SharedConfigStore,
         analytics: Arc<dyn AnalyticsQuery>,
         events: Arc<dyn EventStore>,
+        erasure: Arc<dyn Erasure>,
         config: ConsoleConfig,
     ) -> Result<ConsoleState, store::ConfigError> {
         Ok(ConsoleState {
             store,
             analytics,
             events,
+            erasure,
             config: Arc::new(config),
             sign_in: Arc::new(sign_in::SignInGuard::new(CONCURRENT_PASSWORD_HASHES)?),
             compliance_bell: Arc::default(),

@@ -27,6 +27,7 @@ fn tenant(raw: &str, name: &str) -> Tenant {
         languages: vec!["it".into()],
         status: TenantStatus::Active,
         created_at: 1_700_000_000,
+        retention_months: Tenant::DEFAULT_RETENTION_MONTHS,
     }
 }
 
@@ -108,6 +109,7 @@ async fn tenants_are_created_once_listed_by_slug_edited_and_suspended() {
         edited.site_url = Some("https://www.comune.alfa.it".into());
         edited.time_zone = "Europe/Berlin".into();
         edited.languages = vec!["it".into(), "de".into()];
+        edited.retention_months = 6;
         assert!(store.update_tenant(&edited).await.unwrap(), "{backend}");
         assert_eq!(
             store.tenant(&slug("alfa")).await.unwrap(),

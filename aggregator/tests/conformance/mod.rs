@@ -3,8 +3,8 @@
 use chrono::{DateTime, NaiveDate};
 use satisfy_aggregator::kpi::{KpiInput, KpiScope, PeriodKpis, kpis, periods_with_history};
 use satisfy_aggregator::{
-    AnalyticsQuery, EventStore, Filter, Granularity, PageRanking, RatingCursor, RatingQuery,
-    RatingRow, RatingStore, StoredEvent, StoredRating, WriteOutcome,
+    AnalyticsQuery, Erasure, EventStore, Expired, Filter, Granularity, PageRanking, RatingCursor,
+    RatingQuery, RatingRow, RatingStore, StoredEvent, StoredRating, WriteOutcome,
 };
 use satisfy_core::event::ServiceEvent;
 use satisfy_core::{EntrypointId, Lang, Rating, RatingSubmission, Survey, TenantId};
@@ -953,5 +953,160 @@ pub async fn page_evidence(store: &dyn RatingStore, query: &dyn AnalyticsQuery) 
             (page("/novita"), 0, 1, Some(ms("2026-09-10T08:00:00Z"))),
             (page("/servizi"), 1, 2, Some(ms("2026-11-20T08:00:00Z"))),
         ]
+    );
+}
+
+/// Retention and data subjects' requests: deleted ratings leave listings but stay counted
+/// in every aggregate; erased comments leave their ratings; nothing of another tenant is
+/// touched.
+pub async fn erasure<S>(store: &S)
+where
+    S: RatingStore + AnalyticsQuery + EventStore + Erasure,
+{
+    let bugliano = TenantId::parse("bugliano").unwrap();
+    let altrove = TenantId::parse("altrove").unwrap();
+    load_spring(store).await;
+    let mut theirs = rating(
+        "00000000-0000-4000-8000-0000000a1001",
+        EP_A,
+        "/a",
+        5,
+        &[],
+        Some("Ottimo anche qui"),
+        "2026-03-01T10:00:00Z",
+    );
+    theirs.tenant = altrove.clone();
+    store.write_batch(&[theirs]).await.unwrap();
+    let events = [
+        service_event(
+            "bugliano",
+            "old",
+            "p1",
+            "inviata",
+            "2026-03-02T10:00:00Z",
+            None,
+            "2026-03-02T10:00:01Z",
+        ),
+        service_event(
+            "bugliano",
+            "new",
+            "p1",
+            "accettata",
+            "2026-03-30T10:00:00Z",
+            None,
+            "2026-03-30T10:00:01Z",
+        ),
+        service_event(
+            "altrove",
+            "old",
+            "p9",
+            "inviata",
+            "2026-03-02T10:00:00Z",
+            None,
+            "2026-03-02T10:00:01Z",
+        ),
+    ];
+    store.write_events(&events).await.unwrap();
+
+    let march = filter(date(2026, 3, 1), date(2026, 4, 12), None);
+    let ranking = PageRanking {
+        min_ratings: 1,
+        limit: 10,
+    };
+    let figures = || async {
+        (
+            store.summary(&march).await.unwrap(),
+            store.buckets(&march, Granularity::Week).await.unwrap(),
+            store.answer_counts(&march).await.unwrap(),
+            store.pages(&march, &ranking).await.unwrap(),
+            store.negative_answer_pages(&march, 10).await.unwrap(),
+        )
+    };
+    let listed = |tenant: TenantId| {
+        let query = RatingQuery::all(Filter {
+            tenant,
+            ..march.clone()
+        });
+        async move {
+            let rows = store.ratings(&query, None, 100).await.unwrap();
+            rows.into_iter()
+                .map(|r| (r.id.to_string(), r.comment))
+                .collect::<Vec<_>>()
+        }
+    };
+    let before = figures().await;
+    assert_eq!(before.0.count, 5);
+
+    // Every comment containing "OTTIMO" (any case), of this tenant only.
+    assert_eq!(store.erase_comments(&bugliano, "OTTIMO").await.unwrap(), 1);
+    assert_eq!(store.erase_comments(&bugliano, "ottimo").await.unwrap(), 0);
+    // A LIKE wildcard is a character like any other.
+    assert_eq!(store.erase_comments(&bugliano, "%").await.unwrap(), 0);
+    let rows = listed(bugliano.clone()).await;
+    assert_eq!(
+        rows,
+        [
+            (R3.to_owned(), Some("Non trovo l'orario".to_owned())),
+            (R2.to_owned(), Some("Aggiornato".to_owned())),
+            (R4.to_owned(), None),
+            (R1.to_owned(), None),
+            (R7.to_owned(), None),
+        ]
+    );
+
+    // One rating, by id; another tenant cannot delete it.
+    let r3 = uuid::Uuid::parse_str(R3).unwrap();
+    assert!(!store.delete_rating(&altrove, r3).await.unwrap());
+    assert!(store.delete_rating(&bugliano, r3).await.unwrap());
+    assert!(!store.delete_rating(&bugliano, r3).await.unwrap());
+
+    // Retention: everything first received before 24 March goes (R7 on 8 March, R1 on
+    // the 23rd), and the events received before it.
+    let expired = store
+        .expire(&bugliano, ms("2026-03-24T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        expired,
+        Expired {
+            ratings: 2,
+            events: 1
+        }
+    );
+    let ids: Vec<String> = listed(bugliano.clone())
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(ids, [R2, R4]);
+    assert_eq!(
+        figures().await,
+        before,
+        "aggregates keep every deleted rating"
+    );
+
+    let kept: Vec<String> = store
+        .tenant_events(&bugliano)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(kept, ["new"]);
+    assert_eq!(store.tenant_events(&altrove).await.unwrap().len(), 1);
+    assert_eq!(
+        listed(altrove.clone()).await,
+        [(
+            "00000000-0000-4000-8000-0000000a1001".to_owned(),
+            Some("Ottimo anche qui".to_owned())
+        )]
+    );
+    // A second sweep finds nothing more.
+    assert_eq!(
+        store
+            .expire(&bugliano, ms("2026-03-24T00:00:00Z"))
+            .await
+            .unwrap(),
+        Expired::default()
     );
 }

@@ -8,6 +8,7 @@ pub mod compliance;
 pub mod entrypoints;
 pub mod overview;
 pub mod pages;
+pub mod privacy;
 pub mod ratings;
 pub mod services;
 pub mod session;

@@ -31,6 +31,7 @@ pub fn router() -> Router<ConsoleState> {
         .merge(super::entrypoints::router())
         .merge(super::services::router())
         .merge(super::team::router())
+        .merge(super::privacy::router())
         .merge(super::compliance::router())
         .merge(super::tenants::router())
         .fallback(|| async { PageError::NotFound })

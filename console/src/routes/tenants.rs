@@ -291,6 +291,7 @@ async fn create(
         languages: settings.languages,
         status: TenantStatus::Active,
         created_at: chrono::Utc::now().timestamp(),
+        retention_months: Tenant::DEFAULT_RETENTION_MONTHS,
     };
     match state.store.create_tenant(&tenant).await {
         Ok(()) => {}

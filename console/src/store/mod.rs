@@ -394,6 +394,16 @@ pub struct Tenant {
     pub status: TenantStatus,
     /// Unix seconds.
     pub created_at: i64,
+    /// Months its comments, raw ratings and raw events are kept
+    /// (within [`Tenant::RETENTION_MONTHS`]); aggregates are kept for good.
+    pub retention_months: u32,
+}
+
+impl Tenant {
+    /// Retention a tenant starts with, in months.
+    pub const DEFAULT_RETENTION_MONTHS: u32 = 24;
+    /// The retention periods a tenant may choose, in months.
+    pub const RETENTION_MONTHS: std::ops::RangeInclusive<u32> = 1..=120;
 }
 
 /// An API token as stored: its secret is kept only as a hash.
@@ -577,7 +587,7 @@ fn member_from_row(row: &dyn Columns) -> Result<Member, ConfigError> {
 }
 
 const TENANT_COLUMNS: &str =
-    "slug, name, ipa_code, site_url, time_zone, languages, status, created_at";
+    "slug, name, ipa_code, site_url, time_zone, languages, status, created_at, retention_months";
 
 fn tenant_from_row(row: &dyn Columns) -> Result<Tenant, ConfigError> {
     Ok(Tenant {
@@ -589,6 +599,10 @@ fn tenant_from_row(row: &dyn Columns) -> Result<Tenant, ConfigError> {
         languages: row.text(5)?.split(',').map(str::to_owned).collect(),
         status: TenantStatus::parse(&row.text(6)?).ok_or_else(|| invalid("tenants", "status"))?,
         created_at: row.integer(7)?,
+        retention_months: u32::try_from(row.integer(8)?)
+            .ok()
+            .filter(|months| Tenant::RETENTION_MONTHS.contains(months))
+            .ok_or_else(|| invalid("tenants", "retention_months"))?,
     })
 }
 

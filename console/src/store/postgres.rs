@@ -121,6 +121,9 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX compliance_runs_tenant ON compliance_runs (tenant, queued_ms);
 "#,
+    r#"
+    ALTER TABLE tenants ADD COLUMN retention_months BIGINT NOT NULL DEFAULT 24;
+"#,
 ];
 
 /// Any number that other users of the database are unlikely to lock: "satisfy" in ASCII.
@@ -722,7 +725,7 @@ impl ConfigStore for PostgresConfigStore {
         let inserted = client
             .execute(
                 &format!(
-                    "INSERT INTO tenants ({TENANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                    "INSERT INTO tenants ({TENANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                      ON CONFLICT (slug) DO NOTHING"
                 ),
                 &[
@@ -734,6 +737,7 @@ impl ConfigStore for PostgresConfigStore {
                     &tenant.languages.join(","),
                     &tenant.status.code(),
                     &tenant.created_at,
+                    &i64::from(tenant.retention_months),
                 ],
             )
             .await?;
@@ -786,7 +790,7 @@ impl ConfigStore for PostgresConfigStore {
         let changed = client
             .execute(
                 "UPDATE tenants SET name = $2, ipa_code = $3, site_url = $4, time_zone = $5,
-                     languages = $6
+                     languages = $6, retention_months = $7
                  WHERE slug = $1",
                 &[
                     &tenant.slug.as_str(),
@@ -795,6 +799,7 @@ impl ConfigStore for PostgresConfigStore {
                     &tenant.site_url,
                     &tenant.time_zone,
                     &tenant.languages.join(","),
+                    &i64::from(tenant.retention_months),
                 ],
             )
             .await?;

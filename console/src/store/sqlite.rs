@@ -130,6 +130,10 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX compliance_runs_tenant ON compliance_runs (tenant, queued_ms);
 "#,
+    r#"
+    -- Months each tenant's comments, raw ratings and raw events are kept.
+    ALTER TABLE tenants ADD COLUMN retention_months INTEGER NOT NULL DEFAULT 24;
+"#,
 ];
 
 impl From<rusqlite::Error> for ConfigError {
@@ -681,7 +685,7 @@ impl ConfigStore for SqliteConfigStore {
         self.run(move |c| {
             let inserted = c.execute(
                 &format!(
-                    "INSERT INTO tenants ({TENANT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                    "INSERT INTO tenants ({TENANT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                      ON CONFLICT (slug) DO NOTHING"
                 ),
                 params![
@@ -692,7 +696,8 @@ impl ConfigStore for SqliteConfigStore {
                     row.time_zone,
                     row.languages.join(","),
                     row.status.code(),
-                    row.created_at
+                    row.created_at,
+                    row.retention_months
                 ],
             )?;
             if inserted == 0 {
@@ -750,7 +755,7 @@ impl ConfigStore for SqliteConfigStore {
         self.run(move |c| {
             let changed = c.execute(
                 "UPDATE tenants SET name = ?2, ipa_code = ?3, site_url = ?4, time_zone = ?5,
-                     languages = ?6
+                     languages = ?6, retention_months = ?7
                  WHERE slug = ?1",
                 params![
                     row.slug.as_str(),
@@ -758,7 +763,8 @@ impl ConfigStore for SqliteConfigStore {
                     row.ipa_code,
                     row.site_url,
                     row.time_zone,
-                    row.languages.join(",")
+                    row.languages.join(","),
+                    row.retention_months
                 ],
             )?;
             Ok(changed == 1)

@@ -68,6 +68,8 @@ pub struct Console {
     pub store: SharedConfigStore,
     pub ratings: SqliteStore,
     pub sign_in: Arc<SignInGuard>,
+    /// The console's state, for the background jobs a test runs itself.
+    pub state: ConsoleState,
     pub dir: tempfile::TempDir,
 }
 
@@ -88,6 +90,7 @@ pub async fn spawn_on(store: SharedConfigStore, dir: tempfile::TempDir) -> Conso
     assert_eq!(generated, None);
     let state = ConsoleState::new(
         store.clone(),
+        Arc::new(ratings.clone()),
         Arc::new(ratings.clone()),
         Arc::new(ratings.clone()),
         ConsoleConfig {
@@ -113,7 +116,8 @@ pub async fn spawn_on(store: SharedConfigStore, dir: tempfile::TempDir) -> Conso
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = satisfy_console::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app =
+        satisfy_console::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Console {
         base,
@@ -122,6 +126,7 @@ pub async fn spawn_on(store: SharedConfigStore, dir: tempfile::TempDir) -> Conso
         store,
         ratings,
         sign_in,
+        state,
         dir,
     }
 }
@@ -192,6 +197,7 @@ pub async fn token(
                 languages: vec!["it".into()],
                 status: TenantStatus::Active,
                 created_at: 0,
+                retention_months: Tenant::DEFAULT_RETENTION_MONTHS,
             })
             .await
             .unwrap();

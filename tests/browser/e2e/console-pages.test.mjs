@@ -55,7 +55,7 @@ for (const [name, viewport] of [["a desktop", { width: 1280, height: 900 }], ["a
       "/console/entrypoints", "/console/entrypoints/new", `/console/entrypoints/${entrypoint}/edit`,
       `/console/entrypoints/${entrypoint}/snippet`, `/console/entrypoints/${entrypoint}/stats?period=90d`,
       `/console/entrypoints/${entrypoint}/comments?period=90d`, "/console/services", "/console/compliance",
-      "/console/users", "/console/tokens", "/console/audit", "/console/tenants", "/console/tenants/demo/edit",
+      "/console/users", "/console/tokens", "/console/audit", "/console/privacy", "/console/tenants", "/console/tenants/demo/edit",
       "/console/account",
     ];
     for (const path of pages) {

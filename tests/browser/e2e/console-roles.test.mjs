@@ -211,7 +211,7 @@ for (const locale of ["en-GB", "de-DE"]) {
   test(`the tenant, team, token, audit and account pages pass axe in ${locale}`, async () => {
     const { context, page } = await signInAsPlatformAdmin(locale);
     for (const path of ["/console/tenants", "/console/tenants/comune/edit", "/console/users",
-      "/console/tokens", "/console/audit", "/console/account"]) {
+      "/console/tokens", "/console/audit", "/console/privacy", "/console/account"]) {
       const response = await page.goto(`${server.base}${path}`);
       assert.equal(response.status(), 200, path);
       assert.deepEqual(await axeViolations(page), [], `${locale} ${path}`);
