@@ -218,6 +218,31 @@ fn routes() -> Vec<Route> {
             none,
             [OK, OK, DENIED, DENIED, DENIED],
         ),
+        // Personal data: tenant administrators only (deleting an unknown rating is 422).
+        route(
+            M::GET,
+            "/console/privacy",
+            none,
+            [OK, OK, DENIED, DENIED, DENIED],
+        ),
+        route(
+            M::POST,
+            "/console/privacy/retention",
+            Form(&[("months", "24")]),
+            [OK, OK, DENIED, DENIED, DENIED],
+        ),
+        route(
+            M::POST,
+            "/console/privacy/ratings/delete",
+            Form(&[("id", "00000000-0000-4000-8000-0000000000ff")]),
+            [422, 422, DENIED, DENIED, DENIED],
+        ),
+        route(
+            M::POST,
+            "/console/privacy/comments/erase",
+            Form(&[("text", "nessun commento dice questo")]),
+            [OK, OK, DENIED, DENIED, DENIED],
+        ),
         // PNRR compliance: administrators and auditors read it, administrators start runs
         // (refused here as 422: the test tenant has no site address).
         route(

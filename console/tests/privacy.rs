@@ -20,7 +20,7 @@ fn bugliano() -> TenantId {
     TenantId::parse("bugliano").unwrap()
 }
 
-async fn rate(console: &Console) {
+async fn rate(console: &Console) -> String {
     let created: Value = reqwest::Client::new()
         .post(format!("{}/api/v1/entrypoints", console.base))
         .bearer_auth(&console.token)
@@ -59,6 +59,7 @@ async fn rate(console: &Console) {
         }
     });
     console.ratings.write_batch(&rows).await.unwrap();
+    entrypoint.to_owned()
 }
 
 fn everything() -> Filter {
@@ -111,7 +112,7 @@ async fn submit(
 #[tokio::test]
 async fn retention_and_erasure_requests_delete_personal_data_and_keep_the_totals() {
     let console = spawn().await;
-    rate(&console).await;
+    let entrypoint = rate(&console).await;
     let admin = browser();
     assert_eq!(
         log_in(&console, &admin, PASSWORD).await.status(),
@@ -163,7 +164,39 @@ async fn retention_and_erasure_requests_delete_personal_data_and_keep_the_totals
         "too short: it would match nearly all"
     );
 
-    // One rating, by id.
+    // One rating, by id: the comments page offers it beside each comment.
+    let comments = admin
+        .get(format!(
+            "{}/console/entrypoints/{entrypoint}/comments?period=90d",
+            console.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        comments.contains(&format!("name=\"id\" value=\"{YESTERDAY}\"")),
+        "{comments}"
+    );
+    let viewer = invited(&console, "bugliano", "lettore", Role::Viewer).await;
+    let comments = viewer
+        .get(format!(
+            "{}/console/entrypoints/{entrypoint}/comments?period=90d",
+            console.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(comments.contains("Tutto chiaro"), "{comments}");
+    assert!(
+        !comments.contains("/console/privacy/ratings/delete"),
+        "{comments}"
+    );
     let (status, html) = submit(&console, &admin, "ratings/delete", &[("id", YESTERDAY)]).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(
@@ -200,7 +233,15 @@ async fn retention_and_erasure_requests_delete_personal_data_and_keep_the_totals
         .unwrap();
     let entries: Vec<(String, String, String)> = audit
         .into_iter()
-        .filter(|e| e.action != "entrypoint_created" && e.action != "sign_in")
+        .filter(|e| {
+            [
+                "data_expired",
+                "retention_changed",
+                "rating_deleted",
+                "comments_erased",
+            ]
+            .contains(&e.action.as_str())
+        })
         .map(|e| (e.actor, e.action, e.target.unwrap_or_default()))
         .collect();
     assert_eq!(

@@ -31,6 +31,7 @@ pub fn router() -> Router<ConsoleState> {
 }
 
 struct CommentLine {
+    id: String,
     date: String,
     stars: u8,
     page: String,
@@ -63,6 +64,8 @@ struct CommentsPage {
     aggregates_query: String,
     /// The rows an export is expected to have, 0 when unknown.
     export_total: u64,
+    /// Whether each comment has a button deleting its rating (a data subject's request).
+    can_delete: bool,
 }
 
 /// Every answer of the entrypoint's survey, once each, by id.
@@ -162,6 +165,7 @@ async fn comments(
     let lines = rows
         .iter()
         .map(|row| CommentLine {
+            id: row.id.hyphenated().to_string(),
             date: tz
                 .timestamp_millis_opt(row.created_at_ms)
                 .single()
@@ -193,6 +197,7 @@ async fn comments(
         export_query,
         // A selection's count would cost a scan of the period: the progress shows rows.
         export_total: 0,
+        can_delete: auth.can(Capability::ManageTeam),
         periods,
         q,
         stars,
