@@ -4,7 +4,10 @@ use chrono_tz::Tz;
 use clap::Args;
 
 pub use crate::http_server::HttpLimits;
+use satisfy_aggregator::ClickHouseAccess;
 use satisfy_core::TenantId;
+use satisfy_core::kafka_access::{KafkaAccess, SASL_MECHANISMS, SECURITY_PROTOCOLS};
+use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -45,7 +48,7 @@ pub struct ConsoleBasics {
     /// Password of the `admin` user created at first start (at least 12 characters);
     /// random and printed once if unset.
     #[arg(long, env = "SATISFY_ADMIN_PASSWORD", hide_env_values = true, value_parser = parse_admin_password)]
-    pub admin_password: Option<String>,
+    pub admin_password: Option<SecretString>,
 
     /// Tenant (ente) of the first user (and of the demo entrypoint in `serve`).
     #[arg(long, env = "SATISFY_TENANT", default_value = "comune", value_parser = parse_tenant)]
@@ -75,7 +78,7 @@ impl ConsoleBasics {
     pub fn console_config(
         &self,
         public_url: String,
-        internal_token: Option<String>,
+        internal_token: Option<SecretString>,
         trust_forwarded_for: bool,
     ) -> satisfy_console::ConsoleConfig {
         satisfy_console::ConsoleConfig {
@@ -92,14 +95,22 @@ impl ConsoleBasics {
     }
 }
 
-fn parse_admin_password(raw: &str) -> Result<String, String> {
+fn parse_admin_password(raw: &str) -> Result<SecretString, String> {
     if raw.chars().count() < satisfy_console::MIN_PASSWORD_CHARS {
         return Err(format!(
             "the first administrator's password must have at least {} characters (unset it to get a random one printed once)",
             satisfy_console::MIN_PASSWORD_CHARS
         ));
     }
-    Ok(raw.to_owned())
+    Ok(SecretString::from(raw))
+}
+
+/// A secret given in a flag or variable: kept out of `Debug` output and logs.
+pub(crate) fn parse_secret(raw: &str) -> Result<SecretString, String> {
+    if raw.is_empty() {
+        return Err("must not be empty".into());
+    }
+    Ok(SecretString::from(raw))
 }
 
 /// Settings of the public intake shared by `serve` and `ingest`.
@@ -158,6 +169,29 @@ pub struct KafkaSettings {
     #[arg(long = "kafka-brokers", env = "SATISFY_KAFKA_BROKERS", value_parser = parse_brokers)]
     pub brokers: String,
 
+    /// How clients talk to the brokers: plaintext, ssl, sasl_plaintext or sasl_ssl.
+    #[arg(long = "kafka-security-protocol", env = "SATISFY_KAFKA_SECURITY_PROTOCOL",
+          value_parser = clap::builder::PossibleValuesParser::new(SECURITY_PROTOCOLS))]
+    pub security_protocol: Option<String>,
+
+    /// SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+    #[arg(long = "kafka-sasl-mechanism", env = "SATISFY_KAFKA_SASL_MECHANISM",
+          value_parser = clap::builder::PossibleValuesParser::new(SASL_MECHANISMS))]
+    pub sasl_mechanism: Option<String>,
+
+    /// SASL user name.
+    #[arg(long = "kafka-sasl-username", env = "SATISFY_KAFKA_SASL_USERNAME")]
+    pub sasl_username: Option<String>,
+
+    /// SASL password.
+    #[arg(long = "kafka-sasl-password", env = "SATISFY_KAFKA_SASL_PASSWORD", hide_env_values = true, value_parser = parse_secret)]
+    pub sasl_password: Option<SecretString>,
+
+    /// PEM file of the authorities the brokers' certificates are checked against (the
+    /// system's when unset).
+    #[arg(long = "kafka-ssl-ca-location", env = "SATISFY_KAFKA_SSL_CA_LOCATION")]
+    pub ssl_ca_location: Option<PathBuf>,
+
     /// Topic of rating events.
     #[arg(
         long = "kafka-topic",
@@ -183,12 +217,35 @@ pub struct KafkaSettings {
     pub replication: i32,
 }
 
+impl KafkaSettings {
+    /// How every Kafka client of this process reaches the cluster.
+    pub fn access(&self) -> KafkaAccess {
+        KafkaAccess {
+            brokers: self.brokers.clone(),
+            security_protocol: self.security_protocol.clone(),
+            sasl_mechanism: self.sasl_mechanism.clone(),
+            sasl_username: self.sasl_username.clone(),
+            sasl_password: self.sasl_password.clone(),
+            ssl_ca_location: self.ssl_ca_location.clone(),
+        }
+    }
+}
+
 /// Where ClickHouse is.
 #[derive(Debug, Clone, Args)]
 pub struct ClickHouseSettings {
-    /// ClickHouse HTTP interface, http://host:port.
+    /// ClickHouse HTTP interface, http://host:8123 or https://host:8443 (certificates
+    /// checked against the system's authorities).
     #[arg(long = "clickhouse-url", env = "SATISFY_CLICKHOUSE_URL", value_parser = parse_http_url)]
     pub url: String,
+
+    /// ClickHouse user (ClickHouse's `default` when unset).
+    #[arg(long = "clickhouse-user", env = "SATISFY_CLICKHOUSE_USER")]
+    pub user: Option<String>,
+
+    /// The ClickHouse user's password.
+    #[arg(long = "clickhouse-password", env = "SATISFY_CLICKHOUSE_PASSWORD", hide_env_values = true, value_parser = parse_secret)]
+    pub password: Option<SecretString>,
 
     /// ClickHouse database (created if missing).
     #[arg(
@@ -197,6 +254,18 @@ pub struct ClickHouseSettings {
         default_value = "satisfy"
     )]
     pub database: String,
+}
+
+impl ClickHouseSettings {
+    /// How this process reaches ClickHouse.
+    pub fn access(&self) -> ClickHouseAccess {
+        ClickHouseAccess {
+            url: self.url.clone(),
+            database: self.database.clone(),
+            user: self.user.clone(),
+            password: self.password.clone(),
+        }
+    }
 }
 
 /// `satisfy ingest`: the public intake, writing to Kafka.
@@ -218,8 +287,8 @@ pub struct IngestSettings {
     pub console_url: String,
 
     /// Shared secret between console and ingest for the entrypoints feed.
-    #[arg(long, env = "SATISFY_INTERNAL_TOKEN", hide_env_values = true)]
-    pub internal_token: String,
+    #[arg(long, env = "SATISFY_INTERNAL_TOKEN", hide_env_values = true, value_parser = parse_secret)]
+    pub internal_token: SecretString,
 
     #[command(flatten)]
     pub intake: IntakeLimits,
@@ -294,8 +363,8 @@ pub struct ConsoleSettings {
     pub public_url: String,
 
     /// Shared secret ingest nodes present to read entrypoints.
-    #[arg(long, env = "SATISFY_INTERNAL_TOKEN", hide_env_values = true)]
-    pub internal_token: String,
+    #[arg(long, env = "SATISFY_INTERNAL_TOKEN", hide_env_values = true, value_parser = parse_secret)]
+    pub internal_token: SecretString,
 
     /// Take the client address of sign-in throttling from `X-Forwarded-For` (only behind
     /// a proxy that sets it).
@@ -321,7 +390,7 @@ pub struct DatabaseSettings {
     /// PostgreSQL URL of the configuration database
     /// (`postgres://user:password@host:5432/satisfy`).
     #[arg(long, env = "SATISFY_DATABASE_URL", hide_env_values = true, value_parser = parse_postgres_url, global = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<SecretString>,
 }
 
 impl DatabaseSettings {
@@ -333,15 +402,16 @@ impl DatabaseSettings {
         } else {
             format!("opening {}", self.data_dir.join("console.db").display())
         };
-        satisfy_console::store::open(self.database_url.as_deref(), &self.data_dir)
+        let url = self.database_url.as_ref().map(|url| url.expose_secret());
+        satisfy_console::store::open(url, &self.data_dir)
             .await
             .context(what)
     }
 }
 
-fn parse_postgres_url(raw: &str) -> Result<String, String> {
+fn parse_postgres_url(raw: &str) -> Result<SecretString, String> {
     if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-        Ok(raw.to_owned())
+        Ok(SecretString::from(raw))
     } else {
         Err("expected a postgres:// URL".into())
     }
@@ -468,5 +538,108 @@ mod tests {
         );
         let broken = file("listen = \n");
         assert!(apply_config_file(Some(broken.path()), &known).is_err());
+    }
+
+    #[derive(clap::Parser, Debug)]
+    enum Roles {
+        Aggregator(AggregatorSettings),
+        Console(ConsoleSettings),
+        Ingest(IngestSettings),
+    }
+
+    /// Every secret of every role, given as flags, is in its clients' settings and in
+    /// none of the `Debug` output (which is what a log line of settings would print).
+    #[test]
+    fn secrets_reach_their_clients_and_never_debug_output() {
+        use clap::Parser;
+        let kafka = [
+            "--kafka-brokers=kafka-1:9093",
+            "--kafka-security-protocol=sasl_ssl",
+            "--kafka-sasl-mechanism=SCRAM-SHA-512",
+            "--kafka-sasl-username=satisfy",
+            "--kafka-sasl-password=kafka-segreto-1",
+            "--kafka-ssl-ca-location=/etc/satisfy/ca.pem",
+        ];
+        let clickhouse = [
+            "--clickhouse-url=https://clickhouse.example.it:8443",
+            "--clickhouse-user=satisfy",
+            "--clickhouse-password=clickhouse-segreto-2",
+        ];
+        let console_only = [
+            "--database-url=postgres://satisfy:postgres-segreto-3@db:5432/satisfy",
+            "--public-url=https://satisfy.example.it",
+            "--internal-token=interno-segreto-4",
+            "--admin-password=amministratore-segreto-5",
+        ];
+        let ingest_only = [
+            "--console-url=https://console.example.it",
+            "--internal-token=interno-segreto-4",
+        ];
+        let args = |role: &str, groups: &[&[&str]]| {
+            std::iter::once("satisfy")
+                .chain(std::iter::once(role))
+                .chain(groups.iter().flat_map(|g| g.iter().copied()))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        let secrets = [
+            "kafka-segreto-1",
+            "clickhouse-segreto-2",
+            "postgres-segreto-3",
+            "interno-segreto-4",
+            "amministratore-segreto-5",
+        ];
+        for parsed in [
+            Roles::try_parse_from(args("aggregator", &[&kafka, &clickhouse])),
+            Roles::try_parse_from(args("console", &[&clickhouse, &console_only])),
+            Roles::try_parse_from(args("ingest", &[&kafka, &ingest_only])),
+        ] {
+            let parsed = parsed.expect("valid flags");
+            let debug = format!("{parsed:?} {parsed:#?}");
+            for secret in secrets {
+                assert!(!debug.contains(secret), "{secret} in {debug}");
+            }
+            match parsed {
+                Roles::Aggregator(settings) => {
+                    let properties = settings.kafka.access().properties();
+                    assert!(properties.contains(&("sasl.password", "kafka-segreto-1".into())));
+                    assert!(properties.contains(&("security.protocol", "sasl_ssl".into())));
+                    let access = settings.clickhouse.access();
+                    assert_eq!(access.user.as_deref(), Some("satisfy"));
+                    assert_eq!(
+                        access.password.as_ref().map(|p| p.expose_secret()),
+                        Some("clickhouse-segreto-2")
+                    );
+                    assert!(!format!("{access:?}").contains("segreto"));
+                }
+                Roles::Console(settings) => {
+                    let config = settings.basics.console_config(
+                        settings.public_url.clone(),
+                        Some(settings.internal_token.clone()),
+                        false,
+                    );
+                    assert!(!format!("{config:?}").contains("segreto"));
+                    assert_eq!(
+                        settings
+                            .database
+                            .database_url
+                            .as_ref()
+                            .map(|u| u.expose_secret()),
+                        Some("postgres://satisfy:postgres-segreto-3@db:5432/satisfy")
+                    );
+                }
+                Roles::Ingest(settings) => {
+                    assert_eq!(settings.internal_token.expose_secret(), "interno-segreto-4");
+                }
+            }
+        }
+        let unknown = Roles::try_parse_from(args(
+            "ingest",
+            &[
+                &["--kafka-brokers=k:9092", "--kafka-security-protocol=tls"],
+                &ingest_only,
+            ],
+        ));
+        assert!(unknown.is_err(), "only librdkafka's protocols");
     }
 }

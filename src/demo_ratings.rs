@@ -17,12 +17,15 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use satisfy_aggregator::{ClickHouseStore, RatingStore, SqliteStore, StoredRating};
+use satisfy_aggregator::{
+    ClickHouseAccess, ClickHouseStore, RatingStore, SqliteStore, StoredRating,
+};
 use satisfy_console::store::new_entrypoint;
 use satisfy_core::{Entrypoint, EntrypointId, EntrypointKind, Origin, RatingSubmission, Survey};
 
-use crate::configuration::{DatabaseSettings, parse_http_url};
+use crate::configuration::{DatabaseSettings, parse_http_url, parse_secret};
 use crate::demo_data::{DEMO_SITE as SITE, ensure_demo_tenant, uuid_from};
+use secrecy::SecretString;
 
 /// `satisfy demo-data`.
 #[derive(Debug, Args)]
@@ -43,6 +46,14 @@ pub struct DemoDataArgs {
         default_value = "satisfy"
     )]
     pub clickhouse_database: String,
+
+    /// ClickHouse user.
+    #[arg(long = "clickhouse-user", env = "SATISFY_CLICKHOUSE_USER")]
+    pub clickhouse_user: Option<String>,
+
+    /// The ClickHouse user's password.
+    #[arg(long = "clickhouse-password", env = "SATISFY_CLICKHOUSE_PASSWORD", hide_env_values = true, value_parser = parse_secret)]
+    pub clickhouse_password: Option<SecretString>,
 
     /// How many ratings to write.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
@@ -295,9 +306,14 @@ pub async fn run(args: DemoDataArgs) -> anyhow::Result<()> {
     let config = args.database.open().await?;
     let store: Arc<dyn RatingStore> = match &args.clickhouse_url {
         Some(url) => Arc::new(
-            ClickHouseStore::connect(url, &args.clickhouse_database)
-                .await
-                .context("connecting to ClickHouse")?,
+            ClickHouseStore::connect(&ClickHouseAccess {
+                url: url.clone(),
+                database: args.clickhouse_database.clone(),
+                user: args.clickhouse_user.clone(),
+                password: args.clickhouse_password.clone(),
+            })
+            .await
+            .context("connecting to ClickHouse")?,
         ),
         None => {
             std::fs::create_dir_all(&args.database.data_dir)?;

@@ -14,6 +14,7 @@ use satisfy_console::ConsoleState;
 use satisfy_ingest::event_tokens::ConsoleTokens;
 use satisfy_ingest::sinks::kafka::{KafkaSink, KafkaSinkConfig};
 use satisfy_ingest::{EntrypointSnapshot, IngestState, Metrics};
+use secrecy::ExposeSecret;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,7 +42,7 @@ pub async fn ingest(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let sink = KafkaSink::connect(&KafkaSinkConfig {
-        brokers: settings.kafka.brokers.clone(),
+        access: settings.kafka.access(),
         topic: settings.kafka.topic.clone(),
         events_topic: settings.kafka.events_topic.clone(),
         partitions: settings.kafka_partitions,
@@ -53,10 +54,13 @@ pub async fn ingest(
     let directory = EntrypointSnapshot::default();
     directory.follow_console(
         settings.console_url.clone(),
-        settings.internal_token.clone(),
+        settings.internal_token.expose_secret().to_owned(),
         Duration::from_secs(2),
     );
-    let event_tokens = ConsoleTokens::new(&settings.console_url, settings.internal_token.clone());
+    let event_tokens = ConsoleTokens::new(
+        &settings.console_url,
+        settings.internal_token.expose_secret().to_owned(),
+    );
     let router = satisfy_ingest::router(IngestState {
         directory: Arc::new(directory),
         sink: Arc::new(sink),
@@ -78,7 +82,7 @@ pub async fn aggregator(
     settings: AggregatorSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = ClickHouseStore::connect(&settings.clickhouse.url, &settings.clickhouse.database)
+    let store = ClickHouseStore::connect(&settings.clickhouse.access())
         .await
         .context("connecting to ClickHouse")?;
     let metrics = Arc::new(AggregatorMetrics::default());
@@ -117,7 +121,7 @@ pub async fn aggregator(
         let _ = http_stopped.await;
     }));
     let config = ConsumerConfig {
-        brokers: settings.kafka.brokers.clone(),
+        access: settings.kafka.access(),
         group: settings.kafka_group.clone(),
         topic: settings.kafka.topic.clone(),
         events_topic: settings.kafka.events_topic.clone(),
@@ -144,7 +148,11 @@ pub async fn console(
     if let Some(password) = satisfy_console::ensure_admin(
         store.as_ref(),
         &settings.basics.tenant,
-        settings.basics.admin_password.clone(),
+        settings
+            .basics
+            .admin_password
+            .as_ref()
+            .map(|p| p.expose_secret().to_owned()),
     )
     .await?
     {
@@ -152,10 +160,9 @@ pub async fn console(
             "First start: the admin password is {password}  (set SATISFY_ADMIN_PASSWORD to choose one)"
         );
     }
-    let analytics =
-        ClickHouseStore::connect(&settings.clickhouse.url, &settings.clickhouse.database)
-            .await
-            .context("connecting to ClickHouse")?;
+    let analytics = ClickHouseStore::connect(&settings.clickhouse.access())
+        .await
+        .context("connecting to ClickHouse")?;
     let state = ConsoleState::new(
         store,
         Arc::new(analytics.clone()),

@@ -16,6 +16,8 @@ const SITE: &str = "https://www.comune.example.it";
 
 const PASSWORD: &str = "password-distribuita";
 const TOKEN: &str = "internal-test-token";
+/// The password of the test ClickHouse's `satisfy` user (tests/engines/clickhouse.py).
+const CLICKHOUSE_PASSWORD: &str = "satisfy-test-password";
 /// A platform's own topic of CloudEvents, consumed for the tenant `comune`.
 const PLATFORM_TOPIC: &str = "opencity.comune.events";
 
@@ -50,13 +52,49 @@ struct Engine {
     kind: &'static str,
     dir: PathBuf,
     port: u16,
+    /// More arguments and environment of engines.sh (a TLS proxy's target, a broker's
+    /// advertised address).
+    extra_args: Vec<String>,
+    env: Vec<(&'static str, String)>,
 }
 
 impl Engine {
     fn start(kind: &'static str, dir: PathBuf, port: u16) -> Engine {
-        let engine = Engine { kind, dir, port };
+        Engine::start_with(kind, dir, port, Vec::new(), Vec::new())
+    }
+
+    fn start_with(
+        kind: &'static str,
+        dir: PathBuf,
+        port: u16,
+        extra_args: Vec<String>,
+        env: Vec<(&'static str, String)>,
+    ) -> Engine {
+        let engine = Engine {
+            kind,
+            dir,
+            port,
+            extra_args,
+            env,
+        };
         engine.restart();
         engine
+    }
+
+    /// A TLS endpoint on a free port in front of `target`; its authority in `ca()`.
+    fn tls_proxy(dir: PathBuf, target: u16) -> Engine {
+        Engine::start_with(
+            "tls-proxy",
+            dir,
+            free_port(),
+            vec![target.to_string()],
+            Vec::new(),
+        )
+    }
+
+    /// The private authority of a TLS proxy.
+    fn ca(&self) -> String {
+        self.dir.join("ca.pem").display().to_string()
     }
 
     fn restart(&self) {
@@ -65,6 +103,8 @@ impl Engine {
             .args(["start", self.kind])
             .arg(&self.dir)
             .arg(self.port.to_string())
+            .args(&self.extra_args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .status()
             .unwrap();
         assert!(status.success(), "starting {}", self.kind);
@@ -127,6 +167,9 @@ impl Drop for Role {
 struct Stack {
     roles: Vec<Role>,
     aggregator: Option<Role>,
+    /// TLS endpoints in front of ClickHouse and the broker, in a secured stack; held only
+    /// to be stopped when the stack drops.
+    _tls: Vec<Engine>,
     clickhouse: Engine,
     broker: Engine,
     postgres: Engine,
@@ -143,22 +186,76 @@ struct Stack {
 
 impl Stack {
     fn start(broker_kind: &'static str) -> Stack {
+        Stack::start_with(broker_kind, false)
+    }
+
+    /// With `secured`, the roles reach ClickHouse over https as its password-protected
+    /// user and the broker (tansu) over TLS, each through a TLS endpoint with a private
+    /// authority (tests/engines/tls_proxy.py), as a deployment with credentials does.
+    fn start_with(broker_kind: &'static str, secured: bool) -> Stack {
         let dir = tempfile::tempdir().unwrap();
         let clickhouse = Engine::start("clickhouse", dir.path().join("clickhouse"), free_port());
-        let broker = Engine::start(broker_kind, dir.path().join(broker_kind), free_port());
+        let mut tls = Vec::new();
+        let (broker, brokers, clickhouse_access, kafka_access) = if secured {
+            // The broker advertises the TLS endpoint, so every connection goes through it.
+            let (broker_port, endpoint_port) = (free_port(), free_port());
+            let advertised = format!("localhost:{endpoint_port}");
+            let broker = Engine::start_with(
+                broker_kind,
+                dir.path().join(broker_kind),
+                broker_port,
+                Vec::new(),
+                vec![("ADVERTISED", advertised.clone())],
+            );
+            let kafka_tls = Engine::start_with(
+                "tls-proxy",
+                dir.path().join("kafka-tls"),
+                endpoint_port,
+                vec![broker_port.to_string()],
+                Vec::new(),
+            );
+            let clickhouse_tls =
+                Engine::tls_proxy(dir.path().join("clickhouse-tls"), clickhouse.port);
+            let clickhouse_access = vec![
+                (
+                    "SATISFY_CLICKHOUSE_URL",
+                    format!("https://localhost:{}", clickhouse_tls.port),
+                ),
+                ("SATISFY_CLICKHOUSE_USER", "satisfy".to_owned()),
+                (
+                    "SATISFY_CLICKHOUSE_PASSWORD",
+                    CLICKHOUSE_PASSWORD.to_owned(),
+                ),
+                ("SSL_CERT_FILE", clickhouse_tls.ca()),
+            ];
+            let kafka_access = vec![
+                ("SATISFY_KAFKA_SECURITY_PROTOCOL", "ssl".to_owned()),
+                ("SATISFY_KAFKA_SSL_CA_LOCATION", kafka_tls.ca()),
+            ];
+            tls.extend([clickhouse_tls, kafka_tls]);
+            (broker, advertised, clickhouse_access, kafka_access)
+        } else {
+            let broker = Engine::start(broker_kind, dir.path().join(broker_kind), free_port());
+            let brokers = format!("127.0.0.1:{}", broker.port);
+            let clickhouse_url = format!("http://127.0.0.1:{}", clickhouse.port);
+            (
+                broker,
+                brokers,
+                vec![("SATISFY_CLICKHOUSE_URL", clickhouse_url)],
+                Vec::new(),
+            )
+        };
         let postgres = Engine::start("postgres", dir.path().join("postgres"), free_port());
         let database_url = format!("postgres://satisfy@127.0.0.1:{}/postgres", postgres.port);
         let (ingest_port, aggregator_port) = (free_port(), free_port());
         let ingest_url = format!("http://127.0.0.1:{ingest_port}");
-        let clickhouse_url = format!("http://127.0.0.1:{}", clickhouse.port);
-        let brokers = format!("127.0.0.1:{}", broker.port);
-        let console_env = [
+        let mut console_env = vec![
             ("SATISFY_DATABASE_URL", database_url.clone()),
-            ("SATISFY_CLICKHOUSE_URL", clickhouse_url.clone()),
             ("SATISFY_PUBLIC_URL", ingest_url.clone()),
             ("SATISFY_INTERNAL_TOKEN", TOKEN.into()),
             ("SATISFY_ADMIN_PASSWORD", PASSWORD.into()),
         ];
+        console_env.extend(clickhouse_access.iter().cloned());
         // Both replicas start at once on the empty database, as a Deployment's pods do.
         let (console_urls, consoles): (Vec<String>, Vec<Role>) = (1..=2)
             .map(|replica| {
@@ -172,31 +269,35 @@ impl Stack {
             })
             .unzip();
         let console_url = console_urls[0].clone();
+        let mut ingest_env = vec![
+            ("SATISFY_KAFKA_BROKERS", brokers.clone()),
+            ("SATISFY_KAFKA_PARTITIONS", "4".into()),
+            ("SATISFY_CONSOLE_URL", console_url.clone()),
+            ("SATISFY_INTERNAL_TOKEN", TOKEN.into()),
+            ("SATISFY_RATE_LIMIT_BURST", "1000000".into()),
+            ("SATISFY_RATE_LIMIT_PER_SECOND", "1000000".into()),
+        ];
+        ingest_env.extend(kafka_access.iter().cloned());
         let ingest = Role::start(
             &["ingest", "--listen", &format!("127.0.0.1:{ingest_port}")],
-            &[
-                ("SATISFY_KAFKA_BROKERS", brokers.clone()),
-                ("SATISFY_KAFKA_PARTITIONS", "4".into()),
-                ("SATISFY_CONSOLE_URL", console_url.clone()),
-                ("SATISFY_INTERNAL_TOKEN", TOKEN.into()),
-                ("SATISFY_RATE_LIMIT_BURST", "1000000".into()),
-                ("SATISFY_RATE_LIMIT_PER_SECOND", "1000000".into()),
-            ],
+            &ingest_env,
             &dir.path().join("ingest.log"),
         );
-        let aggregator_env = vec![
+        let mut aggregator_env = vec![
             ("SATISFY_KAFKA_BROKERS", brokers),
             (
                 "SATISFY_KAFKA_PLATFORM_TOPICS",
                 format!("{PLATFORM_TOPIC}=comune"),
             ),
-            ("SATISFY_CLICKHOUSE_URL", clickhouse_url),
             ("SATISFY_BATCH_WAIT_MS", "200".into()),
         ];
+        aggregator_env.extend(clickhouse_access);
+        aggregator_env.extend(kafka_access);
         let mut roles = consoles;
         roles.push(ingest);
         let mut stack = Stack {
             dir,
+            _tls: tls,
             clickhouse,
             broker,
             postgres,
@@ -546,7 +647,10 @@ async fn platform_events_reach_the_kpis(stack: &Stack) {
         .create()
         .unwrap();
     satisfy_aggregator::kafka::ensure_topic(
-        &format!("127.0.0.1:{}", stack.broker.port),
+        &satisfy_core::kafka_access::KafkaAccess::plaintext(format!(
+            "127.0.0.1:{}",
+            stack.broker.port
+        )),
         PLATFORM_TOPIC,
         1,
         1,
@@ -674,6 +778,20 @@ async fn ratings_flow_through_noida_and_clickhouse_to_the_console() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ratings_flow_through_tansu_and_clickhouse_to_the_console() {
     end_to_end("tansu").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ratings_flow_over_tls_and_with_a_clickhouse_password() {
+    if !engines_available() {
+        return;
+    }
+    let stack = Stack::start_with("tansu", true);
+    let entrypoint = stack.entrypoint().await;
+    let acknowledged = load(&stack.ingest_url, &entrypoint, 100, 4, Arc::default()).await;
+    assert_eq!(acknowledged, 100);
+    stack.wait_count(&entrypoint, acknowledged).await;
+    let logs = stack.logs();
+    assert!(!logs.contains(CLICKHOUSE_PASSWORD), "{logs}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,6 +21,13 @@ if ! dpkg -s rustc-web cargo-web rust-web-src lld-22 brotli >/dev/null 2>&1; the
   apt_install rustc-web cargo-web rust-web-src lld-22 brotli
 fi
 
+# OpenSSL: librdkafka's TLS and SCRAM (the rdkafka crate's `ssl` feature links the system's
+# libssl), and the certificates of the TLS tests (tests/engines/tls_proxy.py).
+if ! dpkg -s libssl-dev pkg-config openssl >/dev/null 2>&1; then
+  step "installing OpenSSL's development files for librdkafka"
+  apt_install libssl-dev pkg-config openssl
+fi
+
 if ! command -v chromium >/dev/null 2>&1; then
   step "installing Debian's chromium for the browser tests"
   apt_install chromium
@@ -54,13 +61,19 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "starting ClickHouse and PostgreSQL for the backend conformance suites"
+step "starting ClickHouse (also behind TLS) and PostgreSQL for the backend conformance suites"
 engines=$(mktemp -d)
-trap 'for e in clickhouse postgres; do bash tests/engines/engines.sh stop "$engines/$e"; done; rm -rf "$engines"' EXIT
+trap 'for e in clickhouse clickhouse-tls postgres; do bash tests/engines/engines.sh stop "$engines/$e"; done; rm -rf "$engines"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 clickhouse_port=$(free_port)
 bash tests/engines/engines.sh start clickhouse "$engines/clickhouse" "$clickhouse_port"
 export TEST_SATISFY_CLICKHOUSE_URL="http://127.0.0.1:$clickhouse_port"
+# The same ClickHouse behind TLS with a private authority, and its password-protected user
+# (tests/engines/clickhouse.py), for the tests of credentials and https.
+clickhouse_tls_port=$(free_port)
+bash tests/engines/engines.sh start tls-proxy "$engines/clickhouse-tls" "$clickhouse_tls_port" "$clickhouse_port"
+export TEST_SATISFY_CLICKHOUSE_TLS_URL="https://localhost:$clickhouse_tls_port"
+export TEST_SATISFY_CLICKHOUSE_CA="$engines/clickhouse-tls/ca.pem"
 postgres_port=$(free_port)
 bash tests/engines/engines.sh start postgres "$engines/postgres" "$postgres_port"
 export TEST_SATISFY_POSTGRES_URL="postgres://satisfy@127.0.0.1:$postgres_port/postgres"

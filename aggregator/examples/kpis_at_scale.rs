@@ -5,7 +5,9 @@
 
 use chrono::{Days, NaiveDate};
 use satisfy_aggregator::kpi::{KpiScope, kpis, periods_with_history};
-use satisfy_aggregator::{ClickHouseStore, EventStore, Granularity, SqliteStore, StoredEvent};
+use satisfy_aggregator::{
+    ClickHouseAccess, ClickHouseStore, EventStore, Granularity, SqliteStore, StoredEvent,
+};
 use satisfy_core::TenantId;
 use satisfy_core::event::{ApplicationState, EventKind, ServiceEvent};
 use std::time::Instant;
@@ -58,9 +60,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(1_000_000);
     let store: Box<dyn EventStore> = match target.strip_prefix("sqlite:") {
         Some(path) => Box::new(SqliteStore::open(std::path::Path::new(path))?),
-        None => {
-            Box::new(ClickHouseStore::connect(&target, &format!("satisfy_kpis_{count}")).await?)
-        }
+        None => Box::new(
+            ClickHouseStore::connect(&ClickHouseAccess::new(
+                &target,
+                format!("satisfy_kpis_{count}"),
+            ))
+            .await?,
+        ),
     };
     let backend = if target.starts_with("sqlite:") {
         "SQLite"

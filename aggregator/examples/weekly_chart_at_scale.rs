@@ -3,7 +3,7 @@
 //! Usage: cargo run --release -p satisfy-aggregator --example weekly_chart_at_scale -- URL ROWS
 
 use chrono::NaiveDate;
-use satisfy_aggregator::{AnalyticsQuery, ClickHouseStore, Filter, Granularity};
+use satisfy_aggregator::{AnalyticsQuery, ClickHouseAccess, ClickHouseStore, Filter, Granularity};
 use satisfy_core::{EntrypointId, TenantId};
 use std::time::Instant;
 
@@ -19,7 +19,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
         .unwrap_or(10_000_000);
     let database = format!("satisfy_scale_{rows}");
-    let store = ClickHouseStore::connect(&url, &database).await?;
+    let store = ClickHouseStore::connect(&ClickHouseAccess::new(&url, &database)).await?;
 
     // 20 entrypoints, 500 pages, one year of ratings; generated inside ClickHouse.
     let client = clickhouse::Client::default()

@@ -15,6 +15,7 @@
 //! the newest versions as they lie and merge versions (`FINAL`) only from there on.
 use async_trait::async_trait;
 use clickhouse::{Client, Compression, Row};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -357,8 +358,17 @@ struct Latest {
     answers: Vec<String>,
 }
 
+/// The error with its causes (a refused certificate is only named by the innermost one).
 fn error(context: &'static str) -> impl Fn(clickhouse::error::Error) -> StoreError {
-    move |e| StoreError(format!("clickhouse {context}: {e}"))
+    move |e| {
+        let mut message = format!("clickhouse {context}: {e}");
+        let mut cause = std::error::Error::source(&e);
+        while let Some(inner) = cause {
+            message.push_str(&format!(": {inner}"));
+            cause = inner.source();
+        }
+        StoreError(message)
+    }
 }
 
 /// Ratings in ClickHouse.
@@ -367,10 +377,37 @@ pub struct ClickHouseStore {
     client: Client,
 }
 
+/// Where ClickHouse is and who Satisfy is there. `Debug` never shows the password.
+#[derive(Debug, Clone)]
+pub struct ClickHouseAccess {
+    /// The HTTP interface, `http://host:8123` or `https://host:8443` (certificates checked
+    /// against the system's authorities).
+    pub url: String,
+    /// The database, created if missing.
+    pub database: String,
+    /// The user; ClickHouse's `default` when unset.
+    pub user: Option<String>,
+    /// The user's password.
+    pub password: Option<SecretString>,
+}
+
+impl ClickHouseAccess {
+    /// `database` at `url` as ClickHouse's default user.
+    pub fn new(url: impl Into<String>, database: impl Into<String>) -> ClickHouseAccess {
+        ClickHouseAccess {
+            url: url.into(),
+            database: database.into(),
+            user: None,
+            password: None,
+        }
+    }
+}
+
 impl ClickHouseStore {
-    /// Connects to `url` (e.g. `http://127.0.0.1:8123`), creates `database` if needed and
-    /// applies pending migrations.
-    pub async fn connect(url: &str, database: &str) -> Result<ClickHouseStore, StoreError> {
+    /// Connects as `access` says, creates the database if needed and applies pending
+    /// migrations.
+    pub async fn connect(access: &ClickHouseAccess) -> Result<ClickHouseStore, StoreError> {
+        let database = access.database.as_str();
         let valid_name = !database.is_empty()
             && database
                 .bytes()
@@ -381,9 +418,15 @@ impl ClickHouseStore {
             )));
         }
         // Fetching is several times faster without LZ4 on loopback and in a cluster LAN.
-        let server = Client::default()
-            .with_url(url)
+        let mut server = Client::default()
+            .with_url(&access.url)
             .with_compression(Compression::None);
+        if let Some(user) = &access.user {
+            server = server.with_user(user);
+        }
+        if let Some(password) = &access.password {
+            server = server.with_password(password.expose_secret());
+        }
         server
             .query(&format!("CREATE DATABASE IF NOT EXISTS {database}"))
             .execute()

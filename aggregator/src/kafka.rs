@@ -27,12 +27,13 @@ use crate::store::WriteOutcome;
 use crate::writer::RecordStore;
 use satisfy_core::TenantId;
 use satisfy_core::event::ServiceEvent;
+use satisfy_core::kafka_access::KafkaAccess;
 
 /// How the consumer reads and batches.
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
-    /// `host:port` list.
-    pub brokers: String,
+    /// Brokers and credentials.
+    pub access: KafkaAccess,
     /// Consumer group shared by every aggregator.
     pub group: String,
     /// The ratings topic.
@@ -60,8 +61,7 @@ pub async fn run(
 ) -> Result<(), KafkaError> {
     let platforms: BTreeMap<String, TenantId> = config.platform_topics.iter().cloned().collect();
     let consumer: Arc<StreamConsumer> = Arc::new(
-        ClientConfig::new()
-            .set("bootstrap.servers", &config.brokers)
+        client_config(&config.access)
             .set("group.id", &config.group)
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
@@ -78,13 +78,12 @@ pub async fn run(
     let mut topics: Vec<&str> = vec![&config.topic, &config.events_topic];
     topics.extend(platforms.keys().map(String::as_str));
     consumer.subscribe(&topics)?;
-    let dead_letters: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", &config.brokers)
+    let dead_letters: FutureProducer = client_config(&config.access)
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .create()?;
     ensure_topic(
-        &config.brokers,
+        &config.access,
         &config.dead_letter_topic,
         1,
         config.replication,
@@ -212,16 +211,23 @@ async fn write_events_until_stored(
     .await
 }
 
+/// A client configuration reaching the cluster as `access` says.
+fn client_config(access: &KafkaAccess) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    for (name, value) in access.properties() {
+        config.set(name, value);
+    }
+    config
+}
+
 /// Creates `topic` unless it exists (a no-op on a cluster that already has it).
 pub async fn ensure_topic(
-    brokers: &str,
+    access: &KafkaAccess,
     topic: &str,
     partitions: i32,
     replication: i32,
 ) -> Result<(), KafkaError> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()?;
+    let admin: AdminClient<DefaultClientContext> = client_config(access).create()?;
     let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication));
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     for result in admin.create_topics([&new_topic], &options).await? {

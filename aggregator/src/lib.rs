@@ -15,7 +15,7 @@ pub mod sqlite;
 pub mod store;
 pub mod writer;
 
-pub use crate::clickhouse::ClickHouseStore;
+pub use crate::clickhouse::{ClickHouseAccess, ClickHouseStore};
 pub use buckets::Granularity;
 pub use model::{
     AnswerBucket, AnswerCount, Bucket, Filter, PageChange, PageCount, PageEvidence, PageRanking,

@@ -4,7 +4,9 @@
 
 mod conformance;
 
-use satisfy_aggregator::{AnalyticsQuery, ClickHouseStore, RatingStore, WriteOutcome};
+use satisfy_aggregator::{
+    AnalyticsQuery, ClickHouseAccess, ClickHouseStore, RatingStore, WriteOutcome,
+};
 
 async fn store() -> Option<ClickHouseStore> {
     let Ok(url) = std::env::var("TEST_SATISFY_CLICKHOUSE_URL") else {
@@ -18,7 +20,7 @@ async fn store() -> Option<ClickHouseStore> {
     // A database per test keeps the scenarios independent.
     let database = format!("satisfy_test_{}", uuid::Uuid::new_v4().simple());
     Some(
-        ClickHouseStore::connect(&url, &database)
+        ClickHouseStore::connect(&ClickHouseAccess::new(&url, &database))
             .await
             .expect("connecting to ClickHouse"),
     )
@@ -115,8 +117,12 @@ async fn migrations_are_idempotent() {
         return;
     };
     let database = format!("satisfy_test_{}", uuid::Uuid::new_v4().simple());
-    ClickHouseStore::connect(&url, &database).await.unwrap();
-    let again = ClickHouseStore::connect(&url, &database).await.unwrap();
+    ClickHouseStore::connect(&ClickHouseAccess::new(&url, &database))
+        .await
+        .unwrap();
+    let again = ClickHouseStore::connect(&ClickHouseAccess::new(&url, &database))
+        .await
+        .unwrap();
     conformance::load_spring(&again).await;
     conformance::check_spring(&again).await;
 }
@@ -186,7 +192,9 @@ async fn rollups_match_the_ratings_through_updates_redeliveries_and_late_version
         return;
     };
     let database = format!("satisfy_test_{}", uuid::Uuid::new_v4().simple());
-    let store = ClickHouseStore::connect(&url, &database).await.unwrap();
+    let store = ClickHouseStore::connect(&ClickHouseAccess::new(&url, &database))
+        .await
+        .unwrap();
     let client = clickhouse::Client::default()
         .with_url(&url)
         .with_database(&database);
@@ -280,7 +288,9 @@ async fn rollups_match_the_ratings_through_updates_redeliveries_and_late_version
         .execute()
         .await
         .unwrap();
-    let reopened = ClickHouseStore::connect(&url, &database).await.unwrap();
+    let reopened = ClickHouseStore::connect(&ClickHouseAccess::new(&url, &database))
+        .await
+        .unwrap();
     for (rollup, ratings) in ROLLUPS_AND_RATINGS {
         assert_eq!(
             sorted_rows(&client, rollup).await,

@@ -45,7 +45,7 @@ pub struct ConsoleConfig {
     pub trust_forwarded_for: bool,
     /// Bearer token ingest nodes present to read every entrypoint
     /// (`/api/v1/internal/entrypoints`); the route is off without one.
-    pub internal_token: Option<String>,
+    pub internal_token: Option<secrecy::SecretString>,
     /// PNRR compliance runs.
     pub compliance: compliance::ComplianceConfig,
 }

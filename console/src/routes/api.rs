@@ -11,6 +11,7 @@ use axum::{Json, Router};
 use satisfy_core::{
     CustomSurvey, Entrypoint, EntrypointId, EntrypointKind, EntrypointStatus, Lang,
 };
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{OpenApi, ToSchema};
@@ -52,7 +53,9 @@ fn internal_caller(state: &ConsoleState, headers: &HeaderMap) -> Result<(), ApiE
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     match (&state.config.internal_token, presented) {
-        (Some(expected), Some(presented)) if crate::auth::same_secret(expected, presented) => {
+        (Some(expected), Some(presented))
+            if crate::auth::same_secret(expected.expose_secret(), presented) =>
+        {
             Ok(())
         }
         _ => Err(ApiError::Unauthorized),

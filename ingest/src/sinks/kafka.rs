@@ -13,6 +13,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use satisfy_core::StoredRating;
 use satisfy_core::event::StoredEvent;
+use satisfy_core::kafka_access::KafkaAccess;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -22,8 +23,8 @@ use super::{Delivery, Sink, SinkError};
 /// How the sink reaches Kafka.
 #[derive(Debug, Clone)]
 pub struct KafkaSinkConfig {
-    /// `host:port` list.
-    pub brokers: String,
+    /// Brokers and credentials.
+    pub access: KafkaAccess,
     /// The ratings topic.
     pub topic: String,
     /// The platform events topic.
@@ -50,8 +51,7 @@ impl KafkaSink {
     /// `/readyz`.
     pub async fn connect(config: &KafkaSinkConfig) -> Result<KafkaSink, KafkaError> {
         let timeout_ms = config.delivery_timeout.as_millis().max(1000).to_string();
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &config.brokers)
+        let producer: FutureProducer = client_config(&config.access)
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("message.timeout.ms", &timeout_ms)
@@ -60,7 +60,7 @@ impl KafkaSink {
             .set("compression.type", "lz4")
             .create()?;
         create_topics(
-            &config.brokers,
+            &config.access,
             &[&config.topic, &config.events_topic],
             config.partitions,
             config.replication,
@@ -78,16 +78,23 @@ impl KafkaSink {
     }
 }
 
+/// A client configuration reaching the cluster as `access` says.
+fn client_config(access: &KafkaAccess) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    for (name, value) in access.properties() {
+        config.set(name, value);
+    }
+    config
+}
+
 /// Creates the topics ingest writes unless they exist (a no-op on a cluster that has them).
 async fn create_topics(
-    brokers: &str,
+    access: &KafkaAccess,
     topics: &[&str],
     partitions: i32,
     replication: i32,
 ) -> Result<(), KafkaError> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()?;
+    let admin: AdminClient<DefaultClientContext> = client_config(access).create()?;
     let new_topics: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|topic| NewTopic::new(topic, partitions, TopicReplication::Fixed(replication)))
