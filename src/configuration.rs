@@ -478,24 +478,9 @@ pub fn apply_config_file(
     if let Some(path) = path {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("reading {}: {e}", path.display()))?;
-        let table: toml::Table =
-            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        for (key, value) in table {
-            let env = format!("SATISFY_{}", key.to_ascii_uppercase());
-            if !known_env.contains(&env) {
-                return Err(format!("{}: unknown setting `{key}`", path.display()));
-            }
-            let value = match value {
-                toml::Value::String(s) => s,
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                other => {
-                    return Err(format!(
-                        "{}: `{key}` must be a string, number or boolean, not {other}",
-                        path.display()
-                    ));
-                }
-            };
+        let variables = crate::settings_file::variables(&text, known_env)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        for (env, value) in variables {
             if std::env::var_os(&env).is_none() {
                 // SAFETY: called from main before the runtime or any other thread starts.
                 unsafe { std::env::set_var(&env, value) };

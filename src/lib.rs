@@ -9,5 +9,6 @@ pub mod demo_data;
 pub mod demo_ratings;
 pub mod http_server;
 pub mod roles;
+pub mod settings_file;
 pub mod startup;
 pub mod store_sink;

@@ -81,6 +81,9 @@ export TEST_SATISFY_POSTGRES_URL="postgres://satisfy@127.0.0.1:$postgres_port/po
 step "cargo test (unit, integration, end-to-end; distributed mode on real engines)"
 cargo test --workspace --locked
 
+step "fuzzing, a short run of every target (tests/fuzz.sh; the figures' run is longer)"
+bash tests/fuzz.sh 20000
+
 step "browser end-to-end tests (headless Chromium)"
 # cargo test built target/debug/satisfy for the end-to-end suites: the browser tests reuse it
 # (a separate cargo build would resolve features without the dev-dependencies and rebuild).
