@@ -329,13 +329,15 @@ impl Stack {
             .dir
             .path()
             .join(format!("aggregator-{}.log", self.aggregator_starts));
+        // An aggregator still running keeps consuming beside the new one (and its port).
         self.roles.extend(self.aggregator.take());
+        let port = if self.aggregator_starts == 1 {
+            self.aggregator_port
+        } else {
+            free_port()
+        };
         self.aggregator = Some(Role::start(
-            &[
-                "aggregator",
-                "--listen",
-                &format!("127.0.0.1:{}", self.aggregator_port),
-            ],
+            &["aggregator", "--listen", &format!("127.0.0.1:{port}")],
             &self.aggregator_env,
             &log,
         ));
@@ -832,6 +834,71 @@ async fn aggregator_crash_and_clickhouse_restart_lose_nothing() {
     let acknowledged = loader.await.unwrap();
     assert_eq!(acknowledged, total);
     stack.wait_count(&entrypoint, acknowledged).await;
+}
+
+/// Issue 12's fault run, minutes long, so run by `bash tests/bench/faults.sh` (which
+/// writes its figures to docs/BENCHMARKS.md) rather than by `cargo test`: two aggregators
+/// consume at once, one is killed mid-way, then ClickHouse is down for 60 s, all under load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "minutes long: bash tests/bench/faults.sh"]
+async fn two_aggregators_one_killed_then_clickhouse_down_a_minute_lose_nothing() {
+    if !engines_available() {
+        return;
+    }
+    let total: u64 = std::env::var("FAULTS_RATINGS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(300_000);
+    let mut stack = Stack::start("tansu");
+    stack.start_aggregator();
+    let entrypoint = stack.entrypoint().await;
+    let progress = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let loader = {
+        let (ingest, entrypoint, progress) = (
+            stack.ingest_url.clone(),
+            entrypoint.clone(),
+            Arc::clone(&progress),
+        );
+        tokio::spawn(async move { load(&ingest, &entrypoint, total, 32, progress).await })
+    };
+    let wait_progress = |at: u64| {
+        let progress = Arc::clone(&progress);
+        async move {
+            while progress.load(Ordering::Relaxed) < at {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    wait_progress(total / 6).await;
+    let killed_at = started.elapsed();
+    stack.kill_aggregator();
+    wait_progress(total / 3).await;
+    let down_at = started.elapsed();
+    stack.clickhouse.stop();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let posted_while_down = progress.load(Ordering::Relaxed);
+    stack.clickhouse.restart();
+    let back_at = started.elapsed();
+    let acknowledged = loader.await.unwrap();
+    let loaded_at = started.elapsed();
+    assert_eq!(acknowledged, total);
+    stack.wait_count(&entrypoint, acknowledged).await;
+    let counted_at = started.elapsed();
+    println!(
+        "FAULTS {}",
+        json!({
+            "ratings": total,
+            "acknowledged": acknowledged,
+            "counted": stack.count(&entrypoint).await,
+            "aggregator_killed_at_s": killed_at.as_secs_f64(),
+            "clickhouse_down_at_s": down_at.as_secs_f64(),
+            "clickhouse_back_at_s": back_at.as_secs_f64(),
+            "posted_before_clickhouse_back": posted_while_down,
+            "load_done_at_s": loaded_at.as_secs_f64(),
+            "all_counted_at_s": counted_at.as_secs_f64(),
+        })
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

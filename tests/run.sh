@@ -84,6 +84,9 @@ cargo test --workspace --locked
 step "fuzzing, a short run of every target (tests/fuzz.sh; the figures' run is longer)"
 bash tests/fuzz.sh 20000
 
+step "a flood at 20 times the limit and 1,000 slow connections beside 50 well-behaved clients (tests/bench/abuse.sh, short)"
+bash tests/bench/abuse.sh target/debug/satisfy 5 1000
+
 step "browser end-to-end tests (headless Chromium)"
 # cargo test built target/debug/satisfy for the end-to-end suites: the browser tests reuse it
 # (a separate cargo build would resolve features without the dev-dependencies and rebuild).
