@@ -509,6 +509,24 @@ async fn list(
 }
 
 /// A new entrypoint.
+/// A site allowed to post ratings, as its origin (`https://www.comune.example.it`): the
+/// documented form of the strings `allowed_origins` holds.
+/// Schema only: the strings are parsed as `satisfy_core::Origin`, which accepts at least
+/// what the pattern allows.
+struct SiteOrigin;
+
+impl utoipa::PartialSchema for SiteOrigin {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^https?://[a-z0-9.-]{1,63}(:[0-9]{1,5})?$"))
+            .examples(["https://www.comune.example.it"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SiteOrigin {}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateEntrypoint {
@@ -519,7 +537,7 @@ struct CreateEntrypoint {
     /// The sites (origins, `https://www.comune.example.it`) that may post ratings, for
     /// their own pages: at least one.
     #[serde(default)]
-    #[schema(min_items = 1)]
+    #[schema(min_items = 1, value_type = Vec<SiteOrigin>)]
     allowed_origins: Vec<String>,
     /// The wording of a `personalizzato` entrypoint: `{"question", "follow_ups": [{"question", "options"}]}`.
     #[schema(value_type = Option<Object>)]
@@ -611,7 +629,7 @@ struct UpdateEntrypoint {
     #[schema(value_type = Option<String>)]
     status: Option<EntrypointStatus>,
     /// The sites that may post ratings, replacing the list: at least one.
-    #[schema(min_items = 1)]
+    #[schema(min_items = 1, value_type = Option<Vec<SiteOrigin>>)]
     allowed_origins: Option<Vec<String>>,
     #[schema(value_type = Option<Object>)]
     custom: Option<CustomSurvey>,
