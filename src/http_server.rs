@@ -28,24 +28,31 @@ use tower::ServiceBuilder;
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 
+/// Default of [`HttpLimits::header_read_timeout_secs`].
+const HEADER_READ_TIMEOUT_SECS: u64 = 10;
+/// Default of [`HttpLimits::request_timeout_secs`].
+const REQUEST_TIMEOUT_SECS: u64 = 30;
+/// Default of [`HttpLimits::max_connections`].
+const MAX_CONNECTIONS: u32 = 10_000;
+
 /// The limits of a listener, from flags, `SATISFY_*` variables or the configuration file.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct HttpLimits {
     /// Seconds a client has to send a request's headers; a kept-alive connection idle
     /// that long is closed too.
-    #[arg(long, env = "SATISFY_HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+    #[arg(long, env = "SATISFY_HEADER_READ_TIMEOUT_SECS", default_value_t = HEADER_READ_TIMEOUT_SECS,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub header_read_timeout_secs: u64,
 
     /// Seconds a request may take, its body included, before it is answered 408 (a
     /// streamed export counts only until its first byte).
-    #[arg(long, env = "SATISFY_REQUEST_TIMEOUT_SECS", default_value_t = 30,
+    #[arg(long, env = "SATISFY_REQUEST_TIMEOUT_SECS", default_value_t = REQUEST_TIMEOUT_SECS,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout_secs: u64,
 
     /// Connections served at once; further ones are closed as soon as accepted. Keep it
     /// below the process's open-file limit (`ulimit -n`).
-    #[arg(long, env = "SATISFY_MAX_CONNECTIONS", default_value_t = 10_000,
+    #[arg(long, env = "SATISFY_MAX_CONNECTIONS", default_value_t = MAX_CONNECTIONS,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 }
@@ -53,9 +60,9 @@ pub struct HttpLimits {
 impl Default for HttpLimits {
     fn default() -> HttpLimits {
         HttpLimits {
-            header_read_timeout_secs: 10,
-            request_timeout_secs: 30,
-            max_connections: 10_000,
+            header_read_timeout_secs: HEADER_READ_TIMEOUT_SECS,
+            request_timeout_secs: REQUEST_TIMEOUT_SECS,
+            max_connections: MAX_CONNECTIONS,
         }
     }
 }

@@ -358,6 +358,24 @@ struct Latest {
     answers: Vec<String>,
 }
 
+/// The SQL of an array of the rating counts per star, 1 to 5, of the rows meeting
+/// `condition`; read back with [`tally_of`].
+fn distribution_sql(condition: &str) -> String {
+    let counts: Vec<String> = (1..=5)
+        .map(|stars| format!("toUInt64(sumIf(n, {condition} AND stars = {stars}))"))
+        .collect();
+    format!("[{}]", counts.join(", "))
+}
+
+/// The tally of counts per star, 1 to 5, as [`distribution_sql`] writes them.
+fn tally_of(counts: &[u64]) -> Tally {
+    let mut tally = Tally::default();
+    for (stars, count) in (1..=5u8).zip(counts) {
+        tally.add(stars, *count);
+    }
+    tally
+}
+
 /// The error with its causes (a refused certificate is only named by the innermost one).
 fn error(context: &'static str) -> impl Fn(clickhouse::error::Error) -> StoreError {
     move |e| {
@@ -1445,15 +1463,12 @@ impl AnalyticsQuery for ClickHouseStore {
         );
         let (start, end) = filter.utc_range_ms();
         let rows = page_rows(filter, &DaySplit::of(start, end));
-        let per_stars: Vec<String> = (1..=5)
-            .map(|stars| format!("toUInt64(sumIf(n, stars = {stars}))"))
-            .collect();
         let sql = format!(
-            "SELECT page, [{}] AS distribution FROM ({rows})
+            "SELECT page, {} AS distribution FROM ({rows})
              GROUP BY page HAVING sum(n) >= ?
              ORDER BY (sum(n * stars) + {prior_sum}) / (sum(n) + {prior_ratings}), sum(n) DESC, page
              LIMIT ?",
-            per_stars.join(", ")
+            distribution_sql("1")
         );
         let rows: Vec<Row_> = bind_scope(self.scoped(&sql, filter), filter)
             .bind(ranking.min_ratings)
@@ -1463,15 +1478,9 @@ impl AnalyticsQuery for ClickHouseStore {
             .map_err(error("pages"))?;
         Ok(rows
             .into_iter()
-            .map(|r| {
-                let mut tally = Tally::default();
-                for (stars, count) in (1..=5u8).zip(r.distribution) {
-                    tally.add(stars, count);
-                }
-                PageStats {
-                    page: r.page,
-                    tally,
-                }
+            .map(|r| PageStats {
+                tally: tally_of(&r.distribution),
+                page: r.page,
             })
             .collect())
     }
@@ -1492,12 +1501,6 @@ impl AnalyticsQuery for ClickHouseStore {
         let (now_start, now_end) = current.utc_range_ms();
         let was = page_rows(previous, &DaySplit::of(was_start, was_end));
         let now = page_rows(current, &DaySplit::of(now_start, now_end));
-        let per_stars = |period: u8| {
-            let counts: Vec<String> = (1..=5)
-                .map(|stars| format!("toUInt64(sumIf(n, period = {period} AND stars = {stars}))"))
-                .collect();
-            format!("[{}]", counts.join(", "))
-        };
         let sql = format!(
             "SELECT page, {} AS was, {} AS now FROM (
                  SELECT 0 AS period, page, stars, n FROM ({was})
@@ -1508,8 +1511,8 @@ impl AnalyticsQuery for ClickHouseStore {
              ORDER BY sumIf(n * stars, period = 0) / sumIf(n, period = 0)
                     - sumIf(n * stars, period = 1) / sumIf(n, period = 1) DESC, page
              LIMIT ?",
-            per_stars(0),
-            per_stars(1)
+            distribution_sql("period = 0"),
+            distribution_sql("period = 1")
         );
         let query = bind_scope(bind_scope(self.client.query(&sql), previous), previous);
         let rows: Vec<Row_> = bind_scope(bind_scope(query, current), current)
@@ -1519,18 +1522,11 @@ impl AnalyticsQuery for ClickHouseStore {
             .fetch_all()
             .await
             .map_err(error("page changes"))?;
-        let tally = |counts: &[u64]| {
-            let mut tally = Tally::default();
-            for (stars, count) in (1..=5u8).zip(counts) {
-                tally.add(stars, *count);
-            }
-            tally
-        };
         Ok(rows
             .into_iter()
             .map(|r| PageChange {
-                previous: tally(&r.was),
-                current: tally(&r.now),
+                previous: tally_of(&r.was),
+                current: tally_of(&r.now),
                 page: r.page,
             })
             .collect())

@@ -122,18 +122,6 @@ async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
     let Some(asset) = satisfy_widget::asset(&file) else {
         return ApiError::NotFound.into_response();
     };
-    let encoding = preferred_encoding(&headers);
-    let body = match encoding {
-        Some("br") => asset.brotli,
-        Some(_) => asset.gzip,
-        None => asset.identity,
-    };
-    let mut response = ([(header::CONTENT_TYPE, asset.content_type)], body).into_response();
-    let response_headers = response.headers_mut();
-    response_headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    if let Some(encoding) = encoding {
-        response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
-    }
     // Hashed names never change content; the loader's stable URL is revalidated often so a
     // new release reaches every page within minutes.
     let cache = if asset.immutable {
@@ -141,7 +129,35 @@ async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
     } else {
         "public, max-age=300"
     };
-    public(response, cache)
+    let bodies = [asset.identity, asset.gzip, asset.brotli];
+    negotiated(&headers, asset.content_type, bodies, cache)
+}
+
+/// A public response of `content_type` in the best encoding the client accepts, from
+/// bodies prepared once: identity, gzip and brotli.
+fn negotiated<B: Into<axum::body::Body>>(
+    headers: &HeaderMap,
+    content_type: &'static str,
+    [identity, gzip, brotli]: [B; 3],
+    cache_control: &'static str,
+) -> Response {
+    let encoding = preferred_encoding(headers);
+    let body = match encoding {
+        Some("br") => brotli,
+        Some(_) => gzip,
+        None => identity,
+    };
+    let mut response = (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body.into(),
+    )
+        .into_response();
+    let response_headers = response.headers_mut();
+    response_headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if let Some(encoding) = encoding {
+        response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+    }
+    public(response, cache_control)
 }
 
 #[cfg(test)]
@@ -216,24 +232,10 @@ pub(crate) async fn widget_config(
                 .into_response();
         }
     };
-    let encoding = preferred_encoding(&headers);
-    let bytes = match encoding {
-        Some("br") => encoded.brotli.clone(),
-        Some(_) => encoded.gzip.clone(),
-        None => encoded.identity.clone(),
-    };
-    let mut response = (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        bytes,
-    )
-        .into_response();
-    let response_headers = response.headers_mut();
-    response_headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    if let Some(encoding) = encoding {
-        response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
-    }
-    public(response, "public, max-age=60")
+    let bodies = [
+        encoded.identity.clone(),
+        encoded.gzip.clone(),
+        encoded.brotli.clone(),
+    ];
+    negotiated(&headers, "application/json", bodies, "public, max-age=60")
 }
