@@ -566,6 +566,40 @@ async fn load(
     acknowledged
 }
 
+/// How many ratings a background load has posted so far.
+#[derive(Clone)]
+struct Progress(Arc<AtomicU64>);
+
+impl Progress {
+    fn posted(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Returns once `at` ratings have been posted.
+    async fn until(&self, at: u64) {
+        while self.posted() < at {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Posts `total` ratings from 32 clients in the background; the task gives how many were
+/// acknowledged.
+fn background_load(
+    stack: &Stack,
+    entrypoint: &str,
+    total: u64,
+) -> (tokio::task::JoinHandle<u64>, Progress) {
+    let progress = Progress(Arc::new(AtomicU64::new(0)));
+    let (ingest, entrypoint, counter) = (
+        stack.ingest_url.clone(),
+        entrypoint.to_owned(),
+        Arc::clone(&progress.0),
+    );
+    let loader = tokio::spawn(async move { load(&ingest, &entrypoint, total, 32, counter).await });
+    (loader, progress)
+}
+
 async fn end_to_end(broker: &'static str) {
     if !engines_available() {
         return;
@@ -805,31 +839,15 @@ async fn aggregator_crash_and_clickhouse_restart_lose_nothing() {
     // restarted aggregator would wait for ever to be assigned partitions there.
     let mut stack = Stack::start("tansu");
     let entrypoint = stack.entrypoint().await;
-    let progress = Arc::new(AtomicU64::new(0));
     let total = 20_000;
-    let loader = {
-        let (ingest, entrypoint, progress) = (
-            stack.ingest_url.clone(),
-            entrypoint.clone(),
-            Arc::clone(&progress),
-        );
-        tokio::spawn(async move { load(&ingest, &entrypoint, total, 32, progress).await })
-    };
-    let wait_progress = |at: u64| {
-        let progress = Arc::clone(&progress);
-        async move {
-            while progress.load(Ordering::Relaxed) < at {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
-    wait_progress(4_000).await;
+    let (loader, progress) = background_load(&stack, &entrypoint, total);
+    progress.until(4_000).await;
     stack.kill_aggregator();
-    wait_progress(7_000).await;
+    progress.until(7_000).await;
     stack.start_aggregator();
-    wait_progress(10_000).await;
+    progress.until(10_000).await;
     stack.clickhouse.stop();
-    wait_progress(13_000).await;
+    progress.until(13_000).await;
     stack.clickhouse.restart();
     let acknowledged = loader.await.unwrap();
     assert_eq!(acknowledged, total);
@@ -852,32 +870,16 @@ async fn two_aggregators_one_killed_then_clickhouse_down_a_minute_lose_nothing()
     let mut stack = Stack::start("tansu");
     stack.start_aggregator();
     let entrypoint = stack.entrypoint().await;
-    let progress = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let loader = {
-        let (ingest, entrypoint, progress) = (
-            stack.ingest_url.clone(),
-            entrypoint.clone(),
-            Arc::clone(&progress),
-        );
-        tokio::spawn(async move { load(&ingest, &entrypoint, total, 32, progress).await })
-    };
-    let wait_progress = |at: u64| {
-        let progress = Arc::clone(&progress);
-        async move {
-            while progress.load(Ordering::Relaxed) < at {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
-    wait_progress(total / 6).await;
+    let (loader, progress) = background_load(&stack, &entrypoint, total);
+    progress.until(total / 6).await;
     let killed_at = started.elapsed();
     stack.kill_aggregator();
-    wait_progress(total / 3).await;
+    progress.until(total / 3).await;
     let down_at = started.elapsed();
     stack.clickhouse.stop();
     tokio::time::sleep(Duration::from_secs(60)).await;
-    let posted_while_down = progress.load(Ordering::Relaxed);
+    let posted_while_down = progress.posted();
     stack.clickhouse.restart();
     let back_at = started.elapsed();
     let acknowledged = loader.await.unwrap();

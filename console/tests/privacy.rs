@@ -165,33 +165,20 @@ async fn retention_and_erasure_requests_delete_personal_data_and_keep_the_totals
     );
 
     // One rating, by id: the comments page offers it beside each comment.
-    let comments = admin
-        .get(format!(
+    let comments_page = |client: reqwest::Client| {
+        let url = format!(
             "{}/console/entrypoints/{entrypoint}/comments?period=90d",
             console.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        );
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let comments = comments_page(admin.clone()).await;
     assert!(
         comments.contains(&format!("name=\"id\" value=\"{YESTERDAY}\"")),
         "{comments}"
     );
     let viewer = invited(&console, "bugliano", "lettore", Role::Viewer).await;
-    let comments = viewer
-        .get(format!(
-            "{}/console/entrypoints/{entrypoint}/comments?period=90d",
-            console.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let comments = comments_page(viewer).await;
     assert!(comments.contains("Tutto chiaro"), "{comments}");
     assert!(
         !comments.contains("/console/privacy/ratings/delete"),
