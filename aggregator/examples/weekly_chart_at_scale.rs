@@ -33,10 +33,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let started = Instant::now();
         client
             .query(
-                "INSERT INTO ratings SELECT 'comune', generateUUIDv4(),
+                // Through the change log, as the aggregator writes: its views fill the
+                // ratings and the rollups the chart reads.
+                "INSERT INTO rating_changes SELECT 'comune', generateUUIDv4(),
                  concat('ep_', leftPad(toString(number % 20), 16, 'A')), concat('https://www.comune.example.it/p', toString(number % 500)),
                  1 + (number % 5), ['clear'], NULL, 'it', '1.1.0',
-                 1767225600000 + intDiv(number * 31536000000, ?) AS created, created
+                 1767225600000 + intDiv(number * 31536000000, ?) AS created, created, '', 0, []
                  FROM numbers(?)",
             )
             .bind(rows - existing)

@@ -55,8 +55,27 @@ ep=$(curl -sf -H "$auth" -X POST -H 'content-type: application/json' \
   -d '{"name":"bench","kind":"pagina_web","allowed_origins":["https://www.comune.example.it"]}' \
   http://127.0.0.1:18191/api/v1/entrypoints | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 sleep 0.3
+embedded_pid=${pids[-1]}
+# A profile of the intake under the load, and its memory at the load's peak.
+mkdir -p docs/profiles
+perf record -F 499 -g -p "$embedded_pid" -o "$work/intake.perf" -- sleep $((seconds - 2)) >/dev/null 2>&1 &
+profiler=$!
 read -r emb_rps emb_p50 emb_p99 emb_non2xx emb_requests < <(load http://127.0.0.1:18191 "$ep")
+wait "$profiler" || true
+emb_peak_rss=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$embedded_pid/status")
 emb_stored=$(curl -sf -H "$auth" "http://127.0.0.1:18191/api/v1/entrypoints/$ep/stats?granularity=day" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["count"])')
+perf report -i "$work/intake.perf" --stdio --no-children --percent-limit 1.5 --sort dso,symbol 2>/dev/null \
+  | sed -E "s/[[:space:]]+$//; s/ {3,}/  /g" | grep -v "^$" | head -120 >docs/profiles/intake-embedded.txt || true
+
+# Restarted on its data directory (now holding the load's ratings): time to /readyz, and
+# the idle memory.
+kill -INT "$embedded_pid"; wait "$embedded_pid" 2>/dev/null || true
+restart_started=$(date +%s.%N)
+SATISFY_ADMIN_PASSWORD=benchmark-password RUST_LOG=warn $bin serve --listen 127.0.0.1:18191 --data-dir "$work/embedded" >/dev/null & pids+=($!)
+until curl -sf -o /dev/null http://127.0.0.1:18191/readyz; do sleep 0.005; done
+ready_ms=$(python3 -c "print(round(($(date +%s.%N) - $restart_started) * 1000))")
+sleep 3
+idle_rss=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/${pids[-1]}/status")
 
 echo "==> distributed mode (Kafka: noida-db, ClickHouse 26.9)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -87,10 +106,15 @@ count() {
 started=$(date +%s.%N)
 RUST_LOG=warn SATISFY_KAFKA_BROKERS=127.0.0.1:$broker_port SATISFY_CLICKHOUSE_URL=http://127.0.0.1:$clickhouse_port SATISFY_BATCH_SIZE=20000 \
   $bin aggregator --listen 127.0.0.1:18194 >/dev/null 2>&1 & pids+=($!)
+perf record -F 499 -g -p "${pids[-1]}" -o "$work/aggregator.perf" >/dev/null 2>&1 &
+aggregator_profiler=$!
 # Reads the count, ending the script if the console cannot answer.
 current() { local n; n=$(count); [ -n "$n" ] || { echo "cannot read the console's stats" >&2; kill $$; }; echo "$n"; }
 until [ "$(current)" -ge "$kafka_accepted" ]; do sleep 0.2; done
 drained=$(date +%s.%N)
+kill -INT "$aggregator_profiler" 2>/dev/null || true; wait "$aggregator_profiler" 2>/dev/null || true
+perf report -i "$work/aggregator.perf" --stdio --no-children --percent-limit 1.5 --sort dso,symbol 2>/dev/null \
+  | sed -E "s/[[:space:]]+$//; s/ {3,}/  /g" | grep -v "^$" | head -120 >docs/profiles/aggregator-drain.txt || true
 agg_rps=$(python3 -c "print(round($kafka_accepted / ($drained - $started)))")
 
 echo "==> end-to-end lag"
@@ -98,8 +122,8 @@ lags=()
 for _ in $(seq 20); do
   before=$(current)
   t0=$(date +%s.%N)
-  curl -sf -o /dev/null -X POST -H 'content-type: application/json' \
-    -d "{\"id\":\"$(uuid)\",\"entrypoint\":\"$dep\",\"page\":\"https://x.it/\",\"rating\":5,\"lang\":\"it\"}" http://127.0.0.1:18192/v1/ratings
+  curl -sf -o /dev/null -X POST -H 'content-type: application/json' -H 'origin: https://www.comune.example.it' \
+    -d "{\"id\":\"$(uuid)\",\"entrypoint\":\"$dep\",\"page\":\"https://www.comune.example.it/\",\"rating\":5,\"lang\":\"it\"}" http://127.0.0.1:18192/v1/ratings
   while [ "$(current)" -le "$before" ]; do sleep 0.02; done
   lags+=("$(python3 -c "print(round(($(date +%s.%N) - $t0) * 1000))")")
 done
@@ -121,6 +145,12 @@ release build, \`wrk -t2 -c$connections -d${seconds}s\` on loopback sharing the 
 | bare axum handler answering 202 | $bare_rps | 1.00 | $bare_p50 | $bare_p99 |
 | embedded: SQLite, group commit, fsync per commit | $emb_rps | $(ratio "$emb_rps" "$bare_rps") | $emb_p50 | $emb_p99 |
 | distributed: Kafka sink (noida-db), idempotent, acks=all | $kafka_rps | $(ratio "$kafka_rps" "$bare_rps") | $kafka_p50 | $kafka_p99 |
+
+Embedded memory and start (goal 7): resident memory peaked at ${emb_peak_rss} MB under the $connections-connection load;
+restarted on its data directory (holding the load's ratings), \`satisfy serve\` answered \`/readyz\` 200 after
+${ready_ms} ms and then held ${idle_rss} MB resident, idle. Profiles (goal 8, \`perf record -g\`, 499 Hz): the intake
+under this load in [profiles/intake-embedded.txt](profiles/intake-embedded.txt), the aggregator draining in
+[profiles/aggregator-drain.txt](profiles/aggregator-drain.txt).
 
 wrk counts only the responses it received before stopping, so the store holds up to one in-flight
 request per connection more (and, distributed, the 20 lag samples): embedded $((emb_requests - emb_non2xx)) acknowledged, $emb_stored counted;
