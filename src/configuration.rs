@@ -169,14 +169,17 @@ pub struct KafkaSettings {
     #[arg(long = "kafka-brokers", env = "SATISFY_KAFKA_BROKERS", value_parser = parse_brokers)]
     pub brokers: String,
 
-    /// How clients talk to the brokers: plaintext, ssl, sasl_plaintext or sasl_ssl.
+    /// How clients talk to the brokers: plaintext, ssl, sasl_plaintext or sasl_ssl (the
+    /// SASL ones need a mechanism, a user name and a password).
     #[arg(long = "kafka-security-protocol", env = "SATISFY_KAFKA_SECURITY_PROTOCOL",
-          value_parser = clap::builder::PossibleValuesParser::new(SECURITY_PROTOCOLS))]
+          value_parser = clap::builder::PossibleValuesParser::new(SECURITY_PROTOCOLS),
+          requires_ifs = [("sasl_plaintext", "sasl_mechanism"), ("sasl_ssl", "sasl_mechanism")])]
     pub security_protocol: Option<String>,
 
     /// SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
     #[arg(long = "kafka-sasl-mechanism", env = "SATISFY_KAFKA_SASL_MECHANISM",
-          value_parser = clap::builder::PossibleValuesParser::new(SASL_MECHANISMS))]
+          value_parser = clap::builder::PossibleValuesParser::new(SASL_MECHANISMS),
+          requires_all = ["sasl_username", "sasl_password"])]
     pub sasl_mechanism: Option<String>,
 
     /// SASL user name.
@@ -626,5 +629,23 @@ mod tests {
             ],
         ));
         assert!(unknown.is_err(), "only librdkafka's protocols");
+        for incomplete in [
+            &["--kafka-security-protocol=sasl_ssl"][..],
+            &[
+                "--kafka-security-protocol=sasl_ssl",
+                "--kafka-sasl-mechanism=PLAIN",
+            ],
+            &[
+                "--kafka-security-protocol=sasl_plaintext",
+                "--kafka-sasl-mechanism=PLAIN",
+                "--kafka-sasl-username=satisfy",
+            ],
+        ] {
+            let parsed = Roles::try_parse_from(args(
+                "ingest",
+                &[&["--kafka-brokers=k:9092"], incomplete, &ingest_only],
+            ));
+            assert!(parsed.is_err(), "SASL without all it needs: {incomplete:?}");
+        }
     }
 }

@@ -3,8 +3,8 @@
     python3 tests/bench/abuse.py BASE_URL ENTRYPOINT ORIGIN PER_SECOND SECONDS SLOW
 
 Every client has its own address, given in X-Forwarded-For (the server trusts it, as
-behind its proxy). Fifty well-behaved clients each rate at their limit, PER_SECOND; the
-phases, SECONDS each:
+behind its proxy); every rating has a new id and a page never rated before. Fifty
+well-behaved clients each rate at their limit, PER_SECOND; the phases, SECONDS each:
   1. the fifty alone (the baseline p99);
   2. the fifty while one client floods at 20 times its limit;
   3. the fifty while SLOW connections send half a request and then nothing.
@@ -26,8 +26,11 @@ CLIENTS = 50
 
 
 def rating_request(address: str) -> bytes:
+    # Every rating a new id and a page never seen before: nothing per page or per id may
+    # stay in the intake's memory.
+    rating_id = str(uuid.uuid4())
     body = json.dumps({
-        "id": str(uuid.uuid4()), "entrypoint": ENTRYPOINT, "page": ORIGIN + "/servizi",
+        "id": rating_id, "entrypoint": ENTRYPOINT, "page": f"{ORIGIN}/pagina-{rating_id}",
         "rating": 4, "lang": "it",
     }).encode()
     head = (

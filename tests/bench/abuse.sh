@@ -60,7 +60,8 @@ clients rate at their limit, {os.environ['SECONDS_PER_PHASE']} s per phase, on t
 - The flooder: {flood.get('202', 0)} accepted (its burst and rate), {flood.get('429', 0)} answered 429.
 - The slow connections: all {sl['slow_closed_by_server']} closed by the server, the longest held
   {sl['slow_longest_held_s']} s (the header-read timeout, 10 s by default).
-- The server's memory: {before} MB resident before, {after} MB after.
+- The server's memory, every rating with a new id about a page never rated before:
+  {before} MB resident before, {after} MB after.
 - What bounds it: the 2 cores are shared by the server and the Python clients; each
   rating is fsync'd by SQLite's group commit, which sets the p99.
 """)
