@@ -185,13 +185,10 @@ pub enum TokenCommand {
 
 /// A retention period in months, within [`Tenant::RETENTION_MONTHS`].
 fn parse_retention_months(raw: &str) -> Result<u32, String> {
-    raw.parse::<u32>()
-        .ok()
-        .filter(|months| Tenant::RETENTION_MONTHS.contains(months))
-        .ok_or_else(|| {
-            let (min, max) = Tenant::RETENTION_MONTHS.into_inner();
-            format!("a number of months between {min} and {max}")
-        })
+    raw.parse().ok().and_then(Tenant::retention).ok_or_else(|| {
+        let (min, max) = Tenant::RETENTION_MONTHS.into_inner();
+        format!("a number of months between {min} and {max}")
+    })
 }
 
 /// A comma-separated list of site languages.

@@ -14,6 +14,7 @@
 //! under updates and redeliveries and dashboards sum a few rows per period. Listings read
 //! the newest versions as they lie and merge versions (`FINAL`) only from there on.
 use async_trait::async_trait;
+use clickhouse::query::Query;
 use clickhouse::{Client, Compression, Row};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -1058,7 +1059,7 @@ fn scope(filter: &Filter) -> &'static str {
 }
 
 /// Binds the filter's tenant and entrypoint to the next [`scope`] of `query`.
-fn bind_scope(query: clickhouse::query::Query, filter: &Filter) -> clickhouse::query::Query {
+fn bind_scope(query: Query, filter: &Filter) -> Query {
     let query = query.bind(filter.tenant.as_str());
     match &filter.entrypoint {
         Some(entrypoint) => query.bind(entrypoint.as_str()),
@@ -1068,7 +1069,7 @@ fn bind_scope(query: clickhouse::query::Query, filter: &Filter) -> clickhouse::q
 
 impl ClickHouseStore {
     /// `sql` with the filter's scope bound, for a leading [`scope`].
-    fn scoped(&self, sql: &str, filter: &Filter) -> clickhouse::query::Query {
+    fn scoped(&self, sql: &str, filter: &Filter) -> Query {
         bind_scope(self.client.query(sql), filter)
     }
 }
@@ -1135,95 +1136,75 @@ struct SlotCount {
 #[async_trait]
 impl Erasure for ClickHouseStore {
     async fn expire(&self, tenant: &TenantId, before_ms: i64) -> Result<Expired, StoreError> {
-        let ratings: u64 = self
-            .client
-            .query("SELECT uniqExact(id) FROM ratings WHERE tenant = ? AND created_ms < ?")
-            .bind(tenant.as_str())
-            .bind(before_ms)
-            .fetch_one()
-            .await
-            .map_err(error("counting expired ratings"))?;
-        if ratings > 0 {
-            self.mutate("DELETE FROM ratings WHERE tenant = ? AND created_ms < ?")
-                .bind(tenant.as_str())
-                .bind(before_ms)
-                .execute()
-                .await
-                .map_err(error("expiring ratings"))?;
-        }
-        let events: u64 = self
-            .client
-            .query(
-                "SELECT uniqExact(source, id) FROM events WHERE tenant = ? AND received_at_ms < ?",
+        let bind = |query: Query| query.bind(tenant.as_str()).bind(before_ms);
+        let ratings = self
+            .count_then_mutate(
+                "expiring ratings",
+                "SELECT uniqExact(id) FROM ratings WHERE tenant = ? AND created_ms < ?",
+                "DELETE FROM ratings WHERE tenant = ? AND created_ms < ?",
+                bind,
             )
-            .bind(tenant.as_str())
-            .bind(before_ms)
-            .fetch_one()
-            .await
-            .map_err(error("counting expired events"))?;
-        if events > 0 {
-            self.mutate("DELETE FROM events WHERE tenant = ? AND received_at_ms < ?")
-                .bind(tenant.as_str())
-                .bind(before_ms)
-                .execute()
-                .await
-                .map_err(error("expiring events"))?;
-        }
+            .await?;
+        let events = self
+            .count_then_mutate(
+                "expiring events",
+                "SELECT uniqExact(source, id) FROM events WHERE tenant = ? AND received_at_ms < ?",
+                "DELETE FROM events WHERE tenant = ? AND received_at_ms < ?",
+                bind,
+            )
+            .await?;
         Ok(Expired { ratings, events })
     }
 
     async fn delete_rating(&self, tenant: &TenantId, id: Uuid) -> Result<bool, StoreError> {
         let id = id.hyphenated().to_string();
-        let found: u64 = self
-            .client
-            .query("SELECT count() FROM ratings WHERE tenant = ? AND id = toUUID(?)")
-            .bind(tenant.as_str())
-            .bind(&id)
-            .fetch_one()
-            .await
-            .map_err(error("finding a rating"))?;
-        if found > 0 {
-            self.mutate("DELETE FROM ratings WHERE tenant = ? AND id = toUUID(?)")
-                .bind(tenant.as_str())
-                .bind(&id)
-                .execute()
-                .await
-                .map_err(error("deleting a rating"))?;
-        }
+        let found = self
+            .count_then_mutate(
+                "deleting a rating",
+                "SELECT count() FROM ratings WHERE tenant = ? AND id = toUUID(?)",
+                "DELETE FROM ratings WHERE tenant = ? AND id = toUUID(?)",
+                |query| query.bind(tenant.as_str()).bind(&id),
+            )
+            .await?;
         Ok(found > 0)
     }
 
     async fn erase_comments(&self, tenant: &TenantId, text: &str) -> Result<u64, StoreError> {
         let pattern = like_pattern(text);
-        let matching: u64 = self
-            .client
-            .query("SELECT uniqExact(id) FROM ratings WHERE tenant = ? AND comment ILIKE ?")
-            .bind(tenant.as_str())
-            .bind(&pattern)
-            .fetch_one()
-            .await
-            .map_err(error("counting matching comments"))?;
-        if matching > 0 {
-            self.mutate(
-                "ALTER TABLE ratings UPDATE comment = NULL WHERE tenant = ? AND comment ILIKE ?",
-            )
-            .bind(tenant.as_str())
-            .bind(&pattern)
-            .execute()
-            .await
-            .map_err(error("erasing comments"))?;
-        }
-        Ok(matching)
+        self.count_then_mutate(
+            "erasing comments",
+            "SELECT uniqExact(id) FROM ratings WHERE tenant = ? AND comment ILIKE ?",
+            "ALTER TABLE ratings UPDATE comment = NULL WHERE tenant = ? AND comment ILIKE ?",
+            |query| query.bind(tenant.as_str()).bind(&pattern),
+        )
+        .await
     }
 }
 
 impl ClickHouseStore {
-    /// A deleting or updating statement that returns once its mutation is done.
-    fn mutate(&self, sql: &str) -> clickhouse::query::Query {
-        self.client
-            .query(sql)
-            .with_setting("mutations_sync", "2")
-            .with_setting("lightweight_deletes_sync", "2")
+    /// Counts what `count_sql` selects and, when it found anything, runs `mutation_sql`
+    /// (a deletion or an update of the same rows), returning once the mutation is done.
+    /// Both statements take the parameters `bind` gives. Returns the count.
+    async fn count_then_mutate(
+        &self,
+        context: &'static str,
+        count_sql: &str,
+        mutation_sql: &str,
+        bind: impl Fn(Query) -> Query,
+    ) -> Result<u64, StoreError> {
+        let found: u64 = bind(self.client.query(count_sql))
+            .fetch_one()
+            .await
+            .map_err(error(context))?;
+        if found > 0 {
+            let mutation = self
+                .client
+                .query(mutation_sql)
+                .with_setting("mutations_sync", "2")
+                .with_setting("lightweight_deletes_sync", "2");
+            bind(mutation).execute().await.map_err(error(context))?;
+        }
+        Ok(found)
     }
 }
 

@@ -423,8 +423,9 @@ impl RatingStore for SqliteStore {
 const ERASURE_CHUNK: i64 = 5_000;
 
 impl SqliteStore {
-    /// Runs `erase` in transactions on the writer, each with the rollups held, until it
-    /// changes no row; returns the rows changed in all.
+    /// Runs `erase` (which changes at most [`ERASURE_CHUNK`] rows) in transactions on the
+    /// writer, each with the rollups held, until it changes fewer: nothing is left then.
+    /// Returns the rows changed in all.
     async fn erase_in_chunks(
         &self,
         context: &'static str,
@@ -447,7 +448,7 @@ impl SqliteStore {
                 .map_err(store_error(context))?;
                 tx.commit().map_err(store_error("commit"))?;
                 total += changed as u64;
-                if changed == 0 {
+                if (changed as i64) < ERASURE_CHUNK {
                     return Ok(total);
                 }
             }

@@ -111,8 +111,8 @@ async fn set_retention(
     check_csrf(&auth, &form.csrf)?;
     data_controller(&auth)?;
     let texts = ui(lang);
-    let months = form.months.trim().parse::<u32>().ok();
-    let Some(months) = months.filter(|m| Tenant::RETENTION_MONTHS.contains(m)) else {
+    let months = form.months.trim().parse().ok().and_then(Tenant::retention);
+    let Some(months) = months else {
         let error = texts
             .retention_invalid
             .replace("{min}", &Tenant::RETENTION_MONTHS.start().to_string())

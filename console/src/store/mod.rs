@@ -404,6 +404,13 @@ impl Tenant {
     pub const DEFAULT_RETENTION_MONTHS: u32 = 24;
     /// The retention periods a tenant may choose, in months.
     pub const RETENTION_MONTHS: std::ops::RangeInclusive<u32> = 1..=120;
+
+    /// `months` as a retention period, if it is one of [`Tenant::RETENTION_MONTHS`].
+    pub fn retention(months: i64) -> Option<u32> {
+        u32::try_from(months)
+            .ok()
+            .filter(|months| Tenant::RETENTION_MONTHS.contains(months))
+    }
 }
 
 /// An API token as stored: its secret is kept only as a hash.
@@ -599,9 +606,7 @@ fn tenant_from_row(row: &dyn Columns) -> Result<Tenant, ConfigError> {
         languages: row.text(5)?.split(',').map(str::to_owned).collect(),
         status: TenantStatus::parse(&row.text(6)?).ok_or_else(|| invalid("tenants", "status"))?,
         created_at: row.integer(7)?,
-        retention_months: u32::try_from(row.integer(8)?)
-            .ok()
-            .filter(|months| Tenant::RETENTION_MONTHS.contains(months))
+        retention_months: Tenant::retention(row.integer(8)?)
             .ok_or_else(|| invalid("tenants", "retention_months"))?,
     })
 }
