@@ -148,11 +148,7 @@ pub async fn console(
     if let Some(password) = satisfy_console::ensure_admin(
         store.as_ref(),
         &settings.basics.tenant,
-        settings
-            .basics
-            .admin_password
-            .as_ref()
-            .map(|p| p.expose_secret().to_owned()),
+        settings.basics.admin_password.as_ref(),
     )
     .await?
     {

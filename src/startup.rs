@@ -9,7 +9,6 @@ use satisfy_core::Origin;
 use satisfy_core::TenantId;
 use satisfy_ingest::event_tokens::{EventTokens, TokenRefusal, events_tenant};
 use satisfy_ingest::{EntrypointSnapshot, IngestState, Metrics};
-use secrecy::ExposeSecret;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -52,11 +51,7 @@ impl Application {
         let generated_admin_password = satisfy_console::ensure_admin(
             config_store.as_ref(),
             &settings.console.tenant,
-            settings
-                .console
-                .admin_password
-                .as_ref()
-                .map(|p| p.expose_secret().to_owned()),
+            settings.console.admin_password.as_ref(),
         )
         .await
         .context("creating the admin user")?;

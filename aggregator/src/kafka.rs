@@ -14,7 +14,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -61,7 +61,9 @@ pub async fn run(
 ) -> Result<(), KafkaError> {
     let platforms: BTreeMap<String, TenantId> = config.platform_topics.iter().cloned().collect();
     let consumer: Arc<StreamConsumer> = Arc::new(
-        client_config(&config.access)
+        config
+            .access
+            .client_config()
             .set("group.id", &config.group)
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
@@ -78,7 +80,9 @@ pub async fn run(
     let mut topics: Vec<&str> = vec![&config.topic, &config.events_topic];
     topics.extend(platforms.keys().map(String::as_str));
     consumer.subscribe(&topics)?;
-    let dead_letters: FutureProducer = client_config(&config.access)
+    let dead_letters: FutureProducer = config
+        .access
+        .client_config()
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .create()?;
@@ -211,15 +215,6 @@ async fn write_events_until_stored(
     .await
 }
 
-/// A client configuration reaching the cluster as `access` says.
-fn client_config(access: &KafkaAccess) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    for (name, value) in access.properties() {
-        config.set(name, value);
-    }
-    config
-}
-
 /// Creates `topic` unless it exists (a no-op on a cluster that already has it).
 pub async fn ensure_topic(
     access: &KafkaAccess,
@@ -227,7 +222,7 @@ pub async fn ensure_topic(
     partitions: i32,
     replication: i32,
 ) -> Result<(), KafkaError> {
-    let admin: AdminClient<DefaultClientContext> = client_config(access).create()?;
+    let admin: AdminClient<DefaultClientContext> = access.client_config().create()?;
     let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication));
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     for result in admin.create_topics([&new_topic], &options).await? {

@@ -115,21 +115,25 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 pub async fn ensure_admin(
     store: &dyn ConfigStore,
     tenant: &TenantId,
-    password: Option<String>,
+    password: Option<&secrecy::SecretString>,
 ) -> Result<Option<String>, store::ConfigError> {
+    use secrecy::ExposeSecret;
     store.ensure_tenant(tenant).await?;
     if store.user_count().await? > 0 {
         return Ok(None);
     }
-    if let Some(given) = &password
-        && given.chars().count() < MIN_PASSWORD_CHARS
+    if let Some(given) = password
+        && given.expose_secret().chars().count() < MIN_PASSWORD_CHARS
     {
         return Err(store::ConfigError::from_message(format!(
             "the first administrator's password (SATISFY_ADMIN_PASSWORD) must have at least {MIN_PASSWORD_CHARS} characters; leave it unset to get a random one printed once"
         )));
     }
     let generated = password.is_none();
-    let password = password.unwrap_or_else(|| auth::random_token()[..16].to_owned());
+    let password = password.map_or_else(
+        || auth::random_token()[..16].to_owned(),
+        |given| given.expose_secret().to_owned(),
+    );
     let hash = auth::hash_password_off_thread(password.clone()).await?;
     let created = store
         .create_user(store::User {

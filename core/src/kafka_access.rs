@@ -42,8 +42,18 @@ impl KafkaAccess {
         }
     }
 
-    /// Every librdkafka property these settings give, to set on each client's
-    /// configuration. The only place the password is exposed.
+    /// A client configuration reaching the cluster as these settings say: every Kafka
+    /// client starts from it.
+    pub fn client_config(&self) -> rdkafka::ClientConfig {
+        let mut config = rdkafka::ClientConfig::new();
+        for (name, value) in self.properties() {
+            config.set(name, value);
+        }
+        config
+    }
+
+    /// Every librdkafka property these settings give. The only place the password is
+    /// exposed.
     pub fn properties(&self) -> Vec<(&'static str, String)> {
         let mut properties = vec![("bootstrap.servers", self.brokers.clone())];
         let optional = [

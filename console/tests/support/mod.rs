@@ -84,7 +84,7 @@ pub async fn spawn() -> Console {
 pub async fn spawn_on(store: SharedConfigStore, dir: tempfile::TempDir) -> Console {
     let ratings = SqliteStore::open(&dir.path().join("ratings.db")).unwrap();
     let tenant = TenantId::parse("bugliano").unwrap();
-    let generated = satisfy_console::ensure_admin(store.as_ref(), &tenant, Some(PASSWORD.into()))
+    let generated = satisfy_console::ensure_admin(store.as_ref(), &tenant, Some(&PASSWORD.into()))
         .await
         .unwrap();
     assert_eq!(generated, None);

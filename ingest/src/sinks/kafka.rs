@@ -5,7 +5,6 @@
 //! becomes a retryable error within `message.timeout.ms`, never a hang.
 
 use async_trait::async_trait;
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -51,7 +50,9 @@ impl KafkaSink {
     /// `/readyz`.
     pub async fn connect(config: &KafkaSinkConfig) -> Result<KafkaSink, KafkaError> {
         let timeout_ms = config.delivery_timeout.as_millis().max(1000).to_string();
-        let producer: FutureProducer = client_config(&config.access)
+        let producer: FutureProducer = config
+            .access
+            .client_config()
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("message.timeout.ms", &timeout_ms)
@@ -78,15 +79,6 @@ impl KafkaSink {
     }
 }
 
-/// A client configuration reaching the cluster as `access` says.
-fn client_config(access: &KafkaAccess) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    for (name, value) in access.properties() {
-        config.set(name, value);
-    }
-    config
-}
-
 /// Creates the topics ingest writes unless they exist (a no-op on a cluster that has them).
 async fn create_topics(
     access: &KafkaAccess,
@@ -94,7 +86,7 @@ async fn create_topics(
     partitions: i32,
     replication: i32,
 ) -> Result<(), KafkaError> {
-    let admin: AdminClient<DefaultClientContext> = client_config(access).create()?;
+    let admin: AdminClient<DefaultClientContext> = access.client_config().create()?;
     let new_topics: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|topic| NewTopic::new(topic, partitions, TopicReplication::Fixed(replication)))
