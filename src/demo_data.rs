@@ -425,7 +425,19 @@ impl Generator {
 
 /// A version-4-shaped UUID string from 128 random bits.
 pub(crate) fn uuid_from(bits: u128) -> String {
-    let bits = (bits & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
+    uuid_text(bits, 4)
+}
+
+/// A version-7-shaped UUID string: the milliseconds `at_ms` in its first 48 bits, so ids
+/// sort by time, then random bits.
+pub(crate) fn time_ordered_uuid(at_ms: i64, random: u128) -> String {
+    let millis = u128::from(at_ms.max(0) as u64 & 0xffff_ffff_ffff);
+    uuid_text(millis << 80 | random & ((1 << 80) - 1), 7)
+}
+
+/// `bits` as a UUID string with the given version and the RFC 9562 variant.
+fn uuid_text(bits: u128, version: u128) -> String {
+    let bits = (bits & !(0xf << 76) | (version << 76)) & !(0x3 << 62) | (0x2 << 62);
     let hex = format!("{bits:032x}");
     format!(
         "{}-{}-{}-{}-{}",

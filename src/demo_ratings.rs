@@ -24,7 +24,7 @@ use satisfy_console::store::new_entrypoint;
 use satisfy_core::{Entrypoint, EntrypointId, EntrypointKind, Origin, RatingSubmission, Survey};
 
 use crate::configuration::{DatabaseSettings, parse_http_url, parse_secret};
-use crate::demo_data::{DEMO_SITE as SITE, ensure_demo_tenant, uuid_from};
+use crate::demo_data::{DEMO_SITE as SITE, ensure_demo_tenant, time_ordered_uuid};
 use secrecy::SecretString;
 
 /// `satisfy demo-data`.
@@ -74,7 +74,7 @@ pub struct DemoDataArgs {
 }
 
 /// Ratings per write: one transaction (SQLite) or insert (ClickHouse) each.
-const BATCH: u64 = 20_000;
+const BATCH: usize = 20_000;
 const DAY_MS: i64 = 86_400_000;
 
 /// The demo website's pages: path, relative popularity, and its star weights 1-5.
@@ -154,20 +154,29 @@ fn weighted(rng: &mut StdRng, weights: &[u32]) -> usize {
     weights.len() - 1
 }
 
-/// Generates ratings for entrypoints, deterministically from a seed.
+/// Generates ratings for entrypoints, deterministically from a seed, oldest first.
+///
+/// Ratings come in the order intake would have received them over the period, with ids
+/// that grow with their reception time (version 7 UUIDs): SQLite then appends to the end
+/// of its indexes and rollups instead of rewriting pages all over them, which is what
+/// made a million ratings take minutes.
 struct Generator {
     rng: StdRng,
     tz: chrono_tz::Tz,
     now_ms: i64,
     days: i64,
-    /// Cumulative traffic weight of each of the last `days` days (oldest first).
-    day_weights: Vec<u32>,
+    /// How many ratings each of the last `days` days receives (oldest first).
+    day_counts: Vec<u64>,
+    /// The next day whose ratings are still to be generated.
+    next_day: usize,
+    /// The current day's reception times still to be used, latest first.
+    pending: Vec<i64>,
 }
 
 impl Generator {
-    fn new(seed: u64, tz: chrono_tz::Tz, now_ms: i64, days: u32) -> Generator {
+    fn new(seed: u64, tz: chrono_tz::Tz, now_ms: i64, days: u32, total: u64) -> Generator {
         let days = i64::from(days);
-        let day_weights = (0..days)
+        let day_weights: Vec<u32> = (0..days)
             .map(|back| {
                 let date = tz
                     .timestamp_millis_opt(now_ms - (days - 1 - back) * DAY_MS)
@@ -182,41 +191,54 @@ impl Generator {
             tz,
             now_ms,
             days,
-            day_weights,
+            day_counts: shares(total, &day_weights),
+            next_day: 0,
+            pending: Vec::new(),
         }
     }
 
-    /// When the next rating is received: a day by the weekly rhythm, an hour by the
-    /// office's, never in the future.
-    fn received(&mut self) -> i64 {
-        let day = weighted(&mut self.rng, &self.day_weights) as i64;
-        let start_of_day = self.now_ms - (self.days - 1 - day) * DAY_MS;
-        let local = self
-            .tz
-            .timestamp_millis_opt(start_of_day)
-            .single()
-            .map(|t| i64::from(t.num_seconds_from_midnight()) * 1000)
-            .unwrap_or(0);
-        let midnight = start_of_day - local;
-        // Office hours mostly: 8:00-20:00, a tail until 23:00.
-        let minute = if self.rng.gen_bool(0.85) {
-            self.rng.gen_range(8 * 60..20 * 60)
-        } else {
-            self.rng.gen_range(20 * 60..23 * 60)
-        };
-        let at = midnight + minute * 60_000 + self.rng.gen_range(0..60_000);
-        at.min(self.now_ms)
+    /// When the next rating is received, or `None` once every rating of the period was:
+    /// within a day, by the office's hours, never in the future.
+    fn received(&mut self) -> Option<i64> {
+        while self.pending.is_empty() {
+            let day = self.next_day;
+            let count = *self.day_counts.get(day)?;
+            self.next_day += 1;
+            let start_of_day = self.now_ms - (self.days - 1 - day as i64) * DAY_MS;
+            let local = self
+                .tz
+                .timestamp_millis_opt(start_of_day)
+                .single()
+                .map(|t| i64::from(t.num_seconds_from_midnight()) * 1000)
+                .unwrap_or(0);
+            let midnight = start_of_day - local;
+            for _ in 0..count {
+                // Office hours mostly: 8:00-20:00, a tail until 23:00.
+                let minute = if self.rng.gen_bool(0.85) {
+                    self.rng.gen_range(8 * 60..20 * 60)
+                } else {
+                    self.rng.gen_range(20 * 60..23 * 60)
+                };
+                let at = midnight + minute * 60_000 + self.rng.gen_range(0..60_000);
+                self.pending.push(at.min(self.now_ms));
+            }
+            self.pending.sort_unstable_by(|a, b| b.cmp(a));
+        }
+        self.pending.pop()
     }
 
+    /// The next rating, or `None` once the period has all its ratings.
     fn rating(
         &mut self,
         entrypoint: &Entrypoint,
         survey: &Survey,
         site: &str,
-    ) -> anyhow::Result<StoredRating> {
+    ) -> anyhow::Result<Option<StoredRating>> {
+        let Some(received) = self.received() else {
+            return Ok(None);
+        };
         let page_weights: Vec<u32> = PAGES.iter().map(|(_, weight, _)| *weight).collect();
         let (path, _, stars_weights) = PAGES[weighted(&mut self.rng, &page_weights)];
-        let received = self.received();
         let worse = path == WORSENING_PAGE && received > self.now_ms - 30 * DAY_MS;
         let stars = if worse {
             weighted(&mut self.rng, &[40, 25, 18, 10, 7]) + 1
@@ -259,7 +281,7 @@ impl Generator {
             None
         };
         let body = serde_json::json!({
-            "id": uuid_from(self.rng.r#gen()),
+            "id": time_ordered_uuid(received, self.rng.r#gen()),
             "entrypoint": entrypoint.id.as_str(),
             "page": format!("{site}{path}"),
             "rating": stars, "answers": answers, "comment": comment, "lang": lang,
@@ -267,12 +289,31 @@ impl Generator {
         let rating = RatingSubmission::parse(&body)
             .and_then(|submission| submission.into_rating(survey))
             .map_err(|error| anyhow::anyhow!("generated rating refused: {error}"))?;
-        Ok(StoredRating {
+        Ok(Some(StoredRating {
             rating,
             tenant: entrypoint.tenant.clone(),
             received_at_ms: received,
-        })
+        }))
     }
+}
+
+/// `total` split in proportion to `weights`, each share rounded so that they add up to
+/// `total` exactly.
+fn shares(total: u64, weights: &[u32]) -> Vec<u64> {
+    let sum: u128 = weights.iter().map(|w| u128::from(*w)).sum::<u128>().max(1);
+    let mut cumulative = 0u128;
+    let mut given = 0u64;
+    weights
+        .iter()
+        .map(|weight| {
+            cumulative += u128::from(*weight);
+            // At most `total`, since `cumulative` is at most `sum`.
+            let upto = u64::try_from(u128::from(total) * cumulative / sum).unwrap_or(total);
+            let share = upto - given;
+            given = upto;
+            share
+        })
+        .collect()
 }
 
 /// The demo ente and its website entrypoint, created if missing.
@@ -353,6 +394,7 @@ pub async fn run(args: DemoDataArgs) -> anyhow::Result<()> {
         tz,
         chrono::Utc::now().timestamp_millis(),
         args.days,
+        args.ratings,
     );
     let progress = ProgressBar::new(args.ratings).with_style(
         ProgressStyle::with_template(
@@ -365,20 +407,23 @@ pub async fn run(args: DemoDataArgs) -> anyhow::Result<()> {
     let survey = entrypoint.survey(satisfy_core::Lang::It);
     let started = std::time::Instant::now();
     let mut written = 0u64;
-    while written < args.ratings {
-        let size = BATCH.min(args.ratings - written);
-        let mut batch = (0..size)
-            .map(|_| generator.rating(&entrypoint, &survey, &site))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        // In time order, as intake delivers them: consecutive ratings then touch the same
-        // rollup rows (slots, days), which stay in the page cache.
-        batch.sort_by_key(|rating| rating.received_at_ms);
-        store
-            .write_batch(&batch)
-            .await
-            .context("writing demo ratings")?;
-        written += size;
-        progress.set_position(written);
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let next = generator.rating(&entrypoint, &survey, &site)?;
+        let done = next.is_none();
+        batch.extend(next);
+        if batch.len() == BATCH || (done && !batch.is_empty()) {
+            store
+                .write_batch(&batch)
+                .await
+                .context("writing demo ratings")?;
+            written += batch.len() as u64;
+            progress.set_position(written);
+            batch.clear();
+        }
+        if done {
+            break;
+        }
     }
     progress.finish();
     let seconds = started.elapsed().as_secs_f64();
@@ -407,13 +452,22 @@ mod tests {
         let now = 1_795_000_000_000;
         let survey = entrypoint.survey(satisfy_core::Lang::It);
         let generate = || {
-            let mut generator = Generator::new(7, chrono_tz::Europe::Rome, now, 365);
-            (0..5_000)
-                .map(|_| generator.rating(&entrypoint, &survey, SITE).unwrap())
+            let mut generator = Generator::new(7, chrono_tz::Europe::Rome, now, 365, 5_000);
+            std::iter::from_fn(|| generator.rating(&entrypoint, &survey, SITE).unwrap())
                 .collect::<Vec<_>>()
         };
         let ratings = generate();
+        assert_eq!(ratings.len(), 5_000);
         assert_eq!(ratings, generate(), "same seed, same ratings");
+        // Oldest first, with ids in the same order: each write appends to the indexes.
+        assert!(
+            ratings
+                .windows(2)
+                .all(|pair| pair[0].received_at_ms < pair[1].received_at_ms
+                    && pair[0].rating.id < pair[1].rating.id
+                    || pair[0].received_at_ms == pair[1].received_at_ms)
+        );
+        assert!(ratings.iter().all(|r| r.rating.id.get_version_num() == 7));
         assert!(ratings.iter().all(|r| r.received_at_ms <= now));
         assert!(
             ratings
@@ -445,5 +499,14 @@ mod tests {
             .filter(|r| !r.rating.answers.is_empty())
             .count();
         assert!((3_000..4_000).contains(&answered), "{answered}");
+    }
+
+    #[test]
+    fn shares_add_up_to_the_total_in_proportion() {
+        assert_eq!(shares(10, &[1, 1, 2]), vec![2, 3, 5]);
+        assert_eq!(shares(0, &[3, 4]), vec![0, 0]);
+        let days = shares(1_000_000, &WEEKDAYS);
+        assert_eq!(days.iter().sum::<u64>(), 1_000_000);
+        assert_eq!(days[0], 1_000_000 * 120 / 635);
     }
 }
