@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use axum::Router;
-use satisfy_aggregator::{GroupWriter, SqliteStore, WriterConfig};
+use satisfy_aggregator::{Applier, GroupWriter, IntakeLog, SqliteStore, WriterConfig};
 use satisfy_console::store::SqliteConfigStore;
 use satisfy_console::{ConsoleState, SharedConfigStore};
 use satisfy_core::Origin;
@@ -28,6 +28,7 @@ pub struct Application {
     router: Router,
     limits: HttpLimits,
     writer_task: JoinHandle<()>,
+    applier: Applier,
     /// The address actually bound (useful with port 0).
     pub address: SocketAddr,
     /// Base URL of the server.
@@ -41,8 +42,14 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
-        let ratings = SqliteStore::open(&settings.data_dir.join("ratings.db"))
+        let store = SqliteStore::open(&settings.data_dir.join("ratings.db"))
             .context("opening the ratings database")?;
+        // Ratings are acknowledged once in the intake log; the applier stores them, first
+        // those a previous run acknowledged and did not store.
+        let (intake_log, applier) =
+            IntakeLog::open(&settings.data_dir.join("intake.db"), store.clone())
+                .context("opening the intake log")?;
+        let ratings = store.behind_log(applier.progress());
         let config_store: SharedConfigStore = Arc::new(
             SqliteConfigStore::open(&settings.data_dir.join("console.db"))
                 .context("opening the console database")?,
@@ -89,8 +96,11 @@ impl Application {
         directory.replace_all(config_store.intake_entrypoints().await?);
         spawn_directory_refresh(Arc::clone(&config_store), directory.clone());
 
-        let (writer, writer_task) =
-            GroupWriter::spawn(Arc::new(ratings.clone()), WriterConfig::default());
+        let (writer, writer_task) = GroupWriter::spawn(
+            Arc::new(intake_log),
+            Arc::new(ratings.clone()),
+            WriterConfig::default(),
+        );
         let ingest = satisfy_ingest::router(IngestState {
             directory: Arc::new(directory),
             sink: Arc::new(StoreSink::new(writer)),
@@ -128,6 +138,7 @@ impl Application {
             router,
             limits: settings.http,
             writer_task,
+            applier,
             address,
             public_url,
             generated_admin_password,
@@ -145,6 +156,9 @@ impl Application {
             .context("serving HTTP")?;
         // The router, and with it every writer handle, is gone: the writer drains and stops.
         self.writer_task.await.context("flushing pending ratings")?;
+        // Every acknowledged rating is in the log; what the applier has not stored yet
+        // is stored at the next start.
+        self.applier.stop().await;
         tracing::info!("shut down cleanly");
         Ok(())
     }

@@ -28,6 +28,7 @@ impl Sink for StoreSink {
             Ok(WriteOutcome::Inserted) => Ok(Delivery::Inserted),
             Ok(WriteOutcome::Updated) => Ok(Delivery::Updated),
             Ok(WriteOutcome::Conflict) => Ok(Delivery::Conflict),
+            Ok(WriteOutcome::Logged) => Ok(Delivery::Logged),
             Err(WriteError::Overloaded) => Err(SinkError::Overloaded),
             Err(WriteError::Unavailable) => Err(SinkError::Unavailable),
         }

@@ -99,20 +99,28 @@ async fn api(app: &Running, method: reqwest::Method, path: &str, body: Option<Va
 }
 
 async fn post_rating(base: &str, entrypoint: &str, id: &str, stars: u8) -> u16 {
+    try_post_rating(base, entrypoint, id, stars).await.unwrap()
+}
+
+/// The status a rating was answered with, or the error of a request that got none.
+async fn try_post_rating(
+    base: &str,
+    entrypoint: &str,
+    id: &str,
+    stars: u8,
+) -> reqwest::Result<u16> {
     let body = json!({
         "id": id, "entrypoint": entrypoint, "page": format!("{base}/demo"),
         "rating": stars, "answers": [], "lang": "it"
     });
-    client()
+    let response = client()
         .post(format!("{base}/v1/ratings"))
         .header("content-type", "text/plain")
         .header("origin", base)
         .body(body.to_string())
         .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+        .await?;
+    Ok(response.status().as_u16())
 }
 
 async fn total(app: &Running, entrypoint: &str) -> u64 {
@@ -1003,4 +1011,138 @@ async fn slow_idle_and_surplus_connections_are_closed_and_others_still_served() 
     assert_eq!(health.status(), 200);
     drop(silent);
     app.shutdown().await;
+}
+
+/// `satisfy serve` as a child process on a free port of `data_dir`, answering /healthz.
+async fn serve_process(data_dir: &Path) -> (tokio::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_satisfy"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args([
+            "--rate-limit-burst",
+            "1000000",
+            "--rate-limit-per-second",
+            "1000000",
+        ])
+        .env("SATISFY_ADMIN_PASSWORD", PASSWORD)
+        .env("SATISFY_DEMO_DATA", "false")
+        .env("SATISFY_TENANT", "bugliano")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if client()
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return (child, base);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("satisfy serve did not start");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_under_load_the_server_loses_no_acknowledged_rating() {
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, base) = serve_process(dir.path()).await;
+    let token = admin(
+        dir.path(),
+        &[
+            "tokens", "create", "--tenant", "bugliano", "--name", "t", "--scopes", "read",
+        ],
+    )
+    .trim_end()
+    .to_owned();
+    let entrypoints: Value = client()
+        .get(format!("{base}/api/v1/entrypoints"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entrypoint = entrypoints["entrypoints"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Clients rate and update until the server dies under them; each keeps the ids it
+    // was answered 202 for.
+    let acknowledged = Arc::new(Mutex::new(HashSet::new()));
+    let mut clients = Vec::new();
+    for n in 0..16u8 {
+        let (base, entrypoint, acknowledged) =
+            (base.clone(), entrypoint.clone(), Arc::clone(&acknowledged));
+        clients.push(tokio::spawn(async move {
+            loop {
+                let id = uuid::Uuid::new_v4().to_string();
+                let first = try_post_rating(&base, &entrypoint, &id, n % 5 + 1).await;
+                if first.ok() != Some(202) {
+                    break;
+                }
+                acknowledged.lock().unwrap().insert(id.clone());
+                let update = try_post_rating(&base, &entrypoint, &id, 5).await;
+                if update.ok() != Some(202) {
+                    break;
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2_000)).await;
+    server.start_kill().unwrap();
+    server.wait().await.unwrap();
+    for client in clients {
+        client.await.unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() > 100,
+        "{} acknowledged",
+        acknowledged.len()
+    );
+
+    let (restarted, base) = serve_process(dir.path()).await;
+    let today = chrono::Utc::now().date_naive();
+    let (from, to) = (today - chrono::Days::new(1), today + chrono::Days::new(1));
+    let export = client()
+        .get(format!(
+            "{base}/api/v1/entrypoints/{entrypoint}/ratings?format=ndjson&from={from}&to={to}"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let stored: HashSet<String> = export
+        .lines()
+        .map(|line| {
+            let rating: Value = serde_json::from_str(line).unwrap();
+            rating["id"].as_str().expect(line).to_owned()
+        })
+        .collect();
+    let lost: Vec<&String> = acknowledged.difference(&stored).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged ratings lost",
+        lost.len(),
+        acknowledged.len()
+    );
+    drop(restarted);
 }

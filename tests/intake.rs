@@ -44,8 +44,11 @@ fn entrypoint(id: &str, status: EntrypointStatus) -> Entrypoint {
 async fn spawn(config: IngestConfig) -> App {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("ratings.db")).unwrap();
-    let (writer, writer_task) =
-        GroupWriter::spawn(Arc::new(store.clone()), WriterConfig::default());
+    let (writer, writer_task) = GroupWriter::spawn(
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        WriterConfig::default(),
+    );
     let directory = EntrypointSnapshot::default();
     directory.replace_all(vec![
         entrypoint(EP, EntrypointStatus::Active),

@@ -23,8 +23,7 @@ use tracing::Instrument;
 
 use crate::metrics::{AggregatorMetrics, RatingOutcome};
 use crate::model::{StoredEvent, StoredRating};
-use crate::store::WriteOutcome;
-use crate::writer::RecordStore;
+use crate::store::{RecordStore, WriteOutcome};
 use satisfy_core::TenantId;
 use satisfy_core::event::ServiceEvent;
 use satisfy_core::kafka_access::KafkaAccess;
@@ -252,10 +251,12 @@ async fn write_until_stored(
             let started = Instant::now();
             match store.write_batch(batch).await {
                 Ok(outcomes) => {
-                    let outcomes = outcomes.iter().map(|outcome| match outcome {
-                        WriteOutcome::Inserted => RatingOutcome::inserted,
-                        WriteOutcome::Updated => RatingOutcome::updated,
-                        WriteOutcome::Conflict => RatingOutcome::conflict,
+                    let outcomes = outcomes.iter().filter_map(|outcome| match outcome {
+                        WriteOutcome::Inserted => Some(RatingOutcome::inserted),
+                        WriteOutcome::Updated => Some(RatingOutcome::updated),
+                        WriteOutcome::Conflict => Some(RatingOutcome::conflict),
+                        // Only embedded mode puts a log in front of its store.
+                        WriteOutcome::Logged => None,
                     });
                     metrics.batch_written(batch.len(), outcomes, started.elapsed());
                     return;

@@ -7,6 +7,7 @@
 
 pub mod buckets;
 pub mod clickhouse;
+pub mod intake_log;
 pub mod kafka;
 pub mod kpi;
 pub mod metrics;
@@ -17,12 +18,14 @@ pub mod writer;
 
 pub use crate::clickhouse::{ClickHouseAccess, ClickHouseStore};
 pub use buckets::Granularity;
+pub use intake_log::{Applier, IntakeLog, LogProgress};
 pub use model::{
     AnswerBucket, AnswerCount, Bucket, Filter, PageChange, PageCount, PageEvidence, PageRanking,
     PageStats, RatingCursor, RatingQuery, RatingRow, StoredEvent, StoredRating, Tally,
 };
 pub use sqlite::SqliteStore;
 pub use store::{
-    AnalyticsQuery, Erasure, EventStore, Expired, RatingStore, StoreError, WriteOutcome,
+    AnalyticsQuery, Erasure, EventStore, Expired, RatingStore, RecordStore, StoreError,
+    WriteOutcome,
 };
-pub use writer::{GroupWriter, RecordStore, WriteError, WriterConfig};
+pub use writer::{GroupWriter, WriteError, WriterConfig};

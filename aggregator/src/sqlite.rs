@@ -4,8 +4,10 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::buckets::{DAY_MS, DaySplit, Granularity, SLOT_MS, bucketize, bucketize_answers};
+use crate::intake_log::LogProgress;
 use crate::kpi::{Application, ApplicationStep, KpiInput, KpiScope};
 use crate::model::like_pattern;
 use crate::model::{
@@ -240,6 +242,15 @@ const MIGRATIONS: &[&str] = &[
                  FROM ratings WHERE id = OLD.rating_id AND stars <= 3);
     END;
 "#,
+    r#"
+    -- Embedded mode's intake log (intake_log.rs): the last log entry applied here,
+    -- written in the same transaction as the ratings it applied.
+    CREATE TABLE intake_position (
+        id       INTEGER PRIMARY KEY CHECK (id = 1),
+        applied  INTEGER NOT NULL
+    );
+    INSERT INTO intake_position (id, applied) VALUES (1, 0);
+"#,
 ];
 
 /// Applies pending migrations of `migrations` to `conn`; shared with the console's store.
@@ -291,7 +302,13 @@ const CACHE_KIB: u32 = 64 * 1024;
 pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
     reader: Arc<Mutex<Connection>>,
+    /// With an intake log in front: what reads and erasures wait for.
+    log: Option<LogProgress>,
 }
+
+/// Longest a read or an erasure waits for the intake log's applier to store what was
+/// acknowledged before it; past that it goes on with what is stored.
+const LOG_WAIT: Duration = Duration::from_secs(1);
 
 fn store_error(context: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     move |error| StoreError(format!("{context}: {error}"))
@@ -314,7 +331,62 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: Arc::new(Mutex::new(writer)),
             reader: Arc::new(Mutex::new(reader)),
+            log: None,
         })
+    }
+
+    /// This store behind an intake log: its reads and erasures first wait (up to a
+    /// second) for the ratings acknowledged before them to be applied.
+    pub fn behind_log(self, progress: LogProgress) -> SqliteStore {
+        SqliteStore {
+            log: Some(progress),
+            ..self
+        }
+    }
+
+    async fn wait_for_log(&self) {
+        if let Some(progress) = &self.log
+            && !progress.caught_up(LOG_WAIT).await
+        {
+            tracing::warn!(
+                backlog = progress.backlog(),
+                "reading before the intake log is applied"
+            );
+        }
+    }
+
+    /// The last intake log entry applied to this store (0 for none).
+    pub fn applied_position(&self) -> Result<i64, StoreError> {
+        let conn = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError("ratings writer lock poisoned".into()))?;
+        conn.query_row("SELECT applied FROM intake_position", [], |row| row.get(0))
+            .map_err(store_error("reading the intake log position"))
+    }
+
+    /// Writes ratings read from the intake log, through entry `through`, in one
+    /// transaction that also records `through` as applied. Blocking: the applier calls it
+    /// from its own thread.
+    pub fn apply_logged(
+        &self,
+        batch: &[StoredRating],
+        through: i64,
+    ) -> Result<Vec<WriteOutcome>, StoreError> {
+        let mut conn = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError("ratings writer lock poisoned".into()))?;
+        let tx = conn.transaction().map_err(store_error("begin"))?;
+        let outcomes = batch
+            .iter()
+            .map(|stored| write_one(&tx, stored))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(store_error("applying the intake log"))?;
+        tx.execute("UPDATE intake_position SET applied = ?1", [through])
+            .map_err(store_error("recording the intake log position"))?;
+        tx.commit().map_err(store_error("commit"))?;
+        Ok(outcomes)
     }
 
     async fn read<T: Send + 'static>(
@@ -322,6 +394,7 @@ impl SqliteStore {
         context: &'static str,
         query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
+        self.wait_for_log().await;
         let reader = Arc::clone(&self.reader);
         tokio::task::spawn_blocking(move || {
             let conn = reader
@@ -431,6 +504,8 @@ impl SqliteStore {
         context: &'static str,
         erase: impl Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<usize> + Send + 'static,
     ) -> Result<u64, StoreError> {
+        // A rating still in the intake log would otherwise come back once applied.
+        self.wait_for_log().await;
         let writer = Arc::clone(&self.writer);
         tokio::task::spawn_blocking(move || {
             let mut total = 0u64;

@@ -26,6 +26,9 @@ pub enum WriteOutcome {
     Updated,
     /// The id already belongs to a rating of another entrypoint; nothing was written.
     Conflict,
+    /// Durable in embedded mode's intake log: the store applies it shortly, and only
+    /// then is it known to be new, an update or a conflict.
+    Logged,
 }
 
 /// The write side: applies batches durably.
@@ -35,6 +38,11 @@ pub trait RatingStore: Send + Sync {
     /// When this returns `Ok`, every rating of the batch is durable.
     async fn write_batch(&self, batch: &[StoredRating]) -> Result<Vec<WriteOutcome>, StoreError>;
 }
+
+/// A store taking both ratings and platform events: what the aggregator writes to.
+pub trait RecordStore: RatingStore + EventStore {}
+
+impl<T: RatingStore + EventStore> RecordStore for T {}
 
 /// Platform events: each (tenant, `source`, `id`) is one event, kept as first received;
 /// a redelivery, whatever it carries, changes nothing.

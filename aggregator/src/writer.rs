@@ -55,11 +55,6 @@ enum Job {
     },
 }
 
-/// A store the writer can hand both ratings and platform events to.
-pub trait RecordStore: RatingStore + EventStore {}
-
-impl<T: RatingStore + EventStore> RecordStore for T {}
-
 /// Handle to the group-commit writer of ratings and platform events; cheap to clone.
 #[derive(Clone)]
 pub struct GroupWriter {
@@ -67,14 +62,17 @@ pub struct GroupWriter {
 }
 
 impl GroupWriter {
-    /// Starts the writer task. It runs until every `GroupWriter` clone is dropped, then
-    /// writes what is still queued and ends: await the handle to flush on shutdown.
+    /// Starts the writer task, writing ratings to `ratings` and platform events to
+    /// `events` (one store, or embedded mode's intake log and its store). It runs until
+    /// every `GroupWriter` clone is dropped, then writes what is still queued and ends:
+    /// await the handle to flush on shutdown.
     pub fn spawn(
-        store: Arc<dyn RecordStore>,
+        ratings: Arc<dyn RatingStore>,
+        events: Arc<dyn EventStore>,
         config: WriterConfig,
     ) -> (GroupWriter, JoinHandle<()>) {
         let (jobs, receiver) = mpsc::channel(config.queue_capacity.max(1));
-        let task = tokio::spawn(run(store, receiver, config.max_batch.max(1)));
+        let task = tokio::spawn(run(ratings, events, receiver, config.max_batch.max(1)));
         (GroupWriter { jobs }, task)
     }
 
@@ -107,7 +105,12 @@ impl GroupWriter {
 
 /// Takes whatever queued (up to `max_batch` jobs) and writes its ratings in one
 /// transaction and its events in another, answering each caller after its commit.
-async fn run(store: Arc<dyn RecordStore>, mut receiver: mpsc::Receiver<Job>, max_batch: usize) {
+async fn run(
+    ratings_store: Arc<dyn RatingStore>,
+    events_store: Arc<dyn EventStore>,
+    mut receiver: mpsc::Receiver<Job>,
+    max_batch: usize,
+) {
     let mut jobs = Vec::with_capacity(max_batch);
     while receiver.recv_many(&mut jobs, max_batch).await > 0 {
         let mut ratings = Vec::new();
@@ -130,11 +133,11 @@ async fn run(store: Arc<dyn RecordStore>, mut receiver: mpsc::Receiver<Job>, max
             }
         }
         if !ratings.is_empty() {
-            write_ratings(store.as_ref(), &ratings, rating_waiters).await;
+            write_ratings(ratings_store.as_ref(), &ratings, rating_waiters).await;
         }
         if !event_waiters.is_empty() {
             let span = tracing::info_span!("write_events", size = events.len());
-            let result = store.write_events(&events).instrument(span).await;
+            let result = events_store.write_events(&events).instrument(span).await;
             if let Err(error) = &result {
                 tracing::error!(%error, size = events.len(), "event batch write failed");
             }
@@ -153,7 +156,7 @@ async fn run(store: Arc<dyn RecordStore>, mut receiver: mpsc::Receiver<Job>, max
 }
 
 async fn write_ratings(
-    store: &dyn RecordStore,
+    store: &dyn RatingStore,
     batch: &[StoredRating],
     waiters: Vec<oneshot::Sender<Result<WriteOutcome, WriteError>>>,
 ) {

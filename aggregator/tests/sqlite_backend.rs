@@ -2,7 +2,9 @@
 
 mod conformance;
 
-use satisfy_aggregator::{AnalyticsQuery, GroupWriter, SqliteStore, WriteOutcome, WriterConfig};
+use satisfy_aggregator::{
+    AnalyticsQuery, GroupWriter, IntakeLog, RatingStore, SqliteStore, WriteOutcome, WriterConfig,
+};
 use std::sync::Arc;
 
 fn open() -> (tempfile::TempDir, SqliteStore) {
@@ -36,7 +38,7 @@ async fn data_survives_reopening_and_migrations_are_idempotent() {
 async fn concurrent_writes_share_transactions_and_each_is_stored_once() {
     let (_dir, store) = open();
     let store = Arc::new(store);
-    let (writer, task) = GroupWriter::spawn(store.clone(), WriterConfig::default());
+    let (writer, task) = GroupWriter::spawn(store.clone(), store.clone(), WriterConfig::default());
     let mut handles = Vec::new();
     for n in 0..1000u32 {
         let writer = writer.clone();
@@ -65,6 +67,44 @@ async fn concurrent_writes_share_transactions_and_each_is_stored_once() {
         None,
     );
     assert_eq!(store.summary(&f).await.unwrap().count, 1000);
+}
+
+/// Embedded mode's intake log in front of the store: versions are acknowledged as
+/// logged; applied in order, they give the scenario's exact numbers, also when a run
+/// stopped before applying what it acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_intake_log_the_spring_scenario_is_exact_across_a_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log_path, store) = (
+        dir.path().join("intake.db"),
+        SqliteStore::open(&dir.path().join("ratings.db")).unwrap(),
+    );
+    let [first, later] = conformance::spring_batches();
+
+    // A run that acknowledges the first delivery and stops before storing it.
+    let (log, applier) = IntakeLog::open(&log_path, store.clone()).unwrap();
+    applier.stop().await;
+    let outcomes = log.write_batch(&first).await.unwrap();
+    assert!(outcomes.iter().all(|o| *o == WriteOutcome::Logged));
+    assert_eq!(store.applied_position().unwrap(), 0);
+    drop(log);
+
+    // The next run stores it first, then the later delivery in order.
+    let (log, applier) = IntakeLog::open(&log_path, store.clone()).unwrap();
+    let outcomes = log.write_batch(&later).await.unwrap();
+    assert_eq!(outcomes, vec![WriteOutcome::Logged; 3]);
+    // Reads wait for what was acknowledged before them.
+    let reading = store.clone().behind_log(applier.progress());
+    conformance::check_spring(&reading).await;
+    assert_eq!(applier.progress().backlog(), 0);
+    let entries = (first.len() + later.len()) as i64;
+    assert_eq!(store.applied_position().unwrap(), entries);
+    applier.stop().await;
+
+    // Reopened with nothing left to apply, nothing is applied twice.
+    let (_log, applier) = IntakeLog::open(&log_path, store.clone()).unwrap();
+    conformance::check_spring(&store.clone().behind_log(applier.progress())).await;
+    applier.stop().await;
 }
 
 #[tokio::test]

@@ -63,7 +63,16 @@ profiler=$!
 read -r emb_rps emb_p50 emb_p99 emb_non2xx emb_requests < <(load http://127.0.0.1:18191 "$ep")
 wait "$profiler" || true
 emb_peak_rss=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$embedded_pid/status")
-emb_stored=$(curl -sf -H "$auth" "http://127.0.0.1:18191/api/v1/entrypoints/$ep/stats?granularity=day" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["count"])')
+# The intake log is applied in the background, at a lower priority while the load lasts:
+# how long the store takes to hold every acknowledged rating once the load stops.
+load_ended=$(date +%s.%N)
+emb_acknowledged=$((emb_requests - emb_non2xx))
+while :; do
+  emb_stored=$(curl -sf -H "$auth" "http://127.0.0.1:18191/api/v1/entrypoints/$ep/stats?granularity=day" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["count"])')
+  [ "$emb_stored" -ge "$emb_acknowledged" ] && break
+  sleep 0.2
+done
+emb_applied_s=$(python3 -c "print(round($(date +%s.%N) - $load_ended, 1))")
 perf report -i "$work/intake.perf" --stdio --no-children --percent-limit 1.5 --sort dso,symbol 2>/dev/null \
   | sed -E "s/[[:space:]]+$//; s/ {3,}/  /g" | grep -v "^$" | head -120 >docs/profiles/intake-embedded.txt || true
 
@@ -143,7 +152,7 @@ release build, \`wrk -t2 -c$connections -d${seconds}s\` on loopback sharing the 
 | POST /v1/ratings | ratings/s | share of bare | p50 | p99 |
 |---|---|---|---|---|
 | bare axum handler answering 202 | $bare_rps | 1.00 | $bare_p50 | $bare_p99 |
-| embedded: SQLite, group commit, fsync per commit | $emb_rps | $(ratio "$emb_rps" "$bare_rps") | $emb_p50 | $emb_p99 |
+| embedded: intake log (SQLite, group commit, fsync), applied in the background | $emb_rps | $(ratio "$emb_rps" "$bare_rps") | $emb_p50 | $emb_p99 |
 | distributed: Kafka sink (noida-db), idempotent, acks=all | $kafka_rps | $(ratio "$kafka_rps" "$bare_rps") | $kafka_p50 | $kafka_p99 |
 
 Embedded memory and start (goal 7): resident memory peaked at ${emb_peak_rss} MB under the $connections-connection load;
@@ -153,7 +162,9 @@ under this load in [profiles/intake-embedded.txt](profiles/intake-embedded.txt),
 [profiles/aggregator-drain.txt](profiles/aggregator-drain.txt).
 
 wrk counts only the responses it received before stopping, so the store holds up to one in-flight
-request per connection more (and, distributed, the 20 lag samples): embedded $((emb_requests - emb_non2xx)) acknowledged, $emb_stored counted;
+request per connection more (and, distributed, the 20 lag samples): embedded $emb_acknowledged acknowledged, $emb_stored counted
+(the store held them all ${emb_applied_s} s after the load ended: the intake log's applier works at a quarter of a core while ratings
+arrive, then at full speed);
 distributed $kafka_accepted acknowledged, $(count) counted after the aggregator drained the topic.
 
 | aggregator (Kafka → ClickHouse 26.9 via chDB) | figure |
@@ -165,6 +176,11 @@ Dashboard query at scale (\`aggregator/examples/weekly_chart_at_scale.rs\`, the 
 of 20 entrypoints over a year generated inside ClickHouse):
 
 $scale
+
+What bounds it. Intake shares the 2 cores with wrk: the handler alone (validation, JSON, rate limit, no
+storage at all) measured 0.56 of the bare handler on 2026-11-24, so storage can only take the rest. Embedded, the
+group-commit append to the intake log and its fsync are what remains on the request path; the store's own cost (random
+ids' index, listings' indexes, rollups) moved to the applier. Distributed, librdkafka and the broker share the cores.
 "
 python3 tests/bench/write_section.py "$section"
 echo "$section"

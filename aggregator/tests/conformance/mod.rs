@@ -70,8 +70,10 @@ const R4: &str = "0a6e8c38-0c4f-4d8e-9a6e-1f1f0f4a0004";
 const R7: &str = "0a6e8c38-0c4f-4d8e-9a6e-1f1f0f4a0007";
 
 /// Writes the March 2026 data set (spring DST change on Sunday 29 March in Rome).
-pub async fn load_spring(store: &dyn RatingStore) {
-    let first = [
+/// The spring scenario's two deliveries: first versions, then an update, a redelivery
+/// and an id reused by another entrypoint.
+pub fn spring_batches() -> [Vec<StoredRating>; 2] {
+    let first = vec![
         rating(
             R1,
             EP_A,
@@ -105,15 +107,9 @@ pub async fn load_spring(store: &dyn RatingStore) {
         rating(R4, EP_B, "/c", 4, &[], None, "2026-03-29T00:30:00Z"),
         rating(R7, EP_A, "/b", 4, &[], None, "2026-03-08T12:00:00Z"),
     ];
-    let outcomes = store.write_batch(&first).await.unwrap();
-    assert!(
-        outcomes.iter().all(|o| *o == WriteOutcome::Inserted),
-        "{outcomes:?}"
-    );
-
     // The widget's update of R2 with follow-up answer and comment, a redelivery of R1, and
     // R1's id reused by another entrypoint: none may add a rating.
-    let later = [
+    let later = vec![
         rating(
             R2,
             EP_A,
@@ -134,6 +130,16 @@ pub async fn load_spring(store: &dyn RatingStore) {
         ),
         rating(R1, EP_B, "/x", 1, &[], None, "2026-03-24T10:00:00Z"),
     ];
+    [first, later]
+}
+
+pub async fn load_spring(store: &dyn RatingStore) {
+    let [first, later] = spring_batches();
+    let outcomes = store.write_batch(&first).await.unwrap();
+    assert!(
+        outcomes.iter().all(|o| *o == WriteOutcome::Inserted),
+        "{outcomes:?}"
+    );
     let outcomes = store.write_batch(&later).await.unwrap();
     assert_eq!(
         outcomes,

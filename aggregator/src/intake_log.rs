@@ -1,0 +1,356 @@
+//! Embedded mode's durable intake log: a rating is acknowledged once it is appended to
+//! the log and fsync'd, and applied to the ratings store in the background.
+//!
+//! Writing a rating into the ratings store costs far more than acknowledging it: an
+//! update of the random id's index, the listings' indexes and the rollups. The log is
+//! a SQLite table appended in id order (`entries`), in its own database file so that
+//! appends never wait on the store's writer; the group-commit writer appends whatever
+//! queued in one transaction, fsync'd before any caller is answered.
+//!
+//! The [`Applier`] then moves entries into the store in large transactions, each of
+//! which also records the last entry it applied (`intake_position` in the store), so an
+//! entry is applied exactly once even if the process dies between the two databases'
+//! commits: on restart, the applier continues after the recorded position. Applied
+//! entries are then deleted from the log. The applier runs on its own thread at a lower
+//! scheduling priority: under a burst, answering citizens comes first and the store
+//! catches up after.
+//!
+//! Readers of the store wait (briefly) for the applier to reach what was durable when
+//! they started, so a rating acknowledged a moment ago shows in the next dashboard; see
+//! [`LogProgress::caught_up`].
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, params};
+use tokio::sync::watch;
+
+use crate::model::StoredRating;
+use crate::sqlite::{SqliteStore, migrate, open_connection};
+use crate::store::{RatingStore, StoreError, WriteOutcome};
+
+/// Schema of the log database.
+const MIGRATIONS: &[&str] = &[r#"
+    -- AUTOINCREMENT: sequence numbers never go back, even once every entry was deleted,
+    -- so they stay comparable with the position the store recorded.
+    CREATE TABLE entries (
+        seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+        record  BLOB NOT NULL
+    );
+"#];
+
+/// Entries the applier moves in one store transaction.
+const APPLY_BATCH: usize = 20_000;
+
+/// Entries durable but not yet applied beyond which new ratings are refused (the caller
+/// answers 503 with Retry-After): the disk holds a bounded backlog.
+const MAX_BACKLOG: i64 = 1_000_000;
+
+/// Nice value of the applier's thread: intake threads run at 0.
+const APPLIER_NICENESS: i32 = 10;
+
+/// While ratings keep arriving, the applier pauses this many times as long as it
+/// worked after each batch: it then uses at most a quarter of a core.
+const BUSY_PAUSE_FACTOR: u32 = 3;
+
+/// The log's appending side, handed to the group-commit writer as its rating store.
+#[derive(Clone)]
+pub struct IntakeLog {
+    conn: Arc<Mutex<Connection>>,
+    durable: Arc<watch::Sender<i64>>,
+    applied: watch::Receiver<i64>,
+}
+
+/// How far the log was made durable and how far the store applied it.
+#[derive(Clone)]
+pub struct LogProgress {
+    durable: watch::Receiver<i64>,
+    applied: watch::Receiver<i64>,
+}
+
+impl LogProgress {
+    /// Waits until the store holds every entry that was durable when called, for at most
+    /// `within`; returns whether it does. Entries arriving meanwhile are not waited for,
+    /// so a reader waits at most for the backlog it found.
+    pub async fn caught_up(&self, within: Duration) -> bool {
+        let target = *self.durable.borrow();
+        let mut applied = self.applied.clone();
+        tokio::time::timeout(within, applied.wait_for(|position| *position >= target))
+            .await
+            .is_ok_and(|waited| waited.is_ok())
+    }
+
+    /// Entries durable in the log and not yet applied to the store.
+    pub fn backlog(&self) -> i64 {
+        (*self.durable.borrow() - *self.applied.borrow()).max(0)
+    }
+}
+
+fn log_error(context: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |error| StoreError(format!("intake log, {context}: {error}"))
+}
+
+impl IntakeLog {
+    /// Opens (creating if needed) the log at `path` and starts the applier that moves its
+    /// entries into `store`, beginning with those a previous run left unapplied.
+    pub fn open(path: &Path, store: SqliteStore) -> Result<(IntakeLog, Applier), StoreError> {
+        let mut conn = open_connection(path).map_err(log_error("opening"))?;
+        migrate(&mut conn, MIGRATIONS).map_err(log_error("migrating"))?;
+        let last: i64 = conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM entries", [], |row| {
+                row.get(0)
+            })
+            .map_err(log_error("reading the last entry"))?;
+        let applied_at_start = store.applied_position()?;
+        // Left by a run that stopped between the store's commit and the deletion.
+        conn.execute("DELETE FROM entries WHERE seq <= ?1", [applied_at_start])
+            .map_err(log_error("deleting applied entries"))?;
+        // An empty log after an applied position: entries up to it were deleted.
+        let durable_at_start = last.max(applied_at_start);
+        let reader = open_connection(path).map_err(log_error("opening the reader"))?;
+        let (durable, durable_rx) = watch::channel(durable_at_start);
+        let (applied, applied_rx) = watch::channel(applied_at_start);
+        let log = IntakeLog {
+            conn: Arc::new(Mutex::new(conn)),
+            durable: Arc::new(durable),
+            applied: applied_rx.clone(),
+        };
+        let progress = LogProgress {
+            durable: durable_rx.clone(),
+            applied: applied_rx,
+        };
+        let applier = Applier::spawn(
+            Applying {
+                reader,
+                log: Arc::clone(&log.conn),
+                store,
+                durable: durable_rx,
+                applied,
+                stopped: watch::channel(false).1,
+                runtime: tokio::runtime::Handle::current(),
+            },
+            progress,
+        )?;
+        Ok((log, applier))
+    }
+
+    fn append(&self, batch: &[StoredRating]) -> Result<i64, StoreError> {
+        let backlog = *self.durable.borrow() - *self.applied.borrow();
+        if backlog >= MAX_BACKLOG {
+            return Err(StoreError(format!(
+                "intake log: {backlog} entries wait to be applied"
+            )));
+        }
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| StoreError("intake log lock poisoned".into()))?;
+        let tx = conn.transaction().map_err(log_error("begin"))?;
+        {
+            let mut insert = tx
+                .prepare_cached("INSERT INTO entries (record) VALUES (?1)")
+                .map_err(log_error("preparing the append"))?;
+            for stored in batch {
+                insert
+                    .execute([stored.to_log_record()])
+                    .map_err(log_error("appending"))?;
+            }
+        }
+        let last = tx.last_insert_rowid();
+        tx.commit().map_err(log_error("commit"))?;
+        Ok(last)
+    }
+}
+
+#[async_trait]
+impl RatingStore for IntakeLog {
+    /// Appends the batch in one fsync'd transaction: every rating is then durable, and
+    /// its outcome (new, update, conflict) is decided when the store applies it.
+    async fn write_batch(&self, batch: &[StoredRating]) -> Result<Vec<WriteOutcome>, StoreError> {
+        let log = self.clone();
+        let batch = batch.to_vec();
+        let (last, size) =
+            tokio::task::spawn_blocking(move || log.append(&batch).map(|last| (last, batch.len())))
+                .await
+                .map_err(|error| StoreError(format!("intake log task: {error}")))??;
+        self.durable.send_if_modified(|durable| {
+            let moved = last > *durable;
+            *durable = (*durable).max(last);
+            moved
+        });
+        Ok(vec![WriteOutcome::Logged; size])
+    }
+}
+
+/// The background thread applying the log to the store; stop it with [`Applier::stop`].
+pub struct Applier {
+    thread: Option<JoinHandle<()>>,
+    stop: watch::Sender<bool>,
+    progress: LogProgress,
+}
+
+impl Applier {
+    fn spawn(mut applying: Applying, progress: LogProgress) -> Result<Applier, StoreError> {
+        let (stop, stopped) = watch::channel(false);
+        applying.stopped = stopped;
+        let thread = std::thread::Builder::new()
+            .name("intake-log-applier".into())
+            .spawn(move || {
+                lower_priority();
+                applying.run();
+            })
+            .map_err(|error| StoreError(format!("starting the intake log applier: {error}")))?;
+        Ok(Applier {
+            thread: Some(thread),
+            stop,
+            progress,
+        })
+    }
+
+    /// What readers wait on to see acknowledged ratings.
+    pub fn progress(&self) -> LogProgress {
+        self.progress.clone()
+    }
+
+    /// Stops after the batch being applied; what is left is applied at the next start.
+    pub async fn stop(mut self) {
+        self.stop.send_replace(true);
+        if let Some(thread) = self.thread.take() {
+            // The thread ends within one batch; joining it blocks, so off the runtime.
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+/// Lowers the calling thread's scheduling priority, so intake threads win the cores
+/// under load. Best effort: where it is not allowed, the applier runs at normal priority.
+fn lower_priority() {
+    // SAFETY: gettid has no preconditions; setpriority with PRIO_PROCESS and a thread id
+    // changes that thread's nice value on Linux and touches no memory.
+    let result = unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, APPLIER_NICENESS)
+    };
+    if result != 0 {
+        tracing::debug!("the intake log applier keeps the normal priority");
+    }
+}
+
+/// The applier thread's state.
+struct Applying {
+    reader: Connection,
+    log: Arc<Mutex<Connection>>,
+    store: SqliteStore,
+    durable: watch::Receiver<i64>,
+    applied: watch::Sender<i64>,
+    stopped: watch::Receiver<bool>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Applying {
+    fn run(&mut self) {
+        let mut failures = 0u32;
+        loop {
+            let position = *self.applied.borrow();
+            if *self.durable.borrow() <= position {
+                if self.wait_for_entries(position) {
+                    continue;
+                }
+                break;
+            }
+            if *self.stopped.borrow() {
+                break;
+            }
+            let (started, appended_before) = (Instant::now(), *self.durable.borrow());
+            match self.apply_after(position) {
+                Ok(()) => {
+                    failures = 0;
+                    // While intake keeps appending, the applier takes at most a share of
+                    // a core: citizens' answers come first, the store catches up after.
+                    if *self.durable.borrow() > appended_before {
+                        std::thread::sleep(started.elapsed() * BUSY_PAUSE_FACTOR);
+                    }
+                }
+                Err(error) => {
+                    failures += 1;
+                    tracing::error!(%error, failures, "applying the intake log failed; retrying");
+                    std::thread::sleep(Duration::from_millis(100 * u64::from(failures.min(50))));
+                }
+            }
+        }
+        tracing::info!(
+            position = *self.applied.borrow(),
+            "intake log applier stopped"
+        );
+    }
+
+    /// Sleeps until entries after `position` are durable (true) or the applier is
+    /// stopped or dropped (false).
+    fn wait_for_entries(&mut self, position: i64) -> bool {
+        let (mut durable, mut stopped) = (self.durable.clone(), self.stopped.clone());
+        self.runtime.block_on(async move {
+            tokio::select! {
+                more = durable.wait_for(|durable| *durable > position) => more.is_ok(),
+                _ = stopped.wait_for(|stop| *stop) => false,
+            }
+        })
+    }
+
+    /// Applies the entries after `position` (one batch), records the new position in
+    /// the store's transaction, then deletes them from the log.
+    fn apply_after(&mut self, position: i64) -> Result<(), StoreError> {
+        let entries: Vec<(i64, Vec<u8>)> = {
+            let mut select = self
+                .reader
+                .prepare_cached(
+                    "SELECT seq, record FROM entries WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                )
+                .map_err(log_error("preparing the read"))?;
+            select
+                .query_map(params![position, APPLY_BATCH as i64], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .and_then(Iterator::collect)
+                .map_err(log_error("reading entries"))?
+        };
+        let Some(&(last, _)) = entries.last() else {
+            // Durable entries already deleted: a previous run applied them.
+            self.applied.send_replace(*self.durable.borrow());
+            return Ok(());
+        };
+        let span = tracing::info_span!("apply_intake_log", size = entries.len(), last);
+        let _entered = span.enter();
+        let mut ratings = Vec::with_capacity(entries.len());
+        for (seq, record) in &entries {
+            match StoredRating::from_log_record(record) {
+                Ok(stored) => ratings.push(stored),
+                // Written by this binary after validation: only a format change could
+                // make one unreadable. It is skipped, loudly, rather than block the rest.
+                Err(error) => tracing::error!(seq, %error, "unreadable intake log entry skipped"),
+            }
+        }
+        let outcomes = self.store.apply_logged(&ratings, last)?;
+        let conflicts = outcomes
+            .iter()
+            .filter(|outcome| **outcome == WriteOutcome::Conflict)
+            .count();
+        if conflicts > 0 {
+            tracing::warn!(
+                conflicts,
+                "ratings whose id belongs to another entrypoint were not stored"
+            );
+        }
+        self.applied.send_replace(last);
+        let conn = self
+            .log
+            .lock()
+            .map_err(|_| StoreError("intake log lock poisoned".into()))?;
+        conn.prepare_cached("DELETE FROM entries WHERE seq <= ?1")
+            .and_then(|mut delete| delete.execute([last]))
+            .map_err(log_error("deleting applied entries"))?;
+        Ok(())
+    }
+}
