@@ -373,20 +373,7 @@ impl SqliteStore {
         batch: &[StoredRating],
         through: i64,
     ) -> Result<Vec<WriteOutcome>, StoreError> {
-        let mut conn = self
-            .writer
-            .lock()
-            .map_err(|_| StoreError("ratings writer lock poisoned".into()))?;
-        let tx = conn.transaction().map_err(store_error("begin"))?;
-        let outcomes = batch
-            .iter()
-            .map(|stored| write_one(&tx, stored))
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(store_error("applying the intake log"))?;
-        tx.execute("UPDATE intake_position SET applied = ?1", [through])
-            .map_err(store_error("recording the intake log position"))?;
-        tx.commit().map_err(store_error("commit"))?;
-        Ok(outcomes)
+        write_ratings(&self.writer, batch, Some(through))
     }
 
     async fn read<T: Send + 'static>(
@@ -468,26 +455,38 @@ fn write_one(
     Ok(outcome)
 }
 
+/// Writes `batch` in one transaction which, for ratings from the intake log, also records
+/// the last log entry applied.
+fn write_ratings(
+    writer: &Mutex<Connection>,
+    batch: &[StoredRating],
+    log_position: Option<i64>,
+) -> Result<Vec<WriteOutcome>, StoreError> {
+    let mut conn = writer
+        .lock()
+        .map_err(|_| StoreError("ratings writer lock poisoned".into()))?;
+    let tx = conn.transaction().map_err(store_error("begin"))?;
+    let outcomes = batch
+        .iter()
+        .map(|stored| write_one(&tx, stored))
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(store_error("writing ratings"))?;
+    if let Some(position) = log_position {
+        tx.execute("UPDATE intake_position SET applied = ?1", [position])
+            .map_err(store_error("recording the intake log position"))?;
+    }
+    tx.commit().map_err(store_error("commit"))?;
+    Ok(outcomes)
+}
+
 #[async_trait]
 impl RatingStore for SqliteStore {
     async fn write_batch(&self, batch: &[StoredRating]) -> Result<Vec<WriteOutcome>, StoreError> {
         let writer = Arc::clone(&self.writer);
         let batch = batch.to_vec();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = writer
-                .lock()
-                .map_err(|_| StoreError("ratings writer lock poisoned".into()))?;
-            let tx = conn.transaction().map_err(store_error("begin"))?;
-            let outcomes = batch
-                .iter()
-                .map(|stored| write_one(&tx, stored))
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(store_error("writing ratings"))?;
-            tx.commit().map_err(store_error("commit"))?;
-            Ok(outcomes)
-        })
-        .await
-        .map_err(|error| StoreError(format!("writer task: {error}")))?
+        tokio::task::spawn_blocking(move || write_ratings(&writer, &batch, None))
+            .await
+            .map_err(|error| StoreError(format!("writer task: {error}")))?
     }
 }
 
