@@ -29,7 +29,7 @@ use rusqlite::{Connection, params};
 use tokio::sync::watch;
 
 use crate::model::StoredRating;
-use crate::sqlite::{SqliteStore, migrate, open_connection};
+use crate::sqlite::{SqliteStore, locked, migrate, open_connection};
 use crate::store::{RatingStore, StoreError, WriteOutcome};
 
 /// Schema of the log database.
@@ -61,7 +61,7 @@ const BUSY_PAUSE_FACTOR: u32 = 3;
 pub struct IntakeLog {
     conn: Arc<Mutex<Connection>>,
     durable: Arc<watch::Sender<i64>>,
-    applied: watch::Receiver<i64>,
+    progress: LogProgress,
 }
 
 /// How far the log was made durable and how far the store applied it.
@@ -113,15 +113,16 @@ impl IntakeLog {
         let reader = open_connection(path).map_err(log_error("opening the reader"))?;
         let (durable, durable_rx) = watch::channel(durable_at_start);
         let (applied, applied_rx) = watch::channel(applied_at_start);
-        let log = IntakeLog {
-            conn: Arc::new(Mutex::new(conn)),
-            durable: Arc::new(durable),
-            applied: applied_rx.clone(),
-        };
         let progress = LogProgress {
             durable: durable_rx.clone(),
             applied: applied_rx,
         };
+        let log = IntakeLog {
+            conn: Arc::new(Mutex::new(conn)),
+            durable: Arc::new(durable),
+            progress: progress.clone(),
+        };
+        let (stop, stopped) = watch::channel(false);
         let applier = Applier::spawn(
             Applying {
                 reader,
@@ -129,25 +130,23 @@ impl IntakeLog {
                 store,
                 durable: durable_rx,
                 applied,
-                stopped: watch::channel(false).1,
+                stopped,
                 runtime: tokio::runtime::Handle::current(),
             },
+            stop,
             progress,
         )?;
         Ok((log, applier))
     }
 
     fn append(&self, batch: &[StoredRating]) -> Result<i64, StoreError> {
-        let backlog = *self.durable.borrow() - *self.applied.borrow();
+        let backlog = self.progress.backlog();
         if backlog >= MAX_BACKLOG {
             return Err(StoreError(format!(
                 "intake log: {backlog} entries wait to be applied"
             )));
         }
-        let mut conn = self
-            .conn
-            .lock()
-            .map_err(|_| StoreError("intake log lock poisoned".into()))?;
+        let mut conn = locked(&self.conn, "intake log")?;
         let tx = conn.transaction().map_err(log_error("begin"))?;
         {
             let mut insert = tx
@@ -187,15 +186,17 @@ impl RatingStore for IntakeLog {
 
 /// The background thread applying the log to the store; stop it with [`Applier::stop`].
 pub struct Applier {
-    thread: Option<JoinHandle<()>>,
+    thread: JoinHandle<()>,
     stop: watch::Sender<bool>,
     progress: LogProgress,
 }
 
 impl Applier {
-    fn spawn(mut applying: Applying, progress: LogProgress) -> Result<Applier, StoreError> {
-        let (stop, stopped) = watch::channel(false);
-        applying.stopped = stopped;
+    fn spawn(
+        mut applying: Applying,
+        stop: watch::Sender<bool>,
+        progress: LogProgress,
+    ) -> Result<Applier, StoreError> {
         let thread = std::thread::Builder::new()
             .name("intake-log-applier".into())
             .spawn(move || {
@@ -204,7 +205,7 @@ impl Applier {
             })
             .map_err(|error| StoreError(format!("starting the intake log applier: {error}")))?;
         Ok(Applier {
-            thread: Some(thread),
+            thread,
             stop,
             progress,
         })
@@ -216,12 +217,11 @@ impl Applier {
     }
 
     /// Stops after the batch being applied; what is left is applied at the next start.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
         self.stop.send_replace(true);
-        if let Some(thread) = self.thread.take() {
-            // The thread ends within one batch; joining it blocks, so off the runtime.
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
+        // The thread ends within one batch; joining it blocks, so off the runtime.
+        let thread = self.thread;
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
 }
 
@@ -344,10 +344,7 @@ impl Applying {
             );
         }
         self.applied.send_replace(last);
-        let conn = self
-            .log
-            .lock()
-            .map_err(|_| StoreError("intake log lock poisoned".into()))?;
+        let conn = locked(&self.log, "intake log")?;
         conn.prepare_cached("DELETE FROM entries WHERE seq <= ?1")
             .and_then(|mut delete| delete.execute([last]))
             .map_err(log_error("deleting applied entries"))?;

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::buckets::{DAY_MS, DaySplit, Granularity, SLOT_MS, bucketize, bucketize_answers};
@@ -314,6 +314,15 @@ fn store_error(context: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     move |error| StoreError(format!("{context}: {error}"))
 }
 
+/// Locks a connection shared between tasks; `name` says which in the error.
+pub(crate) fn locked<'a>(
+    conn: &'a Mutex<Connection>,
+    name: &str,
+) -> Result<MutexGuard<'a, Connection>, StoreError> {
+    conn.lock()
+        .map_err(|_| StoreError(format!("{name} lock poisoned")))
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
@@ -357,10 +366,7 @@ impl SqliteStore {
 
     /// The last intake log entry applied to this store (0 for none).
     pub fn applied_position(&self) -> Result<i64, StoreError> {
-        let conn = self
-            .writer
-            .lock()
-            .map_err(|_| StoreError("ratings writer lock poisoned".into()))?;
+        let conn = locked(&self.writer, "ratings writer")?;
         conn.query_row("SELECT applied FROM intake_position", [], |row| row.get(0))
             .map_err(store_error("reading the intake log position"))
     }
@@ -384,9 +390,7 @@ impl SqliteStore {
         self.wait_for_log().await;
         let reader = Arc::clone(&self.reader);
         tokio::task::spawn_blocking(move || {
-            let conn = reader
-                .lock()
-                .map_err(|_| StoreError("ratings reader lock poisoned".into()))?;
+            let conn = locked(&reader, "ratings reader")?;
             query(&conn).map_err(store_error(context))
         })
         .await
@@ -462,9 +466,7 @@ fn write_ratings(
     batch: &[StoredRating],
     log_position: Option<i64>,
 ) -> Result<Vec<WriteOutcome>, StoreError> {
-    let mut conn = writer
-        .lock()
-        .map_err(|_| StoreError("ratings writer lock poisoned".into()))?;
+    let mut conn = locked(writer, "ratings writer")?;
     let tx = conn.transaction().map_err(store_error("begin"))?;
     let outcomes = batch
         .iter()
@@ -509,9 +511,7 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || {
             let mut total = 0u64;
             loop {
-                let mut conn = writer
-                    .lock()
-                    .map_err(|_| StoreError("ratings writer lock poisoned".into()))?;
+                let mut conn = locked(&writer, "ratings writer")?;
                 let tx = conn.transaction().map_err(store_error("begin"))?;
                 let changed = (|| {
                     tx.execute("INSERT INTO rollup_hold (held) VALUES (1)", [])?;
@@ -593,9 +593,7 @@ impl EventStore for SqliteStore {
             .map(|stored| (stored.clone(), stored.event.to_cloudevent().to_string()))
             .collect();
         tokio::task::spawn_blocking(move || {
-            let mut conn = writer
-                .lock()
-                .map_err(|_| StoreError("events writer lock poisoned".into()))?;
+            let mut conn = locked(&writer, "events writer")?;
             let tx = conn.transaction().map_err(store_error("begin"))?;
             {
                 let mut insert = tx
