@@ -508,7 +508,6 @@ async fn list(
     }))
 }
 
-/// A new entrypoint.
 /// A site allowed to post ratings, as its origin (`https://www.comune.example.it`): the
 /// documented form of the strings `allowed_origins` holds.
 /// Schema only: the strings are parsed as `satisfy_core::Origin`, which accepts at least
@@ -527,6 +526,7 @@ impl utoipa::PartialSchema for SiteOrigin {
 
 impl utoipa::ToSchema for SiteOrigin {}
 
+/// A new entrypoint.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateEntrypoint {

@@ -15,7 +15,7 @@ use satisfy_core::Lang;
 use serde::Deserialize;
 use std::collections::HashMap;
 
-use super::pages::{CsrfForm, Layout, check_csrf, local_time, render};
+use super::pages::{CsrfForm, Layout, allowed, check_csrf, local_time, render};
 use crate::ConsoleState;
 use crate::auth::{Authenticated, PageUser};
 use crate::error::PageError;
@@ -296,14 +296,6 @@ fn status_word(t: &Texts, status: ComplianceStatus) -> &'static str {
     t.statuses[index]
 }
 
-fn readers_only(auth: &Authenticated) -> Result<(), PageError> {
-    if auth.can(Capability::ReadCompliance) {
-        Ok(())
-    } else {
-        Err(PageError::Forbidden)
-    }
-}
-
 /// One criterion as the page shows it.
 struct CriterionView {
     code: String,
@@ -363,7 +355,7 @@ async fn page(
     UiLang(lang): UiLang,
     Query(query): Query<ShowRun>,
 ) -> Result<Response, PageError> {
-    readers_only(&auth)?;
+    allowed(&auth, Capability::ReadCompliance)?;
     let t = texts(lang);
     let tenant = state.store.tenant(&auth.tenant).await?;
     let runs = state.store.compliance_runs(&auth.tenant, HISTORY).await?;
@@ -485,9 +477,7 @@ async fn run_now(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&auth, &form.csrf)?;
-    if !auth.can(Capability::RunCompliance) {
-        return Err(PageError::Forbidden);
-    }
+    allowed(&auth, Capability::RunCompliance)?;
     let site = state
         .store
         .tenant(&auth.tenant)
@@ -517,7 +507,7 @@ async fn stored_report(
     auth: &Authenticated,
     id: i64,
 ) -> Result<(ComplianceRun, StoredReport), PageError> {
-    readers_only(auth)?;
+    allowed(auth, Capability::ReadCompliance)?;
     let run = state
         .store
         .compliance_runs(&auth.tenant, HISTORY)

@@ -19,7 +19,7 @@ use crate::roles::Capability;
 use crate::routes::charts::{ChartView, report_charts};
 use crate::routes::overview::compared_with;
 use crate::routes::overview::{Change, average_change, count_change};
-use crate::routes::pages::{Layout, PeriodForm, check_csrf, local_time, render};
+use crate::routes::pages::{Layout, PeriodForm, allowed, check_csrf, local_time, render};
 use crate::stats::{self, PagePeriod, StatsParams};
 use crate::store::{AuditEntry, EntrypointChanges, new_entrypoint};
 
@@ -267,15 +267,6 @@ async fn create(
         "snippet"
     };
     Ok(Redirect::to(&format!("/console/entrypoints/{}/{next}", entrypoint.id)).into_response())
-}
-
-/// Refuses the page (403) unless the user may do `capability`.
-fn allowed(auth: &Authenticated, capability: Capability) -> Result<(), PageError> {
-    if auth.can(capability) {
-        Ok(())
-    } else {
-        Err(PageError::Forbidden)
-    }
 }
 
 /// The entrypoint `id` of the user's tenant (404 for any other tenant's, whatever the

@@ -17,7 +17,7 @@ use crate::i18n::{Ui, UiLang, ui};
 use crate::kpi_texts::number;
 use crate::overview::{self, Alert, Overview};
 use crate::roles::Capability;
-use crate::routes::pages::{Layout, PeriodForm, render};
+use crate::routes::pages::{Layout, PeriodForm, allowed, render};
 use crate::stats::{self, PagePeriod, StatsParams, bucket_label};
 
 /// `/console/` and `/console/overview`.
@@ -272,9 +272,7 @@ async fn page(
     UiLang(lang): UiLang,
     Query(params): Query<StatsParams>,
 ) -> Result<Response, PageError> {
-    if !auth.can(Capability::ReadStats) {
-        return Err(PageError::Forbidden);
-    }
+    allowed(&auth, Capability::ReadStats)?;
     let tz = stats::tenant_time_zone(&state, &auth.tenant).await?;
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let default = StatsParams {

@@ -111,6 +111,15 @@ pub(crate) fn with_cookie(mut response: Response, cookie: String) -> Response {
     response
 }
 
+/// Refuses the page (403) unless the user may do `capability`.
+pub(crate) fn allowed(auth: &Authenticated, capability: Capability) -> Result<(), PageError> {
+    if auth.can(capability) {
+        Ok(())
+    } else {
+        Err(PageError::Forbidden)
+    }
+}
+
 pub(crate) fn check_csrf(auth: &Authenticated, submitted: &str) -> Result<(), PageError> {
     match &auth.csrf_token {
         Some(expected) if same_secret(expected, submitted) => Ok(()),

@@ -18,7 +18,7 @@ use crate::auth::{Authenticated, PageUser};
 use crate::error::PageError;
 use crate::i18n::{UiLang, ui};
 use crate::roles::Capability;
-use crate::routes::pages::{Layout, check_csrf, render};
+use crate::routes::pages::{Layout, allowed, check_csrf, render};
 use crate::store::{AuditEntry, Tenant};
 
 /// The shortest text whose comments may be erased: shorter ones would match nearly all.
@@ -46,15 +46,6 @@ struct PrivacyPage {
     error: Option<String>,
 }
 
-/// Only the tenant's administrators (and platform administrators) handle personal data.
-fn data_controller(auth: &Authenticated) -> Result<(), PageError> {
-    if auth.can(Capability::ManageTeam) {
-        Ok(())
-    } else {
-        Err(PageError::Forbidden)
-    }
-}
-
 async fn page(
     state: &ConsoleState,
     auth: &Authenticated,
@@ -66,14 +57,9 @@ async fn page(
         .tenant(&auth.tenant)
         .await?
         .ok_or(PageError::NotFound)?;
-    let status = if outcome.is_ok() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let (done, error) = match outcome {
-        Ok(done) => (done, None),
-        Err(error) => (None, Some(error)),
+    let (status, done, error) = match outcome {
+        Ok(done) => (StatusCode::OK, done, None),
+        Err(error) => (StatusCode::UNPROCESSABLE_ENTITY, None, Some(error)),
     };
     let page = PrivacyPage {
         layout: Layout::for_user(lang, auth, "/console/privacy"),
@@ -92,7 +78,7 @@ async fn privacy(
     PageUser(auth): PageUser,
     UiLang(lang): UiLang,
 ) -> Result<Response, PageError> {
-    data_controller(&auth)?;
+    allowed(&auth, Capability::ManageTeam)?;
     page(&state, &auth, lang, Ok(None)).await
 }
 
@@ -109,7 +95,7 @@ async fn set_retention(
     Form(form): Form<RetentionForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&auth, &form.csrf)?;
-    data_controller(&auth)?;
+    allowed(&auth, Capability::ManageTeam)?;
     let texts = ui(lang);
     let months = form.months.trim().parse().ok().and_then(Tenant::retention);
     let Some(months) = months else {
@@ -157,7 +143,7 @@ async fn delete_rating(
     Form(form): Form<DeleteRatingForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&auth, &form.csrf)?;
-    data_controller(&auth)?;
+    allowed(&auth, Capability::ManageTeam)?;
     let texts = ui(lang);
     let Ok(id) = uuid::Uuid::parse_str(form.id.trim()) else {
         return page(&state, &auth, lang, Err(texts.rating_id_invalid.to_owned())).await;
@@ -190,7 +176,7 @@ async fn erase_comments(
     Form(form): Form<EraseCommentsForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&auth, &form.csrf)?;
-    data_controller(&auth)?;
+    allowed(&auth, Capability::ManageTeam)?;
     let texts = ui(lang);
     let text = form.text.trim();
     if text.chars().count() < MIN_ERASE_CHARS {

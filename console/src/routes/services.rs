@@ -19,7 +19,7 @@ use crate::i18n::{UiLang, ui};
 use crate::kpi_texts::{self, Unit, figure_text, state_label};
 use crate::kpis::{KpiError, KpiParams, KpiSource, ServiceInfo, ServiceKpis, ServicePeriod};
 use crate::roles::Capability;
-use crate::routes::pages::{Layout, render};
+use crate::routes::pages::{Layout, allowed, render};
 use crate::stats::bucket_label;
 
 /// `/console/services…`.
@@ -28,14 +28,6 @@ pub fn router() -> Router<ConsoleState> {
         .route("/services", get(list))
         .route("/services/{service}", get(detail))
         .route("/services/{service}/kpis.csv", get(export_csv))
-}
-
-fn readers_only(auth: &Authenticated) -> Result<(), PageError> {
-    if auth.can(Capability::ReadStats) {
-        Ok(())
-    } else {
-        Err(PageError::Forbidden)
-    }
 }
 
 impl From<KpiError> for PageError {
@@ -224,7 +216,7 @@ async fn list(
     UiLang(lang): UiLang,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
-    readers_only(&auth)?;
+    allowed(&auth, Capability::ReadStats)?;
     let source = KpiSource::load(&state, &auth.tenant, &query.params).await?;
     let sort = query
         .sort
@@ -346,7 +338,7 @@ async fn detail(
     Path(id): Path<String>,
     Query(params): Query<KpiParams>,
 ) -> Result<Response, PageError> {
-    readers_only(&auth)?;
+    allowed(&auth, Capability::ReadStats)?;
     let (source, service, kpis) = load_service(&state, &auth, &id, &params).await?;
     let current = kpis.periods.last();
     let cards = |names: &[&str]| -> Vec<FigureCard> {
@@ -453,7 +445,7 @@ async fn export_csv(
     Path(id): Path<String>,
     Query(params): Query<KpiParams>,
 ) -> Result<Response, PageError> {
-    readers_only(&auth)?;
+    allowed(&auth, Capability::ReadStats)?;
     let (_, service, kpis) = load_service(&state, &auth, &id, &params).await?;
     let csv = kpis_csv(&kpis).map_err(|_| PageError::Unavailable)?;
     let mut body = "\u{feff}".to_owned();

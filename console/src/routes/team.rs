@@ -17,7 +17,7 @@ use crate::error::PageError;
 use crate::i18n::{Ui, UiLang, ui};
 use crate::invitations::{invite, valid_username};
 use crate::roles::{Capability, Role};
-use crate::routes::pages::{CsrfForm, Layout, check_csrf, local_time, render};
+use crate::routes::pages::{CsrfForm, Layout, allowed, check_csrf, local_time, render};
 use crate::store::AuditEntry;
 use crate::tokens;
 
@@ -29,15 +29,6 @@ pub fn router() -> Router<ConsoleState> {
         .route("/tokens/{id}/revoke", post(revoke_token))
         .route("/audit", get(audit))
         .route("/audit.csv", get(audit_csv))
-}
-
-/// Only the tenant's administrators (and platform administrators) reach these pages.
-fn team_admin(auth: &Authenticated) -> Result<(), PageError> {
-    if auth.can(Capability::ManageTeam) {
-        Ok(())
-    } else {
-        Err(PageError::Forbidden)
-    }
 }
 
 fn role_name(texts: &Ui, role: Role) -> &'static str {
@@ -109,7 +100,7 @@ async fn users(
     PageUser(auth): PageUser,
     UiLang(lang): UiLang,
 ) -> Result<Response, PageError> {
-    team_admin(&auth)?;
+    allowed(&auth, Capability::ManageTeam)?;
     users_page(&state, &auth, lang, None, None).await
 }
 
@@ -130,7 +121,7 @@ async fn create_user(
     Form(form): Form<InviteForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&auth, &form.csrf)?;
-    team_admin(&auth)?;
+    allowed(&auth, Capability::ManageTeam)?;
     let username = form.username.trim();
     let role = Role::parse(&form.role).ok_or(PageError::NotFound)?;
     if !valid_username(username) {
@@ -216,7 +207,7 @@ async fn token_list(
     PageUser(auth): PageUser,
     UiLang(lang): UiLang,
 ) -> Result<Response, PageError> {
-    team_admin(&auth)?;
+    allowed(&auth, Capability::ManageTeam)?;
     tokens_page(&state, &auth, lang, None).await
 }
 
@@ -242,7 +233,7 @@ async fn create_token(
     RepeatedFieldsForm(form): RepeatedFieldsForm<TokenForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&auth, &form.csrf)?;
-    team_admin(&auth)?;
+    allowed(&auth, Capability::ManageTeam)?;
     let mut scopes: Vec<Scope> = form.scope.iter().filter_map(|v| Scope::parse(v)).collect();
     scopes.sort();
     scopes.dedup();
@@ -281,7 +272,7 @@ async fn revoke_token(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&auth, &form.csrf)?;
-    team_admin(&auth)?;
+    allowed(&auth, Capability::ManageTeam)?;
     if !state.store.revoke_token(&auth.tenant, &id).await? {
         return Err(PageError::NotFound);
     }
@@ -306,7 +297,7 @@ async fn audit(
     PageUser(auth): PageUser,
     UiLang(lang): UiLang,
 ) -> Result<Response, PageError> {
-    team_admin(&auth)?;
+    allowed(&auth, Capability::ManageTeam)?;
     let rows = state
         .store
         .audit_log(Some(&auth.tenant), AUDIT_ROWS)
@@ -329,7 +320,7 @@ async fn audit_csv(
     State(state): State<ConsoleState>,
     PageUser(auth): PageUser,
 ) -> Result<Response, PageError> {
-    team_admin(&auth)?;
+    allowed(&auth, Capability::ManageTeam)?;
     let entries = state
         .store
         .audit_log(Some(&auth.tenant), AUDIT_ROWS)
