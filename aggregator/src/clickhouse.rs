@@ -378,12 +378,18 @@ fn tally_of(counts: &[u64]) -> Tally {
 }
 
 /// The error with its causes (a refused certificate is only named by the innermost one).
+/// Most of the crate's errors already print their first cause: a cause whose text is in
+/// the message is not repeated.
 fn error(context: &'static str) -> impl Fn(clickhouse::error::Error) -> StoreError {
     move |e| {
         let mut message = format!("clickhouse {context}: {e}");
         let mut cause = std::error::Error::source(&e);
         while let Some(inner) = cause {
-            message.push_str(&format!(": {inner}"));
+            let text = inner.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
             cause = inner.source();
         }
         StoreError(message)

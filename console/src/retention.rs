@@ -1,6 +1,7 @@
 //! The retention period: each tenant's comments, raw ratings and raw events older than its
 //! period ([`Tenant::retention_months`]) are deleted, aggregates kept. Every console
-//! replica sweeps every hour; two sweeping at once delete nothing twice.
+//! replica sweeps every hour. Two replicas sweeping at once delete each row once, but on
+//! ClickHouse (which counts before deleting) both may record the same count in the audit log.
 
 use chrono::{DateTime, Months, Utc};
 use std::time::Duration;
