@@ -682,17 +682,10 @@ async fn platform_events_reach_the_kpis(stack: &Stack) {
         )
         .create()
         .unwrap();
-    satisfy_aggregator::kafka::ensure_topic(
-        &satisfy_core::kafka_access::KafkaAccess::plaintext(format!(
-            "127.0.0.1:{}",
-            stack.broker.port
-        )),
-        PLATFORM_TOPIC,
-        1,
-        1,
-    )
-    .await
-    .unwrap();
+    satisfy_core::kafka_access::KafkaAccess::plaintext(format!("127.0.0.1:{}", stack.broker.port))
+        .create_topics(&[PLATFORM_TOPIC], 1, 1)
+        .await
+        .unwrap();
     let bare = residence("c1", "C", "inviata", "2026-10-21T10:00:00+02:00").to_string();
     producer
         .send(

@@ -7,10 +7,8 @@
 //! store is down the batch is retried with backoff and nothing is committed. Events that
 //! can never be processed go to the dead-letter topic with the reason in a header.
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
@@ -85,13 +83,10 @@ pub async fn run(
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .create()?;
-    ensure_topic(
-        &config.access,
-        &config.dead_letter_topic,
-        1,
-        config.replication,
-    )
-    .await?;
+    config
+        .access
+        .create_topics(&[&config.dead_letter_topic], 1, config.replication)
+        .await?;
     let lag_task = spawn_lag_watch(Arc::clone(&consumer), Arc::clone(&metrics));
 
     tokio::pin!(shutdown);
@@ -212,26 +207,6 @@ async fn write_events_until_stored(
     }
     .instrument(span)
     .await
-}
-
-/// Creates `topic` unless it exists (a no-op on a cluster that already has it).
-pub async fn ensure_topic(
-    access: &KafkaAccess,
-    topic: &str,
-    partitions: i32,
-    replication: i32,
-) -> Result<(), KafkaError> {
-    let admin: AdminClient<DefaultClientContext> = access.client_config().create()?;
-    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication));
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    for result in admin.create_topics([&new_topic], &options).await? {
-        match result {
-            Ok(_) => tracing::info!(topic, partitions, "created Kafka topic"),
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((_, code)) => return Err(KafkaError::AdminOp(code)),
-        }
-    }
-    Ok(())
 }
 
 /// Retries the write with backoff until the store takes it: nothing is committed, and so

@@ -52,6 +52,34 @@ impl KafkaAccess {
         config
     }
 
+    /// Creates `topics` unless they exist (a no-op on a cluster that has them): ingest's
+    /// topics, the aggregator's dead-letter topic.
+    pub async fn create_topics(
+        &self,
+        topics: &[&str],
+        partitions: i32,
+        replication: i32,
+    ) -> Result<(), rdkafka::error::KafkaError> {
+        use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+        use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+        let admin: AdminClient<rdkafka::client::DefaultClientContext> =
+            self.client_config().create()?;
+        let new_topics: Vec<NewTopic<'_>> = topics
+            .iter()
+            .map(|topic| NewTopic::new(topic, partitions, TopicReplication::Fixed(replication)))
+            .collect();
+        let options =
+            AdminOptions::new().operation_timeout(Some(std::time::Duration::from_secs(10)));
+        for result in admin.create_topics(&new_topics, &options).await? {
+            match result {
+                Ok(topic) => tracing::info!(topic, partitions, "created Kafka topic"),
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((_, code)) => return Err(KafkaError::AdminOp(code)),
+            }
+        }
+        Ok(())
+    }
+
     /// Every librdkafka property these settings give. The only place the password is
     /// exposed.
     pub fn properties(&self) -> Vec<(&'static str, String)> {

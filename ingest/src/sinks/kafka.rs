@@ -5,8 +5,6 @@
 //! becomes a retryable error within `message.timeout.ms`, never a hang.
 
 use async_trait::async_trait;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
@@ -60,13 +58,14 @@ impl KafkaSink {
             .set("queue.buffering.max.messages", "100000")
             .set("compression.type", "lz4")
             .create()?;
-        create_topics(
-            &config.access,
-            &[&config.topic, &config.events_topic],
-            config.partitions,
-            config.replication,
-        )
-        .await?;
+        config
+            .access
+            .create_topics(
+                &[&config.topic, &config.events_topic],
+                config.partitions,
+                config.replication,
+            )
+            .await?;
         let reachable = Arc::new(AtomicBool::new(true));
         spawn_broker_watch(producer.clone(), Arc::clone(&reachable));
         Ok(KafkaSink {
@@ -77,29 +76,6 @@ impl KafkaSink {
             delivery_timeout: config.delivery_timeout,
         })
     }
-}
-
-/// Creates the topics ingest writes unless they exist (a no-op on a cluster that has them).
-async fn create_topics(
-    access: &KafkaAccess,
-    topics: &[&str],
-    partitions: i32,
-    replication: i32,
-) -> Result<(), KafkaError> {
-    let admin: AdminClient<DefaultClientContext> = access.client_config().create()?;
-    let new_topics: Vec<NewTopic<'_>> = topics
-        .iter()
-        .map(|topic| NewTopic::new(topic, partitions, TopicReplication::Fixed(replication)))
-        .collect();
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    for result in admin.create_topics(&new_topics, &options).await? {
-        match result {
-            Ok(topic) => tracing::info!(topic, partitions, "created Kafka topic"),
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((_, code)) => return Err(KafkaError::AdminOp(code)),
-        }
-    }
-    Ok(())
 }
 
 fn spawn_broker_watch(producer: FutureProducer, reachable: Arc<AtomicBool>) {
