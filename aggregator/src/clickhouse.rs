@@ -6,9 +6,12 @@
 //! the sorting key `(tenant, entrypoint, created_ms, id)` identifies a rating and lets a
 //! query read only its entrypoint's time range, in order.
 //!
-//! Writes look the batch's ids up first (a bloom-filter index on `id`): an id owned by
-//! another entrypoint is refused exactly as in SQLite, and each version is written to
-//! `rating_changes` together with the contribution of the version it replaces. Views turn
+//! A writer knows each version's predecessor without asking ClickHouse ([`Memory`]): it
+//! loads every stored id once, remembers the latest version of what it wrote recently, and
+//! looks up (a bloom-filter index on `id`) only the versions of ids that are stored but not
+//! remembered. So an id owned by another entrypoint is refused exactly as in SQLite, and
+//! each version is written to `rating_changes` together with the contribution of the
+//! version it replaces. Views turn
 //! that into the version in `ratings` and +1/-1 in the rollups (ratings and answers per
 //! 15-minute slot, pages and negative answers per UTC day), so that the rollups stay exact
 //! under updates and redeliveries and dashboards sum a few rows per period. Listings read
@@ -18,7 +21,9 @@ use clickhouse::query::Query;
 use clickhouse::{Client, Compression, Row};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use uuid::Uuid;
 
 use crate::buckets::{DAY_MS, DaySplit, Granularity, SLOT_MS, bucketize, bucketize_answers};
@@ -400,6 +405,89 @@ fn error(context: &'static str) -> impl Fn(clickhouse::error::Error) -> StoreErr
 #[derive(Clone)]
 pub struct ClickHouseStore {
     client: Client,
+    /// What this writer knows of stored ratings; held for a whole batch, so that batches
+    /// written through one store never race each other.
+    memory: Arc<tokio::sync::Mutex<Memory>>,
+    /// Set by [`RatingStore::forget`]: the memory is dropped before the next write.
+    stale: Arc<AtomicBool>,
+    /// Rating versions whose predecessor was asked of ClickHouse, since the start.
+    looked_up: Arc<AtomicU64>,
+}
+
+/// Most recently written versions a writer remembers, in two generations of half each.
+const REMEMBERED_VERSIONS: usize = 500_000;
+
+/// What a writer knows of stored ratings, so that a batch needs no query before its insert.
+///
+/// Exact while this writer is the only one writing the ids it is handed: the Kafka topic is
+/// keyed by rating id, so each partition's consumer is, and a reassignment of partitions
+/// makes the consumer [`forget`](RatingStore::forget). A failed insert forgets too, since
+/// it may have been stored after all.
+#[derive(Default)]
+struct Memory {
+    /// Every stored id, loaded at the first write and kept up to date by the writes.
+    stored: Option<IdSet>,
+    /// The latest version of the ratings written most recently.
+    recent: HashMap<(String, Uuid), Latest>,
+    /// The generation before `recent`, dropped when `recent` fills.
+    older: HashMap<(String, Uuid), Latest>,
+}
+
+impl Memory {
+    fn latest(&self, key: &(String, Uuid)) -> Option<&Latest> {
+        self.recent.get(key).or_else(|| self.older.get(key))
+    }
+
+    fn remember(&mut self, key: (String, Uuid), latest: Latest) {
+        if let Some(stored) = &mut self.stored {
+            stored.insert(key.1);
+        }
+        if self.recent.len() >= REMEMBERED_VERSIONS / 2 {
+            self.older = std::mem::take(&mut self.recent);
+        }
+        self.recent.insert(key, latest);
+    }
+}
+
+/// A set of rating ids, each folded to 64 bits. Two ids folding alike only cost a look-up:
+/// membership means "maybe stored", absence means "never stored".
+struct IdSet {
+    sorted: Vec<u64>,
+    /// Added since `sorted` was last rebuilt.
+    fresh: HashSet<u64>,
+}
+
+impl IdSet {
+    fn of(mut folded: Vec<u64>) -> IdSet {
+        folded.sort_unstable();
+        folded.dedup();
+        IdSet {
+            sorted: folded,
+            fresh: HashSet::new(),
+        }
+    }
+
+    fn fold(id: Uuid) -> u64 {
+        let (high, low) = id.as_u64_pair();
+        high ^ low
+    }
+
+    fn contains(&self, id: Uuid) -> bool {
+        let folded = IdSet::fold(id);
+        self.fresh.contains(&folded) || self.sorted.binary_search(&folded).is_ok()
+    }
+
+    fn insert(&mut self, id: Uuid) {
+        if self.contains(id) {
+            return;
+        }
+        self.fresh.insert(IdSet::fold(id));
+        // Merging in batches keeps the set at about 8 bytes an id.
+        if self.fresh.len() > (self.sorted.len() / 8).max(65_536) {
+            self.sorted.extend(self.fresh.drain());
+            self.sorted.sort_unstable();
+        }
+    }
 }
 
 /// Where ClickHouse is and who Satisfy is there. `Debug` never shows the password.
@@ -458,7 +546,12 @@ impl ClickHouseStore {
             .await
             .map_err(error("creating the database"))?;
         let client = server.with_database(database);
-        let store = ClickHouseStore { client };
+        let store = ClickHouseStore {
+            client,
+            memory: Arc::default(),
+            stale: Arc::default(),
+            looked_up: Arc::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -507,10 +600,40 @@ impl ClickHouseStore {
             .map_err(error("ping"))
     }
 
-    /// The latest stored version of each id of a batch that already exists.
+    /// How many rating versions had their predecessor looked up in ClickHouse since the
+    /// store was connected: versions of ids stored but not remembered by this writer.
+    pub fn looked_up(&self) -> u64 {
+        self.looked_up.load(Ordering::Relaxed)
+    }
+
+    /// Every stored rating id, streamed in one query.
+    async fn stored_ids(&self) -> Result<IdSet, StoreError> {
+        #[derive(Row, Deserialize)]
+        struct IdRow {
+            #[serde(with = "clickhouse::serde::uuid")]
+            id: Uuid,
+        }
+        let mut cursor = self
+            .client
+            .query("SELECT id FROM ratings")
+            .fetch::<IdRow>()
+            .map_err(error("loading the stored ids"))?;
+        let mut folded = Vec::new();
+        while let Some(row) = cursor
+            .next()
+            .await
+            .map_err(error("loading the stored ids"))?
+        {
+            folded.push(IdSet::fold(row.id));
+        }
+        tracing::info!(ids = folded.len(), "loaded the stored rating ids");
+        Ok(IdSet::of(folded))
+    }
+
+    /// The latest stored version of each of these ratings' ids that exists.
     async fn existing(
         &self,
-        batch: &[StoredRating],
+        batch: &[&StoredRating],
     ) -> Result<HashMap<(String, Uuid), Latest>, StoreError> {
         #[derive(Row, Deserialize)]
         struct Existing {
@@ -572,13 +695,59 @@ impl ClickHouseStore {
 #[async_trait]
 impl RatingStore for ClickHouseStore {
     async fn write_batch(&self, batch: &[StoredRating]) -> Result<Vec<WriteOutcome>, StoreError> {
-        let mut known = self.existing(batch).await?;
+        let mut memory = self.memory.lock().await;
+        if self.stale.swap(false, Ordering::SeqCst) {
+            *memory = Memory::default();
+        }
+        let written = self.write_remembering(&mut memory, batch).await;
+        if written.is_err() {
+            // The insert may have been stored after all: ask ClickHouse again next time.
+            *memory = Memory::default();
+        }
+        written
+    }
+
+    fn forget(&self) {
+        self.stale.store(true, Ordering::SeqCst);
+    }
+}
+
+impl ClickHouseStore {
+    /// Writes a batch, taking each version's predecessor from `memory` and asking
+    /// ClickHouse only for ids stored but not remembered; remembers what it wrote.
+    async fn write_remembering(
+        &self,
+        memory: &mut Memory,
+        batch: &[StoredRating],
+    ) -> Result<Vec<WriteOutcome>, StoreError> {
+        if memory.stored.is_none() {
+            memory.stored = Some(self.stored_ids().await?);
+        }
+        let unremembered: Vec<&StoredRating> = batch
+            .iter()
+            .filter(|stored| {
+                let key = (stored.tenant.as_str().to_owned(), stored.rating.id);
+                memory.latest(&key).is_none()
+                    && memory
+                        .stored
+                        .as_ref()
+                        .is_some_and(|ids| ids.contains(stored.rating.id))
+            })
+            .collect();
+        // This batch's versions, each replacing the latest of its id in order.
+        let mut known = if unremembered.is_empty() {
+            HashMap::new()
+        } else {
+            self.looked_up
+                .fetch_add(unremembered.len() as u64, Ordering::Relaxed);
+            self.existing(&unremembered).await?
+        };
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut rows = Vec::with_capacity(batch.len());
         for stored in batch {
             let rating = &stored.rating;
             let key = (stored.tenant.as_str().to_owned(), rating.id);
-            let previous = known.get(&key);
+            let previous = known.get(&key).or_else(|| memory.latest(&key));
             let (outcome, created_ms) = match previous {
                 Some(latest) if latest.entrypoint != rating.entrypoint.as_str() => {
                     outcomes.push(WriteOutcome::Conflict);
@@ -639,6 +808,9 @@ impl RatingStore for ClickHouseStore {
             // The insert is synchronous: when end() returns, the version and the rollups'
             // changes are stored, all from one block.
             insert.end().await.map_err(error("insert"))?;
+        }
+        for (key, latest) in known {
+            memory.remember(key, latest);
         }
         Ok(outcomes)
     }

@@ -7,7 +7,10 @@
 //! store is down the batch is retried with backoff and nothing is committed. Events that
 //! can never be processed go to the dead-letter topic with the reason in a header.
 
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::ClientContext;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -16,6 +19,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
@@ -49,6 +53,22 @@ pub struct ConsumerConfig {
     pub replication: i32,
 }
 
+/// Notes when the group takes partitions away, which happens inside `recv`.
+#[derive(Default)]
+struct Rebalances {
+    revoked: AtomicBool,
+}
+
+impl ClientContext for Rebalances {}
+
+impl ConsumerContext for Rebalances {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if matches!(rebalance, Rebalance::Revoke(_)) {
+            self.revoked.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
 /// Consumes until `shutdown` completes, then writes and commits what it holds.
 pub async fn run(
     config: ConsumerConfig,
@@ -57,7 +77,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), KafkaError> {
     let platforms: BTreeMap<String, TenantId> = config.platform_topics.iter().cloned().collect();
-    let consumer: Arc<StreamConsumer> = Arc::new(
+    let consumer: Arc<StreamConsumer<Rebalances>> = Arc::new(
         config
             .access
             .client_config()
@@ -72,7 +92,7 @@ pub async fn run(
             // Topics created after the aggregator started (ingest creates the events topic,
             // a platform its own) are picked up within seconds, not the default 5 minutes.
             .set("topic.metadata.refresh.interval.ms", "5000")
-            .create()?,
+            .create_with_context(Rebalances::default())?,
     );
     let mut topics: Vec<&str> = vec![&config.topic, &config.events_topic];
     topics.extend(platforms.keys().map(String::as_str));
@@ -111,6 +131,18 @@ pub async fn run(
                             continue;
                         }
                     };
+                    // Partitions were taken away (and given back or to another member)
+                    // since this batch began. Its messages are neither written nor
+                    // committed: every partition restarts from its committed offset, read
+                    // by its new owner, so no two members write the same rating at once.
+                    // Another member may have written to partitions this one now holds,
+                    // so the store forgets what it knows.
+                    if consumer.context().revoked.swap(false, Ordering::SeqCst) {
+                        batch.clear();
+                        events.clear();
+                        offsets.clear();
+                        store.forget();
+                    }
                     if !started {
                         started = true;
                         deadline.as_mut().reset(tokio::time::Instant::now() + config.max_wait);
@@ -249,7 +281,7 @@ async fn write_until_stored(
     .await
 }
 
-fn commit(consumer: &StreamConsumer, offsets: &BTreeMap<(String, i32), i64>) {
+fn commit(consumer: &StreamConsumer<Rebalances>, offsets: &BTreeMap<(String, i32), i64>) {
     let mut list = TopicPartitionList::new();
     for ((topic, partition), offset) in offsets {
         if let Err(error) = list.add_partition_offset(topic, *partition, Offset::Offset(*offset)) {
@@ -313,7 +345,7 @@ async fn dead_letter(producer: &FutureProducer, topic: &str, message: &impl Mess
 
 /// Publishes consumer lag (high watermark minus committed offset) every 5 seconds.
 fn spawn_lag_watch(
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<StreamConsumer<Rebalances>>,
     metrics: Arc<AggregatorMetrics>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {

@@ -37,6 +37,11 @@ pub trait RatingStore: Send + Sync {
     /// Writes a batch in one transaction and returns one outcome per rating, in order.
     /// When this returns `Ok`, every rating of the batch is durable.
     async fn write_batch(&self, batch: &[StoredRating]) -> Result<Vec<WriteOutcome>, StoreError>;
+
+    /// Drops what the store remembers of earlier writes, because another writer may have
+    /// stored versions of the ratings it is handed next: the aggregator calls it when Kafka
+    /// reassigns partitions. Stores that ask storage on every write remember nothing.
+    fn forget(&self) {}
 }
 
 /// A store taking both ratings and platform events: what the aggregator writes to.

@@ -8,7 +8,8 @@ use satisfy_aggregator::{
     AnalyticsQuery, ClickHouseAccess, ClickHouseStore, RatingStore, WriteOutcome,
 };
 
-async fn store() -> Option<ClickHouseStore> {
+/// A fresh database's access: a database per test keeps the scenarios independent.
+fn database() -> Option<ClickHouseAccess> {
     let Ok(url) = std::env::var("TEST_SATISFY_CLICKHOUSE_URL") else {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -17,13 +18,18 @@ async fn store() -> Option<ClickHouseStore> {
         eprintln!("TEST_SATISFY_CLICKHOUSE_URL is not set: skipping the ClickHouse backend");
         return None;
     };
-    // A database per test keeps the scenarios independent.
     let database = format!("satisfy_test_{}", uuid::Uuid::new_v4().simple());
-    Some(
-        ClickHouseStore::connect(&ClickHouseAccess::new(&url, &database))
-            .await
-            .expect("connecting to ClickHouse"),
-    )
+    Some(ClickHouseAccess::new(&url, &database))
+}
+
+async fn connect(access: &ClickHouseAccess) -> ClickHouseStore {
+    ClickHouseStore::connect(access)
+        .await
+        .expect("connecting to ClickHouse")
+}
+
+async fn store() -> Option<ClickHouseStore> {
+    Some(connect(&database()?).await)
 }
 
 #[tokio::test]
@@ -72,7 +78,8 @@ async fn redelivered_batches_never_count_twice() {
 
 #[tokio::test]
 async fn large_batches_are_written_and_looked_up_in_chunks() {
-    let Some(store) = store().await else { return };
+    let Some(access) = database() else { return };
+    let store = connect(&access).await;
     let batch: Vec<_> = (0..12_000)
         .map(|n| {
             let id = format!("4c6e8c38-0c4f-4d8e-9a6e-{n:012}");
@@ -95,20 +102,78 @@ async fn large_batches_are_written_and_looked_up_in_chunks() {
             .iter()
             .all(|o| *o == WriteOutcome::Inserted)
     );
+    // Another writer remembers none of them: it looks them all up.
+    let other = connect(&access).await;
     assert!(
-        store
+        other
             .write_batch(&batch)
             .await
             .unwrap()
             .iter()
             .all(|o| *o == WriteOutcome::Updated)
     );
+    assert_eq!(other.looked_up(), 12_000);
     let f = conformance::filter(
         conformance::date(2026, 6, 1),
         conformance::date(2026, 6, 30),
         None,
     );
     assert_eq!(store.summary(&f).await.unwrap().count, 12_000);
+}
+
+#[tokio::test]
+async fn a_writer_asks_clickhouse_only_about_ratings_another_writer_stored() {
+    let Some(access) = database() else { return };
+    let first = connect(&access).await;
+    let ratings = |from: usize, to: usize, stars: u8, at: &str| -> Vec<_> {
+        (from..to)
+            .map(|n| {
+                let id = format!("7c6e8c38-0c4f-4d8e-9a6e-{n:012}");
+                conformance::rating(&id, conformance::EP_A, "/w", stars, &[], None, at)
+            })
+            .collect()
+    };
+    let outcomes = |outcomes: Vec<WriteOutcome>| {
+        let inserted = outcomes
+            .iter()
+            .filter(|o| **o == WriteOutcome::Inserted)
+            .count();
+        (inserted, outcomes.len() - inserted)
+    };
+    // New ratings, their updates and a redelivery: nothing asked.
+    let new = ratings(0, 2_000, 1, "2026-08-08T10:00:00Z");
+    assert_eq!(outcomes(first.write_batch(&new).await.unwrap()), (2_000, 0));
+    let updated = ratings(0, 2_000, 2, "2026-08-08T10:01:00Z");
+    assert_eq!(
+        outcomes(first.write_batch(&updated).await.unwrap()),
+        (0, 2_000)
+    );
+    assert_eq!(outcomes(first.write_batch(&new).await.unwrap()), (0, 2_000));
+    assert_eq!(first.looked_up(), 0);
+    // A second writer (a restart, or a partition's new owner) asks about the stored ids
+    // it is handed, and only those.
+    let second = connect(&access).await;
+    let mixed = ratings(1_000, 3_000, 3, "2026-08-08T10:02:00Z");
+    assert_eq!(
+        outcomes(second.write_batch(&mixed).await.unwrap()),
+        (1_000, 1_000)
+    );
+    assert_eq!(second.looked_up(), 1_000);
+    // The first writer, told that another one wrote (a reassignment), asks again.
+    first.forget();
+    let again = ratings(2_500, 2_510, 4, "2026-08-08T10:03:00Z");
+    assert_eq!(outcomes(first.write_batch(&again).await.unwrap()), (0, 10));
+    assert_eq!(first.looked_up(), 10);
+    let f = conformance::filter(
+        conformance::date(2026, 8, 1),
+        conformance::date(2026, 8, 31),
+        None,
+    );
+    let summary = first.summary(&f).await.unwrap();
+    assert_eq!(
+        (summary.count, summary.distribution),
+        (3_000, [0, 1_000, 1_990, 10, 0])
+    );
 }
 
 #[tokio::test]
@@ -192,9 +257,13 @@ async fn rollups_match_the_ratings_through_updates_redeliveries_and_late_version
         return;
     };
     let database = format!("satisfy_test_{}", uuid::Uuid::new_v4().simple());
-    let store = ClickHouseStore::connect(&ClickHouseAccess::new(&url, &database))
-        .await
-        .unwrap();
+    // Two writers taking turns, as a partition's owners do across reassignments: each
+    // remembers what it wrote, and forgets when the other one has written since.
+    let writers = [
+        connect(&ClickHouseAccess::new(&url, &database)).await,
+        connect(&ClickHouseAccess::new(&url, &database)).await,
+    ];
+    let mut last_writer = 0;
     let client = clickhouse::Client::default()
         .with_url(&url)
         .with_database(&database);
@@ -258,6 +327,12 @@ async fn rollups_match_the_ratings_through_updates_redeliveries_and_late_version
         }
         // Now and then an older batch again (a redelivery: its versions are older than
         // what is stored by then) before the new one.
+        let writer = next(2) as usize;
+        if writer != last_writer {
+            writers[writer].forget();
+            last_writer = writer;
+        }
+        let store = &writers[writer];
         if round > 2 && next(2) == 0 {
             let old = written[next(written.len() as u64) as usize].clone();
             store.write_batch(&old).await.unwrap();
@@ -265,6 +340,7 @@ async fn rollups_match_the_ratings_through_updates_redeliveries_and_late_version
         store.write_batch(&batch).await.unwrap();
         written.push(batch);
     }
+    assert!(writers.iter().all(|w| w.looked_up() > 0));
     for (rollup, ratings) in ROLLUPS_AND_RATINGS {
         let from_rollup = sorted_rows(&client, rollup).await;
         assert!(from_rollup.len() > 100, "{from_rollup}");

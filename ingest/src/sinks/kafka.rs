@@ -102,8 +102,11 @@ fn spawn_broker_watch(producer: FutureProducer, reachable: Arc<AtomicBool>) {
 impl Sink for KafkaSink {
     async fn send(&self, rating: StoredRating) -> Result<Delivery, SinkError> {
         let payload = rating.to_log_record();
+        // Keyed by rating id: every version of a rating, whatever entrypoint it names,
+        // lands on one partition, whose consumer alone writes it (see the aggregator's
+        // ClickHouse store, which remembers what it wrote instead of asking).
         let record = FutureRecord::to(&self.topic)
-            .key(rating.rating.entrypoint.as_str())
+            .key(rating.rating.id.as_bytes().as_slice())
             .payload(&payload);
         // Enqueueing never waits (a full queue is answered at once with 503), and neither
         // does the acknowledgement beyond the delivery timeout: librdkafka's own expiry can
