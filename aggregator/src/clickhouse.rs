@@ -19,9 +19,10 @@
 use async_trait::async_trait;
 use clickhouse::query::Query;
 use clickhouse::{Client, Compression, Row};
+use rustc_hash::{FxHashMap, FxHashSet};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use uuid::Uuid;
@@ -354,8 +355,9 @@ struct RatingChangeRow {
 }
 
 /// The latest stored version of a rating, as far as the rollups and the first reception go.
-#[derive(Debug, Clone, Row, Deserialize)]
+#[derive(Debug, Clone)]
 struct Latest {
+    tenant: String,
     entrypoint: String,
     created_ms: i64,
     version_ms: i64,
@@ -427,25 +429,36 @@ const REMEMBERED_VERSIONS: usize = 500_000;
 struct Memory {
     /// Every stored id, loaded at the first write and kept up to date by the writes.
     stored: Option<IdSet>,
-    /// The latest version of the ratings written most recently.
-    recent: HashMap<(String, Uuid), Latest>,
+    /// The latest version of the ratings written most recently, by id (random, so the
+    /// fast hash is safe), each with its tenant.
+    recent: FxHashMap<Uuid, Latest>,
     /// The generation before `recent`, dropped when `recent` fills.
-    older: HashMap<(String, Uuid), Latest>,
+    older: FxHashMap<Uuid, Latest>,
 }
 
 impl Memory {
-    fn latest(&self, key: &(String, Uuid)) -> Option<&Latest> {
-        self.recent.get(key).or_else(|| self.older.get(key))
+    /// The latest version of `tenant`'s rating `id`, if remembered.
+    fn latest(&self, tenant: &str, id: Uuid) -> Option<&Latest> {
+        self.recent
+            .get(&id)
+            .or_else(|| self.older.get(&id))
+            .filter(|latest| latest.tenant == tenant)
     }
 
-    fn remember(&mut self, key: (String, Uuid), latest: Latest) {
+    /// Whether `tenant`'s rating `id` may be stored without being remembered.
+    fn must_ask(&self, tenant: &str, id: Uuid) -> bool {
+        self.latest(tenant, id).is_none()
+            && self.stored.as_ref().is_some_and(|ids| ids.contains(id))
+    }
+
+    fn remember(&mut self, id: Uuid, latest: Latest) {
         if let Some(stored) = &mut self.stored {
-            stored.insert(key.1);
+            stored.insert(id);
         }
         if self.recent.len() >= REMEMBERED_VERSIONS / 2 {
             self.older = std::mem::take(&mut self.recent);
         }
-        self.recent.insert(key, latest);
+        self.recent.insert(id, latest);
     }
 }
 
@@ -454,7 +467,7 @@ impl Memory {
 struct IdSet {
     sorted: Vec<u64>,
     /// Added since `sorted` was last rebuilt.
-    fresh: HashSet<u64>,
+    fresh: FxHashSet<u64>,
 }
 
 impl IdSet {
@@ -463,7 +476,7 @@ impl IdSet {
         folded.dedup();
         IdSet {
             sorted: folded,
-            fresh: HashSet::new(),
+            fresh: FxHashSet::default(),
         }
     }
 
@@ -631,10 +644,10 @@ impl ClickHouseStore {
     }
 
     /// The latest stored version of each of these ratings' ids that exists.
-    async fn existing(
+    async fn existing<'a>(
         &self,
-        batch: &[&StoredRating],
-    ) -> Result<HashMap<(String, Uuid), Latest>, StoreError> {
+        batch: &[&'a StoredRating],
+    ) -> Result<FxHashMap<(&'a str, Uuid), Latest>, StoreError> {
         #[derive(Row, Deserialize)]
         struct Existing {
             tenant: String,
@@ -654,7 +667,7 @@ impl ClickHouseStore {
                 .or_default()
                 .push(format!("'{}'", stored.rating.id.hyphenated()));
         }
-        let mut found = HashMap::new();
+        let mut found = FxHashMap::default();
         // Chunks keep each query well under ClickHouse's max_query_size (256 KiB).
         for (tenant, ids) in by_tenant {
             for chunk in ids.chunks(LOOKUP_CHUNK) {
@@ -677,6 +690,7 @@ impl ClickHouseStore {
                     .map_err(error("looking up ids"))?;
                 for row in rows {
                     let latest = Latest {
+                        tenant: row.tenant,
                         entrypoint: row.entrypoint,
                         created_ms: row.created_ms,
                         version_ms: row.version_ms,
@@ -684,7 +698,7 @@ impl ClickHouseStore {
                         stars: row.stars,
                         answers: row.answers,
                     };
-                    found.insert((row.tenant, row.id), latest);
+                    found.insert((tenant, row.id), latest);
                 }
             }
         }
@@ -725,18 +739,11 @@ impl ClickHouseStore {
         }
         let unremembered: Vec<&StoredRating> = batch
             .iter()
-            .filter(|stored| {
-                let key = (stored.tenant.as_str().to_owned(), stored.rating.id);
-                memory.latest(&key).is_none()
-                    && memory
-                        .stored
-                        .as_ref()
-                        .is_some_and(|ids| ids.contains(stored.rating.id))
-            })
+            .filter(|stored| memory.must_ask(stored.tenant.as_str(), stored.rating.id))
             .collect();
         // This batch's versions, each replacing the latest of its id in order.
         let mut known = if unremembered.is_empty() {
-            HashMap::new()
+            FxHashMap::default()
         } else {
             self.looked_up
                 .fetch_add(unremembered.len() as u64, Ordering::Relaxed);
@@ -746,8 +753,10 @@ impl ClickHouseStore {
         let mut rows = Vec::with_capacity(batch.len());
         for stored in batch {
             let rating = &stored.rating;
-            let key = (stored.tenant.as_str().to_owned(), rating.id);
-            let previous = known.get(&key).or_else(|| memory.latest(&key));
+            let key = (stored.tenant.as_str(), rating.id);
+            let previous = known
+                .get(&key)
+                .or_else(|| memory.latest(stored.tenant.as_str(), rating.id));
             let (outcome, created_ms) = match previous {
                 Some(latest) if latest.entrypoint != rating.entrypoint.as_str() => {
                     outcomes.push(WriteOutcome::Conflict);
@@ -786,6 +795,7 @@ impl ClickHouseStore {
             known.insert(
                 key,
                 Latest {
+                    tenant: row.tenant.clone(),
                     entrypoint: row.entrypoint.clone(),
                     created_ms,
                     version_ms: row.version_ms,
@@ -809,8 +819,8 @@ impl ClickHouseStore {
             // changes are stored, all from one block.
             insert.end().await.map_err(error("insert"))?;
         }
-        for (key, latest) in known {
-            memory.remember(key, latest);
+        for ((_, id), latest) in known {
+            memory.remember(id, latest);
         }
         Ok(outcomes)
     }

@@ -3,9 +3,15 @@
 //! consumer group, and writes them to the store in batches flushed by size and by time.
 //!
 //! Offsets are committed only after the write covering them succeeded, so a crash
-//! replays at most the last batch, which the store absorbs (ids count once). While the
+//! replays at most the last batches, which the store absorbs (ids count once). While the
 //! store is down the batch is retried with backoff and nothing is committed. Events that
 //! can never be processed go to the dead-letter topic with the reason in a header.
+//!
+//! Reading and writing overlap: a writer task writes one batch while the consumer collects
+//! the next, and a batch is flushed when full, when its oldest message has waited
+//! `max_wait`, or as soon as the consumer has caught up with the topic (no message for
+//! [`CAUGHT_UP`]), so that a backlog drains at full batches and a quiet stream is written
+//! at once.
 
 use rdkafka::ClientContext;
 use rdkafka::consumer::{
@@ -19,7 +25,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
@@ -53,19 +59,82 @@ pub struct ConsumerConfig {
     pub replication: i32,
 }
 
-/// Notes when the group takes partitions away, which happens inside `recv`.
+/// No message for this long means the consumer has caught up: the batch is written.
+const CAUGHT_UP: Duration = Duration::from_millis(20);
+
+/// Longest a revocation waits for the batch being written (below `max.poll.interval.ms`).
+const REVOCATION_WAIT: Duration = Duration::from_secs(10);
+
+/// Coordinates the consumer, the writer task and the group's rebalances, which librdkafka
+/// signals inside `recv`.
 #[derive(Default)]
 struct Rebalances {
+    /// Set at each revocation, for the consumer to drop the batch it is collecting.
     revoked: AtomicBool,
+    /// Bumped at each revocation: batches collected before it are not written.
+    generation: AtomicU64,
+    /// Whether the writer task is writing and committing a batch.
+    writing: AtomicBool,
 }
 
 impl ClientContext for Rebalances {}
 
 impl ConsumerContext for Rebalances {
+    /// Before partitions are taken away, the batch being written is finished and committed
+    /// (while they are still this member's), and batches not yet written are dropped: their
+    /// partitions restart from the committed offset, read by their new owner. So no two
+    /// members ever write the same rating at once.
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if matches!(rebalance, Rebalance::Revoke(_)) {
-            self.revoked.store(true, Ordering::SeqCst);
+        if !matches!(rebalance, Rebalance::Revoke(_)) {
+            return;
         }
+        // The writer marks itself writing before checking the generation, this bumps the
+        // generation before checking the mark: one of the two always sees the other.
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.revoked.store(true, Ordering::SeqCst);
+        let started = Instant::now();
+        let wait = || {
+            while self.writing.load(Ordering::SeqCst) && started.elapsed() < REVOCATION_WAIT {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+        // librdkafka calls this from inside `recv`, on a runtime worker.
+        match tokio::runtime::Handle::try_current() {
+            Ok(_) => tokio::task::block_in_place(wait),
+            Err(_) => wait(),
+        }
+        if self.writing.load(Ordering::SeqCst) {
+            tracing::warn!("partitions revoked while a batch is still being written");
+        }
+    }
+}
+
+/// What the consumer hands the writer task.
+struct Collected {
+    ratings: Vec<StoredRating>,
+    events: Vec<StoredEvent>,
+    /// Next offset to commit per (topic, partition).
+    offsets: BTreeMap<(String, i32), i64>,
+    /// The revocations before it was collected.
+    generation: u64,
+}
+
+/// Writes and commits what the consumer collects, one batch at a time, in order.
+async fn write_collected(
+    consumer: Arc<StreamConsumer<Rebalances>>,
+    store: Arc<dyn RecordStore>,
+    metrics: Arc<AggregatorMetrics>,
+    mut collected: tokio::sync::mpsc::Receiver<Collected>,
+) {
+    let context = Arc::clone(consumer.context());
+    while let Some(batch) = collected.recv().await {
+        context.writing.store(true, Ordering::SeqCst);
+        if batch.generation == context.generation.load(Ordering::SeqCst) {
+            write_until_stored(&*store, &batch.ratings, &metrics).await;
+            write_events_until_stored(&*store, &batch.events, &metrics).await;
+            commit(&consumer, &batch.offsets);
+        }
+        context.writing.store(false, Ordering::SeqCst);
     }
 }
 
@@ -109,13 +178,24 @@ pub async fn run(
         .await?;
     let lag_task = spawn_lag_watch(Arc::clone(&consumer), Arc::clone(&metrics));
 
+    let context = Arc::clone(consumer.context());
+    // One batch written while the next is collected: at most two batches held in memory.
+    let (to_writer, collected) = tokio::sync::mpsc::channel::<Collected>(1);
+    let writer = tokio::spawn(write_collected(
+        Arc::clone(&consumer),
+        Arc::clone(&store),
+        Arc::clone(&metrics),
+        collected,
+    ));
     tokio::pin!(shutdown);
     let mut stopping = false;
     while !stopping {
-        let mut batch: Vec<StoredRating> = Vec::with_capacity(config.max_batch);
-        let mut events: Vec<StoredEvent> = Vec::new();
-        // Next offset to commit per (topic, partition).
-        let mut offsets: BTreeMap<(String, i32), i64> = BTreeMap::new();
+        let mut batch = Collected {
+            ratings: Vec::with_capacity(config.max_batch),
+            events: Vec::new(),
+            offsets: BTreeMap::new(),
+            generation: context.generation.load(Ordering::SeqCst),
+        };
         let deadline = tokio::time::sleep(config.max_wait);
         tokio::pin!(deadline);
         let mut started = false;
@@ -123,6 +203,7 @@ pub async fn run(
             tokio::select! {
                 _ = &mut shutdown, if !stopping => { stopping = true; break; }
                 _ = &mut deadline, if started => break,
+                _ = tokio::time::sleep(CAUGHT_UP), if started => break,
                 message = consumer.recv() => {
                     let message = match message {
                         Ok(message) => message,
@@ -132,22 +213,22 @@ pub async fn run(
                         }
                     };
                     // Partitions were taken away (and given back or to another member)
-                    // since this batch began. Its messages are neither written nor
-                    // committed: every partition restarts from its committed offset, read
-                    // by its new owner, so no two members write the same rating at once.
-                    // Another member may have written to partitions this one now holds,
-                    // so the store forgets what it knows.
-                    if consumer.context().revoked.swap(false, Ordering::SeqCst) {
-                        batch.clear();
-                        events.clear();
-                        offsets.clear();
+                    // since this batch began: its messages are neither written nor
+                    // committed (see `Rebalances`). Another member may have written to
+                    // the partitions this one now holds, so the store forgets what it
+                    // knows.
+                    if context.revoked.swap(false, Ordering::SeqCst) {
+                        batch.ratings.clear();
+                        batch.events.clear();
+                        batch.offsets.clear();
+                        batch.generation = context.generation.load(Ordering::SeqCst);
                         store.forget();
                     }
                     if !started {
                         started = true;
                         deadline.as_mut().reset(tokio::time::Instant::now() + config.max_wait);
                     }
-                    offsets.insert((message.topic().to_owned(), message.partition()), message.offset() + 1);
+                    batch.offsets.insert((message.topic().to_owned(), message.partition()), message.offset() + 1);
                     let payload = message.payload().unwrap_or_default();
                     let decoded = if message.topic() == config.topic {
                         StoredRating::from_log_record(payload).map(Record::Rating).map_err(|e| e.to_string())
@@ -157,25 +238,31 @@ pub async fn run(
                         platform_event(payload, &message, &platforms).map(Record::Event)
                     };
                     match decoded {
-                        Ok(Record::Rating(rating)) => batch.push(rating),
-                        Ok(Record::Event(event)) => events.push(event),
+                        Ok(Record::Rating(rating)) => batch.ratings.push(rating),
+                        Ok(Record::Event(event)) => batch.events.push(event),
                         Err(reason) => {
                             dead_letter(&dead_letters, &config.dead_letter_topic, &message, &reason).await;
                             metrics.dead_lettered();
                         }
                     }
-                    if batch.len() + events.len() >= config.max_batch {
+                    if batch.ratings.len() + batch.events.len() >= config.max_batch {
                         break;
                     }
                 }
             }
         }
-        if offsets.is_empty() {
+        if batch.offsets.is_empty() {
             continue;
         }
-        write_until_stored(&*store, &batch, &metrics).await;
-        write_events_until_stored(&*store, &events, &metrics).await;
-        commit(&consumer, &offsets);
+        if to_writer.send(batch).await.is_err() {
+            tracing::error!("the batch writer stopped");
+            break;
+        }
+    }
+    // The writer finishes what it holds, then stops.
+    drop(to_writer);
+    if let Err(error) = writer.await {
+        tracing::error!(%error, "the batch writer failed");
     }
     lag_task.abort();
     Ok(())
