@@ -11,9 +11,8 @@
 //! looks up (a bloom-filter index on `id`) only the versions of ids that are stored but not
 //! remembered. So an id owned by another entrypoint is refused exactly as in SQLite, and
 //! each version is written to `rating_changes` together with the contribution of the
-//! version it replaces. Views turn
-//! that into the version in `ratings` and +1/-1 in the rollups (ratings and answers per
-//! 15-minute slot, pages and negative answers per UTC day), so that the rollups stay exact
+//! version it replaces. Views turn that into the version in `ratings` and +1/-1 in the
+//! rollups (ratings and answers per 15-minute slot, pages and negative answers per UTC day), so that the rollups stay exact
 //! under updates and redeliveries and dashboards sum a few rows per period. Listings read
 //! the newest versions as they lie and merge versions (`FINAL`) only from there on.
 use async_trait::async_trait;
@@ -423,8 +422,8 @@ const REMEMBERED_VERSIONS: usize = 500_000;
 ///
 /// Exact while this writer is the only one writing the ids it is handed: the Kafka topic is
 /// keyed by rating id, so each partition's consumer is, and a reassignment of partitions
-/// makes the consumer [`forget`](RatingStore::forget). A failed insert forgets too, since
-/// it may have been stored after all.
+/// makes the consumer [`forget`](RatingStore::forget). A failed write forgets too, since
+/// its insert may have been stored after all.
 #[derive(Default)]
 struct Memory {
     /// Every stored id, loaded at the first write and kept up to date by the writes.

@@ -83,7 +83,8 @@ impl ConsumerContext for Rebalances {
     /// Before partitions are taken away, the batch being written is finished and committed
     /// (while they are still this member's), and batches not yet written are dropped: their
     /// partitions restart from the committed offset, read by their new owner. So no two
-    /// members ever write the same rating at once.
+    /// members write the same rating at once, unless a write outlasts the wait (ClickHouse
+    /// unreachable); that writer then gives its batch up before its next retry.
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if !matches!(rebalance, Rebalance::Revoke(_)) {
             return;
@@ -129,9 +130,14 @@ async fn write_collected(
     let context = Arc::clone(consumer.context());
     while let Some(batch) = collected.recv().await {
         context.writing.store(true, Ordering::SeqCst);
-        if batch.generation == context.generation.load(Ordering::SeqCst) {
-            write_until_stored(&*store, &batch.ratings, &metrics).await;
-            write_events_until_stored(&*store, &batch.events, &metrics).await;
+        // Checked again before every retry and before the commit: a writer still retrying
+        // when its partitions were taken away (ClickHouse down longer than a revocation
+        // waits) gives the batch up to their new owner instead of writing it late.
+        let still_ours = || batch.generation == context.generation.load(Ordering::SeqCst);
+        if write_until_stored(&*store, &batch.ratings, &metrics, still_ours).await
+            && write_events_until_stored(&*store, &batch.events, &metrics, still_ours).await
+            && still_ours()
+        {
             commit(&consumer, &batch.offsets);
         }
         context.writing.store(false, Ordering::SeqCst);
@@ -158,6 +164,10 @@ pub async fn run(
             // Also the rebalance timeout: a member killed without leaving the group holds a
             // rebalance up for this long on some brokers, so keep it short.
             .set("max.poll.interval.ms", "15000")
+            // Eager rebalancing: every revocation takes all partitions, and each one given
+            // back restarts from its committed offset, which dropping uncommitted batches
+            // at a revocation relies on (`Rebalances`). Cooperative assignors would not.
+            .set("partition.assignment.strategy", "range,roundrobin")
             // Topics created after the aggregator started (ingest creates the events topic,
             // a platform its own) are picked up within seconds, not the default 5 minutes.
             .set("topic.metadata.refresh.interval.ms", "5000")
@@ -261,8 +271,10 @@ pub async fn run(
     }
     // The writer finishes what it holds, then stops.
     drop(to_writer);
-    if let Err(error) = writer.await {
-        tracing::error!(%error, "the batch writer failed");
+    if let Err(error) = writer.await
+        && error.is_panic()
+    {
+        std::panic::resume_unwind(error.into_panic());
     }
     lag_task.abort();
     Ok(())
@@ -296,24 +308,28 @@ fn platform_event(
     })
 }
 
-/// Retries the write of a batch's events until the store takes them, as
-/// [`write_until_stored`] does for ratings.
+/// Retries the write of a batch's events until the store takes them or their partitions
+/// are taken away, as [`write_until_stored`] does for ratings.
 async fn write_events_until_stored(
     store: &dyn RecordStore,
     events: &[StoredEvent],
     metrics: &AggregatorMetrics,
-) {
+    still_ours: impl Fn() -> bool,
+) -> bool {
     if events.is_empty() {
-        return;
+        return true;
     }
     let mut backoff = Duration::from_millis(100);
     let span = tracing::info_span!("aggregate_events", size = events.len());
     async {
         loop {
+            if !still_ours() {
+                return false;
+            }
             match store.write_events(events).await {
                 Ok(()) => {
                     metrics.events_written(events.len());
-                    return;
+                    return true;
                 }
                 Err(error) => {
                     metrics.insert_failed();
@@ -329,19 +345,24 @@ async fn write_events_until_stored(
 }
 
 /// Retries the write with backoff until the store takes it: nothing is committed, and so
-/// nothing lost, while the store is down.
+/// nothing lost, while the store is down. Gives up, returning false, once the batch's
+/// partitions are no longer `still_ours`.
 async fn write_until_stored(
     store: &dyn RecordStore,
     batch: &[StoredRating],
     metrics: &AggregatorMetrics,
-) {
+    still_ours: impl Fn() -> bool,
+) -> bool {
     if batch.is_empty() {
-        return;
+        return true;
     }
     let mut backoff = Duration::from_millis(100);
     let span = tracing::info_span!("aggregate_batch", size = batch.len());
     async {
         loop {
+            if !still_ours() {
+                return false;
+            }
             let started = Instant::now();
             match store.write_batch(batch).await {
                 Ok(outcomes) => {
@@ -353,7 +374,7 @@ async fn write_until_stored(
                         WriteOutcome::Logged => None,
                     });
                     metrics.batch_written(batch.len(), outcomes, started.elapsed());
-                    return;
+                    return true;
                 }
                 Err(error) => {
                     metrics.insert_failed();
