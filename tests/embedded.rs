@@ -83,9 +83,20 @@ fn client() -> reqwest::Client {
 }
 
 async fn api(app: &Running, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    api_at(&app.base, &app.token, method, path, body).await
+}
+
+/// [`api`] against a server at `base` with `token`, such as one running as a child process.
+async fn api_at(
+    base: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
     let mut request = client()
-        .request(method, format!("{}/api/v1{path}", app.base))
-        .bearer_auth(&app.token);
+        .request(method, format!("{base}/api/v1{path}"))
+        .bearer_auth(token);
     if let Some(body) = body {
         request = request.json(&body);
     }
@@ -1067,15 +1078,7 @@ async fn killed_under_load_the_server_loses_no_acknowledged_rating() {
     )
     .trim_end()
     .to_owned();
-    let entrypoints: Value = client()
-        .get(format!("{base}/api/v1/entrypoints"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let entrypoints = api_at(&base, &token, reqwest::Method::GET, "/entrypoints", None).await;
     let entrypoint = entrypoints["entrypoints"][0]["id"]
         .as_str()
         .unwrap()

@@ -31,7 +31,7 @@ use tracing::Instrument;
 
 use crate::metrics::{AggregatorMetrics, RatingOutcome};
 use crate::model::{StoredEvent, StoredRating};
-use crate::store::{RecordStore, WriteOutcome};
+use crate::store::{RecordStore, StoreError, WriteOutcome};
 use satisfy_core::TenantId;
 use satisfy_core::event::ServiceEvent;
 use satisfy_core::kafka_access::KafkaAccess;
@@ -308,8 +308,7 @@ fn platform_event(
     })
 }
 
-/// Retries the write of a batch's events until the store takes them or their partitions
-/// are taken away, as [`write_until_stored`] does for ratings.
+/// Writes a batch's events, as [`write_until_stored`] does its ratings.
 async fn write_events_until_stored(
     store: &dyn RecordStore,
     events: &[StoredEvent],
@@ -319,34 +318,17 @@ async fn write_events_until_stored(
     if events.is_empty() {
         return true;
     }
-    let mut backoff = Duration::from_millis(100);
     let span = tracing::info_span!("aggregate_events", size = events.len());
-    async {
-        loop {
-            if !still_ours() {
-                return false;
-            }
-            match store.write_events(events).await {
-                Ok(()) => {
-                    metrics.events_written(events.len());
-                    return true;
-                }
-                Err(error) => {
-                    metrics.insert_failed();
-                    tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "event write failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
-    }
+    until_stored("event", metrics, still_ours, || async move {
+        store.write_events(events).await?;
+        metrics.events_written(events.len());
+        Ok(())
+    })
     .instrument(span)
     .await
 }
 
-/// Retries the write with backoff until the store takes it: nothing is committed, and so
-/// nothing lost, while the store is down. Gives up, returning false, once the batch's
-/// partitions are no longer `still_ours`.
+/// Writes a batch's ratings, counting each under its outcome; see [`until_stored`].
 async fn write_until_stored(
     store: &dyn RecordStore,
     batch: &[StoredRating],
@@ -356,37 +338,51 @@ async fn write_until_stored(
     if batch.is_empty() {
         return true;
     }
-    let mut backoff = Duration::from_millis(100);
     let span = tracing::info_span!("aggregate_batch", size = batch.len());
-    async {
-        loop {
-            if !still_ours() {
-                return false;
-            }
-            let started = Instant::now();
-            match store.write_batch(batch).await {
-                Ok(outcomes) => {
-                    let outcomes = outcomes.iter().filter_map(|outcome| match outcome {
-                        WriteOutcome::Inserted => Some(RatingOutcome::inserted),
-                        WriteOutcome::Updated => Some(RatingOutcome::updated),
-                        WriteOutcome::Conflict => Some(RatingOutcome::conflict),
-                        // Only embedded mode puts a log in front of its store.
-                        WriteOutcome::Logged => None,
-                    });
-                    metrics.batch_written(batch.len(), outcomes, started.elapsed());
-                    return true;
-                }
-                Err(error) => {
-                    metrics.insert_failed();
-                    tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "batch write failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
+    until_stored("batch", metrics, still_ours, || async move {
+        let started = Instant::now();
+        let outcomes = store.write_batch(batch).await?;
+        let outcomes = outcomes.iter().filter_map(|outcome| match outcome {
+            WriteOutcome::Inserted => Some(RatingOutcome::inserted),
+            WriteOutcome::Updated => Some(RatingOutcome::updated),
+            WriteOutcome::Conflict => Some(RatingOutcome::conflict),
+            // Only embedded mode puts a log in front of its store.
+            WriteOutcome::Logged => None,
+        });
+        metrics.batch_written(batch.len(), outcomes, started.elapsed());
+        Ok(())
+    })
+    .instrument(span)
+    .await
+}
+
+/// Retries `write` with backoff until the store takes it: nothing is committed, and so
+/// nothing lost, while the store is down. Gives up, returning false, once the batch's
+/// partitions are no longer `still_ours`.
+async fn until_stored<Written>(
+    what: &'static str,
+    metrics: &AggregatorMetrics,
+    still_ours: impl Fn() -> bool,
+    mut write: impl FnMut() -> Written,
+) -> bool
+where
+    Written: Future<Output = Result<(), StoreError>>,
+{
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if !still_ours() {
+            return false;
+        }
+        match write().await {
+            Ok(()) => return true,
+            Err(error) => {
+                metrics.insert_failed();
+                tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "{what} write failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
     }
-    .instrument(span)
-    .await
 }
 
 fn commit(consumer: &StreamConsumer<Rebalances>, offsets: &BTreeMap<(String, i32), i64>) {
