@@ -12,9 +12,10 @@
 //! remembered. So an id owned by another entrypoint is refused exactly as in SQLite, and
 //! each version is written to `rating_changes` together with the contribution of the
 //! version it replaces. Views turn that into the version in `ratings` and +1/-1 in the
-//! rollups (ratings and answers per 15-minute slot, pages and negative answers per UTC day), so that the rollups stay exact
-//! under updates and redeliveries and dashboards sum a few rows per period. Listings read
-//! the newest versions as they lie and merge versions (`FINAL`) only from there on.
+//! rollups (ratings and answers per 15-minute slot, pages and negative answers per UTC
+//! day), so that the rollups stay exact under updates and redeliveries and dashboards sum
+//! a few rows per period. Listings read the newest versions as they lie and merge versions
+//! (`FINAL`) only from there on.
 use async_trait::async_trait;
 use clickhouse::query::Query;
 use clickhouse::{Client, Compression, Row};
