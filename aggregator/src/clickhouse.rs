@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use crate::buckets::{DAY_MS, DaySplit, Granularity, SLOT_MS, bucketize, bucketize_answers};
@@ -329,6 +330,15 @@ const MIGRATIONS: &[&str] = &[
 "#,
 ];
 
+/// The table whose creation claims the right to migrate (see [`ClickHouseStore::migrate`]).
+const MIGRATION_LOCK: &str = "satisfy_migration_lock";
+
+/// How often a process waiting for another one's migration looks again.
+const MIGRATION_POLL: Duration = Duration::from_millis(200);
+
+/// How often a process waiting for another one's migration says so in the log.
+const MIGRATION_WAIT_NOTICE: Duration = Duration::from_secs(30);
+
 /// Ids per look-up query of a batch's existing ratings.
 const LOOKUP_CHUNK: usize = 2000;
 
@@ -569,6 +579,10 @@ impl ClickHouseStore {
         Ok(store)
     }
 
+    /// Applies pending migrations, one process at a time: consoles and aggregators
+    /// starting together would otherwise each run a backfill (`INSERT … SELECT`) and
+    /// count what it copies twice. The process that creates [`MIGRATION_LOCK`] (ClickHouse
+    /// creates a table once) migrates; the others wait until every migration is recorded.
     async fn migrate(&self) -> Result<(), StoreError> {
         self.client
             .query(
@@ -578,12 +592,70 @@ impl ClickHouseStore {
             .execute()
             .await
             .map_err(error("creating the migrations table"))?;
-        let applied: u32 = self
-            .client
+        let waiting_since = Instant::now();
+        let mut told: Option<Instant> = None;
+        loop {
+            if self.applied_migrations().await? as usize >= MIGRATIONS.len() {
+                return Ok(());
+            }
+            let claimed = self
+                .client
+                .query(&format!(
+                    "CREATE TABLE {MIGRATION_LOCK} ENGINE = MergeTree ORDER BY tuple()
+                     AS SELECT ? AS holder, now() AS since"
+                ))
+                .bind(format!("process {}", std::process::id()))
+                .execute()
+                .await;
+            match claimed {
+                Ok(()) => {
+                    let migrated = self.apply_pending_migrations().await;
+                    let released = self
+                        .client
+                        .query(&format!("DROP TABLE IF EXISTS {MIGRATION_LOCK}"))
+                        .execute()
+                        .await
+                        .map_err(error("releasing the migration lock"));
+                    return migrated.and(released);
+                }
+                Err(claim_error) => {
+                    let held: u8 = self
+                        .client
+                        .query(&format!("EXISTS TABLE {MIGRATION_LOCK}"))
+                        .fetch_one()
+                        .await
+                        .map_err(error("reading the migration lock"))?;
+                    if held == 0 {
+                        return Err(error("claiming the migration lock")(claim_error));
+                    }
+                }
+            }
+            if told.is_none_or(|at| at.elapsed() >= MIGRATION_WAIT_NOTICE) {
+                told = Some(Instant::now());
+                tracing::warn!(
+                    waited_s = waiting_since.elapsed().as_secs(),
+                    lock = MIGRATION_LOCK,
+                    "waiting for another process to migrate ClickHouse; if none is running \
+                     (one died while migrating), drop the lock table"
+                );
+            }
+            tokio::time::sleep(MIGRATION_POLL).await;
+        }
+    }
+
+    /// The latest migration recorded.
+    async fn applied_migrations(&self) -> Result<u32, StoreError> {
+        self.client
             .query("SELECT toUInt32(max(version)) FROM satisfy_migrations")
             .fetch_one()
             .await
-            .map_err(error("reading migrations"))?;
+            .map_err(error("reading migrations"))
+    }
+
+    /// Applies and records each migration after the latest recorded one, in order; the
+    /// caller holds [`MIGRATION_LOCK`].
+    async fn apply_pending_migrations(&self) -> Result<(), StoreError> {
+        let applied = self.applied_migrations().await?;
         for (index, sql) in MIGRATIONS.iter().enumerate() {
             let version = index as u32 + 1;
             if version > applied {

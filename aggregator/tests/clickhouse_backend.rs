@@ -364,9 +364,16 @@ async fn rollups_match_the_ratings_through_updates_redeliveries_and_late_version
         .execute()
         .await
         .unwrap();
-    let reopened = ClickHouseStore::connect(&ClickHouseAccess::new(&url, &database))
-        .await
-        .unwrap();
+    // Processes starting together (consoles, aggregators) backfill once between them.
+    let access = ClickHouseAccess::new(&url, &database);
+    let (first, second, third) = tokio::join!(
+        ClickHouseStore::connect(&access),
+        ClickHouseStore::connect(&access),
+        ClickHouseStore::connect(&access)
+    );
+    for reopened in [first, second, third] {
+        reopened.expect("migrating together");
+    }
     for (rollup, ratings) in ROLLUPS_AND_RATINGS {
         assert_eq!(
             sorted_rows(&client, rollup).await,
@@ -374,7 +381,12 @@ async fn rollups_match_the_ratings_through_updates_redeliveries_and_late_version
             "backfilled {rollup}"
         );
     }
-    drop(reopened);
+    let lock_left: u8 = client
+        .query("EXISTS TABLE satisfy_migration_lock")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(lock_left, 0, "the migration lock is released");
 }
 
 #[tokio::test]
