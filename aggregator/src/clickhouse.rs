@@ -339,6 +339,12 @@ const MIGRATION_POLL: Duration = Duration::from_millis(200);
 /// How often a process waiting for another one's migration says so in the log.
 const MIGRATION_WAIT_NOTICE: Duration = Duration::from_secs(30);
 
+/// The time a listing first looks back from its cursor for the newest matching versions
+/// (see the `ratings` query), and how much each look widens it when too few are
+/// found: a day, then 4, 16, 64, 256 days and more.
+const LISTING_WINDOW_MS: i64 = DAY_MS;
+const LISTING_WINDOW_GROWTH: i64 = 4;
+
 /// Ids per look-up query of a batch's existing ratings.
 const LOOKUP_CHUNK: usize = 2000;
 
@@ -1636,6 +1642,10 @@ impl AnalyticsQuery for ClickHouseStore {
         // page's ratings, whose latest versions match, are among them or older than all
         // of them. Versions merged from the earliest of them on give the page, unless too
         // many were outdated versions or copies: then more are read.
+        // Reading newest first in key order still opens every part of the range (a month
+        // each at least), so the newest versions are looked for in a window ending at the
+        // cursor, widened until it holds enough of them or covers the range: the first
+        // page of a year took 130 ms over 10M ratings searched, 11 ms over a week.
         #[derive(Row, Deserialize)]
         struct Newest {
             read: u64,
@@ -1643,7 +1653,7 @@ impl AnalyticsQuery for ClickHouseStore {
         }
         let candidates_sql = format!(
             "SELECT count() AS read, min(created_ms) AS earliest FROM (
-                 SELECT created_ms FROM ratings WHERE {matching}
+                 SELECT created_ms FROM ratings WHERE {matching} AND created_ms >= ?
                  ORDER BY created_ms DESC, id DESC LIMIT ?)"
         );
         let page_sql = format!(
@@ -1653,22 +1663,30 @@ impl AnalyticsQuery for ClickHouseStore {
              FROM ratings FINAL WHERE {matching} AND created_ms >= ?
              ORDER BY created_ms DESC, id DESC LIMIT ?"
         );
+        let window_end = end.min(after_ms.saturating_add(1));
+        let mut window = LISTING_WINDOW_MS;
         let mut candidates = limit.max(1);
         let rows = loop {
+            let window_start = window_end.saturating_sub(window).max(start);
             let newest: Newest = bind_matching(&candidates_sql)
+                .bind(window_start)
                 .bind(candidates as u64)
                 .fetch_one()
                 .await
                 .map_err(error("ratings"))?;
-            let all_read = newest.read < candidates as u64;
-            let earliest = if all_read { start } else { newest.earliest };
+            let window_read = newest.read < candidates as u64;
+            if window_read && window_start > start {
+                window = window.saturating_mul(LISTING_WINDOW_GROWTH);
+                continue;
+            }
+            let earliest = if window_read { start } else { newest.earliest };
             let rows: Vec<Row_> = bind_matching(&page_sql)
                 .bind(earliest)
                 .bind(limit as u64)
                 .fetch_all()
                 .await
                 .map_err(error("ratings"))?;
-            if all_read || rows.len() == limit {
+            if window_read || rows.len() == limit {
                 break rows;
             }
             candidates = candidates.saturating_mul(4);

@@ -428,6 +428,23 @@ async fn listings_skip_ratings_whose_older_versions_matched_and_page_through_tie
         })
         .collect();
     store.write_batch(&ties).await.unwrap();
+    // Six more days apart across the month, so that pages are found in windows of a day
+    // or of weeks, on both sides of the busy day.
+    let spread: Vec<_> = [2, 9, 16, 23, 30, 31]
+        .into_iter()
+        .map(|day| {
+            conformance::rating(
+                &id(200 + day),
+                conformance::EP_A,
+                "/s",
+                4,
+                &[],
+                None,
+                &format!("2026-07-{day:02}T12:00:00Z"),
+            )
+        })
+        .collect();
+    store.write_batch(&spread).await.unwrap();
     let july = conformance::filter(
         conformance::date(2026, 7, 1),
         conformance::date(2026, 7, 31),
@@ -452,7 +469,7 @@ async fn listings_skip_ratings_whose_older_versions_matched_and_page_through_tie
         after = Some(RatingCursor::after(last));
         paged.extend(page);
     }
-    assert_eq!(paged.len(), 65);
+    assert_eq!(paged.len(), 71);
     let mut ids: Vec<String> = paged.iter().map(|r| r.id.to_string()).collect();
     assert!(
         paged
@@ -461,7 +478,7 @@ async fn listings_skip_ratings_whose_older_versions_matched_and_page_through_tie
     );
     ids.sort();
     ids.dedup();
-    assert_eq!(ids.len(), 65);
+    assert_eq!(ids.len(), 71);
     assert_eq!(paged.iter().filter(|r| r.rating == 5).count(), 40);
 }
 
