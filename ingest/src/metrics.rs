@@ -4,6 +4,7 @@
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::time::Duration;
@@ -44,6 +45,7 @@ pub struct Metrics {
     events_accepted: Counter,
     rejected: Family<CodeLabel, Counter>,
     accept_seconds: Histogram,
+    limited_clients: Gauge,
 }
 
 impl Default for Metrics {
@@ -73,12 +75,19 @@ impl Default for Metrics {
             "Time from request to durable acceptance of a rating",
             accept_seconds.clone(),
         );
+        let limited_clients = Gauge::default();
+        registry.register(
+            "satisfy_rate_limited_clients",
+            "Clients (IPv4 addresses, IPv6 /64 networks) the rate limiter remembered after its last cleanup",
+            limited_clients.clone(),
+        );
         Metrics {
             registry,
             accepted,
             events_accepted,
             rejected,
             accept_seconds,
+            limited_clients,
         }
     }
 }
@@ -107,6 +116,12 @@ impl Metrics {
         self.rejected.get_or_create(&CodeLabel { code }).inc();
     }
 
+    /// Records how many clients the rate limiter remembers.
+    pub fn limited_clients(&self, clients: usize) {
+        self.limited_clients
+            .set(i64::try_from(clients).unwrap_or(i64::MAX));
+    }
+
     /// The OpenMetrics text exposition of the registry.
     pub fn render(&self) -> String {
         satisfy_core::metrics::render(&self.registry)
@@ -125,6 +140,7 @@ mod tests {
         metrics.accepted(Delivery::Updated, Duration::from_millis(3));
         metrics.accepted(Delivery::Conflict, Duration::from_millis(3));
         metrics.rejected("id_conflict");
+        metrics.limited_clients(3);
         let text = metrics.render();
         for line in [
             "satisfy_ratings_accepted_total{outcome=\"logged\"} 1",
@@ -132,6 +148,7 @@ mod tests {
             "satisfy_ratings_accepted_total{outcome=\"updated\"} 1",
             "satisfy_requests_rejected_total{code=\"id_conflict\"} 1",
             "satisfy_rating_accept_seconds_count 3",
+            "satisfy_rate_limited_clients 3",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }

@@ -18,6 +18,7 @@ use tower_governor::governor::GovernorConfigBuilder;
 use crate::IngestState;
 use crate::client_ip::ClientIp;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::sinks::{Delivery, SinkError};
 
 /// Largest accepted body.
@@ -25,6 +26,9 @@ pub const MAX_BODY_BYTES: usize = 4096;
 
 /// Seconds a client is told to wait when storage is saturated or down.
 pub(crate) const RETRY_AFTER_UNAVAILABLE: u64 = 2;
+
+/// How often the rate limiter forgets clients it would treat as new anyway.
+const LIMITER_CLEANUP_EVERY: Duration = Duration::from_secs(10);
 
 /// The intake routes, ratings and platform events, with their rate limit and body
 /// limits.
@@ -39,7 +43,7 @@ pub fn router(state: &IngestState) -> Router<IngestState> {
         .finish()
         .unwrap_or_else(|| unreachable!("period and burst are at least 1"));
     let limits = Arc::new(limits);
-    spawn_limiter_cleanup(&limits);
+    spawn_limiter_cleanup(&limits, Arc::clone(&state.metrics));
     let metrics = Arc::clone(&state.metrics);
     let governor = GovernorLayer::new(limits).error_handler(move |error| {
         let wait = match error {
@@ -67,9 +71,12 @@ pub fn router(state: &IngestState) -> Router<IngestState> {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
-/// Forgets idle clients so the limiter's memory stays proportional to active clients.
-fn spawn_limiter_cleanup<K, M>(config: &Arc<tower_governor::governor::GovernorConfig<K, M>>)
-where
+/// Forgets idle clients and gives their memory back, so that the limiter holds at most
+/// the clients of the last [`LIMITER_CLEANUP_EVERY`] (a flood of new addresses included).
+fn spawn_limiter_cleanup<K, M>(
+    config: &Arc<tower_governor::governor::GovernorConfig<K, M>>,
+    metrics: Arc<Metrics>,
+) where
     K: tower_governor::key_extractor::KeyExtractor + Send + Sync + 'static,
     K::Key: Send + Sync,
     M: governor::middleware::RateLimitingMiddleware<governor::clock::QuantaInstant>
@@ -79,13 +86,16 @@ where
 {
     let limiter = Arc::downgrade(config);
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut tick = tokio::time::interval(LIMITER_CLEANUP_EVERY);
         loop {
             tick.tick().await;
             let Some(config) = limiter.upgrade() else {
                 break;
             };
-            config.limiter().retain_recent();
+            let limiter = config.limiter();
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+            metrics.limited_clients(limiter.len());
         }
     });
 }

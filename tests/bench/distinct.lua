@@ -1,0 +1,30 @@
+-- wrk script: POST /v1/ratings where every request comes from a new client (an IPv6 /64
+-- of its own, through X-Forwarded-For), rates a page never rated before and carries a new
+-- id: the flood that could grow the intake's memory by client, page or id.
+local counter = 0
+local entrypoint = os.getenv("EP")
+local origin = os.getenv("ORIGIN")
+
+function setup(thread)
+  counter = counter + 1
+  thread:set("thread_id", counter)
+end
+
+function init(args)
+  math.randomseed(os.time() * 1000 + (thread_id or 0))
+end
+
+local function hex(n)
+  local s = ""
+  for _ = 1, n do s = s .. string.format("%x", math.random(0, 15)) end
+  return s
+end
+
+request = function()
+  local id = hex(8) .. "-" .. hex(4) .. "-4" .. hex(3) .. "-" .. string.format("%x", math.random(8, 11)) .. hex(3) .. "-" .. hex(12)
+  local client = "2001:db8:" .. hex(4) .. ":" .. hex(4) .. "::1"
+  local body = '{"id":"' .. id .. '","entrypoint":"' .. entrypoint .. '","page":"' .. origin ..
+    '/servizi/' .. hex(16) .. '","rating":' .. math.random(1, 5) .. ',"answers":[],"lang":"it","widget":"1.0.0"}'
+  return wrk.format("POST", "/v1/ratings", {
+    ["Content-Type"] = "application/json", ["Origin"] = origin, ["X-Forwarded-For"] = client }, body)
+end
