@@ -391,6 +391,20 @@ async fn ipv6_clients_share_one_limit_per_64_network() {
     statuses.push(from("2001:db8:1:3::1").await.unwrap().status().as_u16());
     statuses.push(from("192.0.2.7").await.unwrap().status().as_u16());
     assert_eq!(statuses, [202, 202, 429, 202, 202]);
+    // The limiter's cleanup, every 10 s, keeps the three clients (their buckets are not
+    // full again for a minute) and says how many it remembers.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        if metrics.contains("satisfy_rate_limited_clients 3\n") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the limiter's cleanup never counted the three clients:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test]

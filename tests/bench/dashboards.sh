@@ -165,9 +165,10 @@ triggers keep them, which costs the writes (\`demo-data\` wrote 1M in 46 s befor
 ClickHouse each version is written with the contribution it replaces and materialized views
 add +1 and -1 (SummingMergeTree); a page's queries run side by side, each a few milliseconds
 plus the round trip. Listings and export starts read the newest rows in sorting-key order: an
-index walked backwards on SQLite; on ClickHouse the newest versions as they lie, then versions
+index walked backwards on SQLite; on ClickHouse the newest versions as they lie within a
+window ending at the cursor (a day, widened fourfold until it holds a page), then versions
 merged (\`FINAL\`) only from the earliest of them. A whole export is bounded by formatting and
 sending on SQLite, and by those two queries per 2,000-row page on ClickHouse. Writing into
-ClickHouse is bounded by the per-batch id lookup (issue 13, goal 3)."
+ClickHouse no longer looks batches up first (see \"Ingest and distributed mode\")."
 python3 tests/bench/write_section.py "$section"
 echo "$section"

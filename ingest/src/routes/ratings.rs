@@ -73,8 +73,10 @@ pub fn router(state: &IngestState) -> Router<IngestState> {
 
 /// Forgets idle clients and gives their memory back, so that the limiter holds at most
 /// the clients of the last [`LIMITER_CLEANUP_EVERY`] (a flood of new addresses included).
+/// The task holds the limiter weakly, as the routes' services do strongly: the layer and
+/// its configuration are dropped once the routes are built, the limiter lives on with them.
 fn spawn_limiter_cleanup<K, M>(
-    config: &Arc<tower_governor::governor::GovernorConfig<K, M>>,
+    config: &tower_governor::governor::GovernorConfig<K, M>,
     metrics: Arc<Metrics>,
 ) where
     K: tower_governor::key_extractor::KeyExtractor + Send + Sync + 'static,
@@ -84,15 +86,14 @@ fn spawn_limiter_cleanup<K, M>(
         + Sync
         + 'static,
 {
-    let limiter = Arc::downgrade(config);
+    let limiter = Arc::downgrade(config.limiter());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(LIMITER_CLEANUP_EVERY);
         loop {
             tick.tick().await;
-            let Some(config) = limiter.upgrade() else {
+            let Some(limiter) = limiter.upgrade() else {
                 break;
             };
-            let limiter = config.limiter();
             limiter.retain_recent();
             limiter.shrink_to_fit();
             metrics.limited_clients(limiter.len());
