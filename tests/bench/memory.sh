@@ -63,6 +63,7 @@ $samples| after the flood | $after | $(limited) |
 What the process holds: nothing per page or id in the intake; a rate-limiter bucket per client
 /64, forgotten 10 s after its last request (the right-hand column, read from \`/metrics\` after
 each cleanup); SQLite's page cache, at most 64 MiB for each of the store's two connections;
-ratings acknowledged but not yet applied wait on disk (at most 1,000,000, then 503)."
+ratings acknowledged but not yet applied wait on disk (at most 1,000,000, then 503: the
+requests not accepted above, as the store applies about 2,000 ratings/s while the flood lasts)."
 python3 tests/bench/write_section.py "$section"
 echo "$section"
