@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark (not a test) of the embedded product's memory under a flood where every rating
 # comes from a new client (its own IPv6 /64), about a page never rated before, with a new id
-# (tests/bench/distinct.lua): the server's resident memory is sampled every 10 s, to show
+# (tests/bench/ratings.lua with DISTINCT=1): the server's resident memory is sampled every 10 s, to show
 # whether it levels off. Figures go to docs/BENCHMARKS.md.
 # Usage: bash tests/bench/memory.sh [SECONDS] [CONNECTIONS]   (defaults 300 and 32)
 set -euo pipefail
@@ -30,7 +30,7 @@ stored() {
     python3 -c "import json,sys; d=json.load(sys.stdin); print(d.get(\"summary\", d).get(\"count\", d))"
 }
 idle=$(rss_mb)
-EP=$ep ORIGIN=$origin wrk -t2 -c"$connections" -d"${seconds}s" --latency -s tests/bench/distinct.lua \
+EP=$ep ORIGIN=$origin DISTINCT=1 wrk -t2 -c"$connections" -d"${seconds}s" --latency -s tests/bench/ratings.lua \
   "http://127.0.0.1:$port/v1/ratings" >"$work/wrk" 2>&1 &
 load=$!
 samples=""
@@ -49,7 +49,7 @@ db_mb=$(du -sm "$work/data" | cut -f1)
 cat "$work/wrk"
 section="## Memory under a flood of new clients, pages and ids
 
-\`bash tests/bench/memory.sh $seconds $connections\` (tests/bench/distinct.lua), $(date -u +%Y-%m-%d), this
+\`bash tests/bench/memory.sh $seconds $connections\` (tests/bench/ratings.lua with DISTINCT=1), $(date -u +%Y-%m-%d), this
 machine (2 cores, shared with wrk): the embedded product (\`satisfy serve\`, default settings,
 rate limit per client) takes ratings for $seconds s from $connections connections, every one from a new
 client (its own IPv6 /64 through X-Forwarded-For), about a page never rated before, with a
