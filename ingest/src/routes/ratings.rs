@@ -42,7 +42,6 @@ pub fn router(state: &IngestState) -> Router<IngestState> {
         .burst_size(state.config.rate_limit_burst.max(1))
         .finish()
         .unwrap_or_else(|| unreachable!("period and burst are at least 1"));
-    let limits = Arc::new(limits);
     spawn_limiter_cleanup(&limits, Arc::clone(&state.metrics));
     let metrics = Arc::clone(&state.metrics);
     let governor = GovernorLayer::new(limits).error_handler(move |error| {
