@@ -15,20 +15,8 @@ slow="${3:-1000}"
 write="${4:-}"
 per_second=5
 ulimit -n 8192
-work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-SATISFY_ADMIN_PASSWORD=benchmark-password RUST_LOG=warn "$bin" serve --listen "127.0.0.1:$port" \
-  --data-dir "$work/data" --demo-data false --trust-forwarded-for \
-  --rate-limit-per-second "$per_second" --rate-limit-burst $((2 * per_second)) >"$work/log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-auth="Authorization: Bearer $("$bin" admin --data-dir "$work/data" tokens create --tenant comune --name abuse --scopes read,write)"
-origin="https://www.comune.example.it"
-ep=$(curl -sf -H "$auth" -X POST -H 'content-type: application/json' \
-  -d "{\"name\":\"abuse\",\"kind\":\"pagina_web\",\"allowed_origins\":[\"$origin\"]}" \
-  "http://127.0.0.1:$port/api/v1/entrypoints" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-sleep 2.5  # ingest's entrypoint directory refreshes every 2 s
+source tests/bench/embedded.sh
+start_embedded abuse --rate-limit-per-second "$per_second" --rate-limit-burst $((2 * per_second))
 rss_before=$(awk '/VmRSS/ {print $2}' "/proc/$server/status")
 figures=$(python3 tests/bench/abuse.py "http://127.0.0.1:$port" "$ep" "$origin" "$per_second" "$seconds" "$slow") || {
   echo "$figures"; tail -20 "$work/log"; exit 1; }

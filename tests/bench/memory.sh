@@ -10,24 +10,13 @@ seconds="${1:-300}"
 connections="${2:-32}"
 cargo build --release --locked
 bin=target/release/satisfy
-work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-SATISFY_ADMIN_PASSWORD=benchmark-password RUST_LOG=warn "$bin" serve --listen "127.0.0.1:$port" \
-  --data-dir "$work/data" --demo-data false --trust-forwarded-for >"$work/log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-auth="Authorization: Bearer $("$bin" admin --data-dir "$work/data" tokens create --tenant comune --name memory --scopes read,write)"
-origin="https://www.comune.example.it"
-ep=$(curl -sf -H "$auth" -X POST -H 'content-type: application/json' \
-  -d "{\"name\":\"memory\",\"kind\":\"pagina_web\",\"allowed_origins\":[\"$origin\"]}" \
-  "http://127.0.0.1:$port/api/v1/entrypoints" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-sleep 2.5  # ingest's entrypoint directory refreshes every 2 s
+source tests/bench/embedded.sh
+start_embedded memory
 rss_mb() { awk '/VmRSS/ {printf "%d", $2 / 1024}' "/proc/$server/status"; }
 limited() { curl -sf "http://127.0.0.1:$port/metrics" | awk '/^satisfy_rate_limited_clients / {print $2}'; }
 stored() {
   curl -sf -H "$auth" "http://127.0.0.1:$port/api/v1/entrypoints/$ep/stats?period=year" |
-    python3 -c "import json,sys; d=json.load(sys.stdin); print(d.get(\"summary\", d).get(\"count\", d))"
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["count"])'
 }
 idle=$(rss_mb)
 EP=$ep ORIGIN=$origin DISTINCT=1 wrk -t2 -c"$connections" -d"${seconds}s" --latency -s tests/bench/ratings.lua \
