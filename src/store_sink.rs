@@ -29,6 +29,7 @@ impl Sink for StoreSink {
             Ok(WriteOutcome::Updated) => Ok(Delivery::Updated),
             Ok(WriteOutcome::Conflict) => Ok(Delivery::Conflict),
             Ok(WriteOutcome::Logged) => Ok(Delivery::Logged),
+            Ok(WriteOutcome::Erased) => Ok(Delivery::Erased),
             Err(WriteError::Overloaded) => Err(SinkError::Overloaded),
             Err(WriteError::Unavailable) => Err(SinkError::Unavailable),
         }

@@ -328,6 +328,21 @@ const MIGRATIONS: &[&str] = &[
            toInt64(sum(length(answers))) AS n
     FROM ratings FINAL WHERE stars <= 3 GROUP BY tenant, entrypoint, day, page HAVING n > 0
 "#,
+    // What tenants erased stays erased (store.rs, Erasure): the ratings deleted on request
+    // and each tenant's retention cutoffs. Writers load both ([`Erasures`]).
+    r#"
+    CREATE TABLE IF NOT EXISTS erased_ratings (
+        tenant      LowCardinality(String),
+        id          UUID,
+        erased_ms   Int64
+    ) ENGINE = ReplacingMergeTree(erased_ms) ORDER BY (tenant, id)
+"#,
+    r#"
+    CREATE TABLE IF NOT EXISTS retention_cutoffs (
+        tenant      LowCardinality(String),
+        before_ms   Int64
+    ) ENGINE = ReplacingMergeTree(before_ms) ORDER BY tenant
+"#,
 ];
 
 /// The table whose creation claims the right to migrate (see [`ClickHouseStore::migrate`]).
@@ -335,6 +350,11 @@ const MIGRATION_LOCK: &str = "satisfy_migration_lock";
 
 /// How often a process waiting for another one's migration looks again.
 const MIGRATION_POLL: Duration = Duration::from_millis(200);
+
+/// How often a writer reloads what tenants erased through other processes (a console
+/// deleting a rating on request, its retention sweep). Erasures through the same store
+/// reach its writes at once.
+const ERASURES_REFRESH: Duration = Duration::from_secs(1);
 
 /// How often a process waiting for another one's migration says so in the log.
 const MIGRATION_WAIT_NOTICE: Duration = Duration::from_secs(30);
@@ -430,6 +450,43 @@ pub struct ClickHouseStore {
     stale: Arc<AtomicBool>,
     /// Rating versions whose predecessor was asked of ClickHouse, since the start.
     looked_up: Arc<AtomicU64>,
+    /// What tenants erased, as writes must refuse it.
+    erasures: Arc<tokio::sync::Mutex<Erasures>>,
+}
+
+/// What tenants erased, loaded from ClickHouse at most [`ERASURES_REFRESH`] ago.
+#[derive(Default)]
+struct Erasures {
+    /// Ratings deleted on request: each id with the tenants that deleted it.
+    deleted: FxHashMap<Uuid, Vec<String>>,
+    /// Each tenant's latest retention cutoff.
+    cutoffs: FxHashMap<String, i64>,
+    /// When these were loaded; `None` to load them before the next write.
+    loaded_at: Option<Instant>,
+}
+
+impl Erasures {
+    /// Whether `tenant`'s rating `id`, in the version received at `received_at_ms`, was
+    /// erased: deleted on request, or received before the retention cutoff.
+    fn refuses_rating(&self, tenant: &str, id: Uuid, received_at_ms: i64) -> bool {
+        self.refuses(tenant, received_at_ms)
+            || self
+                .deleted
+                .get(&id)
+                .is_some_and(|tenants| tenants.iter().any(|t| t == tenant))
+    }
+
+    /// Whether what `tenant` received at `received_at_ms` is before its retention cutoff.
+    fn refuses(&self, tenant: &str, received_at_ms: i64) -> bool {
+        self.cutoffs
+            .get(tenant)
+            .is_some_and(|cutoff| received_at_ms < *cutoff)
+    }
+
+    /// Whether a stored version first received at `created_ms` was deleted by retention.
+    fn expired(&self, tenant: &str, created_ms: i64) -> bool {
+        self.refuses(tenant, created_ms)
+    }
 }
 
 /// Most recently written versions a writer remembers, in two generations of half each.
@@ -580,6 +637,7 @@ impl ClickHouseStore {
             memory: Arc::default(),
             stale: Arc::default(),
             looked_up: Arc::default(),
+            erasures: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -702,6 +760,49 @@ impl ClickHouseStore {
         self.looked_up.load(Ordering::Relaxed)
     }
 
+    /// What tenants erased, reloaded when loaded more than [`ERASURES_REFRESH`] ago.
+    async fn erasures(&self) -> Result<tokio::sync::MutexGuard<'_, Erasures>, StoreError> {
+        let mut erasures = self.erasures.lock().await;
+        if erasures
+            .loaded_at
+            .is_none_or(|at| at.elapsed() >= ERASURES_REFRESH)
+        {
+            *erasures = self.load_erasures().await?;
+        }
+        Ok(erasures)
+    }
+
+    async fn load_erasures(&self) -> Result<Erasures, StoreError> {
+        #[derive(Row, Deserialize)]
+        struct Deleted {
+            tenant: String,
+            #[serde(with = "clickhouse::serde::uuid")]
+            id: Uuid,
+        }
+        let loaded_at = Instant::now();
+        let rows: Vec<Deleted> = self
+            .client
+            .query("SELECT DISTINCT tenant, id FROM erased_ratings")
+            .fetch_all()
+            .await
+            .map_err(error("loading the ratings deleted on request"))?;
+        let mut deleted: FxHashMap<Uuid, Vec<String>> = FxHashMap::default();
+        for row in rows {
+            deleted.entry(row.id).or_default().push(row.tenant);
+        }
+        let cutoffs: Vec<(String, i64)> = self
+            .client
+            .query("SELECT tenant, max(before_ms) FROM retention_cutoffs GROUP BY tenant")
+            .fetch_all()
+            .await
+            .map_err(error("loading the retention cutoffs"))?;
+        Ok(Erasures {
+            deleted,
+            cutoffs: cutoffs.into_iter().collect(),
+            loaded_at: Some(loaded_at),
+        })
+    }
+
     /// Every stored rating id, streamed in one query.
     async fn stored_ids(&self) -> Result<IdSet, StoreError> {
         #[derive(Row, Deserialize)]
@@ -820,6 +921,7 @@ impl ClickHouseStore {
         if memory.stored.is_none() {
             memory.stored = Some(self.stored_ids().await?);
         }
+        let erasures = self.erasures().await?;
         let unremembered: Vec<&StoredRating> = batch
             .iter()
             .filter(|stored| memory.must_ask(stored.tenant.as_str(), stored.rating.id))
@@ -836,10 +938,18 @@ impl ClickHouseStore {
         let mut rows = Vec::with_capacity(batch.len());
         for stored in batch {
             let rating = &stored.rating;
-            let key = (stored.tenant.as_str(), rating.id);
+            let tenant = stored.tenant.as_str();
+            let key = (tenant, rating.id);
+            if erasures.refuses_rating(tenant, rating.id, stored.received_at_ms) {
+                outcomes.push(WriteOutcome::Erased);
+                continue;
+            }
+            // A version retention deleted is gone: what follows it is a new rating, as
+            // in SQLite.
             let previous = known
                 .get(&key)
-                .or_else(|| memory.latest(stored.tenant.as_str(), rating.id));
+                .or_else(|| memory.latest(tenant, rating.id))
+                .filter(|latest| !erasures.expired(tenant, latest.created_ms));
             let (outcome, created_ms) = match previous {
                 Some(latest) if latest.entrypoint != rating.entrypoint.as_str() => {
                     outcomes.push(WriteOutcome::Conflict);
@@ -889,6 +999,7 @@ impl ClickHouseStore {
             );
             rows.push(row);
         }
+        drop(erasures);
         if !rows.is_empty() {
             let mut insert = self
                 .client
@@ -1208,7 +1319,14 @@ fn appointment(service: &str, steps: Vec<AppointmentStepRow>) -> Result<Appointm
 #[async_trait]
 impl EventStore for ClickHouseStore {
     async fn write_events(&self, batch: &[StoredEvent]) -> Result<(), StoreError> {
-        if batch.is_empty() {
+        let erasures = self.erasures().await?;
+        // Copies of events retention deleted (Kafka redeliveries) are not stored again.
+        let kept: Vec<&StoredEvent> = batch
+            .iter()
+            .filter(|stored| !erasures.refuses(stored.tenant.as_str(), stored.received_at_ms))
+            .collect();
+        drop(erasures);
+        if kept.is_empty() {
             return Ok(());
         }
         let mut insert = self
@@ -1216,7 +1334,7 @@ impl EventStore for ClickHouseStore {
             .insert::<EventRow>("events")
             .await
             .map_err(error("event insert"))?;
-        for stored in batch {
+        for stored in kept {
             insert
                 .write(&EventRow::of(stored))
                 .await
@@ -1404,10 +1522,47 @@ struct SlotCount {
 /// Deletions run as ClickHouse mutations, each waited for: when a request returns, the
 /// rows are gone from every query. The rollups are other tables, fed only by inserts, so
 /// deleted ratings stay counted there.
+///
+/// What is erased is recorded first, so that writers refuse copies from then on: this
+/// store's at once, other processes' within [`ERASURES_REFRESH`]. A batch another process
+/// was writing at that moment may still store a copy; each retention sweep (hourly)
+/// deletes again the ratings deleted on request.
 #[async_trait]
 impl Erasure for ClickHouseStore {
     async fn expire(&self, tenant: &TenantId, before_ms: i64) -> Result<Expired, StoreError> {
+        self.client
+            .query("INSERT INTO retention_cutoffs (tenant, before_ms) VALUES (?, ?)")
+            .bind(tenant.as_str())
+            .bind(before_ms)
+            .execute()
+            .await
+            .map_err(error("recording the retention cutoff"))?;
+        self.erasures.lock().await.loaded_at = None;
         let bind = |query: Query| query.bind(tenant.as_str()).bind(before_ms);
+        let returned = self
+            .count_then_mutate(
+                "deleting again the ratings deleted on request",
+                "SELECT count() FROM ratings WHERE tenant = ?
+                 AND id IN (SELECT id FROM erased_ratings WHERE tenant = ?)",
+                "DELETE FROM ratings WHERE tenant = ?
+                 AND id IN (SELECT id FROM erased_ratings WHERE tenant = ?)",
+                |query| query.bind(tenant.as_str()).bind(tenant.as_str()),
+            )
+            .await?;
+        if returned > 0 {
+            tracing::warn!(
+                versions = returned,
+                "deleted again ratings deleted on request that a writer had stored meanwhile"
+            );
+        }
+        // Copies received before the cutoff are refused by it.
+        self.count_then_mutate(
+            "forgetting ratings deleted before the cutoff",
+            "SELECT count() FROM erased_ratings WHERE tenant = ? AND erased_ms < ?",
+            "DELETE FROM erased_ratings WHERE tenant = ? AND erased_ms < ?",
+            bind,
+        )
+        .await?;
         let ratings = self
             .count_then_mutate(
                 "expiring ratings",
@@ -1429,15 +1584,34 @@ impl Erasure for ClickHouseStore {
 
     async fn delete_rating(&self, tenant: &TenantId, id: Uuid) -> Result<bool, StoreError> {
         let id = id.hyphenated().to_string();
-        let found = self
-            .count_then_mutate(
-                "deleting a rating",
-                "SELECT count() FROM ratings WHERE tenant = ? AND id = toUUID(?)",
-                "DELETE FROM ratings WHERE tenant = ? AND id = toUUID(?)",
-                |query| query.bind(tenant.as_str()).bind(&id),
-            )
-            .await?;
-        Ok(found > 0)
+        let bind = |query: Query| query.bind(tenant.as_str()).bind(&id);
+        let found: u64 = bind(
+            self.client
+                .query("SELECT count() FROM ratings WHERE tenant = ? AND id = toUUID(?)"),
+        )
+        .fetch_one()
+        .await
+        .map_err(error("deleting a rating"))?;
+        if found == 0 {
+            return Ok(false);
+        }
+        bind(
+            self.client.query(
+                "INSERT INTO erased_ratings (tenant, id, erased_ms) VALUES (?, toUUID(?), ?)",
+            ),
+        )
+        .bind(chrono::Utc::now().timestamp_millis())
+        .execute()
+        .await
+        .map_err(error("recording a deleted rating"))?;
+        self.erasures.lock().await.loaded_at = None;
+        self.mutate(
+            "deleting a rating",
+            "DELETE FROM ratings WHERE tenant = ? AND id = toUUID(?)",
+            bind,
+        )
+        .await?;
+        Ok(true)
     }
 
     async fn erase_comments(&self, tenant: &TenantId, text: &str) -> Result<u64, StoreError> {
@@ -1468,14 +1642,25 @@ impl ClickHouseStore {
             .await
             .map_err(error(context))?;
         if found > 0 {
-            let mutation = self
-                .client
-                .query(mutation_sql)
-                .with_setting("mutations_sync", "2")
-                .with_setting("lightweight_deletes_sync", "2");
-            bind(mutation).execute().await.map_err(error(context))?;
+            self.mutate(context, mutation_sql, bind).await?;
         }
         Ok(found)
+    }
+
+    /// Runs `mutation_sql` (a deletion or an update) with the parameters `bind` gives,
+    /// returning once the mutation is done.
+    async fn mutate(
+        &self,
+        context: &'static str,
+        mutation_sql: &str,
+        bind: impl Fn(Query) -> Query,
+    ) -> Result<(), StoreError> {
+        let mutation = self
+            .client
+            .query(mutation_sql)
+            .with_setting("mutations_sync", "2")
+            .with_setting("lightweight_deletes_sync", "2");
+        bind(mutation).execute().await.map_err(error(context))
     }
 }
 

@@ -333,14 +333,19 @@ impl Applying {
             }
         }
         let outcomes = self.store.apply_logged(&ratings, last)?;
-        let conflicts = outcomes
-            .iter()
-            .filter(|outcome| **outcome == WriteOutcome::Conflict)
-            .count();
+        let count = |of: WriteOutcome| outcomes.iter().filter(|outcome| **outcome == of).count();
+        let conflicts = count(WriteOutcome::Conflict);
         if conflicts > 0 {
             tracing::warn!(
                 conflicts,
                 "ratings whose id belongs to another entrypoint were not stored"
+            );
+        }
+        let erased = count(WriteOutcome::Erased);
+        if erased > 0 {
+            tracing::info!(
+                erased,
+                "ratings their tenant erased (deleted on request) were not stored again"
             );
         }
         self.applied.send_replace(last);

@@ -346,6 +346,7 @@ async fn write_until_stored(
             WriteOutcome::Inserted => Some(RatingOutcome::inserted),
             WriteOutcome::Updated => Some(RatingOutcome::updated),
             WriteOutcome::Conflict => Some(RatingOutcome::conflict),
+            WriteOutcome::Erased => Some(RatingOutcome::erased),
             // Only embedded mode puts a log in front of its store.
             WriteOutcome::Logged => None,
         });

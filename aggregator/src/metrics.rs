@@ -21,6 +21,8 @@ pub enum RatingOutcome {
     updated,
     /// Refused: its id belongs to another entrypoint's rating.
     conflict,
+    /// Refused: its tenant deleted it on request, or retention deleted what it copies.
+    erased,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -52,7 +54,7 @@ impl Default for AggregatorMetrics {
         let ratings = Family::<OutcomeLabel, Counter>::default();
         registry.register(
             "satisfy_aggregator_ratings",
-            "Ratings consumed and written to the store, by outcome (inserted, updated, conflict)",
+            "Ratings consumed and written to the store, by outcome (inserted, updated, conflict, erased)",
             ratings.clone(),
         );
         let events = Counter::default();

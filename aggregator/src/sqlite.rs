@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -251,6 +252,20 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO intake_position (id, applied) VALUES (1, 0);
 "#,
+    r#"
+    -- What tenants erased stays erased (store.rs, Erasure): the ratings deleted on
+    -- request, and each tenant's latest retention cutoff. Writes refuse later copies.
+    CREATE TABLE erased_ratings (
+        id          TEXT NOT NULL,
+        tenant      TEXT NOT NULL,
+        erased_at   INTEGER NOT NULL,
+        PRIMARY KEY (id, tenant)
+    ) WITHOUT ROWID;
+    CREATE TABLE retention_cutoffs (
+        tenant      TEXT PRIMARY KEY,
+        before_ms   INTEGER NOT NULL
+    ) WITHOUT ROWID;
+"#,
 ];
 
 /// Applies pending migrations of `migrations` to `conn`; shared with the console's store.
@@ -411,6 +426,7 @@ fn write_one(
     let comment = rating.comment.as_ref().map(|c| c.as_str());
     let outcome = match owner {
         Some(owner) if owner != rating.entrypoint.as_str() => return Ok(WriteOutcome::Conflict),
+        _ if erased(tx, stored, owner.is_some())? => return Ok(WriteOutcome::Erased),
         Some(_) => {
             // Answers go first, while the rating is still the version they belong to
             // (the rollup triggers read its page and stars).
@@ -457,6 +473,34 @@ fn write_one(
         insert_answer.execute(params![id, answer])?;
     }
     Ok(outcome)
+}
+
+/// The tenant's latest retention cutoff, if it ever had one: what was received before it
+/// is deleted and refused.
+fn retention_cutoff(tx: &rusqlite::Transaction<'_>, tenant: &str) -> rusqlite::Result<Option<i64>> {
+    tx.prepare_cached("SELECT before_ms FROM retention_cutoffs WHERE tenant = ?1")?
+        .query_row([tenant], |row| row.get(0))
+        .optional()
+}
+
+/// Whether the tenant erased this version of a rating: received before its retention
+/// cutoff, or, for a rating not stored (`stored_already` false), deleted on request.
+fn erased(
+    tx: &rusqlite::Transaction<'_>,
+    stored: &StoredRating,
+    stored_already: bool,
+) -> rusqlite::Result<bool> {
+    let tenant = stored.tenant.as_str();
+    if retention_cutoff(tx, tenant)?.is_some_and(|cutoff| stored.received_at_ms < cutoff) {
+        return Ok(true);
+    }
+    if stored_already {
+        return Ok(false);
+    }
+    tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM erased_ratings WHERE id = ?1 AND tenant = ?2)")?
+        .query_row(params![stored.rating.id.to_string(), tenant], |row| {
+            row.get(0)
+        })
 }
 
 /// Writes `batch` in one transaction which, for ratings from the intake log, also records
@@ -535,6 +579,19 @@ impl SqliteStore {
 #[async_trait]
 impl Erasure for SqliteStore {
     async fn expire(&self, tenant: &TenantId, before_ms: i64) -> Result<Expired, StoreError> {
+        // The cutoff first, so that nothing received before it is written meanwhile.
+        let owner = tenant.as_str().to_owned();
+        self.erase_in_chunks("recording the retention cutoff", move |tx| {
+            tx.prepare_cached(
+                "INSERT INTO retention_cutoffs (tenant, before_ms) VALUES (?1, ?2)
+                 ON CONFLICT (tenant) DO UPDATE SET before_ms = max(before_ms, excluded.before_ms)",
+            )?
+            .execute(params![owner, before_ms])?;
+            tx.prepare_cached("DELETE FROM erased_ratings WHERE tenant = ?1 AND erased_at < ?2")?
+                .execute(params![owner, before_ms])?;
+            Ok(0)
+        })
+        .await?;
         let owner = tenant.as_str().to_owned();
         let ratings = self
             .erase_in_chunks("expiring ratings", move |tx| {
@@ -561,10 +618,20 @@ impl Erasure for SqliteStore {
 
     async fn delete_rating(&self, tenant: &TenantId, id: uuid::Uuid) -> Result<bool, StoreError> {
         let (owner, id) = (tenant.as_str().to_owned(), id.hyphenated().to_string());
+        let erased_at = chrono::Utc::now().timestamp_millis();
         let deleted = self
             .erase_in_chunks("deleting a rating", move |tx| {
-                tx.prepare_cached("DELETE FROM ratings WHERE id = ?1 AND tenant = ?2")?
-                    .execute(params![id, owner])
+                let deleted = tx
+                    .prepare_cached("DELETE FROM ratings WHERE id = ?1 AND tenant = ?2")?
+                    .execute(params![id, owner])?;
+                if deleted > 0 {
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO erased_ratings (id, tenant, erased_at)
+                         VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![id, owner, erased_at])?;
+                }
+                Ok(deleted)
             })
             .await?;
         Ok(deleted > 0)
@@ -611,7 +678,21 @@ impl EventStore for SqliteStore {
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                     )
                     .map_err(store_error("preparing the application step insert"))?;
+                let mut cutoffs: HashMap<&str, Option<i64>> = HashMap::new();
                 for (stored, body) in &rows {
+                    let tenant = stored.tenant.as_str();
+                    let cutoff = match cutoffs.get(tenant) {
+                        Some(cutoff) => *cutoff,
+                        None => {
+                            let cutoff = retention_cutoff(&tx, tenant)
+                                .map_err(store_error("reading the retention cutoff"))?;
+                            *cutoffs.entry(tenant).or_insert(cutoff)
+                        }
+                    };
+                    // A copy of an event retention deleted (a Kafka redelivery).
+                    if cutoff.is_some_and(|cutoff| stored.received_at_ms < cutoff) {
+                        continue;
+                    }
                     let event = &stored.event;
                     let (service, service_name) = service_of(event);
                     let inserted = insert

@@ -29,6 +29,10 @@ pub enum WriteOutcome {
     /// Durable in embedded mode's intake log: the store applies it shortly, and only
     /// then is it known to be new, an update or a conflict.
     Logged,
+    /// Refused because its tenant erased it: the rating was deleted on request, or this
+    /// version was received before the tenant's last retention cutoff (a redelivery of
+    /// what retention deleted). Nothing was written.
+    Erased,
 }
 
 /// The write side: applies batches durably.
@@ -184,13 +188,21 @@ pub struct Expired {
 /// Ratings deleted here stay counted in every aggregate (the rollups hold no personal
 /// data), so a dashboard of a period keeps its figures after the period's raw ratings
 /// are gone; listings and exports no longer show them.
+///
+/// What is deleted stays deleted: a store remembers each rating deleted on request and
+/// each tenant's latest retention cutoff, and its writers refuse a later copy of either
+/// ([`WriteOutcome::Erased`]), such as a Kafka redelivery or an operator replaying the
+/// topic. Platform events received before the cutoff are refused alike.
 #[async_trait]
 pub trait Erasure: Send + Sync {
     /// Deletes the tenant's ratings first received before `before_ms`, with their
-    /// comments and answers, and its platform events received before it.
+    /// comments and answers, and its platform events received before it. Records
+    /// `before_ms` as the tenant's cutoff (the latest of those given), and forgets the
+    /// ratings deleted on request before it: copies received before it are refused anyway.
     async fn expire(&self, tenant: &TenantId, before_ms: i64) -> Result<Expired, StoreError>;
 
-    /// Deletes one rating of the tenant, every version of it; whether there was one.
+    /// Deletes one rating of the tenant, every version of it, and refuses its id from
+    /// then on; whether there was one.
     async fn delete_rating(&self, tenant: &TenantId, id: uuid::Uuid) -> Result<bool, StoreError>;
 
     /// Removes the comment of every rating of the tenant whose comment contains `text`

@@ -487,3 +487,59 @@ async fn deleted_ratings_leave_listings_but_stay_counted() {
     let Some(store) = store().await else { return };
     conformance::erasure(&store).await;
 }
+
+/// A rating deleted through another process (the console) is refused by this writer once
+/// it reloads what was erased; a copy stored before that is deleted again by the sweep.
+#[tokio::test]
+async fn ratings_deleted_by_another_process_stay_deleted() {
+    use satisfy_aggregator::{Erasure, Filter, RatingQuery};
+    use satisfy_core::TenantId;
+    let Some(access) = database() else { return };
+    let (aggregator, console) = (connect(&access).await, connect(&access).await);
+    let tenant = TenantId::parse("bugliano").unwrap();
+    let id = "00000000-0000-4000-8000-00000000de1e";
+    let copy = || {
+        conformance::rating(
+            id,
+            conformance::EP_A,
+            "/d",
+            2,
+            &[],
+            Some("Il mio nome è Mario"),
+            "2026-09-01T10:00:00Z",
+        )
+    };
+    let listed = || async {
+        let query = RatingQuery::all(Filter {
+            tenant: tenant.clone(),
+            ..conformance::filter(
+                conformance::date(2026, 9, 1),
+                conformance::date(2026, 9, 30),
+                None,
+            )
+        });
+        aggregator.ratings(&query, None, 10).await.unwrap().len()
+    };
+    assert_eq!(
+        aggregator.write_batch(&[copy()]).await.unwrap(),
+        [WriteOutcome::Inserted]
+    );
+    assert!(
+        console
+            .delete_rating(&tenant, uuid::Uuid::parse_str(id).unwrap())
+            .await
+            .unwrap()
+    );
+    // Written again at once, the aggregator may not have reloaded the deletion yet (it
+    // reloads every second): if the copy was stored, the sweep deletes it again.
+    let outcome = aggregator.write_batch(&[copy()]).await.unwrap();
+    eprintln!("a copy written at once after the deletion: {outcome:?}");
+    console.expire(&tenant, 0).await.unwrap();
+    assert_eq!(listed().await, 0, "the sweep deleted the copy again");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        aggregator.write_batch(&[copy()]).await.unwrap(),
+        [WriteOutcome::Erased]
+    );
+    assert_eq!(listed().await, 0);
+}

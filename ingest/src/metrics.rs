@@ -26,6 +26,8 @@ enum Outcome {
     updated,
     /// Appended to the event log, which the aggregator applies (distributed mode).
     logged,
+    /// Not stored: its tenant deleted it on request (where intake writes to the store).
+    erased,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -54,7 +56,7 @@ impl Default for Metrics {
         let accepted = Family::<OutcomeLabel, Counter>::default();
         registry.register(
             "satisfy_ratings_accepted",
-            "Ratings durably accepted, by outcome (inserted, updated, logged)",
+            "Ratings accepted, by outcome (inserted, updated, logged; erased: not stored, deleted on request)",
             accepted.clone(),
         );
         let events_accepted = Counter::default();
@@ -100,6 +102,7 @@ impl Metrics {
             Delivery::Inserted => Outcome::inserted,
             Delivery::Updated => Outcome::updated,
             Delivery::Logged => Outcome::logged,
+            Delivery::Erased => Outcome::erased,
             Delivery::Conflict => return,
         };
         self.accepted.get_or_create(&OutcomeLabel { outcome }).inc();

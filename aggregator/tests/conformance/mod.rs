@@ -68,6 +68,7 @@ const R2: &str = "0a6e8c38-0c4f-4d8e-9a6e-1f1f0f4a0002";
 const R3: &str = "0a6e8c38-0c4f-4d8e-9a6e-1f1f0f4a0003";
 const R4: &str = "0a6e8c38-0c4f-4d8e-9a6e-1f1f0f4a0004";
 const R7: &str = "0a6e8c38-0c4f-4d8e-9a6e-1f1f0f4a0007";
+const R8: &str = "0a6e8c38-0c4f-4d8e-9a6e-1f1f0f4a0008";
 
 /// Writes the March 2026 data set (spring DST change on Sunday 29 March in Rome).
 /// The spring scenario's two deliveries: first versions, then an update, a redelivery
@@ -1107,6 +1108,56 @@ where
             Some("Ottimo anche qui".to_owned())
         )]
     );
+
+    // What was erased stays erased. Copies written again (a Kafka redelivery, a replayed
+    // topic) are refused: R1 and R7, received before the cutoff, and R3, deleted on
+    // request, even in a version sent after its deletion. A new rating is stored.
+    let [first, later] = spring_batches();
+    let again = vec![
+        first[0].clone(),
+        first[2].clone(),
+        first[4].clone(),
+        later[1].clone(),
+        rating(
+            R3,
+            EP_A,
+            "/b",
+            2,
+            &[],
+            Some("Ancora io"),
+            "2026-04-20T10:00:00Z",
+        ),
+        rating(R8, EP_A, "/b", 4, &[], None, "2026-04-20T10:00:00Z"),
+    ];
+    assert_eq!(
+        store.write_batch(&again).await.unwrap(),
+        [
+            WriteOutcome::Erased,
+            WriteOutcome::Erased,
+            WriteOutcome::Erased,
+            WriteOutcome::Erased,
+            WriteOutcome::Erased,
+            WriteOutcome::Inserted
+        ]
+    );
+    store.write_events(&events).await.unwrap();
+    let ids: Vec<String> = listed(bugliano.clone())
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(ids, [R2, R4]);
+    assert_eq!(figures().await, before, "nothing erased is counted again");
+    let kept: Vec<String> = store
+        .tenant_events(&bugliano)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(kept, ["new"], "an expired event written again is refused");
+    assert_eq!(store.tenant_events(&altrove).await.unwrap().len(), 1);
+
     // A second sweep finds nothing more.
     assert_eq!(
         store

@@ -17,6 +17,9 @@ pub enum Delivery {
     Conflict,
     /// Durably appended to the event log; the aggregator applies it as insert or update.
     Logged,
+    /// Not stored: the tenant deleted this rating on request. Answered as accepted, since
+    /// the citizen's browser can do nothing about it.
+    Erased,
 }
 
 /// Why a sink could not take a rating; both mean "retry later" (503), never a silent drop.
