@@ -139,7 +139,7 @@ impl IntakeLog {
         Ok((log, applier))
     }
 
-    fn append(&self, batch: &[StoredRating]) -> Result<i64, StoreError> {
+    fn append(&self, records: &[Vec<u8>]) -> Result<i64, StoreError> {
         let backlog = self.progress.backlog();
         if backlog >= MAX_BACKLOG {
             return Err(StoreError(format!(
@@ -152,10 +152,8 @@ impl IntakeLog {
             let mut insert = tx
                 .prepare_cached("INSERT INTO entries (record) VALUES (?1)")
                 .map_err(log_error("preparing the append"))?;
-            for stored in batch {
-                insert
-                    .execute([stored.to_log_record()])
-                    .map_err(log_error("appending"))?;
+            for record in records {
+                insert.execute([record]).map_err(log_error("appending"))?;
             }
         }
         let last = tx.last_insert_rowid();
@@ -170,11 +168,11 @@ impl RatingStore for IntakeLog {
     /// its outcome (new, update, conflict) is decided when the store applies it.
     async fn write_batch(&self, batch: &[StoredRating]) -> Result<Vec<WriteOutcome>, StoreError> {
         let log = self.clone();
-        let batch = batch.to_vec();
-        let (last, size) =
-            tokio::task::spawn_blocking(move || log.append(&batch).map(|last| (last, batch.len())))
-                .await
-                .map_err(|error| StoreError(format!("intake log task: {error}")))??;
+        let records: Vec<Vec<u8>> = batch.iter().map(StoredRating::to_log_record).collect();
+        let size = records.len();
+        let last = tokio::task::spawn_blocking(move || log.append(&records))
+            .await
+            .map_err(|error| StoreError(format!("intake log task: {error}")))??;
         self.durable.send_if_modified(|durable| {
             let moved = last > *durable;
             *durable = (*durable).max(last);

@@ -472,8 +472,9 @@ impl RatingSubmission {
         out
     }
 
-    /// The rating without checking answers against a survey: only for ratings read back
-    /// from the event log, whose answers ingest checked before writing them.
+    /// The rating without checking answers against a survey: only for ratings without
+    /// answers, or read back from the event log (ingest checked their answers before
+    /// writing them).
     pub fn into_logged_rating(self) -> Rating {
         Rating {
             id: self.id,

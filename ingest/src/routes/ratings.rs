@@ -9,7 +9,6 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use satisfy_core::StoredRating;
 use satisfy_core::{Comment, Origin, RatingSubmission};
-use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tower_governor::GovernorLayer;
@@ -159,6 +158,13 @@ fn is_accepted_content_type(headers: &HeaderMap) -> bool {
     essence == "application/json" || essence == "text/plain"
 }
 
+/// The answer to an accepted rating.
+#[derive(serde::Serialize)]
+struct Accepted {
+    id: uuid::Uuid,
+    status: &'static str,
+}
+
 #[tracing::instrument(name = "post_rating", skip_all, fields(entrypoint, code))]
 async fn accept(
     State(state): State<IngestState>,
@@ -183,7 +189,10 @@ async fn accept(
             state.metrics.accepted(delivery, started.elapsed());
             (
                 StatusCode::ACCEPTED,
-                Json(json!({ "id": id, "status": "accepted" })),
+                Json(Accepted {
+                    id,
+                    status: "accepted",
+                }),
             )
                 .into_response()
         }
@@ -227,11 +236,17 @@ async fn store_rating(
     if !entrypoint.allows_page(&submission.page) {
         return Err(ApiError::PageNotAllowed);
     }
-    // Option ids are the same in every language; the language only picks texts.
-    let survey = entrypoint.survey(submission.lang);
-    let rating = submission
-        .into_rating(&survey)
-        .map_err(ApiError::InvalidRating)?;
+    // Most ratings come without answers (the widget's first submission of each): valid in
+    // any survey, they need none built. Option ids are the same in every language; the
+    // language only picks texts.
+    let rating = if submission.answers.is_empty() {
+        submission.into_logged_rating()
+    } else {
+        let survey = entrypoint.survey(submission.lang);
+        submission
+            .into_rating(&survey)
+            .map_err(ApiError::InvalidRating)?
+    };
     let id = rating.id;
     let stored = StoredRating {
         rating,
