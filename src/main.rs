@@ -12,11 +12,6 @@ use satisfy::startup::Application;
 use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
 
-/// Intake allocates a few short-lived buffers per request on every worker thread; glibc's
-/// allocator spent about 13% of the embedded intake's CPU on them (perf, 2026-11-25).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "satisfy", version, about)]
 struct Cli {

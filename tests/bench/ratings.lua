@@ -3,10 +3,18 @@
 -- With DISTINCT=1 every request also comes from a new client (an IPv6 /64 of its own,
 -- through X-Forwarded-For) and rates a page never rated before: the flood that could grow
 -- the intake's memory by client, page or id (tests/bench/memory.sh).
+-- With DELAY_MS=n each connection waits n ms before each request: a steady load of about
+-- connections x 1000 / (n + latency) requests/s (run.sh's sustained load).
 local counter = 0
 local entrypoint = os.getenv("EP")
 local origin = os.getenv("ORIGIN")
 local distinct = os.getenv("DISTINCT") == "1"
+local delay_ms = tonumber(os.getenv("DELAY_MS") or "")
+if delay_ms then
+  function delay()
+    return delay_ms
+  end
+end
 
 function setup(thread)
   counter = counter + 1
