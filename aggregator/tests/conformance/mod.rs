@@ -1080,26 +1080,22 @@ where
             events: 1
         }
     );
-    let ids: Vec<String> = listed(bugliano.clone())
-        .await
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    assert_eq!(ids, [R2, R4]);
+    let listed_ids = || async {
+        let rows = listed(bugliano.clone()).await;
+        rows.into_iter().map(|(id, _)| id).collect::<Vec<String>>()
+    };
+    assert_eq!(listed_ids().await, [R2, R4]);
     assert_eq!(
         figures().await,
         before,
         "aggregates keep every deleted rating"
     );
 
-    let kept: Vec<String> = store
-        .tenant_events(&bugliano)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
-    assert_eq!(kept, ["new"]);
+    let kept_events = || async {
+        let events = store.tenant_events(&bugliano).await.unwrap();
+        events.into_iter().map(|e| e.id).collect::<Vec<String>>()
+    };
+    assert_eq!(kept_events().await, ["new"]);
     assert_eq!(store.tenant_events(&altrove).await.unwrap().len(), 1);
     assert_eq!(
         listed(altrove.clone()).await,
@@ -1141,21 +1137,13 @@ where
         ]
     );
     store.write_events(&events).await.unwrap();
-    let ids: Vec<String> = listed(bugliano.clone())
-        .await
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    assert_eq!(ids, [R2, R4]);
+    assert_eq!(listed_ids().await, [R2, R4]);
     assert_eq!(figures().await, before, "nothing erased is counted again");
-    let kept: Vec<String> = store
-        .tenant_events(&bugliano)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
-    assert_eq!(kept, ["new"], "an expired event written again is refused");
+    assert_eq!(
+        kept_events().await,
+        ["new"],
+        "an expired event written again is refused"
+    );
     assert_eq!(store.tenant_events(&altrove).await.unwrap().len(), 1);
 
     // A second sweep finds nothing more.
