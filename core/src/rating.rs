@@ -10,7 +10,7 @@ use std::fmt;
 use uuid::Uuid;
 
 use crate::COMMENT_MAX_CHARS;
-use crate::entrypoint::EntrypointId;
+use crate::entrypoint::{Entrypoint, EntrypointId};
 use crate::lang::Lang;
 use crate::survey::Survey;
 
@@ -472,9 +472,8 @@ impl RatingSubmission {
         out
     }
 
-    /// The rating without checking answers against a survey: only for ratings without
-    /// answers, or read back from the event log (ingest checked their answers before
-    /// writing them).
+    /// The rating without checking answers against a survey: only for ratings read back
+    /// from the event log, whose answers ingest checked before writing them.
     pub fn into_logged_rating(self) -> Rating {
         Rating {
             id: self.id,
@@ -486,6 +485,18 @@ impl RatingSubmission {
             lang: self.lang,
             widget: self.widget,
         }
+    }
+
+    /// [`into_rating`](Self::into_rating) against `entrypoint`'s survey, which is built
+    /// only when there are answers to check: most ratings (the widget's first submission
+    /// of each) come without. Option ids are the same in every language; the language
+    /// only picks texts.
+    pub fn into_rating_for(self, entrypoint: &Entrypoint) -> Result<Rating, RatingError> {
+        if self.answers.is_empty() {
+            return Ok(self.into_logged_rating());
+        }
+        let survey = entrypoint.survey(self.lang);
+        self.into_rating(&survey)
     }
 
     /// Checks the answers against the follow-up questions `survey` shows for these stars:
@@ -696,6 +707,36 @@ mod tests {
                 .into_rating(&page_survey())
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn an_entrypoint_checks_answers_only_when_there_are_some() {
+        let entrypoint = Entrypoint {
+            id: EntrypointId::parse("ep_AAAAAAAAAAAAAAAA").unwrap(),
+            tenant: crate::entrypoint::TenantId::parse("bugliano").unwrap(),
+            name: "Sito".into(),
+            kind: EntrypointKind::PaginaWeb,
+            status: crate::entrypoint::EntrypointStatus::Active,
+            allowed_origins: Vec::new(),
+            custom: None,
+            service: None,
+            created_at: 0,
+        };
+        let submit = |body: Value| RatingSubmission::parse(&body).unwrap();
+        let valid_rating = submit(valid()).into_rating_for(&entrypoint).unwrap();
+        assert_eq!(valid_rating.answers, ["incomplete"]);
+        let offered_for_five_stars = with("answers", json!(["clear"]));
+        assert_eq!(
+            submit(offered_for_five_stars)
+                .into_rating_for(&entrypoint)
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidAnswer
+        );
+        let without_answers = submit(with("answers", json!([])))
+            .into_rating_for(&entrypoint)
+            .unwrap();
+        assert!(without_answers.answers.is_empty());
     }
 
     #[test]

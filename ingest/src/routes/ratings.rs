@@ -236,17 +236,9 @@ async fn store_rating(
     if !entrypoint.allows_page(&submission.page) {
         return Err(ApiError::PageNotAllowed);
     }
-    // Most ratings come without answers (the widget's first submission of each): valid in
-    // any survey, they need none built. Option ids are the same in every language; the
-    // language only picks texts.
-    let rating = if submission.answers.is_empty() {
-        submission.into_logged_rating()
-    } else {
-        let survey = entrypoint.survey(submission.lang);
-        submission
-            .into_rating(&survey)
-            .map_err(ApiError::InvalidRating)?
-    };
+    let rating = submission
+        .into_rating_for(&entrypoint)
+        .map_err(ApiError::InvalidRating)?;
     let id = rating.id;
     let stored = StoredRating {
         rating,
