@@ -415,6 +415,7 @@ impl SqliteStore {
 
 fn write_one(
     tx: &rusqlite::Transaction<'_>,
+    cutoffs: &mut Cutoffs<'_, '_>,
     stored: &StoredRating,
 ) -> rusqlite::Result<WriteOutcome> {
     let rating = &stored.rating;
@@ -426,7 +427,7 @@ fn write_one(
     let comment = rating.comment.as_ref().map(|c| c.as_str());
     let outcome = match owner {
         Some(owner) if owner != rating.entrypoint.as_str() => return Ok(WriteOutcome::Conflict),
-        _ if erased(tx, stored, owner.is_some())? => return Ok(WriteOutcome::Erased),
+        _ if erased(tx, cutoffs, stored, owner.is_some())? => return Ok(WriteOutcome::Erased),
         Some(_) => {
             // Answers go first, while the rating is still the version they belong to
             // (the rollup triggers read its page and stars).
@@ -475,23 +476,49 @@ fn write_one(
     Ok(outcome)
 }
 
-/// The tenant's latest retention cutoff, if it ever had one: what was received before it
-/// is deleted and refused.
-fn retention_cutoff(tx: &rusqlite::Transaction<'_>, tenant: &str) -> rusqlite::Result<Option<i64>> {
-    tx.prepare_cached("SELECT before_ms FROM retention_cutoffs WHERE tenant = ?1")?
-        .query_row([tenant], |row| row.get(0))
-        .optional()
+/// The tenants' retention cutoffs as one write transaction sees them, each tenant's read
+/// once: what was received before a tenant's latest cutoff is deleted and refused.
+struct Cutoffs<'t, 'c> {
+    tx: &'t rusqlite::Transaction<'c>,
+    read: HashMap<String, Option<i64>>,
+}
+
+impl<'t, 'c> Cutoffs<'t, 'c> {
+    fn of(tx: &'t rusqlite::Transaction<'c>) -> Self {
+        Cutoffs {
+            tx,
+            read: HashMap::new(),
+        }
+    }
+
+    /// Whether what `tenant` received at `received_at_ms` is before its latest cutoff.
+    fn before_cutoff(&mut self, tenant: &str, received_at_ms: i64) -> rusqlite::Result<bool> {
+        let cutoff = match self.read.get(tenant) {
+            Some(cutoff) => *cutoff,
+            None => {
+                let cutoff = self
+                    .tx
+                    .prepare_cached("SELECT before_ms FROM retention_cutoffs WHERE tenant = ?1")?
+                    .query_row([tenant], |row| row.get(0))
+                    .optional()?;
+                self.read.insert(tenant.to_owned(), cutoff);
+                cutoff
+            }
+        };
+        Ok(cutoff.is_some_and(|cutoff| received_at_ms < cutoff))
+    }
 }
 
 /// Whether the tenant erased this version of a rating: received before its retention
 /// cutoff, or, for a rating not stored (`stored_already` false), deleted on request.
 fn erased(
     tx: &rusqlite::Transaction<'_>,
+    cutoffs: &mut Cutoffs<'_, '_>,
     stored: &StoredRating,
     stored_already: bool,
 ) -> rusqlite::Result<bool> {
     let tenant = stored.tenant.as_str();
-    if retention_cutoff(tx, tenant)?.is_some_and(|cutoff| stored.received_at_ms < cutoff) {
+    if cutoffs.before_cutoff(tenant, stored.received_at_ms)? {
         return Ok(true);
     }
     if stored_already {
@@ -512,9 +539,10 @@ fn write_ratings(
 ) -> Result<Vec<WriteOutcome>, StoreError> {
     let mut conn = locked(writer, "ratings writer")?;
     let tx = conn.transaction().map_err(store_error("begin"))?;
+    let mut cutoffs = Cutoffs::of(&tx);
     let outcomes = batch
         .iter()
-        .map(|stored| write_one(&tx, stored))
+        .map(|stored| write_one(&tx, &mut cutoffs, stored))
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(store_error("writing ratings"))?;
     if let Some(position) = log_position {
@@ -678,19 +706,13 @@ impl EventStore for SqliteStore {
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                     )
                     .map_err(store_error("preparing the application step insert"))?;
-                let mut cutoffs: HashMap<&str, Option<i64>> = HashMap::new();
+                let mut cutoffs = Cutoffs::of(&tx);
                 for (stored, body) in &rows {
-                    let tenant = stored.tenant.as_str();
-                    let cutoff = match cutoffs.get(tenant) {
-                        Some(cutoff) => *cutoff,
-                        None => {
-                            let cutoff = retention_cutoff(&tx, tenant)
-                                .map_err(store_error("reading the retention cutoff"))?;
-                            *cutoffs.entry(tenant).or_insert(cutoff)
-                        }
-                    };
                     // A copy of an event retention deleted (a Kafka redelivery).
-                    if cutoff.is_some_and(|cutoff| stored.received_at_ms < cutoff) {
+                    if cutoffs
+                        .before_cutoff(stored.tenant.as_str(), stored.received_at_ms)
+                        .map_err(store_error("reading the retention cutoff"))?
+                    {
                         continue;
                     }
                     let event = &stored.event;
