@@ -469,7 +469,7 @@ impl Erasures {
     /// Whether `tenant`'s rating `id`, in the version received at `received_at_ms`, was
     /// erased: deleted on request, or received before the retention cutoff.
     fn refuses_rating(&self, tenant: &str, id: Uuid, received_at_ms: i64) -> bool {
-        self.refuses(tenant, received_at_ms)
+        self.before_cutoff(tenant, received_at_ms)
             || self
                 .deleted
                 .get(&id)
@@ -477,15 +477,10 @@ impl Erasures {
     }
 
     /// Whether what `tenant` received at `received_at_ms` is before its retention cutoff.
-    fn refuses(&self, tenant: &str, received_at_ms: i64) -> bool {
+    fn before_cutoff(&self, tenant: &str, received_at_ms: i64) -> bool {
         self.cutoffs
             .get(tenant)
             .is_some_and(|cutoff| received_at_ms < *cutoff)
-    }
-
-    /// Whether a stored version first received at `created_ms` was deleted by retention.
-    fn expired(&self, tenant: &str, created_ms: i64) -> bool {
-        self.refuses(tenant, created_ms)
     }
 }
 
@@ -944,12 +939,12 @@ impl ClickHouseStore {
                 outcomes.push(WriteOutcome::Erased);
                 continue;
             }
-            // A version retention deleted is gone: what follows it is a new rating, as
-            // in SQLite.
+            // A version first received before the cutoff was deleted by retention: what
+            // follows it is a new rating, as in SQLite.
             let previous = known
                 .get(&key)
                 .or_else(|| memory.latest(tenant, rating.id))
-                .filter(|latest| !erasures.expired(tenant, latest.created_ms));
+                .filter(|latest| !erasures.before_cutoff(tenant, latest.created_ms));
             let (outcome, created_ms) = match previous {
                 Some(latest) if latest.entrypoint != rating.entrypoint.as_str() => {
                     outcomes.push(WriteOutcome::Conflict);
@@ -1323,7 +1318,7 @@ impl EventStore for ClickHouseStore {
         // Copies of events retention deleted (Kafka redeliveries) are not stored again.
         let kept: Vec<&StoredEvent> = batch
             .iter()
-            .filter(|stored| !erasures.refuses(stored.tenant.as_str(), stored.received_at_ms))
+            .filter(|stored| !erasures.before_cutoff(stored.tenant.as_str(), stored.received_at_ms))
             .collect();
         drop(erasures);
         if kept.is_empty() {
