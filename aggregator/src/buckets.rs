@@ -8,6 +8,7 @@
 use chrono::{Datelike, Days, Months, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 use crate::model::{AnswerBucket, AnswerCount, Bucket, Filter, Tally};
 
@@ -134,6 +135,56 @@ impl Filter {
     }
 }
 
+/// The periods of a filter's range and the UTC instant each begins at, so that a slot
+/// finds its period by a binary search instead of a time-zone conversion per row.
+pub struct Periods {
+    starts: Vec<NaiveDate>,
+    /// `starts_ms[i]` is when `starts[i]` begins; the last entry is where the last period
+    /// ends.
+    starts_ms: Vec<i64>,
+}
+
+impl Periods {
+    /// Every period from the one containing `filter.from` to the one containing
+    /// `filter.to`.
+    pub fn of(filter: &Filter, granularity: Granularity) -> Periods {
+        let mut starts = Vec::new();
+        let mut start = granularity.start_of(filter.from);
+        let mut after_last = None;
+        while start <= filter.to {
+            starts.push(start);
+            after_last = granularity.next(start);
+            match after_last {
+                Some(next) => start = next,
+                None => break,
+            }
+        }
+        let mut starts_ms: Vec<i64> = starts
+            .iter()
+            .map(|date| local_midnight_ms(filter.tz, *date))
+            .collect();
+        starts_ms.push(after_last.map_or(i64::MAX, |date| local_midnight_ms(filter.tz, date)));
+        Periods { starts, starts_ms }
+    }
+
+    /// How many periods there are.
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// Whether the range holds no period at all.
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// The index of the period holding `slot` (a UTC instant divided by [`SLOT_MS`]).
+    pub fn of_slot(&self, slot: i64) -> Option<usize> {
+        let ms = slot.saturating_mul(SLOT_MS);
+        let after = self.starts_ms.partition_point(|start| *start <= ms);
+        (after > 0 && after < self.starts_ms.len()).then(|| after - 1)
+    }
+}
+
 /// Every bucket from the one containing `filter.from` to the one containing `filter.to`,
 /// empty ones included, filled from `(slot, stars, count)` rows where `slot` is a UTC
 /// instant divided by [`SLOT_MS`].
@@ -142,20 +193,67 @@ pub fn bucketize(
     granularity: Granularity,
     slots: impl IntoIterator<Item = (i64, u8, u64)>,
 ) -> Vec<Bucket> {
-    let mut buckets: Vec<Bucket> = period_starts(filter, granularity)
-        .into_iter()
-        .map(|start| Bucket {
-            start,
-            tally: Tally::default(),
-        })
-        .collect();
+    let periods = Periods::of(filter, granularity);
+    let mut tallies = vec![Tally::default(); periods.len()];
     for (slot, stars, count) in slots {
-        let bucket_start = granularity.start_of(filter.local_date(slot * SLOT_MS));
-        if let Ok(index) = buckets.binary_search_by_key(&bucket_start, |b| b.start) {
-            buckets[index].tally.add(stars, count);
+        if let Some(index) = periods.of_slot(slot) {
+            tallies[index].add(stars, count);
         }
     }
-    buckets
+    periods
+        .starts
+        .into_iter()
+        .zip(tallies)
+        .map(|(start, tally)| Bucket { start, tally })
+        .collect()
+}
+
+/// Answers counted per period of a filter's range, fed row by row; options are borrowed
+/// so that a row allocates nothing unless its option is new to its period.
+pub struct AnswerBuckets {
+    periods: Periods,
+    counts: Vec<HashMap<String, u64>>,
+}
+
+impl AnswerBuckets {
+    /// Empty counts for every period of the filter's range.
+    pub fn new(filter: &Filter, granularity: Granularity) -> AnswerBuckets {
+        let periods = Periods::of(filter, granularity);
+        let counts = vec![HashMap::new(); periods.len()];
+        AnswerBuckets { periods, counts }
+    }
+
+    /// Counts `count` choices of `option` in the slot's period.
+    pub fn add(&mut self, slot: i64, option: &str, count: u64) {
+        if let Some(index) = self.periods.of_slot(slot) {
+            let counts = &mut self.counts[index];
+            match counts.get_mut(option) {
+                Some(total) => *total += count,
+                None => {
+                    counts.insert(option.to_owned(), count);
+                }
+            }
+        }
+    }
+
+    /// One [`AnswerBucket`] per period, empty ones included, each period's answers by
+    /// option id.
+    pub fn finish(self) -> Vec<AnswerBucket> {
+        self.periods
+            .starts
+            .into_iter()
+            .zip(self.counts)
+            .map(|(start, counts)| {
+                let mut answers: Vec<AnswerCount> = counts
+                    .into_iter()
+                    .filter(|(_, count)| *count > 0)
+                    .map(|(option, count)| AnswerCount { option, count })
+                    .collect();
+                answers.sort_unstable_by(|a, b| a.option.cmp(&b.option));
+                AnswerBucket { start, answers }
+            })
+            .collect()
+    }
 }
 
 /// Folds `(slot, option, count)` rows into one [`AnswerBucket`] per period of the
@@ -165,41 +263,11 @@ pub fn bucketize_answers(
     granularity: Granularity,
     slots: impl IntoIterator<Item = (i64, String, u64)>,
 ) -> Vec<AnswerBucket> {
-    let starts = period_starts(filter, granularity);
-    let mut counts: Vec<std::collections::BTreeMap<String, u64>> =
-        vec![Default::default(); starts.len()];
+    let mut buckets = AnswerBuckets::new(filter, granularity);
     for (slot, option, count) in slots {
-        let bucket_start = granularity.start_of(filter.local_date(slot * SLOT_MS));
-        if let Ok(index) = starts.binary_search(&bucket_start) {
-            *counts[index].entry(option).or_default() += count;
-        }
+        buckets.add(slot, &option, count);
     }
-    starts
-        .into_iter()
-        .zip(counts)
-        .map(|(start, answers)| AnswerBucket {
-            start,
-            answers: answers
-                .into_iter()
-                .filter(|(_, count)| *count > 0)
-                .map(|(option, count)| AnswerCount { option, count })
-                .collect(),
-        })
-        .collect()
-}
-
-/// The first date of every period of the filter's range.
-fn period_starts(filter: &Filter, granularity: Granularity) -> Vec<NaiveDate> {
-    let mut starts = Vec::new();
-    let mut start = granularity.start_of(filter.from);
-    while start <= filter.to {
-        starts.push(start);
-        match granularity.next(start) {
-            Some(next) => start = next,
-            None => break,
-        }
-    }
-    starts
+    buckets.finish()
 }
 
 #[cfg(test)]

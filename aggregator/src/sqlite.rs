@@ -4,10 +4,11 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::buckets::{DAY_MS, DaySplit, Granularity, SLOT_MS, bucketize, bucketize_answers};
+use crate::buckets::{AnswerBuckets, DAY_MS, DaySplit, Granularity, SLOT_MS, bucketize};
 use crate::intake_log::LogProgress;
 use crate::kpi::{Application, ApplicationStep, KpiInput, KpiScope};
 use crate::model::like_pattern;
@@ -266,6 +267,24 @@ const MIGRATIONS: &[&str] = &[
         before_ms   INTEGER NOT NULL
     ) WITHOUT ROWID;
 "#,
+    r#"
+    -- A tenant's dashboards read its entrypoints' key ranges of the rollups (a lookup per
+    -- row through a tenant index cost 5 times a range read): every entrypoint that ever
+    -- had a rating, added as its first rollup row is.
+    CREATE TABLE rollup_entrypoints (
+        tenant      TEXT NOT NULL,
+        entrypoint  TEXT NOT NULL,
+        PRIMARY KEY (tenant, entrypoint)
+    ) WITHOUT ROWID;
+    INSERT INTO rollup_entrypoints SELECT DISTINCT tenant, entrypoint FROM rating_slots;
+    CREATE TRIGGER rating_slots_entrypoint AFTER INSERT ON rating_slots BEGIN
+        INSERT OR IGNORE INTO rollup_entrypoints VALUES (NEW.tenant, NEW.entrypoint);
+    END;
+    DROP INDEX rating_slots_tenant;
+    DROP INDEX answer_slots_tenant;
+    DROP INDEX page_days_tenant;
+    DROP INDEX negative_page_days_tenant;
+"#,
 ];
 
 /// Applies pending migrations of `migrations` to `conn`; shared with the console's store.
@@ -311,12 +330,16 @@ pub fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
 /// Page cache of each ratings connection, in KiB.
 const CACHE_KIB: u32 = 64 * 1024;
 
-/// Ratings in SQLite: one connection writes, one reads, so dashboards never wait on
+/// Ratings in SQLite: one connection writes, others read, so dashboards never wait on
 /// inserts (WAL lets them run side by side).
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
-    reader: Arc<Mutex<Connection>>,
+    /// A dashboard's queries run side by side, each on an idle reader (one per core,
+    /// 2 to 4): a page waits for its slowest query, not for their sum.
+    readers: Arc<[Mutex<Connection>]>,
+    /// Where the next read starts looking for an idle reader.
+    next_reader: Arc<AtomicUsize>,
     /// With an intake log in front: what reads and erasures wait for.
     log: Option<LogProgress>,
 }
@@ -338,23 +361,42 @@ pub(crate) fn locked<'a>(
         .map_err(|_| StoreError(format!("{name} lock poisoned")))
 }
 
+/// The first idle reader from `start` on, or, when all are busy, the one at `start` once
+/// it is free.
+fn idle_reader(
+    readers: &[Mutex<Connection>],
+    start: usize,
+) -> Result<MutexGuard<'_, Connection>, StoreError> {
+    let count = readers.len();
+    for offset in 0..count {
+        if let Ok(conn) = readers[(start + offset) % count].try_lock() {
+            return Ok(conn);
+        }
+    }
+    locked(&readers[start % count], "ratings reader")
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let mut writer = open_connection(path).map_err(store_error("opening ratings database"))?;
         migrate(&mut writer, MIGRATIONS).map_err(store_error("migrating ratings database"))?;
-        let reader = open_connection(path).map_err(store_error("opening ratings reader"))?;
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let readers = (0..cores.clamp(2, 4))
+            .map(|_| open_connection(path).map_err(store_error("opening a ratings reader")))
+            .collect::<Result<Vec<_>, _>>()?;
         // Ratings' ids are random, so every insert touches a random leaf of the id index:
         // with SQLite's default 2 MiB cache a large table spills a page out and reads one
         // back per index per insert (measured: 5 reads and 5 writes per rating at 1M).
         // The cache grows only as pages are used.
-        for conn in [&writer, &reader] {
+        for conn in std::iter::once(&writer).chain(&readers) {
             conn.execute_batch(&format!("PRAGMA cache_size = -{CACHE_KIB};"))
                 .map_err(store_error("sizing the page cache"))?;
         }
         Ok(SqliteStore {
             writer: Arc::new(Mutex::new(writer)),
-            reader: Arc::new(Mutex::new(reader)),
+            readers: readers.into_iter().map(Mutex::new).collect(),
+            next_reader: Arc::default(),
             log: None,
         })
     }
@@ -403,9 +445,10 @@ impl SqliteStore {
         query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
         self.wait_for_log().await;
-        let reader = Arc::clone(&self.reader);
+        let readers = Arc::clone(&self.readers);
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         tokio::task::spawn_blocking(move || {
-            let conn = locked(&reader, "ratings reader")?;
+            let conn = idle_reader(&readers, start)?;
             query(&conn).map_err(store_error(context))
         })
         .await
@@ -958,34 +1001,54 @@ impl Params {
     }
 }
 
-/// The filter's tenant and entrypoint as a WHERE condition that lets SQLite use the
-/// entrypoint's index when there is one (`+tenant` keeps the tenant check off the index).
-fn scope(filter: &Filter, params: &mut Params) -> String {
+/// The filter's tenant and entrypoint as WHERE conditions, one per kind of table, each
+/// letting SQLite read by the table's leading key (`+tenant` keeps the tenant check off
+/// the index).
+struct Scope {
+    /// For `ratings`, which has an index per tenant and one per entrypoint.
+    ratings: String,
+    /// For the rollup tables, keyed by entrypoint first: a tenant's rows are its
+    /// entrypoints' key ranges, listed in `rollup_entrypoints`.
+    rollups: String,
+}
+
+fn scope(filter: &Filter, params: &mut Params) -> Scope {
     let tenant = params.bind("tenant", filter.tenant.as_str().to_owned());
     match &filter.entrypoint {
         Some(entrypoint) => {
             let entrypoint = params.bind("entrypoint", entrypoint.as_str().to_owned());
-            format!("entrypoint = {entrypoint} AND +tenant = {tenant}")
+            let condition = format!("entrypoint = {entrypoint} AND +tenant = {tenant}");
+            Scope {
+                ratings: condition.clone(),
+                rollups: condition,
+            }
         }
-        None => format!("tenant = {tenant}"),
+        None => Scope {
+            ratings: format!("tenant = {tenant}"),
+            rollups: format!(
+                "entrypoint IN (SELECT entrypoint FROM rollup_entrypoints WHERE tenant = {tenant})
+                 AND +tenant = {tenant}"
+            ),
+        },
     }
 }
 
 /// The split rendered as SQLite queries.
 impl DaySplit {
-    /// `SELECT page, stars, n` over the range within `scoped` (a [`scope`]): daily rollup
-    /// rows for the whole days, one row per rating for the edges. `tag` keeps parameter
-    /// names apart.
-    fn page_rows(&self, scoped: &str, tag: &str, params: &mut Params) -> String {
+    /// `SELECT page, stars, n` over the range within `scoped`: daily rollup rows for the
+    /// whole days, one row per rating for the edges. `tag` keeps parameter names apart.
+    fn page_rows(&self, scoped: &Scope, tag: &str, params: &mut Params) -> String {
         let (first, end) = (
             params.bind(&format!("{tag}_first_day"), self.first_day),
             params.bind(&format!("{tag}_end_day"), self.end_day),
         );
         let edges = self.edges(tag, params);
         format!(
-            "SELECT page, stars, n FROM page_days WHERE {scoped} AND day >= {first} AND day < {end}
+            "SELECT page, stars, n FROM page_days
+             WHERE {} AND day >= {first} AND day < {end}
              UNION ALL
-             SELECT page, stars, 1 FROM ratings WHERE {scoped} AND ({edges})"
+             SELECT page, stars, 1 FROM ratings WHERE {} AND ({edges})",
+            scoped.rollups, scoped.ratings
         )
     }
 
@@ -1014,22 +1077,24 @@ fn slot_range(filter: &Filter, params: &mut Params) -> String {
 impl AnalyticsQuery for SqliteStore {
     async fn summary(&self, filter: &Filter) -> Result<Tally, StoreError> {
         let mut params = Params::default();
+        // One pass in key order: a GROUP BY stars would sort every row first.
         let sql = format!(
-            "SELECT stars, SUM(n) FROM rating_slots WHERE {} AND {} GROUP BY stars",
-            scope(filter, &mut params),
+            "SELECT SUM(n * (stars = 1)), SUM(n * (stars = 2)), SUM(n * (stars = 3)),
+                    SUM(n * (stars = 4)), SUM(n * (stars = 5))
+             FROM rating_slots WHERE {} AND {}",
+            scope(filter, &mut params).rollups,
             slot_range(filter, &mut params)
         );
         self.read("summary", move |conn| {
-            let mut tally = Tally::default();
             let mut statement = conn.prepare_cached(&sql)?;
-            let rows = statement.query_map(params.named().as_slice(), |row| {
-                Ok((row.get::<_, u8>(0)?, row.get::<_, u64>(1)?))
-            })?;
-            for row in rows {
-                let (stars, count) = row?;
-                tally.add(stars, count);
-            }
-            Ok(tally)
+            statement.query_row(params.named().as_slice(), |row| {
+                let mut tally = Tally::default();
+                for stars in 1..=5u8 {
+                    let count: Option<u64> = row.get(usize::from(stars) - 1)?;
+                    tally.add(stars, count.unwrap_or(0));
+                }
+                Ok(tally)
+            })
         })
         .await
     }
@@ -1040,9 +1105,11 @@ impl AnalyticsQuery for SqliteStore {
         granularity: Granularity,
     ) -> Result<Vec<Bucket>, StoreError> {
         let mut params = Params::default();
+        // Rows as they lie: bucketize sums them per period, which a GROUP BY would only
+        // make slower.
         let sql = format!(
-            "SELECT slot, stars, SUM(n) FROM rating_slots WHERE {} AND {} GROUP BY slot, stars",
-            scope(filter, &mut params),
+            "SELECT slot, stars, n FROM rating_slots WHERE {} AND {}",
+            scope(filter, &mut params).rollups,
             slot_range(filter, &mut params)
         );
         let slots = self
@@ -1063,23 +1130,39 @@ impl AnalyticsQuery for SqliteStore {
 
     async fn answer_counts(&self, filter: &Filter) -> Result<Vec<AnswerCount>, StoreError> {
         let mut params = Params::default();
+        // Summed here, options borrowed from each row: SQLite's GROUP BY on the option
+        // would sort every row of the range first.
         let sql = format!(
-            "SELECT option_id, SUM(n) AS c FROM answer_slots WHERE {} AND {}
-             GROUP BY option_id HAVING c > 0 ORDER BY c DESC, option_id",
-            scope(filter, &mut params),
+            "SELECT option_id, n FROM answer_slots WHERE {} AND {}",
+            scope(filter, &mut params).rollups,
             slot_range(filter, &mut params)
         );
-        self.read("answer counts", move |conn| {
-            let mut statement = conn.prepare_cached(&sql)?;
-            let rows = statement.query_map(params.named().as_slice(), |row| {
-                Ok(AnswerCount {
-                    option: row.get(0)?,
-                    count: row.get(1)?,
-                })
-            })?;
-            rows.collect()
-        })
-        .await
+        let counts = self
+            .read("answer counts", move |conn| {
+                let mut statement = conn.prepare_cached(&sql)?;
+                let mut rows = statement.query(params.named().as_slice())?;
+                let mut counts: HashMap<String, u64> = HashMap::new();
+                while let Some(row) = rows.next()? {
+                    let option = row.get_ref(0)?.as_str()?;
+                    let count: u64 = row.get(1)?;
+                    match counts.get_mut(option) {
+                        Some(total) => *total += count,
+                        None => {
+                            counts.insert(option.to_owned(), count);
+                        }
+                    }
+                }
+                Ok(counts)
+            })
+            .await?;
+        let mut answers: Vec<AnswerCount> = counts
+            .into_iter()
+            .filter(|(_, count)| *count > 0)
+            .map(|(option, count)| AnswerCount { option, count })
+            .collect();
+        answers
+            .sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.option.cmp(&b.option)));
+        Ok(answers)
     }
 
     async fn answer_buckets(
@@ -1089,25 +1172,20 @@ impl AnalyticsQuery for SqliteStore {
     ) -> Result<Vec<AnswerBucket>, StoreError> {
         let mut params = Params::default();
         let sql = format!(
-            "SELECT slot, option_id, SUM(n) FROM answer_slots WHERE {} AND {}
-             GROUP BY slot, option_id",
-            scope(filter, &mut params),
+            "SELECT slot, option_id, n FROM answer_slots WHERE {} AND {}",
+            scope(filter, &mut params).rollups,
             slot_range(filter, &mut params)
         );
-        let slots = self
-            .read("answer buckets", move |conn| {
-                let mut statement = conn.prepare_cached(&sql)?;
-                let rows = statement.query_map(params.named().as_slice(), |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, u64>(2)?,
-                    ))
-                })?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .await?;
-        Ok(bucketize_answers(filter, granularity, slots))
+        let mut buckets = AnswerBuckets::new(filter, granularity);
+        self.read("answer buckets", move |conn| {
+            let mut statement = conn.prepare_cached(&sql)?;
+            let mut rows = statement.query(params.named().as_slice())?;
+            while let Some(row) = rows.next()? {
+                buckets.add(row.get(0)?, row.get_ref(1)?.as_str()?, row.get(2)?);
+            }
+            Ok(buckets.finish())
+        })
+        .await
     }
 
     async fn ratings(
@@ -1326,12 +1404,13 @@ impl AnalyticsQuery for SqliteStore {
         let sql = format!(
             "WITH counted(page, n) AS (
                  SELECT page, n FROM negative_page_days
-                 WHERE {scoped} AND day >= {first} AND day < {end_day}
+                 WHERE {} AND day >= {first} AND day < {end_day}
                  UNION ALL
                  SELECT page, 1 FROM ratings JOIN rating_answers a ON a.rating_id = ratings.id
-                 WHERE {scoped} AND stars <= 3 AND ({edges}))
+                 WHERE {} AND stars <= 3 AND ({edges}))
              SELECT page, SUM(n) AS total FROM counted GROUP BY page HAVING total > 0
-             ORDER BY total DESC, page LIMIT {limit}"
+             ORDER BY total DESC, page LIMIT {limit}",
+            scoped.rollups, scoped.ratings
         );
         self.read("negative answer pages", move |conn| {
             let mut statement = conn.prepare_cached(&sql)?;
@@ -1384,7 +1463,11 @@ mod tests {
     use satisfy_core::{EntrypointKind, Lang, RatingSubmission, Survey};
 
     /// What the rollups must hold, computed from the ratings themselves.
-    const FROM_RATINGS: [(&str, &str); 4] = [
+    const FROM_RATINGS: [(&str, &str); 5] = [
+        (
+            "SELECT tenant, entrypoint FROM rollup_entrypoints",
+            "SELECT DISTINCT tenant, entrypoint FROM ratings",
+        ),
         (
             "SELECT entrypoint, slot, stars, n FROM rating_slots WHERE n > 0",
             "SELECT entrypoint, created_at / 900000, stars, COUNT(*) FROM ratings
