@@ -82,13 +82,18 @@
     }
   }
 
-  // Resolves to the WASM encoder, or to null when WebAssembly cannot run here.
-  var wasmReady = Promise.resolve(null);
-  if (typeof WebAssembly === "object" && wasmAllowed()) {
-    var wasmFile = fetch(base + "/widget/v1/" + SATISFY_WASM, { credentials: "omit" });
-    wasmReady = (WebAssembly.instantiateStreaming
-      ? WebAssembly.instantiateStreaming(wasmFile, {})
-      : wasmFile.then(function (r) { return r.arrayBuffer(); }).then(function (b) { return WebAssembly.instantiate(b, {}); }))
+  // Whether WebAssembly can run here at all (a page's CSP may forbid it).
+  var wasmCan = typeof WebAssembly === "object" && wasmAllowed();
+
+  // Resolves to the WASM encoder, or to null when it cannot run or load here. Called when
+  // the widget nears the viewport or is first touched, not before: what a page downloads
+  // for a widget nobody looks at stays the loader, its CSS and its texts.
+  function loadCore() {
+    if (!wasmCan) return Promise.resolve(null);
+    var file = fetch(base + "/widget/v1/" + SATISFY_WASM, { credentials: "omit" });
+    return (WebAssembly.instantiateStreaming
+      ? WebAssembly.instantiateStreaming(file, {})
+      : file.then(function (r) { return r.arrayBuffer(); }).then(function (b) { return WebAssembly.instantiate(b, {}); }))
       .then(function (m) { return wasmEncoder(m.instance.exports); }, function () { return null; });
   }
 
@@ -149,10 +154,10 @@
     var root = el("div", { "class": "satisfy-feedback satisfy-loading" });
     var holder = replaced ? null : target || band();
     if (holder) (holder === target ? holder : holder.firstChild.firstChild.firstChild).appendChild(root);
-    Promise.all([configReady, wasmReady]).then(function (loaded) {
+    configReady.then(function (config) {
       var bi = bootstrapItalia();
       // Rendered before the template's component goes, so a failure leaves that one working.
-      render(root, loaded[0], loaded[1], bi);
+      render(root, config, bi);
       if (replaced) replaced.parentNode.replaceChild(root, replaced);
       // A mount target wins over the template's component: the page keeps exactly one.
       else Array.prototype.forEach.call(statics, remove);
@@ -175,9 +180,17 @@
 
   // One markup for both looks: with Bootstrap Italia the elements also carry the classes of
   // the official component, so the theme's colours, fonts and spacing apply.
-  function render(root, config, wasmEncode, bi) {
+  function render(root, config, bi) {
     var s = config.survey;
-    var encodeRating = wasmEncode || jsEncodeRating;
+    // The JS encoder until the core has loaded (or for good where it cannot).
+    var encodeRating = jsEncodeRating;
+    var core = null;
+    function useCore() {
+      return core || (core = loadCore().then(function (wasm) {
+        if (wasm) encodeRating = wasm;
+        else root.setAttribute("data-satisfy-engine", "js");
+      }));
+    }
     var id = uuid();
     var uid = "satisfy-" + id.slice(0, 8);
     // `rating` is what citizens chose and may be sent; `shown` is what the stars display.
@@ -189,7 +202,7 @@
 
     root.className = bi ? "satisfy-feedback satisfy-bi card shadow card-wrapper" : "satisfy-feedback satisfy-own";
     root.setAttribute("data-element", "feedback");
-    root.setAttribute("data-satisfy-engine", wasmEncode ? "wasm" : "js");
+    root.setAttribute("data-satisfy-engine", wasmCan ? "wasm" : "js");
     root.setAttribute("lang", s.lang);
 
     var title = root.appendChild(el("h2", { "class": "satisfy-title", "data-element": "feedback-title" }, s.title));
@@ -240,6 +253,18 @@
     var next = buttons.appendChild(el("button", { type: "button", "class": theme("satisfy-btn satisfy-next", "btn btn-primary fw-bold") }, s.next));
     var thanks = root.appendChild(el("p", { "class": "satisfy-thanks", role: "status" }));
     root.classList.remove("satisfy-loading");
+    // The core is fetched as the widget nears the viewport, or on first touch or focus.
+    if (window.IntersectionObserver) {
+      var near = new IntersectionObserver(function (entries) {
+        if (entries[0].isIntersecting) {
+          near.disconnect();
+          useCore();
+        }
+      }, { rootMargin: "400px" });
+      near.observe(root);
+    } else useCore();
+    root.addEventListener("focusin", useCore);
+    root.addEventListener("pointerdown", useCore);
 
     // The wire JSON of the current state, or null if the core refuses it (the error code
     // goes to the console: nothing a citizen could fix, e.g. a page that is not http(s)).
@@ -258,10 +283,16 @@
       }
     }
 
-    // Sends the latest state; updates go out in order and a newer state replaces a queued
-    // one, so the server sees the same id with ever more complete versions.
+    // Sends the latest state, encoded by the core once it has loaded; updates go out in
+    // order and a newer state replaces a queued one, so the server sees the same id with
+    // ever more complete versions.
     function flush(attempt) {
-      if (preview || state.inFlight || !state.rating) return;
+      if (preview || !state.rating) return;
+      useCore().then(function () { send(attempt); });
+    }
+
+    function send(attempt) {
+      if (state.inFlight) return;
       var body = payload();
       if (body === null || body === state.sent) return;
       state.inFlight = true;

@@ -235,6 +235,8 @@ test("the .wasm is downloaded only where the page's CSP lets it compile", async 
     page.on("request", (r) => { if (r.url().endsWith(".wasm")) wasm = true; });
     await page.goto(`${server.base}${path}`);
     await page.locator('[data-element="feedback"][data-satisfy-engine]').waitFor();
+    // The widget is in view on the demo page: the core follows its first render.
+    await page.waitForTimeout(1000);
     assert.equal(wasm, expected, path);
     await context.close();
   }

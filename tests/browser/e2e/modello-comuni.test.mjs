@@ -187,6 +187,37 @@ for (const s of SCENARIOS) {
   });
 }
 
+test("the WebAssembly core is fetched only as the widget nears the viewport, and a rating waits for it", async () => {
+  const ep = await newEntrypoint("core on approach");
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "it-IT" });
+  const page = await context.newPage();
+  const events = [];
+  page.on("request", (r) => {
+    if (r.url().endsWith(".wasm")) events.push("core requested");
+    if (r.url().endsWith("/v1/ratings")) events.push("rating sent");
+  });
+  page.on("requestfinished", (r) => { if (r.url().endsWith(".wasm")) events.push("core loaded"); });
+  // A slow network for the core alone, so that a citizen can rate before it arrives.
+  await page.route("**/*.wasm", async (route) => {
+    await new Promise((r) => setTimeout(r, 1500));
+    await route.continue();
+  });
+  await page.goto(site.url({ ep, snippet: "body", static: 0, long: 1 }));
+  const widget = page.locator('[data-element="feedback"][data-satisfy-engine="wasm"]');
+  await widget.waitFor();
+  const below = await widget.evaluate((w) => w.getBoundingClientRect().top - window.innerHeight);
+  assert.ok(below > 400, `the widget starts ${below} px below the viewport, beyond the 400 px margin`);
+  await page.waitForTimeout(1000);
+  assert.deepEqual(events, [], "nothing fetched for the core while the widget is far from view");
+
+  // Clicking scrolls the widget into view: the core is requested and the rating waits for it.
+  await page.click('[data-element="feedback-rate-4"]');
+  assert.deepEqual((await waitForCount(ep, 1)).distribution, [0, 0, 0, 1, 0]);
+  assert.deepEqual(events, ["core requested", "core loaded", "rating sent"]);
+  assert.equal(await page.getAttribute('[data-element="feedback"]', "data-satisfy-engine"), "wasm");
+  await context.close();
+});
+
 test("two static components and no mount target: the widget says why in the console and leaves them", async () => {
   const ep = await newEntrypoint("two static components");
   const { page, context, problems } = await openPage({ ep, snippet: "body", static: 2 }, 1280);
