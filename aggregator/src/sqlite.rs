@@ -1508,6 +1508,22 @@ mod tests {
         rows
     }
 
+    #[test]
+    fn a_read_takes_another_reader_while_its_first_choice_is_busy() {
+        let readers: Vec<Mutex<Connection>> = (0..3)
+            .map(|_| Mutex::new(Connection::open_in_memory().unwrap()))
+            .collect();
+        let first = idle_reader(&readers, 1).unwrap();
+        assert!(readers[1].try_lock().is_err(), "the first choice is taken");
+        let second = idle_reader(&readers, 1).unwrap();
+        assert!(
+            readers[2].try_lock().is_err(),
+            "the next one goes to the next reader"
+        );
+        drop((first, second));
+        assert!(readers.iter().all(|reader| reader.try_lock().is_ok()));
+    }
+
     #[tokio::test]
     async fn rollups_stay_exact_through_inserts_updates_and_deletions() {
         let dir = tempfile::tempdir().unwrap();
