@@ -137,7 +137,7 @@ impl Filter {
 
 /// The periods of a filter's range and the UTC instant each begins at, so that a slot
 /// finds its period by a binary search instead of a time-zone conversion per row.
-pub struct Periods {
+struct Periods {
     starts: Vec<NaiveDate>,
     /// `starts_ms[i]` is when `starts[i]` begins; the last entry is where the last period
     /// ends.
@@ -147,7 +147,7 @@ pub struct Periods {
 impl Periods {
     /// Every period from the one containing `filter.from` to the one containing
     /// `filter.to`.
-    pub fn of(filter: &Filter, granularity: Granularity) -> Periods {
+    fn of(filter: &Filter, granularity: Granularity) -> Periods {
         let mut starts = Vec::new();
         let mut start = granularity.start_of(filter.from);
         let mut after_last = None;
@@ -168,17 +168,12 @@ impl Periods {
     }
 
     /// How many periods there are.
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.starts.len()
     }
 
-    /// Whether the range holds no period at all.
-    pub fn is_empty(&self) -> bool {
-        self.starts.is_empty()
-    }
-
     /// The index of the period holding `slot` (a UTC instant divided by [`SLOT_MS`]).
-    pub fn of_slot(&self, slot: i64) -> Option<usize> {
+    fn of_slot(&self, slot: i64) -> Option<usize> {
         let ms = slot.saturating_mul(SLOT_MS);
         let after = self.starts_ms.partition_point(|start| *start <= ms);
         (after > 0 && after < self.starts_ms.len()).then(|| after - 1)
@@ -208,31 +203,50 @@ pub fn bucketize(
         .collect()
 }
 
-/// Answers counted per period of a filter's range, fed row by row; options are borrowed
-/// so that a row allocates nothing unless its option is new to its period.
+/// How often each answer option was chosen, fed row by row: options are borrowed, so a
+/// row allocates nothing unless its option is new here.
+#[derive(Default, Clone)]
+pub struct OptionCounts(HashMap<String, u64>);
+
+impl OptionCounts {
+    /// Counts `count` more choices of `option`.
+    pub fn add(&mut self, option: &str, count: u64) {
+        match self.0.get_mut(option) {
+            Some(total) => *total += count,
+            None => {
+                self.0.insert(option.to_owned(), count);
+            }
+        }
+    }
+
+    /// The options chosen at least once, in no particular order.
+    pub fn into_counts(self) -> Vec<AnswerCount> {
+        self.0
+            .into_iter()
+            .filter(|(_, count)| *count > 0)
+            .map(|(option, count)| AnswerCount { option, count })
+            .collect()
+    }
+}
+
+/// Answers counted per period of a filter's range, fed row by row.
 pub struct AnswerBuckets {
     periods: Periods,
-    counts: Vec<HashMap<String, u64>>,
+    counts: Vec<OptionCounts>,
 }
 
 impl AnswerBuckets {
     /// Empty counts for every period of the filter's range.
     pub fn new(filter: &Filter, granularity: Granularity) -> AnswerBuckets {
         let periods = Periods::of(filter, granularity);
-        let counts = vec![HashMap::new(); periods.len()];
+        let counts = vec![OptionCounts::default(); periods.len()];
         AnswerBuckets { periods, counts }
     }
 
     /// Counts `count` choices of `option` in the slot's period.
     pub fn add(&mut self, slot: i64, option: &str, count: u64) {
         if let Some(index) = self.periods.of_slot(slot) {
-            let counts = &mut self.counts[index];
-            match counts.get_mut(option) {
-                Some(total) => *total += count,
-                None => {
-                    counts.insert(option.to_owned(), count);
-                }
-            }
+            self.counts[index].add(option, count);
         }
     }
 
@@ -244,11 +258,7 @@ impl AnswerBuckets {
             .into_iter()
             .zip(self.counts)
             .map(|(start, counts)| {
-                let mut answers: Vec<AnswerCount> = counts
-                    .into_iter()
-                    .filter(|(_, count)| *count > 0)
-                    .map(|(option, count)| AnswerCount { option, count })
-                    .collect();
+                let mut answers = counts.into_counts();
                 answers.sort_unstable_by(|a, b| a.option.cmp(&b.option));
                 AnswerBucket { start, answers }
             })

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::buckets::{AnswerBuckets, DAY_MS, DaySplit, Granularity, SLOT_MS, bucketize};
+use crate::buckets::{
+    AnswerBuckets, DAY_MS, DaySplit, Granularity, OptionCounts, SLOT_MS, bucketize,
+};
 use crate::intake_log::LogProgress;
 use crate::kpi::{Application, ApplicationStep, KpiInput, KpiScope};
 use crate::model::like_pattern;
@@ -1137,29 +1139,18 @@ impl AnalyticsQuery for SqliteStore {
             scope(filter, &mut params).rollups,
             slot_range(filter, &mut params)
         );
-        let counts = self
+        let mut answers = self
             .read("answer counts", move |conn| {
                 let mut statement = conn.prepare_cached(&sql)?;
                 let mut rows = statement.query(params.named().as_slice())?;
-                let mut counts: HashMap<String, u64> = HashMap::new();
+                let mut counts = OptionCounts::default();
                 while let Some(row) = rows.next()? {
-                    let option = row.get_ref(0)?.as_str()?;
-                    let count: u64 = row.get(1)?;
-                    match counts.get_mut(option) {
-                        Some(total) => *total += count,
-                        None => {
-                            counts.insert(option.to_owned(), count);
-                        }
-                    }
+                    counts.add(row.get_ref(0)?.as_str()?, row.get(1)?);
                 }
                 Ok(counts)
             })
-            .await?;
-        let mut answers: Vec<AnswerCount> = counts
-            .into_iter()
-            .filter(|(_, count)| *count > 0)
-            .map(|(option, count)| AnswerCount { option, count })
-            .collect();
+            .await?
+            .into_counts();
         answers
             .sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.option.cmp(&b.option)));
         Ok(answers)
