@@ -614,6 +614,20 @@ impl RatingStore for SqliteStore {
 const ERASURE_CHUNK: i64 = 5_000;
 
 impl SqliteStore {
+    /// Runs `work` with the writer once the intake log is applied: a rating still in the
+    /// log would otherwise come back once applied.
+    async fn after_log<T: Send + 'static>(
+        &self,
+        context: &'static str,
+        work: impl FnOnce(&Mutex<Connection>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.wait_for_log().await;
+        let writer = Arc::clone(&self.writer);
+        tokio::task::spawn_blocking(move || work(&writer))
+            .await
+            .map_err(|error| StoreError(format!("{context}: {error}")))?
+    }
+
     /// Runs `erase` (which changes at most [`ERASURE_CHUNK`] rows) in transactions on the
     /// writer, each with the rollups held, until it changes fewer: nothing is left then.
     /// Returns the rows changed in all.
@@ -622,13 +636,10 @@ impl SqliteStore {
         context: &'static str,
         erase: impl Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<usize> + Send + 'static,
     ) -> Result<u64, StoreError> {
-        // A rating still in the intake log would otherwise come back once applied.
-        self.wait_for_log().await;
-        let writer = Arc::clone(&self.writer);
-        tokio::task::spawn_blocking(move || {
+        self.after_log(context, move |writer| {
             let mut total = 0u64;
             loop {
-                let mut conn = locked(&writer, "ratings writer")?;
+                let mut conn = locked(writer, "ratings writer")?;
                 let tx = conn.transaction().map_err(store_error("begin"))?;
                 let changed = (|| {
                     tx.execute("INSERT INTO rollup_hold (held) VALUES (1)", [])?;
@@ -645,7 +656,29 @@ impl SqliteStore {
             }
         })
         .await
-        .map_err(|error| StoreError(format!("{context}: {error}")))?
+    }
+
+    /// Records `before_ms` as the tenant's retention cutoff (the latest of those given),
+    /// and forgets the ratings it deleted on request before it: copies received before the
+    /// cutoff are refused by the cutoff itself.
+    async fn record_cutoff(&self, tenant: &TenantId, before_ms: i64) -> Result<(), StoreError> {
+        let owner = tenant.as_str().to_owned();
+        self.after_log("recording the retention cutoff", move |writer| {
+            let mut conn = locked(writer, "ratings writer")?;
+            let tx = conn.transaction().map_err(store_error("begin"))?;
+            (|| {
+                tx.prepare_cached(
+                    "INSERT INTO retention_cutoffs (tenant, before_ms) VALUES (?1, ?2)
+                     ON CONFLICT (tenant) DO UPDATE SET before_ms = max(before_ms, excluded.before_ms)",
+                )?
+                .execute(params![owner, before_ms])?;
+                tx.prepare_cached("DELETE FROM erased_ratings WHERE tenant = ?1 AND erased_at < ?2")?
+                    .execute(params![owner, before_ms])
+            })()
+            .map_err(store_error("recording the retention cutoff"))?;
+            tx.commit().map_err(store_error("commit"))
+        })
+        .await
     }
 }
 
@@ -653,18 +686,7 @@ impl SqliteStore {
 impl Erasure for SqliteStore {
     async fn expire(&self, tenant: &TenantId, before_ms: i64) -> Result<Expired, StoreError> {
         // The cutoff first, so that nothing received before it is written meanwhile.
-        let owner = tenant.as_str().to_owned();
-        self.erase_in_chunks("recording the retention cutoff", move |tx| {
-            tx.prepare_cached(
-                "INSERT INTO retention_cutoffs (tenant, before_ms) VALUES (?1, ?2)
-                 ON CONFLICT (tenant) DO UPDATE SET before_ms = max(before_ms, excluded.before_ms)",
-            )?
-            .execute(params![owner, before_ms])?;
-            tx.prepare_cached("DELETE FROM erased_ratings WHERE tenant = ?1 AND erased_at < ?2")?
-                .execute(params![owner, before_ms])?;
-            Ok(0)
-        })
-        .await?;
+        self.record_cutoff(tenant, before_ms).await?;
         let owner = tenant.as_str().to_owned();
         let ratings = self
             .erase_in_chunks("expiring ratings", move |tx| {
