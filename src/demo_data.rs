@@ -14,7 +14,7 @@ use satisfy_aggregator::{EventStore, RatingStore, SqliteStore, StoredRating};
 use satisfy_console::SharedConfigStore;
 use satisfy_console::store::{Tenant, TenantStatus, new_entrypoint};
 use satisfy_core::event::{ApplicationState, EventKind, ServiceEvent, Slot, StoredEvent};
-use satisfy_core::{EntrypointKind, Origin, RatingSubmission, Survey, TenantId};
+use satisfy_core::{EntrypointKind, Origin, RatingSubmission, RawRating, Survey, TenantId};
 
 /// Setting recording that the demo data exists.
 const DONE_SETTING: &str = "demo_data";
@@ -401,15 +401,19 @@ impl Generator {
                         draw < cumulative
                     })
                     .map_or(5, |i| i + 1);
-                let id = uuid_from(self.rng.r#gen());
-                let body = serde_json::json!({
-                    "id": id, "entrypoint": entrypoint.as_str(),
-                    "page": format!("https://www.comune.bugliano.pi.it/servizi/{}", service.id),
-                    "rating": stars, "answers": [], "lang": "it",
-                });
+                let id = uuid_from(self.rng.r#gen()).to_string();
+                let page = format!("https://www.comune.bugliano.pi.it/servizi/{}", service.id);
+                let raw = RawRating {
+                    id: &id,
+                    entrypoint: entrypoint.as_str(),
+                    page: &page,
+                    rating: stars as i64,
+                    lang: "it",
+                    ..RawRating::default()
+                };
                 let minute = self.rng.gen_range(8 * 60..22 * 60);
                 let received = self.at(date, minute);
-                let parsed = RatingSubmission::parse(&body).and_then(|r| r.into_rating(&survey));
+                let parsed = RatingSubmission::from_raw(raw).and_then(|r| r.into_rating(&survey));
                 if let (Ok(rating), true) = (parsed, received <= self.now_ms) {
                     ratings.push(StoredRating {
                         rating,

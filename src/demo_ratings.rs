@@ -21,7 +21,9 @@ use satisfy_aggregator::{
     ClickHouseAccess, ClickHouseStore, RatingStore, SqliteStore, StoredRating,
 };
 use satisfy_console::store::new_entrypoint;
-use satisfy_core::{Entrypoint, EntrypointId, EntrypointKind, Origin, RatingSubmission, Survey};
+use satisfy_core::{
+    Entrypoint, EntrypointId, EntrypointKind, Origin, RatingSubmission, RawRating, Survey,
+};
 
 use crate::configuration::{DatabaseSettings, parse_http_url, parse_secret};
 use crate::demo_data::{DEMO_SITE as SITE, ensure_demo_tenant, time_ordered_uuid};
@@ -280,13 +282,19 @@ impl Generator {
         } else {
             None
         };
-        let body = serde_json::json!({
-            "id": time_ordered_uuid(received, self.rng.r#gen()),
-            "entrypoint": entrypoint.id.as_str(),
-            "page": format!("{site}{path}"),
-            "rating": stars, "answers": answers, "comment": comment, "lang": lang,
-        });
-        let rating = RatingSubmission::parse(&body)
+        let id = time_ordered_uuid(received, self.rng.r#gen()).to_string();
+        let page = format!("{site}{path}");
+        let raw = RawRating {
+            id: &id,
+            entrypoint: entrypoint.id.as_str(),
+            page: &page,
+            rating: stars as i64,
+            answers: answers.iter().map(String::as_str).collect(),
+            comment,
+            lang,
+            widget: None,
+        };
+        let rating = RatingSubmission::from_raw(raw)
             .and_then(|submission| submission.into_rating(survey))
             .map_err(|error| anyhow::anyhow!("generated rating refused: {error}"))?;
         Ok(Some(StoredRating {

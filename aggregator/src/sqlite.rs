@@ -1473,7 +1473,8 @@ impl AnalyticsQuery for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use satisfy_core::{EntrypointKind, Lang, RatingSubmission, Survey};
+    use satisfy_core::{EntrypointKind, Lang, RatingSubmission, Survey, WireRating};
+    use serde::Deserialize;
 
     /// What the rollups must hold, computed from the ratings themselves.
     const FROM_RATINGS: [(&str, &str); 5] = [
@@ -1586,7 +1587,7 @@ mod tests {
                     "rating": stars, "answers": answers, "lang": "it"
                 });
                 batch.push(StoredRating {
-                    rating: RatingSubmission::parse(&body)
+                    rating: RatingSubmission::parse(&WireRating::deserialize(&body).unwrap())
                         .unwrap()
                         .into_rating(&survey)
                         .unwrap(),

@@ -7,7 +7,8 @@ mod support;
 use reqwest::StatusCode;
 use satisfy_aggregator::{RatingStore, StoredRating};
 use satisfy_console::roles::Role;
-use satisfy_core::{EntrypointKind, Lang, RatingSubmission, Survey, TenantId};
+use satisfy_core::{EntrypointKind, Lang, RatingSubmission, Survey, TenantId, WireRating};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use support::{PASSWORD, browser, csrf_of, invited, log_in, spawn};
 
@@ -50,13 +51,14 @@ async fn an_administrator_runs_the_check_and_auditors_read_the_evidence() {
     console.store.update_tenant(&tenant).await.unwrap();
     // A citizen rated the homepage yesterday.
     let survey = Survey::for_kind(EntrypointKind::PaginaWeb, None, Lang::It);
-    let rating = RatingSubmission::parse(&json!({
+    let body = json!({
         "id": "00000000-0000-4000-8000-0000000c0001", "entrypoint": "ep_AAAAAAAAAAAAAAAA",
         "page": site, "rating": 4, "answers": [], "lang": "it"
-    }))
-    .unwrap()
-    .into_rating(&survey)
-    .unwrap();
+    });
+    let rating = RatingSubmission::parse(&WireRating::deserialize(&body).unwrap())
+        .unwrap()
+        .into_rating(&survey)
+        .unwrap();
     console
         .ratings
         .write_batch(&[StoredRating {

@@ -8,7 +8,8 @@ use satisfy_aggregator::{RatingStore, StoredRating};
 use satisfy_console::invitations;
 use satisfy_console::roles::Role;
 use satisfy_console::sign_in::{self, FREE_FAILURES};
-use satisfy_core::{RatingSubmission, Scope, TenantId};
+use satisfy_core::{RatingSubmission, Scope, TenantId, WireRating};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use support::*;
 
@@ -449,7 +450,7 @@ async fn the_api_manages_entrypoints_and_returns_stats_with_an_api_token() {
             satisfy_core::Lang::It,
         );
         rows.push(StoredRating {
-            rating: RatingSubmission::parse(&body)
+            rating: RatingSubmission::parse(&WireRating::deserialize(&body).unwrap())
                 .unwrap()
                 .into_rating(&survey)
                 .unwrap(),

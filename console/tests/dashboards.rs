@@ -4,7 +4,8 @@
 mod support;
 
 use satisfy_aggregator::{RatingStore, StoredRating};
-use satisfy_core::{EntrypointKind, Lang, RatingSubmission, Survey, TenantId};
+use satisfy_core::{EntrypointKind, Lang, RatingSubmission, Survey, TenantId, WireRating};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use support::*;
 
@@ -40,7 +41,7 @@ async fn write(console: &Console, batches: &[Batch<'_>]) {
                 "lang": "it"
             });
             rows.push(StoredRating {
-                rating: RatingSubmission::parse(&body)
+                rating: RatingSubmission::parse(&WireRating::deserialize(&body).unwrap())
                     .unwrap()
                     .into_rating(&survey)
                     .unwrap(),

@@ -4,7 +4,8 @@
 mod support;
 
 use satisfy_aggregator::{RatingStore, StoredRating};
-use satisfy_core::{EntrypointKind, Lang, RatingSubmission, Survey, TenantId};
+use satisfy_core::{EntrypointKind, Lang, RatingSubmission, Survey, TenantId, WireRating};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use support::*;
 
@@ -49,7 +50,7 @@ async fn rated_entrypoint(console: &Console) -> String {
                 "lang": if n % 3 == 0 { "it" } else { "en" }
             });
             StoredRating {
-                rating: RatingSubmission::parse(&body)
+                rating: RatingSubmission::parse(&WireRating::deserialize(&body).unwrap())
                     .unwrap()
                     .into_rating(&survey)
                     .unwrap(),

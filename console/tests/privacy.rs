@@ -7,7 +7,8 @@ use chrono::{Duration, Utc};
 use reqwest::StatusCode;
 use satisfy_aggregator::{AnalyticsQuery, Filter, RatingQuery, RatingStore, StoredRating};
 use satisfy_console::roles::Role;
-use satisfy_core::{EntrypointKind, Lang, RatingSubmission, Survey, TenantId};
+use satisfy_core::{EntrypointKind, Lang, RatingSubmission, Survey, TenantId, WireRating};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use support::*;
 
@@ -50,7 +51,7 @@ async fn rate(console: &Console) -> String {
             "rating": 2, "answers": [], "comment": comment, "lang": "it"
         });
         StoredRating {
-            rating: RatingSubmission::parse(&body)
+            rating: RatingSubmission::parse(&WireRating::deserialize(&body).unwrap())
                 .unwrap()
                 .into_rating(&survey)
                 .unwrap(),

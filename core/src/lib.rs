@@ -17,6 +17,7 @@ pub mod rating_log;
 pub mod redact;
 pub mod scope;
 pub mod survey;
+pub mod wire;
 
 pub use entrypoint::{
     CustomQuestion, CustomSurvey, CustomSurveyError, Entrypoint, EntrypointId, EntrypointKind,
@@ -29,6 +30,7 @@ pub use rating::{
 pub use rating_log::StoredRating;
 pub use scope::Scope;
 pub use survey::{AnswerOption, FollowUp, Survey};
+pub use wire::WireRating;
 
 /// Maximum length of the free-text comment, in Unicode scalar values, after trimming.
 pub const COMMENT_MAX_CHARS: usize = 200;

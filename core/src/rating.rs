@@ -5,7 +5,6 @@
 //! against the survey the citizen was shown.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
 use std::fmt;
 use uuid::Uuid;
 
@@ -13,6 +12,7 @@ use crate::COMMENT_MAX_CHARS;
 use crate::entrypoint::{Entrypoint, EntrypointId};
 use crate::lang::Lang;
 use crate::survey::Survey;
+use crate::wire::{Loose, WireRating};
 
 /// Stable machine-readable error codes, part of the public API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -304,30 +304,24 @@ fn push_json_string(out: &mut String, text: &str) {
     out.push('"');
 }
 
-fn field<'a>(object: &'a Map<String, Value>, name: &'static str) -> Result<&'a Value, RatingError> {
-    match object.get(name) {
-        None | Some(Value::Null) => Err(RatingError::new(ErrorCode::MissingField, name)),
-        Some(value) => Ok(value),
+/// A required string field.
+fn text<'w>(field: &'w Loose<'_>, name: &'static str) -> Result<&'w str, RatingError> {
+    match field {
+        Loose::Absent => Err(RatingError::new(ErrorCode::MissingField, name)),
+        Loose::Text(text) => Ok(text),
+        _ => Err(RatingError::new(ErrorCode::InvalidType, name)),
     }
 }
 
-fn string_field<'a>(
-    object: &'a Map<String, Value>,
+/// An optional string field.
+fn optional_text<'w>(
+    field: &'w Loose<'_>,
     name: &'static str,
-) -> Result<&'a str, RatingError> {
-    field(object, name)?
-        .as_str()
-        .ok_or(RatingError::new(ErrorCode::InvalidType, name))
-}
-
-fn optional_string<'a>(
-    object: &'a Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<&'a str>, RatingError> {
-    match object.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text)),
-        Some(_) => Err(RatingError::new(ErrorCode::InvalidType, name)),
+) -> Result<Option<&'w str>, RatingError> {
+    match field {
+        Loose::Absent => Ok(None),
+        Loose::Text(text) => Ok(Some(text)),
+        _ => Err(RatingError::new(ErrorCode::InvalidType, name)),
     }
 }
 
@@ -354,28 +348,24 @@ pub struct RawRating<'a> {
 }
 
 impl RatingSubmission {
-    /// Parses the wire JSON of a rating. Unknown fields are ignored for forward compatibility.
-    pub fn parse(body: &Value) -> Result<RatingSubmission, RatingError> {
-        let object = body
-            .as_object()
-            .ok_or(RatingError::new(ErrorCode::NotAnObject, ""))?;
-        let id = string_field(object, "id")?;
-        let entrypoint = string_field(object, "entrypoint")?;
-        let page = string_field(object, "page")?;
-        let rating = match field(object, "rating")? {
-            Value::Number(number) => number.as_i64().unwrap_or(0),
+    /// Validates the wire JSON of a rating, read by [`WireRating::from_slice`] (or from a
+    /// parsed tree). Unknown fields are ignored for forward compatibility.
+    pub fn parse(wire: &WireRating<'_>) -> Result<RatingSubmission, RatingError> {
+        if !wire.object {
+            return Err(RatingError::new(ErrorCode::NotAnObject, ""));
+        }
+        let id = text(&wire.id, "id")?;
+        let entrypoint = text(&wire.entrypoint, "entrypoint")?;
+        let page = text(&wire.page, "page")?;
+        let rating = match &wire.rating {
+            Loose::Absent => return Err(RatingError::new(ErrorCode::MissingField, "rating")),
+            Loose::Number(number) => number.unwrap_or(0),
             _ => return Err(RatingError::new(ErrorCode::InvalidType, "rating")),
         };
-        let answers = match object.get("answers") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|item| {
-                    item.as_str()
-                        .ok_or(RatingError::new(ErrorCode::InvalidType, "answers"))
-                })
-                .collect::<Result<_, _>>()?,
-            Some(_) => return Err(RatingError::new(ErrorCode::InvalidType, "answers")),
+        let answers = match &wire.answers {
+            Loose::Absent => Vec::new(),
+            Loose::Texts(Some(items)) => items.iter().map(AsRef::as_ref).collect(),
+            _ => return Err(RatingError::new(ErrorCode::InvalidType, "answers")),
         };
         RatingSubmission::from_raw(RawRating {
             id,
@@ -383,9 +373,9 @@ impl RatingSubmission {
             page,
             rating,
             answers,
-            comment: optional_string(object, "comment")?,
-            lang: string_field(object, "lang")?,
-            widget: optional_string(object, "widget")?,
+            comment: optional_text(&wire.comment, "comment")?,
+            lang: text(&wire.lang, "lang")?,
+            widget: optional_text(&wire.widget, "widget")?,
         })
     }
 
@@ -522,7 +512,13 @@ impl RatingSubmission {
 mod tests {
     use super::*;
     use crate::entrypoint::EntrypointKind;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    /// Parses `body` as ingest does: from its bytes.
+    fn parse(body: &Value) -> Result<RatingSubmission, RatingError> {
+        let bytes = serde_json::to_vec(body).unwrap();
+        RatingSubmission::parse(&WireRating::from_slice(&bytes).unwrap())
+    }
 
     fn valid() -> Value {
         json!({
@@ -542,7 +538,7 @@ mod tests {
     }
 
     fn error_of(body: Value) -> RatingError {
-        RatingSubmission::parse(&body)
+        parse(&body)
             .and_then(|s| s.into_rating(&page_survey()))
             .unwrap_err()
     }
@@ -572,7 +568,7 @@ mod tests {
 
     #[test]
     fn parses_a_valid_rating() {
-        let rating = RatingSubmission::parse(&valid())
+        let rating = parse(&valid())
             .unwrap()
             .into_rating(&page_survey())
             .unwrap();
@@ -669,19 +665,50 @@ mod tests {
     fn wire_json_escapes_every_character_a_comment_may_hold() {
         let mut body = valid();
         body["comment"] = json!("\"quoted\" \\ new\nline\ttab \u{1} é 😀 </script>");
-        let submission = RatingSubmission::parse(&body).unwrap();
+        let submission = parse(&body).unwrap();
         let wire: Value = serde_json::from_str(&submission.to_wire_json()).unwrap();
         assert_eq!(wire["comment"], body["comment"].as_str().unwrap().trim());
-        assert_eq!(RatingSubmission::parse(&wire).unwrap(), submission);
+        assert_eq!(parse(&wire).unwrap(), submission);
+    }
+
+    #[test]
+    fn bodies_read_as_a_parsed_tree_would_be() {
+        let read = |body: &str| {
+            WireRating::from_slice(body.as_bytes())
+                .map_err(|_| "malformed")
+                .map(|wire| RatingSubmission::parse(&wire).map_err(|e| (e.code, e.field)))
+        };
+        let expected = parse(&valid()).unwrap();
+        let valid = valid().to_string();
+        // Escaped keys and texts, unknown fields of every shape, a later duplicate winning.
+        let escaped = valid
+            .replacen("\"id\"", "\"i\\u0064\"", 1)
+            .replacen("\"lang\":\"it\"", "\"lang\":\"\\u0069t\"", 1)
+            .replacen('{', r#"{"x":{"y":[1,{"z":null}]},"rating":5,"#, 1);
+        assert_eq!(read(&escaped), Ok(Ok(expected)));
+        for not_an_object in ["[1,{\"a\":2}]", "\"text\"", "3", "-1.5", "true", "null"] {
+            assert_eq!(
+                read(not_an_object),
+                Ok(Err((ErrorCode::NotAnObject, ""))),
+                "{not_an_object}"
+            );
+        }
+        for malformed in ["", "{", "{} {}", "{\"id\":}", "[1,]", "{\"rating\":1e400}"] {
+            assert_eq!(read(malformed), Err("malformed"), "{malformed}");
+        }
+        let huge = valid.replacen("\"rating\":2", "\"rating\":18446744073709551615", 1);
+        assert_eq!(read(&huge), Ok(Err((ErrorCode::InvalidRating, "rating"))));
+        let mixed = valid.replacen("[\"incomplete\"]", "[\"incomplete\",null]", 1);
+        assert_eq!(read(&mixed), Ok(Err((ErrorCode::InvalidType, "answers"))));
     }
 
     #[test]
     fn wire_json_round_trips() {
-        let submission = RatingSubmission::parse(&valid()).unwrap();
+        let submission = parse(&valid()).unwrap();
         let wire: Value = serde_json::from_str(&submission.to_wire_json()).unwrap();
         assert_eq!(wire["page"], "https://www.comune.example.it/servizi/");
         assert_eq!(wire["comment"], "Manca l'orario");
-        assert_eq!(RatingSubmission::parse(&wire).unwrap(), submission);
+        assert_eq!(parse(&wire).unwrap(), submission);
     }
 
     #[test]
@@ -701,12 +728,7 @@ mod tests {
         let mut body = valid();
         body["rating"] = json!(5);
         body["answers"] = json!(["other"]);
-        assert!(
-            RatingSubmission::parse(&body)
-                .unwrap()
-                .into_rating(&page_survey())
-                .is_ok()
-        );
+        assert!(parse(&body).unwrap().into_rating(&page_survey()).is_ok());
     }
 
     #[test]
@@ -722,7 +744,7 @@ mod tests {
             service: None,
             created_at: 0,
         };
-        let submit = |body: Value| RatingSubmission::parse(&body).unwrap();
+        let submit = |body: Value| parse(&body).unwrap();
         let valid_rating = submit(valid()).into_rating_for(&entrypoint).unwrap();
         assert_eq!(valid_rating.answers, ["incomplete"]);
         let offered_for_five_stars = with("answers", json!(["clear"]));

@@ -3,11 +3,12 @@
 //! in its wire format: `{"schema":1,"tenant":"…","received_at_ms":…,"rating":{…}}`.
 //! Ingest writes it, the aggregator reads it; both take the format from here.
 
-use serde_json::Value;
+use serde::de::{IgnoredAny, MapAccess};
 use std::fmt;
 
 use crate::entrypoint::TenantId;
 use crate::rating::{Rating, RatingSubmission};
+use crate::wire::{Key, Loose, ObjectOrNot, ObjectReader, WireRating};
 
 /// A rating as stored: the validated rating plus what the server knows about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,27 +73,52 @@ fn encode(stored: &StoredRating) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A record as read, before validation: each field as found.
+#[derive(Default)]
+struct Envelope<'a> {
+    schema: Loose<'a>,
+    tenant: Loose<'a>,
+    received_at_ms: Loose<'a>,
+    rating: Option<WireRating<'a>>,
+}
+
+impl<'de> ObjectReader<'de> for Envelope<'de> {
+    fn read<A: MapAccess<'de>>(mut entries: A) -> Result<Envelope<'de>, A::Error> {
+        let mut envelope = Envelope::default();
+        while let Some(Key(key)) = entries.next_key::<Key<'de>>()? {
+            match key.as_ref() {
+                "schema" => envelope.schema = entries.next_value()?,
+                "tenant" => envelope.tenant = entries.next_value()?,
+                "received_at_ms" => envelope.received_at_ms = entries.next_value()?,
+                "rating" => envelope.rating = Some(entries.next_value()?),
+                _ => {
+                    entries.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(envelope)
+    }
+}
+
 fn decode(bytes: &[u8]) -> Result<StoredRating, DecodeError> {
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|e| DecodeError::NotJson(e.to_string()))?;
-    match value.get("schema").and_then(Value::as_u64) {
-        Some(SCHEMA_VERSION) => {}
+    let ObjectOrNot(envelope) = serde_json::from_slice::<ObjectOrNot<Envelope>>(bytes)
+        .map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    let envelope = envelope.unwrap_or_default();
+    match envelope.schema {
+        Loose::Number(Some(version)) if u64::try_from(version) == Ok(SCHEMA_VERSION) => {}
         other => return Err(DecodeError::UnknownSchema(format!("{other:?}"))),
     }
-    let tenant = value
-        .get("tenant")
-        .and_then(Value::as_str)
+    let tenant = envelope
+        .tenant
+        .as_text()
         .and_then(TenantId::parse)
         .ok_or(DecodeError::InvalidField("tenant"))?;
-    let received_at_ms = value
-        .get("received_at_ms")
-        .and_then(Value::as_i64)
-        .ok_or(DecodeError::InvalidField("received_at_ms"))?;
-    let rating = value
-        .get("rating")
-        .ok_or(DecodeError::InvalidField("rating"))?;
+    let Loose::Number(Some(received_at_ms)) = envelope.received_at_ms else {
+        return Err(DecodeError::InvalidField("received_at_ms"));
+    };
+    let rating = envelope.rating.ok_or(DecodeError::InvalidField("rating"))?;
     let submission =
-        RatingSubmission::parse(rating).map_err(|e| DecodeError::InvalidRating(e.to_string()))?;
+        RatingSubmission::parse(&rating).map_err(|e| DecodeError::InvalidRating(e.to_string()))?;
     Ok(StoredRating {
         rating: submission.into_logged_rating(),
         tenant,
@@ -103,6 +129,7 @@ fn decode(bytes: &[u8]) -> Result<StoredRating, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
     use serde_json::json;
 
     #[test]
@@ -113,7 +140,7 @@ mod tests {
             "lang": "it"
         });
         let stored = StoredRating {
-            rating: RatingSubmission::parse(&rating)
+            rating: RatingSubmission::parse(&WireRating::deserialize(&rating).unwrap())
                 .unwrap()
                 .into_logged_rating(),
             tenant: TenantId::parse("bugliano").unwrap(),

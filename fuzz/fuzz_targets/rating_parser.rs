@@ -3,16 +3,16 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use satisfy_core::RatingSubmission;
+use satisfy_core::{RatingSubmission, WireRating};
 
 fuzz_target!(|body: &[u8]| {
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+    let Ok(wire) = WireRating::from_slice(body) else {
         return;
     };
-    if let Ok(rating) = RatingSubmission::parse(&value) {
-        let wire: serde_json::Value =
-            serde_json::from_str(&rating.to_wire_json()).expect("the wire JSON is JSON");
-        let again = RatingSubmission::parse(&wire).expect("the wire JSON parses");
+    if let Ok(rating) = RatingSubmission::parse(&wire) {
+        let json = rating.to_wire_json();
+        let again = WireRating::from_slice(json.as_bytes()).expect("the wire JSON is JSON");
+        let again = RatingSubmission::parse(&again).expect("the wire JSON parses");
         assert_eq!(again, rating);
     }
 });

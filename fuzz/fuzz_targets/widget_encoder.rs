@@ -5,7 +5,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use satisfy_core::{RatingSubmission, RawRating};
+use satisfy_core::{RatingSubmission, RawRating, WireRating};
 
 #[derive(Arbitrary, Debug)]
 struct Fields<'a> {
@@ -37,9 +37,9 @@ fuzz_target!(|fields: Fields<'_>| {
     };
     if let Ok(rating) = RatingSubmission::from_raw(raw) {
         let wire = rating.to_wire_json();
-        let value: serde_json::Value =
-            serde_json::from_str(&wire).unwrap_or_else(|e| panic!("{e}: {wire}"));
-        let again = RatingSubmission::parse(&value).unwrap_or_else(|e| panic!("{e:?}: {wire}"));
+        let read =
+            WireRating::from_slice(wire.as_bytes()).unwrap_or_else(|e| panic!("{e}: {wire}"));
+        let again = RatingSubmission::parse(&read).unwrap_or_else(|e| panic!("{e:?}: {wire}"));
         assert_eq!(again, rating);
     }
 });

@@ -7,7 +7,8 @@ use satisfy_aggregator::{
     RatingQuery, RatingRow, RatingStore, StoredEvent, StoredRating, WriteOutcome,
 };
 use satisfy_core::event::ServiceEvent;
-use satisfy_core::{EntrypointId, Lang, Rating, RatingSubmission, Survey, TenantId};
+use satisfy_core::{EntrypointId, Lang, Rating, RatingSubmission, Survey, TenantId, WireRating};
+use serde::Deserialize;
 use serde_json::json;
 
 pub const EP_A: &str = "ep_AAAAAAAAAAAAAAAA";
@@ -42,7 +43,7 @@ pub fn rating(
         None,
         satisfy_core::Lang::It,
     );
-    let rating: Rating = RatingSubmission::parse(&body)
+    let rating: Rating = RatingSubmission::parse(&WireRating::deserialize(&body).unwrap())
         .unwrap()
         .into_rating(&survey)
         .unwrap();

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use satisfy_core::StoredRating;
-use satisfy_core::{Comment, Origin, RatingSubmission};
+use satisfy_core::{Comment, Origin, RatingSubmission, WireRating};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tower_governor::GovernorLayer;
@@ -218,9 +218,8 @@ async fn store_rating(
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(MAX_BODY_BYTES),
         _ => ApiError::MalformedJson,
     })?;
-    let json: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|_| ApiError::MalformedJson)?;
-    let mut submission = RatingSubmission::parse(&json).map_err(ApiError::InvalidRating)?;
+    let wire = WireRating::from_slice(&body).map_err(|_| ApiError::MalformedJson)?;
+    let mut submission = RatingSubmission::parse(&wire).map_err(ApiError::InvalidRating)?;
     // Before anything leaves this handler, for every sink: personal data never rests.
     submission.comment = submission.comment.map(Comment::redacted);
     tracing::Span::current().record("entrypoint", submission.entrypoint.as_str());
