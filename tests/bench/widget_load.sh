@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Benchmark of the widget's loading in headless Chromium (issue 13, goal 6): layout shift
+# on the Modello Comuni fixture pages for each placement, and the time to operable stars
+# under Slow 3G and 4x CPU throttling; written to docs/BENCHMARKS.md.
+# Needs chromium and tests/browser's npm packages (tests/run.sh installs both) and a debug
+# build of the binary (cargo build; TEST_SATISFY_BIN picks another).
+# Usage: bash tests/bench/widget_load.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+results=$(cd tests/browser && node widget-load.mjs)
+echo "$results"
+section=$(RESULTS="$results" python3 - <<'PY'
+import json, os, datetime
+r = json.loads(os.environ["RESULTS"])
+rows = "\n".join(
+    f"| {s['page']} | {s['width']} | {s['cls']} | {', '.join(sorted({src for shift in s['shifts'] for src in shift['sources']})) or '-'} |"
+    for s in r["layout_shift"])
+t = r["throttled"]
+print(f"""## Widget loading
+
+Measured in headless Chromium on the Modello Comuni fixture site (`bash tests/bench/widget_load.sh`,
+{datetime.date.today()}). Layout shift: the sum of every `layout-shift` entry not caused by input, from
+navigation until the widget is live and 1.5 s more, at 900 px of viewport height. Goal: 0.
+
+| placement | width | layout shift | elements moved |
+|---|---|---|---|
+{rows}
+
+Under Chromium's Slow 3G preset (2 s latency, 400 kbit/s) and 4x CPU throttling, 375 px wide: the loader
+ran {t['loader_ran_ms']} ms after navigation, the widget-config arrived at {t['config_arrived_ms']} ms, and a real click on a star selected it at
+{t['operable_ms']} ms: **{t['operable_after_loader_ms']} ms after the loader ran** (goal: 100 ms). The stars render with the texts of
+the widget-config, so they wait for it.
+""")
+PY
+)
+python3 tests/bench/write_section.py "$section"
