@@ -12,11 +12,6 @@ use satisfy::startup::Application;
 use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc instead of glibc's malloc: a request allocates and frees dozens of small
-/// blocks across threads, where glibc's arenas spent 12% of intake's CPU (perf, run.sh's
-/// load).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(name = "satisfy", version, about)]
