@@ -12,7 +12,6 @@ use satisfy::startup::Application;
 use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
 
-
 #[derive(Parser)]
 #[command(name = "satisfy", version, about)]
 struct Cli {

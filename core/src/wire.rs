@@ -1,11 +1,12 @@
 //! The rating's wire JSON read in one pass, without building a tree of values.
 //!
-//! Every accepted rating is parsed twice on its way (by ingest, and by the store's reader
-//! of the log), so the body is read straight into [`WireRating`]: each known field kept
-//! as found, its text borrowed from the body where it holds no escape, unknown fields
-//! skipped. Validation ([`RatingSubmission::parse`](crate::RatingSubmission::parse)) then
-//! names the field at fault exactly as it would on a parsed tree: a field's JSON type is
-//! kept, not judged, while reading.
+//! Every accepted rating is parsed twice on its way (by ingest, and by the reader of the
+//! log it was written to: the intake log or Kafka), so the body is read straight into
+//! [`WireRating`]: each known field kept as found, its text borrowed from the body where
+//! it holds no escape, unknown fields skipped. Validation
+//! ([`RatingSubmission::parse`](crate::RatingSubmission::parse)) then names the field at
+//! fault exactly as it would on a parsed tree: a field's JSON type is kept, not judged,
+//! while reading.
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
