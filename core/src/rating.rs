@@ -685,7 +685,7 @@ mod tests {
             .replacen("\"id\"", "\"i\\u0064\"", 1)
             .replacen("\"lang\":\"it\"", "\"lang\":\"\\u0069t\"", 1)
             .replacen('{', r#"{"x":{"y":[1,{"z":null}]},"rating":5,"#, 1);
-        assert_eq!(read(&escaped), Ok(Ok(expected)));
+        assert_eq!(read(&escaped), Ok(Ok(expected.clone())));
         for not_an_object in ["[1,{\"a\":2}]", "\"text\"", "3", "-1.5", "true", "null"] {
             assert_eq!(
                 read(not_an_object),
@@ -693,9 +693,30 @@ mod tests {
                 "{not_an_object}"
             );
         }
-        for malformed in ["", "{", "{} {}", "{\"id\":}", "[1,]", "{\"rating\":1e400}"] {
+        for malformed in [
+            "",
+            "{",
+            "{} {}",
+            "{\"id\":}",
+            "[1,]",
+            "{\"rating\":1e400}",
+            "[1e400]",
+        ] {
             assert_eq!(read(malformed), Err("malformed"), "{malformed}");
         }
+        // Unknown fields are read in full: a fault inside one is a fault of the body.
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        for unknown in ["1e400", "\"\\ud800\"", "{\"a\":[\"\\udfff\"]}", &deep] {
+            let body = valid.replacen('{', &format!("{{\"x\":{unknown},"), 1);
+            assert_eq!(read(&body), Err("malformed"), "{unknown}");
+        }
+        // A byte that is not UTF-8 inside the string of `{"x":"",…`.
+        let mut bytes = valid.replacen('{', "{\"x\":\"\",", 1).into_bytes();
+        bytes.insert(6, 0xff);
+        assert!(WireRating::from_slice(&bytes).is_err());
+        // serde_json's private marker key of raw values is a key like any other here.
+        let marker = valid.replacen('{', "{\"$serde_json::private::RawValue\":\"3\",", 1);
+        assert_eq!(read(&marker), Ok(Ok(expected)));
         let huge = valid.replacen("\"rating\":2", "\"rating\":18446744073709551615", 1);
         assert_eq!(read(&huge), Ok(Err((ErrorCode::InvalidRating, "rating"))));
         let mixed = valid.replacen("[\"incomplete\"]", "[\"incomplete\",null]", 1);

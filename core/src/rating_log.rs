@@ -3,7 +3,7 @@
 //! in its wire format: `{"schema":1,"tenant":"…","received_at_ms":…,"rating":{…}}`.
 //! Ingest writes it, the aggregator reads it; both take the format from here.
 
-use serde::de::{IgnoredAny, MapAccess};
+use serde::de::MapAccess;
 use std::fmt;
 
 use crate::entrypoint::TenantId;
@@ -92,7 +92,7 @@ impl<'de> ObjectReader<'de> for Envelope<'de> {
                 "received_at_ms" => envelope.received_at_ms = entries.next_value()?,
                 "rating" => envelope.rating = Some(entries.next_value()?),
                 _ => {
-                    entries.next_value::<IgnoredAny>()?;
+                    entries.next_value::<Loose<'de>>()?;
                 }
             }
         }

@@ -3,12 +3,14 @@
 //! Every accepted rating is parsed twice on its way (by ingest, and by the reader of the
 //! log it was written to: the intake log or Kafka), so the body is read straight into
 //! [`WireRating`]: each known field kept as found, its text borrowed from the body where
-//! it holds no escape, unknown fields skipped. Validation
+//! it holds no escape. Unknown fields are read as [`Loose`] and dropped, not skipped
+//! unread: a body is JSON exactly where a parsed tree would say so (numbers in range,
+//! strings valid UTF-8 without lone surrogates, at most 128 levels deep). Validation
 //! ([`RatingSubmission::parse`](crate::RatingSubmission::parse)) then names the field at
 //! fault exactly as it would on a parsed tree: a field's JSON type is kept, not judged,
 //! while reading.
 
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
@@ -96,7 +98,7 @@ impl<'de> Visitor<'de> for LooseVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Loose<'de>, A::Error> {
-        while entries.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while entries.next_entry::<Key<'de>, Loose<'de>>()?.is_some() {}
         Ok(Loose::Other)
     }
 }
@@ -164,7 +166,7 @@ impl<'de, T: ObjectReader<'de>> Visitor<'de> for ObjectOrNotVisitor<T> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<ObjectOrNot<T>, A::Error> {
-        while items.next_element::<IgnoredAny>()?.is_some() {}
+        while items.next_element::<Loose<'de>>()?.is_some() {}
         Ok(ObjectOrNot(None))
     }
 
@@ -222,7 +224,8 @@ pub struct WireRating<'a> {
 }
 
 impl<'a> WireRating<'a> {
-    /// Reads a body; fails only when it is not JSON (one value, nothing after it).
+    /// Reads a body; fails when it is not JSON (one value, nothing after it), wherever in
+    /// it the fault is.
     pub fn from_slice(body: &'a [u8]) -> Result<WireRating<'a>, serde_json::Error> {
         serde_json::from_slice(body)
     }
@@ -245,7 +248,7 @@ impl<'de> ObjectReader<'de> for WireRating<'de> {
                 "lang" => &mut wire.lang,
                 "widget" => &mut wire.widget,
                 _ => {
-                    entries.next_value::<IgnoredAny>()?;
+                    entries.next_value::<Loose<'de>>()?;
                     continue;
                 }
             };
