@@ -14,7 +14,6 @@ use satisfy_console::ConsoleState;
 use satisfy_ingest::event_tokens::ConsoleTokens;
 use satisfy_ingest::sinks::kafka::{KafkaSink, KafkaSinkConfig};
 use satisfy_ingest::{EntrypointSnapshot, IngestState, Metrics};
-use secrecy::ExposeSecret;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -54,13 +53,10 @@ pub async fn ingest(
     let directory = EntrypointSnapshot::default();
     directory.follow_console(
         settings.console_url.clone(),
-        settings.internal_token.expose_secret().to_owned(),
+        settings.internal_token.clone(),
         Duration::from_secs(2),
     );
-    let event_tokens = ConsoleTokens::new(
-        &settings.console_url,
-        settings.internal_token.expose_secret().to_owned(),
-    );
+    let event_tokens = ConsoleTokens::new(&settings.console_url, settings.internal_token.clone());
     let router = satisfy_ingest::router(IngestState {
         directory: Arc::new(directory),
         sink: Arc::new(sink),

@@ -1,6 +1,7 @@
 //! Entrypoint look-ups on the request path, answered from memory.
 
 use satisfy_core::{Entrypoint, EntrypointId, Origin};
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -60,7 +61,7 @@ impl EntrypointSnapshot {
     /// polled every `interval` with `If-None-Match`, so a new entrypoint reaches every
     /// ingest node within one interval and an unchanged one costs a 304. On errors the
     /// previous entrypoints stay in force.
-    pub fn follow_console(&self, console_url: String, token: String, interval: Duration) {
+    pub fn follow_console(&self, console_url: String, token: SecretString, interval: Duration) {
         let snapshot = self.clone();
         tokio::spawn(async move {
             let client = reqwest::Client::builder()
@@ -73,7 +74,7 @@ impl EntrypointSnapshot {
             );
             let mut etag: Option<String> = None;
             loop {
-                let mut request = client.get(&url).bearer_auth(&token);
+                let mut request = client.get(&url).bearer_auth(token.expose_secret());
                 if let Some(etag) = &etag {
                     request = request.header(reqwest::header::IF_NONE_MATCH, etag);
                 }

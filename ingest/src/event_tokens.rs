@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use satisfy_core::{Scope, TenantId};
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -49,13 +50,13 @@ type CachedAnswer = (Instant, Result<TenantId, TokenRefusal>);
 pub struct ConsoleTokens {
     client: reqwest::Client,
     url: String,
-    internal_token: String,
+    internal_token: SecretString,
     cache: Mutex<HashMap<String, CachedAnswer>>,
 }
 
 impl ConsoleTokens {
     /// Checks tokens against the console at `console_url`.
-    pub fn new(console_url: &str, internal_token: String) -> ConsoleTokens {
+    pub fn new(console_url: &str, internal_token: SecretString) -> ConsoleTokens {
         ConsoleTokens {
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(5))
@@ -94,7 +95,7 @@ impl ConsoleTokens {
         let response = self
             .client
             .post(&self.url)
-            .bearer_auth(&self.internal_token)
+            .bearer_auth(self.internal_token.expose_secret())
             .json(&serde_json::json!({ "token": secret }))
             .send()
             .await
