@@ -304,15 +304,6 @@ fn push_json_string(out: &mut String, text: &str) {
     out.push('"');
 }
 
-/// A required string field.
-fn text<'w>(field: &'w Loose<'_>, name: &'static str) -> Result<&'w str, RatingError> {
-    match field {
-        Loose::Absent => Err(RatingError::new(ErrorCode::MissingField, name)),
-        Loose::Text(text) => Ok(text),
-        _ => Err(RatingError::new(ErrorCode::InvalidType, name)),
-    }
-}
-
 /// An optional string field.
 fn optional_text<'w>(
     field: &'w Loose<'_>,
@@ -323,6 +314,11 @@ fn optional_text<'w>(
         Loose::Text(text) => Ok(Some(text)),
         _ => Err(RatingError::new(ErrorCode::InvalidType, name)),
     }
+}
+
+/// A required string field: an optional one that must be there.
+fn text<'w>(field: &'w Loose<'_>, name: &'static str) -> Result<&'w str, RatingError> {
+    optional_text(field, name)?.ok_or(RatingError::new(ErrorCode::MissingField, name))
 }
 
 /// The fields of a rating as text and numbers, before validation: what both the JSON
