@@ -86,6 +86,17 @@ export async function api(base, path) {
   return response.json();
 }
 
+/// Creates an entrypoint through the API (`fields`: name, kind, allowed_origins…) and
+/// returns its id; anything but 201 fails the caller.
+export async function createEntrypoint(base, fields) {
+  const response = await fetch(`${base}/api/v1/entrypoints`, {
+    method: "POST", headers: { Authorization: authorization(base), "content-type": "application/json" },
+    body: JSON.stringify(fields),
+  });
+  if (response.status !== 201) throw new Error(`creating ${fields.name}: ${response.status} ${await response.text()}`);
+  return (await response.json()).id;
+}
+
 export async function demoEntrypoint(base) {
   const { entrypoints } = await api(base, "/api/v1/entrypoints");
   const demo = entrypoints.find((e) => e.name.startsWith("Demo"));

@@ -6,7 +6,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomUUID } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { startSatisfy, launchBrowser, demoEntrypoint, authorization, ADMIN_PASSWORD } from "./harness.mjs";
+import { startSatisfy, launchBrowser, demoEntrypoint, createEntrypoint, ADMIN_PASSWORD } from "./harness.mjs";
 import { startSite } from "./fixtures/site.mjs";
 
 const out = join(dirname(fileURLToPath(import.meta.url)), "../../docs/screenshots");
@@ -36,11 +36,7 @@ try {
   await page.locator('[data-element="feedback"]').screenshot({ path: join(out, "widget.png") });
 
   // The template's static component taken over on a Bootstrap Italia page with a comune theme.
-  const created = await fetch(`${server.base}/api/v1/entrypoints`, {
-    method: "POST", headers: { Authorization: authorization(server.base), "content-type": "application/json" },
-    body: JSON.stringify({ name: "Sito del Comune", kind: "pagina_web", allowed_origins: [site.origin] }),
-  });
-  const ep = (await created.json()).id;
+  const ep = await createEntrypoint(server.base, { name: "Sito del Comune", kind: "pagina_web", allowed_origins: [site.origin] });
   for (const [width, file, crop] of [[1280, "widget-bootstrap-italia.png", "#static-band"],
     [375, "widget-bootstrap-italia-phone.png", '[data-element="feedback"]']]) {
     const themed = await browser.newPage({ viewport: { width, height: 900 }, locale: "it-IT" });

@@ -5,7 +5,7 @@
 //    starting to run to the stars being operable (a real click on a star selects it).
 // Prints one JSON object; tests/bench/widget_load.sh writes it to docs/BENCHMARKS.md.
 // Usage: bash tests/bench/widget_load.sh
-import { startSatisfy, launchBrowser, authorization } from "./harness.mjs";
+import { startSatisfy, launchBrowser, createEntrypoint } from "./harness.mjs";
 import { startSite } from "./fixtures/site.mjs";
 
 // Chromium DevTools' "Slow 3G" preset (what its network panel applies).
@@ -32,15 +32,6 @@ const OBSERVE = () => {
     return entry ? entry.responseEnd : null;
   };
 };
-
-async function newEntrypoint(server, origin, name) {
-  const response = await fetch(`${server.base}/api/v1/entrypoints`, {
-    method: "POST", headers: { Authorization: authorization(server.base), "content-type": "application/json" },
-    body: JSON.stringify({ name, kind: "pagina_web", allowed_origins: [origin] }),
-  });
-  if (response.status !== 201) throw new Error(`entrypoint: ${response.status}`);
-  return (await response.json()).id;
-}
 
 async function layoutShift(browser, site, query, width) {
   const context = await browser.newContext({ viewport: { width, height: 900 }, locale: "it-IT" });
@@ -94,11 +85,11 @@ try {
     ["plain site, end of `<main>`", { snippet: "head", static: 0, look: "plain" }],
   ]) {
     for (const width of [1280, 375]) {
-      const ep = await newEntrypoint(server, site.origin, `${label} ${width}`);
+      const ep = await createEntrypoint(server.base, { name: `${label} ${width}`, kind: "pagina_web", allowed_origins: [site.origin] });
       results.layout_shift.push({ page: label, width, ...(await layoutShift(browser, site, { ep, ...query }, width)) });
     }
   }
-  const ep = await newEntrypoint(server, site.origin, "throttled");
+  const ep = await createEntrypoint(server.base, { name: "throttled", kind: "pagina_web", allowed_origins: [site.origin] });
   results.throttled = await operableUnderThrottling(browser, site, { ep, snippet: "body" });
   console.log(JSON.stringify(results, null, 1));
 } finally {

@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
-import { startSatisfy, launchBrowser, api, authorization, demoEntrypoint } from "../harness.mjs";
+import { startSatisfy, launchBrowser, api, createEntrypoint, demoEntrypoint } from "../harness.mjs";
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve("axe-core/axe.min.js");
@@ -32,12 +32,7 @@ before(async () => {
       { question: "Quanto hai atteso?", options: ["Poco", "Il giusto", "Troppo"] },
       { question: "Useresti di nuovo il servizio?", options: ["Sì", "No"] }] },
   }]]) {
-    const response = await fetch(`${server.base}/api/v1/entrypoints`, {
-      method: "POST", headers: { Authorization: authorization(server.base), "content-type": "application/json" },
-      body: JSON.stringify({ name: `Prova ${kind}`, kind, allowed_origins: [server.base], ...extra }),
-    });
-    assert.equal(response.status, 201);
-    entrypoints[kind] = (await response.json()).id;
+    entrypoints[kind] = await createEntrypoint(server.base, { name: `Prova ${kind}`, kind, allowed_origins: [server.base], ...extra });
   }
 });
 after(async () => {

@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
-import { startSatisfy, launchBrowser, demoEntrypoint, api, authorization, ADMIN_PASSWORD } from "../harness.mjs";
+import { startSatisfy, launchBrowser, demoEntrypoint, api, createEntrypoint, ADMIN_PASSWORD } from "../harness.mjs";
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve("axe-core/axe.min.js");
@@ -277,12 +277,7 @@ test("the snippet page previews the live widget in it, en and de; a citizen's cl
     ["personalizzato", { custom: { question: "Come valuti lo sportello telematico?",
       follow_ups: [{ question: "Quanto hai atteso?", options: ["Poco", "Troppo"] }] } }, "Come valuti lo sportello telematico?"],
   ]) {
-    const response = await fetch(`${server.base}/api/v1/entrypoints`, {
-      method: "POST", headers: { Authorization: authorization(server.base), "content-type": "application/json" },
-      body: JSON.stringify({ name: `Anteprima ${kind}`, kind, allowed_origins: [server.base], ...extra }),
-    });
-    assert.equal(response.status, 201, kind);
-    const { id } = await response.json();
+    const id = await createEntrypoint(server.base, { name: `Anteprima ${kind}`, kind, allowed_origins: [server.base], ...extra });
     await page.goto(`${server.base}/console/entrypoints/${id}/snippet`);
     const frame = page.frameLocator('iframe[src$="preview?lang=it"]');
     await frame.locator('[data-element="feedback"][data-satisfy-engine]').waitFor({ timeout: 15_000 });

@@ -8,7 +8,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
-import { startSatisfy, launchBrowser, api, authorization } from "../harness.mjs";
+import { startSatisfy, launchBrowser, api, createEntrypoint } from "../harness.mjs";
 import { startSite, THEME_PRIMARY } from "../fixtures/site.mjs";
 import { validatorCheck } from "../validator.mjs";
 
@@ -30,13 +30,8 @@ after(async () => {
   await server?.stop();
 });
 
-async function newEntrypoint(name) {
-  const response = await fetch(`${server.base}/api/v1/entrypoints`, {
-    method: "POST", headers: { Authorization: authorization(server.base), "content-type": "application/json" },
-    body: JSON.stringify({ name, kind: "pagina_web", allowed_origins: [site.origin] }),
-  });
-  assert.equal(response.status, 201);
-  return (await response.json()).id;
+function newEntrypoint(name) {
+  return createEntrypoint(server.base, { name, kind: "pagina_web", allowed_origins: [site.origin] });
 }
 
 async function summary(ep) {
