@@ -161,7 +161,7 @@ async fn demo_page_embeds_the_snippet_of_an_accepting_entrypoint() {
     let list = api(&app, reqwest::Method::GET, "/entrypoints", None).await;
     let id = list["entrypoints"][0]["id"].as_str().unwrap().to_owned();
     assert!(demo.contains(&format!("data-entrypoint=\"{id}\"")));
-    assert!(demo.contains(&format!("{}/widget/v1/satisfy.js", app.base)));
+    assert!(demo.contains(&format!("{}/widget/v1/{id}.js", app.base)));
     assert_eq!(
         post_rating(&app.base, &id, &uuid::Uuid::new_v4().to_string(), 5).await,
         202

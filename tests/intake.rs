@@ -6,7 +6,8 @@ use satisfy_aggregator::{
     AnalyticsQuery, EventStore, Filter, GroupWriter, RatingQuery, SqliteStore, WriterConfig,
 };
 use satisfy_core::{
-    Entrypoint, EntrypointId, EntrypointKind, EntrypointStatus, Origin, Scope, TenantId,
+    CustomSurvey, Entrypoint, EntrypointId, EntrypointKind, EntrypointStatus, Origin, Scope,
+    TenantId,
 };
 use satisfy_ingest::event_tokens::{EventTokens, TokenRefusal, events_tenant};
 use satisfy_ingest::{EntrypointSnapshot, IngestConfig, IngestState, Metrics};
@@ -17,6 +18,10 @@ use std::time::Duration;
 
 const EP: &str = "ep_TESTtestTESTtest";
 const PAUSED: &str = "ep_PAUSEDpausedPAUS";
+/// A custom survey whose question holds a line separator (U+2028), which JSON allows raw
+/// and older JavaScript engines do not.
+const CUSTOM: &str = "ep_CUSTOMcustomCUST";
+const CUSTOM_QUESTION: &str = "Come valuti lo sportello?\u{2028}Dicci la verità";
 const SITE: &str = "https://www.comune.bugliano.it";
 
 struct App {
@@ -53,6 +58,14 @@ async fn spawn(config: IngestConfig) -> App {
     directory.replace_all(vec![
         entrypoint(EP, EntrypointStatus::Active),
         entrypoint(PAUSED, EntrypointStatus::Paused),
+        Entrypoint {
+            kind: EntrypointKind::Personalizzato,
+            custom: Some(CustomSurvey {
+                question: CUSTOM_QUESTION.into(),
+                follow_ups: Vec::new(),
+            }),
+            ..entrypoint(CUSTOM, EntrypointStatus::Active)
+        },
     ]);
     let state = IngestState {
         directory: Arc::new(directory),
@@ -487,6 +500,69 @@ async fn a_thousand_concurrent_ratings_are_each_stored_once() {
         assert_eq!(task.await.unwrap(), 202);
     }
     assert_eq!(app.count().await, 1000);
+}
+
+/// The survey an entrypoint's loader carries, and the code after it.
+fn split_loader(body: &str) -> (Value, &str) {
+    let rest = body
+        .strip_prefix("(document.currentScript||{}).satisfyBoot=")
+        .expect("the loader starts by handing its script the configuration");
+    let (config, loader) = rest.split_once(";\n").unwrap();
+    (serde_json::from_str(config).unwrap(), loader)
+}
+
+#[tokio::test]
+async fn serves_each_entrypoint_a_loader_with_its_configuration() {
+    let app = spawn(generous()).await;
+    let shared = app.get("/widget/v1/satisfy.js").await.text().await.unwrap();
+
+    let response = app.get(&format!("/widget/v1/{EP}.js")).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    // As fresh as the widget-config it carries.
+    assert_eq!(response.headers()["cache-control"], "public, max-age=60");
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    let body = response.text().await.unwrap();
+    let (boot, loader) = split_loader(&body);
+    let config: Value = app
+        .get(&format!("/v1/entrypoints/{EP}/widget-config"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(boot, config["survey"]);
+    assert_eq!(boot["lang"], "it");
+    assert_eq!(loader, shared);
+    // Served again from the cache: the same bytes.
+    let again = app.get(&format!("/widget/v1/{EP}.js")).await.text().await;
+    assert_eq!(again.unwrap(), body);
+
+    let german = app.get(&format!("/widget/v1/{EP}.js?lang=de")).await;
+    let german = german.text().await.unwrap();
+    assert_eq!(split_loader(&german).0["lang"], "de");
+
+    let custom = app.get(&format!("/widget/v1/{CUSTOM}.js")).await;
+    let custom = custom.text().await.unwrap();
+    assert!(
+        !custom.contains('\u{2028}'),
+        "a raw line separator in the script"
+    );
+    assert_eq!(split_loader(&custom).0["title"], CUSTOM_QUESTION);
+
+    // Paused or unknown: the shared loader, which asks for the configuration and tells the
+    // webmaster why the widget stays away.
+    for id in [PAUSED, "ep_UNKNOWNunknownUN"] {
+        let response = app.get(&format!("/widget/v1/{id}.js")).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["cache-control"], "public, max-age=60");
+        assert_eq!(response.text().await.unwrap(), shared);
+    }
+    assert_eq!(app.get("/widget/v1/ep_short.js").await.status(), 404);
 }
 
 #[tokio::test]

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Prints the raw, gzip and brotli bytes of everything a page downloads for the widget
-# (loader with glue, WebAssembly core, CSS, widget-config as served) and writes them to
-# docs/BENCHMARKS.md. Fails when the gzip total exceeds the 12 KB budget.
+# (the entrypoint's loader, or the shared loader and the widget-config; the WebAssembly
+# core; the CSS file of browsers without constructed style sheets), as served, and writes
+# them to docs/BENCHMARKS.md. Fails when either snippet's gzip total exceeds the 12 KB
+# budget.
 # Usage: bash widget/size.sh   (after cargo build; TEST_SATISFY_BIN picks another binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,29 +24,29 @@ files=$(mktemp -d)
 curl -sf "$base/widget/v1/satisfy.js" -o "$files/satisfy.js"
 wasm=$(grep -o 'satisfy-core\.[0-9a-f]*\.wasm' "$files/satisfy.js" | head -1)
 css=$(grep -o 'satisfy\.[0-9a-f]*\.css' "$files/satisfy.js" | head -1)
-curl -sf "$base/widget/v1/$wasm" -o "$files/$wasm"
-curl -sf "$base/widget/v1/$css" -o "$files/$css"
-curl -sf "$base/v1/entrypoints/$ep/widget-config?lang=it" -o "$files/widget-config.json"
+rm -rf "$files"
 
 # What the server actually sends when the browser accepts each encoding.
 served() { curl -sf -H "Accept-Encoding: $2" "$base$1" | wc -c; }
 table="| file | raw | gzip | brotli |
 |---|---|---|---|"
-total_raw=0; total_gz=0; total_br=0
-first_br=0  # before the first interaction: everything but the core
-for entry in "satisfy.js:/widget/v1/satisfy.js" "$wasm:/widget/v1/$wasm" "$css:/widget/v1/$css" \
-             "widget-config.json:/v1/entrypoints/$ep/widget-config?lang=it"; do
+declare -A raw gz br
+for entry in "$ep.js:/widget/v1/$ep.js" "satisfy.js:/widget/v1/satisfy.js" \
+             "widget-config.json:/v1/entrypoints/$ep/widget-config?lang=it" "$wasm:/widget/v1/$wasm" \
+             "$css:/widget/v1/$css"; do
   name=${entry%%:*}; path=${entry#*:}
-  raw=$(wc -c < "$files/$name"); gz=$(served "$path" gzip); br=$(served "$path" br)
-  total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz)); total_br=$((total_br + br))
-  [ "$name" = "$wasm" ] || first_br=$((first_br + br))
+  raw[$name]=$(served "$path" identity); gz[$name]=$(served "$path" gzip); br[$name]=$(served "$path" br)
   table="$table
-| \`$name\` | $raw | $gz | $br |"
+| \`$name\` | ${raw[$name]} | ${gz[$name]} | ${br[$name]} |"
 done
-table="$table
-| **total** | **$total_raw** | **$total_gz** | **$total_br** |"
-rm -rf "$files"
 echo "$table"
+
+# The console's snippet loads the entrypoint's loader (configuration and styles inside),
+# then the core; a snippet pasted before it loads the shared loader and the configuration.
+first_br=${br[$ep.js]}
+total_br=$((first_br + br[$wasm])); total_gz=$((gz[$ep.js] + gz[$wasm]))
+shared_first_br=$((br[satisfy.js] + br[widget-config.json]))
+shared_total_br=$((shared_first_br + br[$wasm])); shared_total_gz=$((gz[satisfy.js] + gz[widget-config.json] + gz[$wasm]))
 
 section="## Widget size
 
@@ -55,14 +57,21 @@ and at most 5 KB (5,120 bytes) before the first interaction.
 
 $table
 
-Before the first interaction a page downloads the loader, the CSS and the texts: **$first_br
-bytes brotli**. The WebAssembly core follows when the widget comes within 400 px of the
-viewport, or on the first touch or focus inside it; a rating made before it has loaded
-waits for it.
+- The console's snippet loads \`$ep.js\`, the entrypoint's loader: the shared loader with
+  the styles inside and the entrypoint's Italian widget-config in front. Before the first
+  interaction: **$first_br bytes brotli**; with the core, **$total_br bytes brotli**
+  ($total_gz gzip).
+- A snippet pasted before loads \`satisfy.js\` and then the widget-config: $shared_first_br bytes
+  brotli before the first interaction, $shared_total_br with the core ($shared_total_gz gzip). So
+  does a page in English or German with either snippet.
+- The core follows when the widget comes within 400 px of the viewport, or on the first
+  touch or focus inside it; a rating made before it has loaded waits for it.
+- \`$css\` is fetched only by browsers without constructed style sheets.
 "
 python3 tests/bench/write_section.py "$section"
-if [ "$total_gz" -gt "$budget" ]; then
-  echo "over budget: $total_gz bytes gzip > $budget" >&2
+worst_gz=$((total_gz > shared_total_gz ? total_gz : shared_total_gz))
+if [ "$worst_gz" -gt "$budget" ]; then
+  echo "over budget: $worst_gz bytes gzip > $budget" >&2
   exit 1
 fi
-echo "within budget: $total_gz bytes gzip (budget $budget), $total_br bytes brotli, $first_br before the first interaction"
+echo "within budget: $worst_gz bytes gzip at most (budget $budget); console's snippet $total_br bytes brotli, $first_br before the first interaction"

@@ -288,7 +288,12 @@ async fn an_entrypoint_created_in_the_console_gets_a_snippet_and_appears_in_the_
         .text()
         .await
         .unwrap();
-    assert!(snippet.contains("https://satisfy.example.it/widget/v1/satisfy.js"));
+    let id = snippet_url
+        .trim_end_matches("/snippet")
+        .rsplit('/')
+        .next()
+        .unwrap();
+    assert!(snippet.contains(&format!("https://satisfy.example.it/widget/v1/{id}.js")));
 
     let list = client
         .get(format!("{}/console/entrypoints", console.base))
@@ -1246,7 +1251,7 @@ async fn the_snippet_page_frames_a_live_preview_of_the_widget_in_every_language(
     let html = preview.text().await.unwrap();
     assert!(html.contains("<html lang=\"de\">"));
     assert!(html.contains(&format!(
-        "src=\"https://satisfy.example.it/widget/v1/satisfy.js\" data-entrypoint=\"{id}\" data-lang=\"de\" data-preview"
+        "src=\"https://satisfy.example.it/widget/v1/{id}.js?lang=de\" data-entrypoint=\"{id}\" data-lang=\"de\" data-preview"
     )));
     // Every other page keeps the console's own policy.
     let other = client

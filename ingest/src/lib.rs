@@ -13,7 +13,7 @@ pub mod metrics;
 pub mod routes;
 pub mod sinks;
 
-use axum::Router;
+use axum::{Extension, Router};
 use std::sync::Arc;
 
 pub use config::IngestConfig;
@@ -45,5 +45,8 @@ pub fn router(state: IngestState) -> Router {
         .merge(routes::ratings::router(&state))
         .merge(routes::widget::router())
         .merge(routes::health::router())
+        .layer(Extension(Arc::new(
+            routes::widget::CompressedBodies::default(),
+        )))
         .with_state(state)
 }

@@ -15,7 +15,9 @@ r = json.loads(os.environ["RESULTS"])
 rows = "\n".join(
     f"| {s['page']} | {s['width']} | {s['cls']} | {', '.join(sorted({src for shift in s['shifts'] for src in shift['sources']})) or '-'} |"
     for s in r["layout_shift"])
-t = r["throttled"]
+throttled = "\n".join(
+    f"| {t['loader']} | {t['loader_ran_ms']} | {t['config_arrived_ms'] if t['config_arrived_ms'] is not None else 'not asked for'} | {t['operable_ms']} | **{t['operable_after_loader_ms']}** |"
+    for t in r["throttled"])
 print(f"""## Widget loading
 
 Measured in headless Chromium on the Modello Comuni fixture site (`bash tests/bench/widget_load.sh`,
@@ -26,10 +28,14 @@ navigation until the widget is live and 1.5 s more, at 900 px of viewport height
 |---|---|---|---|
 {rows}
 
-Under Chromium's Slow 3G preset (2 s latency, 400 kbit/s) and 4x CPU throttling, 375 px wide: the loader
-ran {t['loader_ran_ms']} ms after navigation, the widget-config arrived at {t['config_arrived_ms']} ms, and a real click on a star selected it at
-{t['operable_ms']} ms: **{t['operable_after_loader_ms']} ms after the loader ran** (goal: 100 ms). The stars render with the texts of
-the widget-config, so they wait for it.
+Under Chromium's Slow 3G preset (2 s latency, 400 kbit/s) and 4x CPU throttling, 375 px wide, the snippet at the
+end of `<body>` after Bootstrap Italia's script: when the loader ran, when the widget-config arrived, and when a real
+click on a star selected it (ms from navigation; goal: operable within 100 ms of the loader running). The entrypoint's
+loader carries its configuration and both loaders carry the styles; the shared loader asks for the configuration.
+
+| loader | loader ran | widget-config arrived | star selected | after the loader ran |
+|---|---|---|---|---|
+{throttled}
 """)
 PY
 )

@@ -5,7 +5,7 @@
 // WebAssembly core compiled from satisfy-core, or by the plain-JS fallback below when the
 // page's Content-Security-Policy or the browser does not allow WebAssembly.
 // widget/build.sh bundles this file and defines SATISFY_VERSION, SATISFY_WASM and
-// SATISFY_CSS (the versioned file names).
+// SATISFY_CSS (the versioned file names) and SATISFY_STYLES (the minified CSS itself).
 (function () {
   "use strict";
   var VERSION = SATISFY_VERSION;
@@ -17,7 +17,7 @@
   var FEEDBACK = '[data-element="feedback"]';
 
   function warn(what) {
-    if (window.console) console.warn("Satisfy widget: " + what);
+    console.warn("Satisfy widget: " + what);
   }
   if (!/^ep_[\w-]{16}$/.test(entrypoint)) return warn('data-entrypoint="' + entrypoint + '" is not an entrypoint id');
 
@@ -31,13 +31,15 @@
   }
 
   function uuid() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    var b = new Uint8Array(16);
-    crypto.getRandomValues(b);
-    b[6] = (b[6] & 15) | 64;
-    b[8] = (b[8] & 63) | 128;
-    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
-    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+    if (crypto.randomUUID) return crypto.randomUUID();
+    // Pages on plain HTTP have no randomUUID: the same version 4 layout from random bytes.
+    var hex = "";
+    crypto.getRandomValues(new Uint8Array(16)).forEach(function (byte, i) {
+      if (i === 6) byte = (byte & 15) | 64;
+      if (i === 8) byte = (byte & 63) | 128;
+      hex += (i === 4 || i === 6 || i === 8 || i === 10 ? "-" : "") + (byte + 256).toString(16).slice(1);
+    });
+    return hex;
   }
 
   function el(tag, attrs, text) {
@@ -106,8 +108,15 @@
     });
   }
 
-  var configReady = fetch(base + "/v1/entrypoints/" + encodeURIComponent(entrypoint) + "/widget-config?lang=" + pageLang(), { credentials: "omit" })
-    .then(function (r) { if (!r.ok) throw "entrypoint " + entrypoint + " unknown or paused (widget-config " + r.status + ")"; return r.json(); });
+  // The entrypoint's own loader (/widget/v1/ep_….js, the console's snippet) sets
+  // `satisfyBoot` on its script element before this code runs: the widget-config's survey
+  // in one language, so the stars render when the loader runs, with no request in between.
+  // The shared loader, or a page in another language, asks for the configuration.
+  var boot = script.satisfyBoot;
+  var lang = pageLang();
+  var configReady = boot && boot.lang === lang ? Promise.resolve({ survey: boot })
+    : fetch(base + "/v1/entrypoints/" + encodeURIComponent(entrypoint) + "/widget-config?lang=" + lang, { credentials: "omit" })
+      .then(function (r) { if (!r.ok) throw "entrypoint " + entrypoint + " unknown or paused (widget-config " + r.status + ")"; return r.json(); });
   // Handled in mount(); this keeps an early failure from reaching the host's error tracker.
   configReady.catch(function () {});
 
@@ -137,16 +146,19 @@
     return node;
   }
 
-  function mount() {
+  var TARGET = '[data-satisfy-entrypoint="' + entrypoint + '"]';
+
+  // `early`: the page is still being parsed (see the end of this file).
+  function mount(early) {
     var page = document.documentElement;
     if (page.hasAttribute("data-satisfy")) return warn("already on this page, loaded twice");
     page.setAttribute("data-satisfy", "");
+    addStyles();
     var statics = document.querySelectorAll(FEEDBACK);
-    var target = document.querySelector('[data-satisfy-entrypoint="' + entrypoint + '"]');
+    var target = document.querySelector(TARGET);
     if (!target && statics.length > 1) {
-      return warn(statics.length + " feedback components (" + FEEDBACK + ") on this page and the AgID validator" +
-        " checks only the first: remove the extra ones, or add <div data-satisfy-entrypoint=\"" + entrypoint +
-        "\"></div> where the widget should be");
+      return warn(statics.length + " feedback components (" + FEEDBACK + "): the AgID validator checks only the" +
+        " first. Keep one, or add <div data-satisfy-entrypoint=\"" + entrypoint + "\"></div> where the widget goes");
     }
     // A static component (the template's own markup, which collects nothing) is replaced in
     // place once the widget can render; until then it stays, so a failure leaves it working.
@@ -174,6 +186,28 @@
       remove(holder === target ? root : holder);
       warn(error);
     });
+    // A mount target parsed after the widget took its place still wins.
+    if (early) document.addEventListener("DOMContentLoaded", function () {
+      var later = document.querySelector(TARGET);
+      if (!later || later === target) return;
+      later.appendChild(root);
+      if (holder !== target) remove(holder);
+      holder = target = later;
+      replaced = null;
+    });
+  }
+
+  // The styles travel inside the loader and apply as a constructed style sheet, which a
+  // page's Content-Security-Policy does not restrict and which needs no request; browsers
+  // without constructed sheets load the same styles as a file.
+  function addStyles() {
+    try {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(SATISFY_STYLES);
+      document.adoptedStyleSheets = document.adoptedStyleSheets.concat(sheet);
+    } catch (e) {
+      document.head.appendChild(el("link", { rel: "stylesheet", href: base + "/widget/v1/" + SATISFY_CSS }));
+    }
   }
 
   var STAR = "M12 2.5l2.9 6.1 6.6.8-4.9 4.6 1.3 6.6L12 17.3 6.1 20.6l1.3-6.6L2.5 9.4l6.6-.8z";
@@ -254,15 +288,13 @@
     var thanks = root.appendChild(el("p", { "class": "satisfy-thanks", role: "status" }));
     root.classList.remove("satisfy-loading");
     // The core is fetched as the widget nears the viewport, or on first touch or focus.
-    if (window.IntersectionObserver) {
-      var near = new IntersectionObserver(function (entries) {
-        if (entries[0].isIntersecting) {
-          near.disconnect();
-          useCore();
-        }
-      }, { rootMargin: "400px" });
-      near.observe(root);
-    } else useCore();
+    var near = new IntersectionObserver(function (entries) {
+      if (entries[0].isIntersecting) {
+        near.disconnect();
+        useCore();
+      }
+    }, { rootMargin: "400px" });
+    near.observe(root);
     root.addEventListener("focusin", useCore);
     root.addEventListener("pointerdown", useCore);
 
@@ -370,10 +402,29 @@
 
   // With the snippet in <head>, an early tag or a page that streams slowly, the body is not
   // complete yet: the mount target, the static component and <main> may still be coming.
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mount);
-  else mount();
+  // Once <main> is parsed whole (something follows it), what the widget looks for in it is
+  // there, and it mounts without waiting for the rest: the scripts that close a template's
+  // body (Bootstrap Italia's) may take seconds to arrive on a slow network.
+  function mainParsed() {
+    for (var node = document.querySelector("main"); node && node !== document.body; node = node.parentNode) {
+      if (node.nextSibling) return true;
+    }
+    return false;
+  }
 
-  if (!document.querySelector("link[data-satisfy-css]")) {
-    document.head.appendChild(el("link", { rel: "stylesheet", href: base + "/widget/v1/" + SATISFY_CSS, "data-satisfy-css": "" }));
+  if (document.readyState !== "loading") mount(false);
+  else {
+    var mounted = false;
+    var once = function (early) {
+      return function () {
+        if (mounted || (early && !mainParsed())) return;
+        mounted = true;
+        mount(early);
+      };
+    };
+    document.addEventListener("DOMContentLoaded", once(false));
+    // The first frame comes once the style sheets in <head> have loaded, which the look
+    // follows (HTML's "render-blocking"); hidden pages have no frames and wait for the parse.
+    requestAnimationFrame(once(true));
   }
 })();

@@ -3,18 +3,24 @@
 //! The widget renders the official Modello Comuni feedback component in the host page's
 //! light DOM. Its files are built by `widget/build.sh` into `widget/dist/` (committed, so
 //! the product builds without the WebAssembly toolchain) and compiled into the binary:
-//! - `satisfy.js`, the loader at a stable URL, bundling the DOM code and the wasm-bindgen glue;
+//! - `satisfy.js`, the loader at a stable URL: the DOM code, the interface to the core and
+//!   the styles, which it applies as a constructed style sheet;
 //! - `satisfy-core.<hash>.wasm`, this crate compiled to WebAssembly (see `wasm.rs`), which
 //!   validates and encodes ratings with the same `satisfy-core` code as ingest;
-//! - `satisfy.<hash>.css`, the scoped styles.
+//! - `satisfy.<hash>.css`, the same styles as a file, for browsers without constructed
+//!   style sheets.
 //!
-//! Every text and option id comes from the entrypoint's widget-config, never from these files.
+//! Every text and option id comes from the entrypoint's widget-config, never from these
+//! files; ingest serves each entrypoint a loader with its configuration in front.
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
 /// Version of the widget, sent with every rating.
 pub const VERSION: &str = "1.1.0";
+
+/// File name of the shared loader, the one asset at a stable URL.
+pub const LOADER: &str = "satisfy.js";
 
 // The built files are served by the native crate only: the WebAssembly build is one of them.
 #[cfg(not(target_arch = "wasm32"))]
@@ -58,7 +64,7 @@ mod tests {
 
     #[test]
     fn serves_loader_core_and_styles() {
-        let loader = asset("satisfy.js").unwrap();
+        let loader = asset(LOADER).unwrap();
         assert!(loader.content_type.starts_with("text/javascript"));
         assert!(!loader.immutable);
         assert!(
@@ -73,7 +79,7 @@ mod tests {
 
     #[test]
     fn the_loader_names_the_versioned_files_it_loads() {
-        let loader = std::str::from_utf8(asset("satisfy.js").unwrap().identity).unwrap();
+        let loader = std::str::from_utf8(asset(LOADER).unwrap().identity).unwrap();
         for other in assets().iter().filter(|a| a.immutable) {
             assert!(
                 loader.contains(other.name),

@@ -382,10 +382,12 @@ struct SelfTest {
 }
 
 /// The HTML a webmaster pastes: one async script tag, usable as is in a Google Tag
-/// Manager "Custom HTML" tag or in a CMS template.
+/// Manager "Custom HTML" tag or in a CMS template. It loads the entrypoint's own loader,
+/// which carries its configuration, so the stars render without a second request; the
+/// shared `satisfy.js` with the same attribute keeps working for snippets pasted before.
 pub fn snippet_html(public_url: &str, id: &EntrypointId) -> String {
     format!(
-        "<!-- Satisfy: valutazione della pagina -->\n<script async src=\"{public_url}/widget/v1/satisfy.js\" data-entrypoint=\"{id}\"></script>"
+        "<!-- Satisfy: valutazione della pagina -->\n<script async src=\"{public_url}/widget/v1/{id}.js\" data-entrypoint=\"{id}\"></script>"
     )
 }
 
@@ -453,7 +455,7 @@ async fn preview(
         "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title></head>\
          <body><main><h1>{title}</h1>\
-         <script async src=\"{ingest}/widget/v1/satisfy.js\" data-entrypoint=\"{id}\" \
+         <script async src=\"{ingest}/widget/v1/{id}.js?lang={code}\" data-entrypoint=\"{id}\" \
          data-lang=\"{code}\" data-preview></script></main></body></html>",
         code = lang.code(),
         title = ui(lang).preview_title,

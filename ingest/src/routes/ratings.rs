@@ -6,7 +6,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use satisfy_core::StoredRating;
 use satisfy_core::{Comment, Origin, RatingSubmission, WireRating};
 use std::sync::Arc;
@@ -61,9 +61,7 @@ pub fn router(state: &IngestState) -> Router<IngestState> {
         )
         .route(
             "/v1/entrypoints/{id}/widget-config",
-            get(super::widget::widget_config).layer(Extension(Arc::new(
-                super::widget::CompressedConfigs::default(),
-            ))),
+            get(super::widget::widget_config),
         )
         .layer(governor)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -1,4 +1,5 @@
-//! The widget's static files and its per-entrypoint configuration.
+//! The widget's static files, its per-entrypoint configuration and each entrypoint's own
+//! loader.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -6,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
-use satisfy_core::{EntrypointId, Lang};
+use satisfy_core::{Entrypoint, EntrypointId, Lang};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
@@ -16,20 +17,36 @@ use std::sync::{Arc, Mutex};
 use crate::IngestState;
 use crate::error::ApiError;
 
-/// `/widget/v1/{file}`: the widget's files, precompressed at build time.
+/// `/widget/v1/{file}`: the widget's files, precompressed at build time, and each
+/// entrypoint's loader, `/widget/v1/{entrypoint}.js`.
+///
+/// Neither is rate-limited: the loader is what every page view fetches, as the files are.
 pub fn router() -> Router<IngestState> {
-    Router::new().route("/widget/v1/{file}", get(asset))
+    Router::new().route("/widget/v1/{file}", get(file))
 }
 
-/// The most configurations kept compressed; past it the cache starts over, so a flood of
+/// The most bodies kept compressed; past it the cache starts over, so a flood of
 /// entrypoint and language pairs cannot grow memory.
-const MAX_CACHED_CONFIGS: usize = 4096;
+const MAX_CACHED_BODIES: usize = 4096;
 
-/// Entrypoint configurations as served, compressed once per entrypoint, language and
-/// content: the same bytes are served until the entrypoint or the widget changes, so a
-/// page view costs a lookup, not a compression.
+/// How long browsers and proxies keep what depends on an entrypoint's settings: a paused
+/// entrypoint or a changed survey reaches pages within a minute.
+const ENTRYPOINT_CACHE: &str = "public, max-age=60";
+
+/// What is served for an entrypoint in a language.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Served {
+    /// `/v1/entrypoints/{id}/widget-config`.
+    Config,
+    /// `/widget/v1/{id}.js`.
+    Loader,
+}
+
+/// Entrypoint configurations and loaders as served, compressed once per entrypoint,
+/// language and content: the same bytes are served until the entrypoint or the widget
+/// changes, so a page view costs a lookup, not a compression.
 #[derive(Default)]
-pub(crate) struct CompressedConfigs(Mutex<HashMap<(EntrypointId, Lang), Arc<Encoded>>>);
+pub struct CompressedBodies(Mutex<HashMap<(EntrypointId, Lang, Served), Arc<Encoded>>>);
 
 /// One body in each encoding the widget's browsers accept.
 struct Encoded {
@@ -54,10 +71,23 @@ impl Encoded {
             brotli: brotli.into(),
         })
     }
+
+    fn bodies(&self) -> [Bytes; 3] {
+        [
+            self.identity.clone(),
+            self.gzip.clone(),
+            self.brotli.clone(),
+        ]
+    }
 }
 
-impl CompressedConfigs {
-    fn get(&self, key: (EntrypointId, Lang), body: Vec<u8>) -> std::io::Result<Arc<Encoded>> {
+impl CompressedBodies {
+    /// `body` compressed, from the cache while it holds the same bytes for `key`.
+    async fn get(
+        &self,
+        key: (EntrypointId, Lang, Served),
+        body: Vec<u8>,
+    ) -> std::io::Result<Arc<Encoded>> {
         let cached = self
             .0
             .lock()
@@ -68,12 +98,16 @@ impl CompressedConfigs {
         if let Some(encoded) = cached {
             return Ok(encoded);
         }
-        let encoded = Arc::new(Encoded::of(body.into())?);
+        // Brotli at its best level takes milliseconds on a loader: off the request threads.
+        let encoded = tokio::task::spawn_blocking(move || Encoded::of(body.into()))
+            .await
+            .map_err(std::io::Error::other)??;
+        let encoded = Arc::new(encoded);
         let mut cache = self
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if cache.len() >= MAX_CACHED_CONFIGS {
+        if cache.len() >= MAX_CACHED_BODIES {
             cache.clear();
         }
         cache.insert(key, Arc::clone(&encoded));
@@ -118,8 +152,36 @@ fn preferred_encoding(headers: &HeaderMap) -> Option<&'static str> {
         .find(|c| accepted.iter().any(|a| a == c))
 }
 
-async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
-    let Some(asset) = satisfy_widget::asset(&file) else {
+#[derive(Deserialize)]
+pub(crate) struct LangQuery {
+    lang: Option<String>,
+}
+
+impl LangQuery {
+    /// The language asked for; Italian when none or an unknown one is.
+    fn lang(&self) -> Lang {
+        self.lang
+            .as_deref()
+            .and_then(Lang::from_tag)
+            .unwrap_or_default()
+    }
+}
+
+async fn file(
+    State(state): State<IngestState>,
+    Extension(bodies): Extension<Arc<CompressedBodies>>,
+    Path(file): Path<String>,
+    Query(query): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    match file.strip_suffix(".js").and_then(EntrypointId::parse) {
+        Some(id) => entrypoint_loader(&state, &bodies, &id, query.lang(), &headers).await,
+        None => asset(&file, &headers),
+    }
+}
+
+fn asset(file: &str, headers: &HeaderMap) -> Response {
+    let Some(asset) = satisfy_widget::asset(file) else {
         return ApiError::NotFound.into_response();
     };
     // Hashed names never change content; the loader's stable URL is revalidated often so a
@@ -130,7 +192,51 @@ async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
         "public, max-age=300"
     };
     let bodies = [asset.identity, asset.gzip, asset.brotli];
-    negotiated(&headers, asset.content_type, bodies, cache)
+    negotiated(headers, asset.content_type, bodies, cache)
+}
+
+/// The shared loader, built into the binary.
+fn shared_loader() -> &'static satisfy_widget::Asset {
+    satisfy_widget::asset(satisfy_widget::LOADER)
+        .unwrap_or_else(|| unreachable!("widget/build.sh always builds the loader"))
+}
+
+/// `/widget/v1/{id}.js`: the shared loader preceded by the survey of the entrypoint's
+/// widget-config in `lang`, so that the stars render as soon as it runs. For an entrypoint that is unknown
+/// or paused it is the shared loader alone, which asks for the configuration and tells the
+/// webmaster why it stays away.
+async fn entrypoint_loader(
+    state: &IngestState,
+    bodies: &CompressedBodies,
+    id: &EntrypointId,
+    lang: Lang,
+    headers: &HeaderMap,
+) -> Response {
+    let loader = shared_loader();
+    let Some(entrypoint) = active_entrypoint(state, id) else {
+        let bodies = [loader.identity, loader.gzip, loader.brotli];
+        return negotiated(headers, loader.content_type, bodies, ENTRYPOINT_CACHE);
+    };
+    let body = serde_json::to_string(&entrypoint.survey(lang)).map(|survey| {
+        // JSON is JavaScript but for these two line terminators, which old engines refuse
+        // inside string literals.
+        let survey = survey
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029");
+        let mut body =
+            format!("(document.currentScript||{{}}).satisfyBoot={survey};\n").into_bytes();
+        body.extend_from_slice(loader.identity);
+        body
+    });
+    let encoded = match body {
+        Ok(body) => {
+            bodies
+                .get((entrypoint.id, lang, Served::Loader), body)
+                .await
+        }
+        Err(error) => Err(std::io::Error::other(error)),
+    };
+    serve_encoded(headers, loader.content_type, encoded)
 }
 
 /// A public response of `content_type` in the best encoding the client accepts, from
@@ -160,6 +266,64 @@ fn negotiated<B: Into<axum::body::Body>>(
     public(response, cache_control)
 }
 
+/// The entrypoint `id` if it exists and collects ratings.
+fn active_entrypoint(state: &IngestState, id: &EntrypointId) -> Option<Entrypoint> {
+    state
+        .directory
+        .get(id)
+        .filter(|entrypoint| entrypoint.is_active())
+}
+
+/// A compressed body in the encoding the client accepts, or 503 when it could not be
+/// encoded.
+fn serve_encoded(
+    headers: &HeaderMap,
+    content_type: &'static str,
+    encoded: std::io::Result<Arc<Encoded>>,
+) -> Response {
+    match encoded {
+        Ok(encoded) => negotiated(headers, content_type, encoded.bodies(), ENTRYPOINT_CACHE),
+        Err(error) => {
+            tracing::error!(%error, content_type, "encoding an entrypoint's widget body failed");
+            ApiError::Unavailable(crate::routes::ratings::RETRY_AFTER_UNAVAILABLE).into_response()
+        }
+    }
+}
+
+/// `/v1/entrypoints/{id}/widget-config`, rate-limited with the ratings.
+pub(crate) async fn widget_config(
+    State(state): State<IngestState>,
+    Extension(bodies): Extension<Arc<CompressedBodies>>,
+    Path(id): Path<String>,
+    Query(query): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let entrypoint = EntrypointId::parse(&id).and_then(|id| active_entrypoint(&state, &id));
+    let Some(entrypoint) = entrypoint else {
+        // Readable cross-origin, so the widget can tell the webmaster why it stays away.
+        return public(
+            ApiError::UnknownEntrypoint.into_response(),
+            ENTRYPOINT_CACHE,
+        );
+    };
+    let lang = query.lang();
+    let config = json!({
+        "entrypoint": entrypoint.id,
+        "widget_version": satisfy_widget::VERSION,
+        "ratings_endpoint": "/v1/ratings",
+        "survey": entrypoint.survey(lang),
+    });
+    let encoded = match serde_json::to_vec(&config) {
+        Ok(body) => {
+            bodies
+                .get((entrypoint.id, lang, Served::Config), body)
+                .await
+        }
+        Err(error) => Err(std::io::Error::other(error)),
+    };
+    serve_encoded(&headers, "application/json", encoded)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,59 +347,4 @@ mod tests {
         assert_eq!(preferred_encoding(&headers("identity")), None);
         assert_eq!(preferred_encoding(&HeaderMap::new()), None);
     }
-}
-
-#[derive(Deserialize)]
-pub(crate) struct ConfigQuery {
-    lang: Option<String>,
-}
-
-/// `/v1/entrypoints/{id}/widget-config`, rate-limited with the ratings.
-pub(crate) async fn widget_config(
-    State(state): State<IngestState>,
-    Extension(configs): Extension<Arc<CompressedConfigs>>,
-    Path(id): Path<String>,
-    Query(query): Query<ConfigQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let entrypoint = EntrypointId::parse(&id)
-        .and_then(|id| state.directory.get(&id))
-        .filter(|entrypoint| entrypoint.is_active());
-    let Some(entrypoint) = entrypoint else {
-        // Readable cross-origin, so the widget can tell the webmaster why it stays away.
-        return public(
-            ApiError::UnknownEntrypoint.into_response(),
-            "public, max-age=60",
-        );
-    };
-    let lang = query
-        .lang
-        .as_deref()
-        .and_then(Lang::from_tag)
-        .unwrap_or_default();
-    let body = json!({
-        "entrypoint": entrypoint.id,
-        "widget_version": satisfy_widget::VERSION,
-        "ratings_endpoint": "/v1/ratings",
-        "survey": entrypoint.survey(lang),
-    });
-    let encoded = serde_json::to_vec(&body).and_then(|body| {
-        configs
-            .get((entrypoint.id.clone(), lang), body)
-            .map_err(serde_json::Error::io)
-    });
-    let encoded = match encoded {
-        Ok(encoded) => encoded,
-        Err(error) => {
-            tracing::error!(%error, "encoding a widget configuration failed");
-            return ApiError::Unavailable(crate::routes::ratings::RETRY_AFTER_UNAVAILABLE)
-                .into_response();
-        }
-    };
-    let bodies = [
-        encoded.identity.clone(),
-        encoded.gzip.clone(),
-        encoded.brotli.clone(),
-    ];
-    negotiated(&headers, "application/json", bodies, "public, max-age=60")
 }

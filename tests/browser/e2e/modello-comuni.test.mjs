@@ -90,15 +90,20 @@ for (const width of [1280, 375]) {
   SCENARIOS.push({ snippet: "body", target: false, width, look: "bi", withStatic: false });
   SCENARIOS.push({ snippet: "head", target: false, width, look: "plain", withStatic: false });
 }
+// Snippets pasted before entrypoints had their own loader: the shared one.
+for (const snippet of ["body", "gtm-create"]) {
+  SCENARIOS.push({ snippet, target: false, width: 1280, look: "bi", withStatic: true, loader: "shared" });
+}
 
 for (const s of SCENARIOS) {
   const name = `${s.look === "bi" ? "Bootstrap Italia" : "plain site with resets"}, snippet ${s.snippet}` +
-    `${s.target ? ", mount target" : ""}${s.withStatic ? ", static component" : ""}, ${s.width} px`;
+    `${s.loader ? ` (${s.loader} loader)` : ""}${s.target ? ", mount target" : ""}` +
+    `${s.withStatic ? ", static component" : ""}, ${s.width} px`;
   test(name, async () => {
     const ep = await newEntrypoint(name);
     const { page, context, problems } = await openPage({
       ep, snippet: s.snippet, ...(s.target ? { target: 1 } : {}), ...(s.withStatic ? {} : { static: 0 }),
-      ...(s.look === "plain" ? { look: "plain" } : {}),
+      ...(s.look === "plain" ? { look: "plain" } : {}), ...(s.loader ? { loader: s.loader } : {}),
     }, s.width);
     await page.locator('[data-element="feedback"][data-satisfy-engine="wasm"]').waitFor({ timeout: 15_000 });
 
@@ -235,6 +240,29 @@ test("an unknown entrypoint leaves the template's component in place and says wh
   assert.equal(await page.locator('[data-element="feedback"]').count(), 1);
   assert.equal(await page.locator(".satisfy-feedback").count(), 0);
   await context.close();
+});
+
+test("the entrypoint's loader renders the stars with no request before them, in the page's language", async () => {
+  const ep = await newEntrypoint("languages");
+  for (const [lang, title, configRequests] of [
+    ["it", "Quanto sono chiare le informazioni su questa pagina?", 0],
+    // Its configuration is Italian: an English page asks for its own.
+    ["en", "How clear is the information on this page?", 1],
+  ]) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const requests = [];
+    page.on("request", (r) => requests.push(r.url()));
+    await page.goto(site.url({ ep, snippet: "body", lang }));
+    const widget = page.locator('[data-element="feedback"][data-satisfy-engine]');
+    await widget.waitFor();
+    assert.equal(await widget.locator('[data-element="feedback-title"]').textContent(), title);
+    assert.equal(requests.filter((u) => u.includes("/widget-config")).length, configRequests, requests.join("\n"));
+    // The styles came with the loader: no style sheet was requested, and they apply.
+    assert.equal(requests.filter((u) => u.endsWith(".css") && u.startsWith(server.base)).length, 0);
+    assert.equal(await widget.locator(".satisfy-star path").first().evaluate((path) => getComputedStyle(path).fill), "rgb(125, 151, 176)");
+    await context.close();
+  }
 });
 
 test("a citizen's click on the star a checker left selected is still a rating", async () => {
