@@ -417,7 +417,10 @@
     var mounted = false;
     var once = function (early) {
       return function () {
-        if (mounted || (early && !mainParsed())) return;
+        if (mounted) return;
+        // Looked at again before each frame: mounting before the frame that first shows
+        // what follows <main> moves nothing already painted.
+        if (early && !mainParsed()) return requestAnimationFrame(once(true));
         mounted = true;
         mount(early);
       };
