@@ -29,6 +29,8 @@ pub struct Application {
     limits: HttpLimits,
     writer_task: JoinHandle<()>,
     applier: Applier,
+    /// The demo ente's data being generated at first start, if it is.
+    demo_data: Option<JoinHandle<()>>,
     /// The address actually bound (useful with port 0).
     pub address: SocketAddr,
     /// Base URL of the server.
@@ -83,14 +85,14 @@ impl Application {
         )
         .await
         .context("creating the demo entrypoint")?;
-        if settings.demo_data {
+        let demo_data = settings.demo_data.then(|| {
             let (config, store) = (Arc::clone(&config_store), ratings.clone());
             tokio::spawn(async move {
                 if let Err(error) = demo_data::ensure(config, store, own_origins).await {
                     tracing::error!(%error, "generating the demo data failed");
                 }
-            });
-        }
+            })
+        });
 
         let directory = EntrypointSnapshot::default();
         directory.replace_all(config_store.intake_entrypoints().await?);
@@ -139,6 +141,7 @@ impl Application {
             limits: settings.http,
             writer_task,
             applier,
+            demo_data,
             address,
             public_url,
             generated_admin_password,
@@ -154,6 +157,16 @@ impl Application {
         http_server::serve(self.listener, self.router, self.limits, shutdown)
             .await
             .context("serving HTTP")?;
+        // Stopped between two of its writes rather than failing when the runtime ends
+        // under it: the same seed writes the same ids again at the next start.
+        if let Some(demo_data) = self.demo_data.filter(|task| !task.is_finished()) {
+            demo_data.abort();
+            // Its result is the cancellation just asked for.
+            let _ = demo_data.await;
+            tracing::info!(
+                "demo data interrupted by the shutdown; generated again at the next start"
+            );
+        }
         // The router, and with it every writer handle, is gone: the writer drains and stops.
         self.writer_task.await.context("flushing pending ratings")?;
         // Every acknowledged rating is in the log; what the applier has not stored yet
