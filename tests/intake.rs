@@ -566,6 +566,80 @@ async fn serves_each_entrypoint_a_loader_with_its_configuration() {
 }
 
 #[tokio::test]
+async fn a_page_revalidating_the_loader_or_its_configuration_gets_304_without_the_body() {
+    let app = spawn(generous()).await;
+    let revalidate = |path: String, etag: String| {
+        let request = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .header("if-none-match", etag);
+        async move { request.send().await.unwrap() }
+    };
+    let paths = [
+        format!("/widget/v1/{EP}.js"),
+        format!("/widget/v1/{EP}.js?lang=de"),
+        format!("/widget/v1/{CUSTOM}.js"),
+        format!("/v1/entrypoints/{EP}/widget-config"),
+        "/widget/v1/satisfy.js".to_owned(),
+        // Paused: the shared loader, with its own validator.
+        format!("/widget/v1/{PAUSED}.js"),
+    ];
+    let mut etags = Vec::new();
+    for path in &paths {
+        let first = app.get(path).await;
+        assert_eq!(first.status(), 200, "{path}");
+        let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+        assert!(etag.starts_with("W/\""), "{path}: {etag}");
+        // The same validator for every encoding of the same body.
+        let brotli = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .header("accept-encoding", "br")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(brotli.headers()["content-encoding"], "br");
+        assert_eq!(brotli.headers()["etag"].to_str().unwrap(), etag, "{path}");
+
+        for matching in [
+            etag.clone(),
+            etag.trim_start_matches("W/").to_owned(),
+            format!("\"other\", {etag}"),
+            "*".to_owned(),
+        ] {
+            let again = revalidate(path.clone(), matching).await;
+            assert_eq!(again.status(), 304, "{path}");
+            assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
+            assert_eq!(
+                again.headers()["cache-control"],
+                first.headers()["cache-control"]
+            );
+            assert_eq!(again.headers()["access-control-allow-origin"], "*");
+            assert!(again.bytes().await.unwrap().is_empty());
+        }
+        let stale = revalidate(path.clone(), "W/\"000000000000000000000000\"".into()).await;
+        assert_eq!(stale.status(), 200, "{path}");
+        assert!(!stale.bytes().await.unwrap().is_empty());
+        etags.push(etag);
+    }
+    // Each body its own validator; the paused entrypoint's loader is the shared one.
+    assert_eq!(etags[4], etags[5]);
+    etags.pop();
+    let distinct: std::collections::HashSet<&String> = etags.iter().collect();
+    assert_eq!(distinct.len(), etags.len(), "{etags:?}");
+    // Hashed files never change: they are not revalidated.
+    let shared = app.get("/widget/v1/satisfy.js").await.text().await.unwrap();
+    let start = shared
+        .find("satisfy-core.")
+        .expect("the loader names its core");
+    let end = start + shared[start..].find(".wasm").unwrap() + ".wasm".len();
+    let wasm = &shared[start..end];
+    let core = app.get(&format!("/widget/v1/{wasm}")).await;
+    assert_eq!(core.status(), 200);
+    assert!(core.headers().get("etag").is_none());
+}
+
+#[tokio::test]
 async fn serves_widget_assets_config_and_health() {
     let app = spawn(generous()).await;
     let js = app.get("/widget/v1/satisfy.js").await;

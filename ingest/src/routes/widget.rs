@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::IngestState;
 use crate::error::ApiError;
@@ -48,11 +48,12 @@ enum Served {
 #[derive(Default)]
 pub struct CompressedBodies(Mutex<HashMap<(EntrypointId, Lang, Served), Arc<Encoded>>>);
 
-/// One body in each encoding the widget's browsers accept.
+/// One body in each encoding the widget's browsers accept, and its validator.
 struct Encoded {
     identity: Bytes,
     gzip: Bytes,
     brotli: Bytes,
+    etag: HeaderValue,
 }
 
 impl Encoded {
@@ -66,6 +67,7 @@ impl Encoded {
             writer.write_all(&body)?;
         }
         Ok(Encoded {
+            etag: etag_of(&body),
             identity: body,
             gzip: gzip.into(),
             brotli: brotli.into(),
@@ -113,6 +115,30 @@ impl CompressedBodies {
         cache.insert(key, Arc::clone(&encoded));
         Ok(encoded)
     }
+}
+
+/// A weak validator of `body`: the same for each of its encodings, which say the same.
+fn etag_of(body: &[u8]) -> HeaderValue {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(body);
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    HeaderValue::try_from(format!("W/\"{hex}\""))
+        .unwrap_or_else(|_| unreachable!("hex digits are a valid header value"))
+}
+
+/// Whether the client's `If-None-Match` names `etag` (weak comparison), so that its copy is
+/// still the current one.
+fn still_fresh(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    let Ok(ours) = etag.to_str().map(opaque) else {
+        return false;
+    };
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| tag.trim() == "*" || opaque(tag) == ours)
 }
 
 /// Any page may load the widget, so its public files and configuration allow any origin.
@@ -191,8 +217,16 @@ fn asset(file: &str, headers: &HeaderMap) -> Response {
     } else {
         "public, max-age=300"
     };
+    // The loader's stable URL is revalidated; hashed names never are.
+    let etag = (asset.name == satisfy_widget::LOADER).then(shared_loader_etag);
     let bodies = [asset.identity, asset.gzip, asset.brotli];
-    negotiated(headers, asset.content_type, bodies, cache)
+    negotiated(headers, asset.content_type, bodies, cache, etag)
+}
+
+/// The shared loader's validator, computed once.
+fn shared_loader_etag() -> &'static HeaderValue {
+    static ETAG: OnceLock<HeaderValue> = OnceLock::new();
+    ETAG.get_or_init(|| etag_of(shared_loader().identity))
 }
 
 /// The shared loader, built into the binary.
@@ -215,7 +249,8 @@ async fn entrypoint_loader(
     let loader = shared_loader();
     let Some(entrypoint) = active_entrypoint(state, id) else {
         let bodies = [loader.identity, loader.gzip, loader.brotli];
-        return negotiated(headers, loader.content_type, bodies, ENTRYPOINT_CACHE);
+        let etag = Some(shared_loader_etag());
+        return negotiated(headers, loader.content_type, bodies, ENTRYPOINT_CACHE, etag);
     };
     let body = serde_json::to_string(&entrypoint.survey(lang)).map(|survey| {
         // JSON is JavaScript but for these two line terminators, which old engines refuse
@@ -240,13 +275,22 @@ async fn entrypoint_loader(
 }
 
 /// A public response of `content_type` in the best encoding the client accepts, from
-/// bodies prepared once: identity, gzip and brotli.
+/// bodies prepared once: identity, gzip and brotli. With an `etag`, a client that already
+/// holds the body gets 304 without it: pages revalidate the loader every minute.
 fn negotiated<B: Into<axum::body::Body>>(
     headers: &HeaderMap,
     content_type: &'static str,
     [identity, gzip, brotli]: [B; 3],
     cache_control: &'static str,
+    etag: Option<&HeaderValue>,
 ) -> Response {
+    if let Some(etag) = etag.filter(|etag| still_fresh(headers, etag)) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        let response_headers = response.headers_mut();
+        response_headers.insert(header::ETAG, etag.clone());
+        response_headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        return public(response, cache_control);
+    }
     let encoding = preferred_encoding(headers);
     let body = match encoding {
         Some("br") => brotli,
@@ -260,6 +304,9 @@ fn negotiated<B: Into<axum::body::Body>>(
         .into_response();
     let response_headers = response.headers_mut();
     response_headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if let Some(etag) = etag {
+        response_headers.insert(header::ETAG, etag.clone());
+    }
     if let Some(encoding) = encoding {
         response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
     }
@@ -282,7 +329,13 @@ fn serve_encoded(
     encoded: std::io::Result<Arc<Encoded>>,
 ) -> Response {
     match encoded {
-        Ok(encoded) => negotiated(headers, content_type, encoded.bodies(), ENTRYPOINT_CACHE),
+        Ok(encoded) => negotiated(
+            headers,
+            content_type,
+            encoded.bodies(),
+            ENTRYPOINT_CACHE,
+            Some(&encoded.etag),
+        ),
         Err(error) => {
             tracing::error!(%error, content_type, "encoding an entrypoint's widget body failed");
             ApiError::Unavailable(crate::routes::ratings::RETRY_AFTER_UNAVAILABLE).into_response()
