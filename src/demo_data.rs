@@ -14,7 +14,9 @@ use satisfy_aggregator::{EventStore, RatingStore, SqliteStore, StoredRating};
 use satisfy_console::SharedConfigStore;
 use satisfy_console::store::{Tenant, TenantStatus, new_entrypoint};
 use satisfy_core::event::{ApplicationState, EventKind, ServiceEvent, Slot, StoredEvent};
-use satisfy_core::{EntrypointKind, Origin, RatingSubmission, RawRating, Survey, TenantId};
+use satisfy_core::{
+    EntrypointId, EntrypointKind, Origin, RatingSubmission, RawRating, Survey, TenantId,
+};
 
 /// Setting recording that the demo data exists.
 const DONE_SETTING: &str = "demo_data";
@@ -92,6 +94,9 @@ pub async fn ensure(
             origins.clone(),
             None,
         );
+        // From the seed, as the ratings' ids are: a start interrupted while writing them
+        // and the next one agree on the entrypoint each rating belongs to.
+        entrypoint.id = EntrypointId::from_random(generator.rng.r#gen());
         entrypoint.service = Some(service.id.into());
         ratings.extend(generator.ratings(service, &entrypoint.id, &tenant, today));
         generator.service(service, today);
@@ -383,7 +388,7 @@ impl Generator {
     fn ratings(
         &mut self,
         service: &DemoService,
-        entrypoint: &satisfy_core::EntrypointId,
+        entrypoint: &EntrypointId,
         tenant: &TenantId,
         today: NaiveDate,
     ) -> Vec<StoredRating> {
@@ -451,4 +456,41 @@ fn uuid_text(bits: u128, version: u128) -> String {
         &hex[16..20],
         &hex[20..32]
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use satisfy_console::store::SqliteConfigStore;
+    use std::sync::Arc;
+
+    /// The ids of the demo ente's entrypoints after a first start on fresh stores.
+    async fn demo_entrypoints() -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let config: SharedConfigStore =
+            Arc::new(SqliteConfigStore::open(&dir.path().join("console.db")).unwrap());
+        let store = SqliteStore::open(&dir.path().join("ratings.db")).unwrap();
+        ensure(Arc::clone(&config), store, Vec::new())
+            .await
+            .unwrap();
+        let tenant = TenantId::parse(DEMO_TENANT).unwrap();
+        let mut ids: Vec<String> = config
+            .entrypoints(&tenant)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|entrypoint| entrypoint.id.as_str().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// A start interrupted while writing the ratings leaves them stored; the next start must
+    /// give them the same entrypoints, or they would stay with ones that never exist.
+    #[tokio::test]
+    async fn every_start_gives_the_demo_ratings_the_same_entrypoints() {
+        let first = demo_entrypoints().await;
+        assert_eq!(first.len(), SERVICES.len());
+        assert_eq!(first, demo_entrypoints().await);
+    }
 }

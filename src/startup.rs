@@ -158,14 +158,13 @@ impl Application {
             .await
             .context("serving HTTP")?;
         // Stopped between two of its writes rather than failing when the runtime ends
-        // under it: the same seed writes the same ids again at the next start.
+        // under it: the next start writes it again from the same seed, the same ratings
+        // and, that same day, the same events, over what this one wrote.
         if let Some(demo_data) = self.demo_data.filter(|task| !task.is_finished()) {
             demo_data.abort();
             // Its result is the cancellation just asked for.
             let _ = demo_data.await;
-            tracing::info!(
-                "demo data interrupted by the shutdown; generated again at the next start"
-            );
+            tracing::info!("demo data interrupted by the shutdown; the next start writes it again");
         }
         // The router, and with it every writer handle, is gone: the writer drains and stops.
         self.writer_task.await.context("flushing pending ratings")?;
