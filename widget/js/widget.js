@@ -32,14 +32,11 @@
 
   function uuid() {
     if (crypto.randomUUID) return crypto.randomUUID();
-    // Pages on plain HTTP have no randomUUID: the same version 4 layout from random bytes.
-    var hex = "";
-    crypto.getRandomValues(new Uint8Array(16)).forEach(function (byte, i) {
-      if (i === 6) byte = (byte & 15) | 64;
-      if (i === 8) byte = (byte & 63) | 128;
-      hex += (i === 4 || i === 6 || i === 8 || i === 10 ? "-" : "") + (byte + 256).toString(16).slice(1);
+    // Pages on plain HTTP have no randomUUID: the same version 4 layout from random bytes
+    // (each 0, 1 and 8 of the template gets random bits; 4 and the variant stay).
+    return "10000000-1000-4000-8000-100000000000".replace(/[018]/g, function (c) {
+      return (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16);
     });
-    return hex;
   }
 
   function el(tag, attrs, text) {
@@ -154,10 +151,10 @@
     if (page.hasAttribute("data-satisfy")) return warn("already on this page, loaded twice");
     page.setAttribute("data-satisfy", "");
     addStyles();
-    var statics = document.querySelectorAll(FEEDBACK);
+    var statics = [].slice.call(document.querySelectorAll(FEEDBACK));
     var target = document.querySelector(TARGET);
     if (!target && statics.length > 1) {
-      return warn(statics.length + " feedback components (" + FEEDBACK + "): the AgID validator checks only the" +
+      return warn(statics.length + " feedback components: the AgID validator checks only the" +
         " first. Keep one, or add <div data-satisfy-entrypoint=\"" + entrypoint + "\"></div> where the widget goes");
     }
     // A static component (the template's own markup, which collects nothing) is replaced in
@@ -166,13 +163,15 @@
     var root = el("div", { "class": "satisfy-feedback satisfy-loading" });
     var holder = replaced ? null : target || band();
     if (holder) (holder === target ? holder : holder.firstChild.firstChild.firstChild).appendChild(root);
+    var rendered = false, failed = false;
     configReady.then(function (config) {
       var bi = bootstrapItalia();
       // Rendered before the template's component goes, so a failure leaves that one working.
       render(root, config, bi);
+      rendered = true;
       if (replaced) replaced.parentNode.replaceChild(root, replaced);
       // A mount target wins over the template's component: the page keeps exactly one.
-      else Array.prototype.forEach.call(statics, remove);
+      statics.forEach(remove);
       if (holder && holder !== target) {
         holder.className = bi ? "satisfy-band bg-primary" : "satisfy-band satisfy-band-own";
         if (bi) {
@@ -182,18 +181,26 @@
         }
       }
     }).catch(function (error) {
+      failed = true;
       // Never break the host page: log and give the reserved space back.
       remove(holder === target ? root : holder);
       warn(error);
     });
-    // A mount target parsed after the widget took its place still wins.
+    // What the rest of the page brings once parsed: a mount target still wins, and a
+    // template component found only now goes too, so the page keeps exactly one.
     if (early) document.addEventListener("DOMContentLoaded", function () {
+      if (failed) return;
       var later = document.querySelector(TARGET);
-      if (!later || later === target) return;
-      later.appendChild(root);
-      if (holder !== target) remove(holder);
-      holder = target = later;
-      replaced = null;
+      if (later && later !== target) {
+        later.appendChild(root);
+        if (holder !== target) remove(holder);
+        holder = target = later;
+        replaced = null;
+      }
+      statics = [].filter.call(document.querySelectorAll(FEEDBACK), function (node) {
+        return node !== root && node !== replaced;
+      });
+      if (rendered) statics.forEach(remove);
     });
   }
 
