@@ -32,8 +32,8 @@ navigation until the widget is live and 1.5 s more, at 900 px of viewport height
 Under Chromium's Slow 3G preset (2 s latency, 400 kbit/s) and 4x CPU throttling, 375 px wide, the snippet at the
 end of `<body>` after Bootstrap Italia's script, in ms from navigation: when the loader arrived and when its code
 ran (the parser reaches an async script's tag only after the template's scripts before it), the page's first paint,
-the widget-config's arrival, and when the stars were operable: in the DOM with their handlers on a painted page
-(goal: within 100 ms of the loader running). The last column is a real click on a star until the widget marked it.
+the widget-config's arrival, and when the stars were operable: in the DOM with their handlers and painted (the
+frame after they were added; goal: within 100 ms of the loader running). The last column is a real click on a star until the widget marked it.
 The entrypoint's loader carries its configuration; the shared loader asks for it.
 
 | loader | arrived | ran | first paint | widget-config arrived | operable | after the loader ran | click to selected |

@@ -2,8 +2,8 @@
 // site (tests/browser/fixtures/site.mjs), for issue 13's goal 6:
 //  - cumulative layout shift from navigation until the widget is live and 1.5 s more;
 //  - under Chromium's "Slow 3G" network and 4x CPU throttling, the time from the loader
-//    starting to run to the stars being operable (in the DOM with their handlers, on a
-//    painted page), and from a real click on a star to the star selected.
+//    starting to run to the stars being operable (in the DOM with their handlers, and
+//    painted), and from a real click on a star to the star selected.
 // Prints one JSON object; tests/bench/widget_load.sh writes it to docs/BENCHMARKS.md.
 // Usage: bash tests/bench/widget_load.sh
 import { startSatisfy, launchBrowser, createEntrypoint } from "./harness.mjs";
@@ -42,9 +42,10 @@ async function layoutShift(browser, site, query, width) {
 }
 
 // The moments that make the stars operable, recorded by the page itself (performance.now()
-// time): the loader's code starting to run (its first read of document.currentScript), the
-// page's first paint, the stars in the DOM with their handlers, a person's click on one and
-// the star marked selected.
+// time): the loader's code starting to run (its first read of document.currentScript, after
+// the script was compiled), the page's first paint, the stars in the DOM with their handlers,
+// the frame that paints them (a task queued from the callback before that frame runs after
+// it), a person's click on one and the star marked selected.
 const TIMELINE = () => {
   const marks = (window.__marks = {});
   const currentScript = Object.getOwnPropertyDescriptor(Document.prototype, "currentScript");
@@ -61,7 +62,10 @@ const TIMELINE = () => {
   }).observe({ type: "paint", buffered: true });
   new MutationObserver(() => {
     const now = performance.now();
-    if (marks.rendered === undefined && document.querySelector('[data-element="feedback"][data-satisfy-engine] [data-element="feedback-rate-4"]')) marks.rendered = now;
+    if (marks.rendered === undefined && document.querySelector('[data-element="feedback"][data-satisfy-engine] [data-element="feedback-rate-4"]')) {
+      marks.rendered = now;
+      requestAnimationFrame(() => setTimeout(() => { marks.painted = performance.now(); }, 0));
+    }
     if (marks.selected === undefined && document.querySelector('[data-element="feedback"] .satisfy-on')) marks.selected = now;
   }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ["class"] });
   addEventListener("click", (event) => {
@@ -89,15 +93,14 @@ async function operableUnderThrottling(browser, site, query) {
   });
   await context.close();
   const ms = (value) => (value === undefined ? null : Math.round(value));
-  // Nothing on a page can be used before its first paint: the stars are operable once they
-  // are in the DOM with their handlers and the page has painted.
+  // The stars are operable once they are in the DOM with their handlers and on screen.
   return {
     loader_arrived_ms: ms(t.arrived),
     loader_ran_ms: ms(t.loader),
     first_paint_ms: ms(t["first-paint"]),
     config_arrived_ms: ms(t.config),
-    operable_ms: ms(Math.max(t.rendered, t["first-paint"])),
-    operable_after_loader_ms: ms(Math.max(t.rendered, t["first-paint"]) - t.loader),
+    operable_ms: ms(t.painted),
+    operable_after_loader_ms: ms(t.painted - t.loader),
     click_to_selected_ms: ms(t.selected - t.click),
   };
 }
