@@ -20,11 +20,9 @@ for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1;
 token=$("$binary" admin --data-dir "$data" tokens create --tenant comune --name size --scopes read 2>/dev/null)
 ep=$(curl -sf -H "Authorization: Bearer $token" "$base/api/v1/entrypoints" | python3 -c 'import json,sys; print(json.load(sys.stdin)["entrypoints"][0]["id"])')
 
-files=$(mktemp -d)
-curl -sf "$base/widget/v1/satisfy.js" -o "$files/satisfy.js"
-wasm=$(grep -o 'satisfy-core\.[0-9a-f]*\.wasm' "$files/satisfy.js" | head -1)
-css=$(grep -o 'satisfy\.[0-9a-f]*\.css' "$files/satisfy.js" | head -1)
-rm -rf "$files"
+loader=$(curl -sf "$base/widget/v1/satisfy.js")
+wasm=$(grep -o 'satisfy-core\.[0-9a-f]*\.wasm' <<<"$loader" | head -1)
+css=$(grep -o 'satisfy\.[0-9a-f]*\.css' <<<"$loader" | head -1)
 
 # What the server actually sends when the browser accepts each encoding.
 served() { curl -sf -H "Accept-Encoding: $2" "$base$1" | wc -c; }

@@ -84,22 +84,30 @@ impl Encoded {
 }
 
 impl CompressedBodies {
-    /// `body` compressed, from the cache while it holds the same bytes for `key`.
+    /// `head` then `tail` compressed, from the cache while it holds the same bytes for
+    /// `key`. The tail is built into the binary (the shared loader, or nothing), so a page
+    /// view compares the head alone and copies nothing.
     async fn get(
         &self,
         key: (EntrypointId, Lang, Served),
-        body: Vec<u8>,
+        head: Vec<u8>,
+        tail: &'static [u8],
     ) -> std::io::Result<Arc<Encoded>> {
         let cached = self
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&key)
-            .filter(|encoded| encoded.identity == body.as_slice())
+            .filter(|encoded| {
+                encoded.identity.len() == head.len() + tail.len()
+                    && encoded.identity.starts_with(&head)
+            })
             .cloned();
         if let Some(encoded) = cached {
             return Ok(encoded);
         }
+        let mut body = head;
+        body.extend_from_slice(tail);
         // Brotli at its best level takes milliseconds on a loader: off the request threads.
         let encoded = tokio::task::spawn_blocking(move || Encoded::of(body.into()))
             .await
@@ -217,10 +225,19 @@ fn asset(file: &str, headers: &HeaderMap) -> Response {
     } else {
         "public, max-age=300"
     };
+    built_in(asset, headers, cache)
+}
+
+/// A file built into the binary, as `asset` serves it with `cache_control`.
+fn built_in(
+    asset: &'static satisfy_widget::Asset,
+    headers: &HeaderMap,
+    cache_control: &'static str,
+) -> Response {
     // The loader's stable URL is revalidated; hashed names never are.
     let etag = (asset.name == satisfy_widget::LOADER).then(shared_loader_etag);
     let bodies = [asset.identity, asset.gzip, asset.brotli];
-    negotiated(headers, asset.content_type, bodies, cache, etag)
+    negotiated(headers, asset.content_type, bodies, cache_control, etag)
 }
 
 /// The shared loader's validator, computed once.
@@ -236,9 +253,9 @@ fn shared_loader() -> &'static satisfy_widget::Asset {
 }
 
 /// `/widget/v1/{id}.js`: the shared loader preceded by the survey of the entrypoint's
-/// widget-config in `lang`, so that the stars render as soon as it runs. For an entrypoint that is unknown
-/// or paused it is the shared loader alone, which asks for the configuration and tells the
-/// webmaster why it stays away.
+/// widget-config in `lang`, so that the stars render as soon as it runs. For an entrypoint
+/// that is unknown or paused it is the shared loader alone, which asks for the
+/// configuration and tells the webmaster why it stays away.
 async fn entrypoint_loader(
     state: &IngestState,
     bodies: &CompressedBodies,
@@ -248,25 +265,20 @@ async fn entrypoint_loader(
 ) -> Response {
     let loader = shared_loader();
     let Some(entrypoint) = active_entrypoint(state, id) else {
-        let bodies = [loader.identity, loader.gzip, loader.brotli];
-        let etag = Some(shared_loader_etag());
-        return negotiated(headers, loader.content_type, bodies, ENTRYPOINT_CACHE, etag);
+        return built_in(loader, headers, ENTRYPOINT_CACHE);
     };
-    let body = serde_json::to_string(&entrypoint.survey(lang)).map(|survey| {
+    let boot = serde_json::to_string(&entrypoint.survey(lang)).map(|survey| {
         // JSON is JavaScript but for these two line terminators, which old engines refuse
         // inside string literals.
         let survey = survey
             .replace('\u{2028}', "\\u2028")
             .replace('\u{2029}', "\\u2029");
-        let mut body =
-            format!("(document.currentScript||{{}}).satisfyBoot={survey};\n").into_bytes();
-        body.extend_from_slice(loader.identity);
-        body
+        format!("(document.currentScript||{{}}).satisfyBoot={survey};\n").into_bytes()
     });
-    let encoded = match body {
-        Ok(body) => {
+    let encoded = match boot {
+        Ok(boot) => {
             bodies
-                .get((entrypoint.id, lang, Served::Loader), body)
+                .get((entrypoint.id, lang, Served::Loader), boot, loader.identity)
                 .await
         }
         Err(error) => Err(std::io::Error::other(error)),
@@ -369,7 +381,7 @@ pub(crate) async fn widget_config(
     let encoded = match serde_json::to_vec(&config) {
         Ok(body) => {
             bodies
-                .get((entrypoint.id, lang, Served::Config), body)
+                .get((entrypoint.id, lang, Served::Config), body, &[])
                 .await
         }
         Err(error) => Err(std::io::Error::other(error)),
