@@ -32,8 +32,12 @@ impl EntrypointId {
 
     /// Parses an id as it appears on the wire and in URLs.
     pub fn parse(raw: &str) -> Option<EntrypointId> {
-        let rest = raw.strip_prefix(ID_PREFIX)?;
-        let valid = rest.len() == ID_RANDOM_CHARS && rest.bytes().all(|b| URL_SAFE.contains(&b));
+        let (prefix, random) = raw.as_bytes().split_at_checked(ID_PREFIX.len())?;
+        let valid = prefix == ID_PREFIX.as_bytes()
+            && random.len() == ID_RANDOM_CHARS
+            && random
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         valid.then(|| EntrypointId(raw.to_owned()))
     }
 

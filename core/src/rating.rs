@@ -24,7 +24,7 @@ pub enum ErrorCode {
     MissingField,
     /// A field has the wrong JSON type.
     InvalidType,
-    /// `id` is not a UUID.
+    /// `id` is not a UUID in its hyphenated form.
     InvalidId,
     /// `entrypoint` is not an entrypoint id.
     InvalidEntrypoint,
@@ -133,42 +133,43 @@ impl PageUrl {
     /// Parses a URL, lowercasing scheme and host and dropping `?query` and `#fragment`,
     /// which may carry personal data (search terms, tokens).
     pub fn parse(raw: &str) -> Option<PageUrl> {
-        let raw = raw.trim();
-        if raw.len() > PAGE_MAX_BYTES || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        let raw = trim_white(raw);
+        if raw.len() > PAGE_MAX_BYTES || raw.chars().any(|c| is_white(c) || c.is_control()) {
             return None;
         }
-        let without_query = raw.split(['?', '#']).next().unwrap_or_default();
-        // A byte search for ':' then a prefix check: a substring search would pull a large
-        // string-matching routine into the widget's WebAssembly.
-        let colon = without_query.find(':')?;
-        let (scheme, rest) = (
-            &without_query[..colon],
-            without_query[colon..].strip_prefix("://")?,
-        );
-        let scheme = scheme.to_ascii_lowercase();
-        if scheme != "http" && scheme != "https" {
+        let end = raw.bytes().position(|b| b == b'?' || b == b'#');
+        let without_query = &raw[..end.unwrap_or(raw.len())];
+        // Byte searches and comparisons: string patterns would pull large matching routines
+        // into the widget's WebAssembly.
+        let colon = without_query.bytes().position(|b| b == b':')?;
+        let (scheme, rest) = without_query.split_at(colon);
+        if !rest.as_bytes().starts_with(b"://") {
             return None;
         }
-        let (authority, path) = match rest.find('/') {
+        let rest = &rest[3..];
+        let (authority, path) = match rest.bytes().position(|b| b == b'/') {
             Some(slash) => rest.split_at(slash),
             None => (rest, "/"),
         };
-        // Credentials in a URL are never wanted in analytics.
+        // Letters, digits and `.-:[]` only: no credentials (`user@`), which are never
+        // wanted in analytics.
         let host_ok = !authority.is_empty()
-            && !authority.contains('@')
-            && authority
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
-        host_ok.then(|| {
-            // Built by pushes rather than format!, which would pull the formatting
-            // machinery into the widget's WebAssembly.
-            let mut url = String::with_capacity(scheme.len() + 3 + authority.len() + path.len());
-            url.push_str(&scheme);
-            url.push_str("://");
-            url.push_str(&authority.to_ascii_lowercase());
-            url.push_str(path);
-            PageUrl(url)
-        })
+            && authority.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+            });
+        // Built by pushes rather than format!, which would pull the formatting machinery
+        // into the widget's WebAssembly; the scheme is checked once lowercased with the host.
+        let mut url = String::with_capacity(colon + 3 + authority.len() + path.len());
+        url.push_str(scheme);
+        url.push_str("://");
+        url.push_str(authority);
+        url.make_ascii_lowercase();
+        url.push_str(path);
+        let http = matches!(
+            url.as_bytes(),
+            [b'h', b't', b't', b'p', b':', ..] | [b'h', b't', b't', b'p', b's', b':', ..]
+        );
+        (host_ok && http).then_some(PageUrl(url))
     }
 
     /// The URL as text.
@@ -196,8 +197,8 @@ pub struct Comment(String);
 impl Comment {
     /// `Ok(None)` for an empty or blank comment.
     pub fn parse(raw: &str) -> Result<Option<Comment>, RatingError> {
-        let trimmed = raw.trim();
-        if trimmed.chars().count() > COMMENT_MAX_CHARS {
+        let trimmed = trim_white(raw);
+        if char_count(trimmed) > COMMENT_MAX_CHARS {
             return Err(RatingError::new(ErrorCode::CommentTooLong, "comment"));
         }
         Ok((!trimmed.is_empty()).then(|| Comment(trimmed.to_owned())))
@@ -281,6 +282,85 @@ pub struct Rating {
 }
 
 const MAX_ANSWERS: usize = 16;
+
+// The helpers below replace std and uuid routines that would weigh on the widget's
+// WebAssembly, which carries this validation: each is written for size and checked against
+// the routine it replaces in the tests.
+
+/// `text` without leading and trailing white space, as `str::trim`.
+fn trim_white(text: &str) -> &str {
+    let mut chars = text.chars();
+    let (mut start, mut end, mut at) = (None, 0, 0);
+    while let Some(c) = chars.next() {
+        let next = text.len() - chars.as_str().len();
+        if !is_white(c) {
+            start.get_or_insert(at);
+            end = next;
+        }
+        at = next;
+    }
+    start.map_or("", |start| &text[start..end])
+}
+
+/// Whether `c` is white space, as `char::is_whitespace` (Unicode's White_Space).
+fn is_white(c: char) -> bool {
+    matches!(
+        c,
+        '\t'..='\r'
+            | ' '
+            | '\u{85}'
+            | '\u{a0}'
+            | '\u{1680}'
+            | '\u{2000}'..='\u{200a}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{202f}'
+            | '\u{205f}'
+            | '\u{3000}'
+    )
+}
+
+/// The number of characters in `text`, as `text.chars().count()`: the bytes that do not
+/// continue a UTF-8 sequence.
+fn char_count(text: &str) -> usize {
+    text.bytes().filter(|b| b & 0xC0 != 0x80).count()
+}
+
+/// A UUID in its hyphenated form (8-4-4-4-12 hex digits, either case), the one browsers'
+/// `crypto.randomUUID` and the wire JSON use.
+fn parse_uuid(text: &str) -> Option<Uuid> {
+    let mut bytes = [0u8; 16];
+    let mut digits = 0;
+    for (index, c) in text.bytes().enumerate() {
+        if matches!(index, 8 | 13 | 18 | 23) {
+            if c != b'-' {
+                return None;
+            }
+            continue;
+        }
+        let digit = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => return None,
+        };
+        *bytes.get_mut(digits / 2)? |= digit << (4 * (1 - digits % 2));
+        digits += 1;
+    }
+    (digits == 32 && text.len() == 36).then(|| Uuid::from_bytes(bytes))
+}
+
+/// Appends `id` hyphenated, in lowercase.
+fn push_uuid(out: &mut String, id: Uuid) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (index, byte) in id.as_bytes().iter().enumerate() {
+        if matches!(index, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 15)]));
+    }
+}
 
 /// Appends `text` as a JSON string literal.
 fn push_json_string(out: &mut String, text: &str) {
@@ -377,8 +457,7 @@ impl RatingSubmission {
 
     /// Validates every field on its own (answers are checked later, against a survey).
     pub fn from_raw(raw: RawRating<'_>) -> Result<RatingSubmission, RatingError> {
-        let id =
-            Uuid::parse_str(raw.id).map_err(|_| RatingError::new(ErrorCode::InvalidId, "id"))?;
+        let id = parse_uuid(raw.id).ok_or(RatingError::new(ErrorCode::InvalidId, "id"))?;
         let entrypoint = EntrypointId::parse(raw.entrypoint)
             .ok_or(RatingError::new(ErrorCode::InvalidEntrypoint, "entrypoint"))?;
         let page =
@@ -399,7 +478,7 @@ impl RatingSubmission {
                     && version.len() <= 32
                     && version
                         .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b".+-".contains(&b));
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-'));
                 if !valid {
                     return Err(RatingError::new(ErrorCode::InvalidWidgetVersion, "widget"));
                 }
@@ -424,11 +503,7 @@ impl RatingSubmission {
     pub fn to_wire_json(&self) -> String {
         let mut out = String::with_capacity(320);
         out.push_str("{\"id\":\"");
-        out.push_str(
-            self.id
-                .hyphenated()
-                .encode_lower(&mut Uuid::encode_buffer()),
-        );
+        push_uuid(&mut out, self.id);
         out.push_str("\",\"entrypoint\":");
         push_json_string(&mut out, self.entrypoint.as_str());
         out.push_str(",\"page\":");
@@ -787,5 +862,92 @@ mod tests {
             Some("https://x.it:8443/a/b".into())
         );
         assert_eq!(parse("javascript:alert(1)"), None);
+        assert_eq!(
+            parse(" HTTPS://X.it/A\u{3000}"),
+            Some("https://x.it/A".into())
+        );
+        for refused in [
+            "https:/x.it/",
+            "https//x.it/",
+            "httpx://x.it/",
+            "htt://x.it/",
+            "https://",
+            "https:///a",
+            "https://x.it/a\u{a0}b",
+            "https://x.it/a\u{85}b",
+            "https://x.it/a\u{9f}b",
+            "https://x.it/a\u{7f}",
+            "https://user@x.it/",
+            "https://x_y.it/",
+        ] {
+            assert_eq!(parse(refused), None, "{refused:?}");
+        }
+        assert_eq!(
+            parse("Http://X.IT/Città?q=1"),
+            Some("http://x.it/Città".into())
+        );
+    }
+
+    /// Every character, then every white space character around and inside text.
+    fn texts_to_trim() -> Vec<String> {
+        let whites: Vec<char> = (0..=u32::from(char::MAX))
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_whitespace())
+            .collect();
+        let mut texts: Vec<String> = ["", "a", "città", "ß😀", "a b", "\u{85}\u{a0}"]
+            .map(str::to_owned)
+            .into();
+        for white in &whites {
+            for text in ["", "x", "é", "😀 😀"] {
+                texts.push(format!("{white}{text}{white}"));
+                texts.push(format!("{white}{white}{text}"));
+                texts.push(format!("{text}{white}{white}"));
+            }
+        }
+        texts
+    }
+
+    #[test]
+    fn white_space_trimming_and_counting_agree_with_std() {
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            assert_eq!(is_white(c), c.is_whitespace(), "{c:?}");
+        }
+        for text in texts_to_trim() {
+            assert_eq!(trim_white(&text), text.trim(), "{text:?}");
+            assert_eq!(char_count(&text), text.chars().count(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn ids_are_read_and_written_as_the_uuid_crate_does_in_hyphenated_form() {
+        // A fixed sequence of 128-bit values (xorshift), to cover every digit in every place.
+        let mut state = 0x2545_f491_4f6c_dd1d_u128;
+        for _ in 0..10_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let id = Uuid::from_u128(state);
+            let lower = id.hyphenated().to_string();
+            assert_eq!(parse_uuid(&lower), Some(id));
+            assert_eq!(parse_uuid(&lower.to_uppercase()), Some(id));
+            let mut written = String::new();
+            push_uuid(&mut written, id);
+            assert_eq!(written, lower);
+        }
+        let id = "6f1c3b9e-2f4a-4c1e-9a57-0d6f5c1b2a10";
+        for refused in [
+            "6f1c3b9e2f4a4c1e9a570d6f5c1b2a10".to_owned(),
+            format!("{{{id}}}"),
+            format!("urn:uuid:{id}"),
+            format!("{id}0"),
+            id[1..].to_owned(),
+            id.replace('-', "0"),
+            id.replacen('-', "", 1) + "0",
+            id.replace('f', "g"),
+            id.replace('6', "é"),
+            String::new(),
+        ] {
+            assert_eq!(parse_uuid(&refused), None, "{refused:?}");
+        }
     }
 }
