@@ -545,6 +545,13 @@ async fn serves_each_entrypoint_a_loader_with_its_configuration() {
     let german = app.get(&format!("/widget/v1/{EP}.js?lang=de")).await;
     let german = german.text().await.unwrap();
     assert_eq!(split_loader(&german).0["lang"], "de");
+    // Other parameters, or `lang` twice (a tag manager appending its own), keep the first.
+    for query in ["?utm_source=gtm&lang=de", "?lang=de&lang=it", "?lang"] {
+        let response = app.get(&format!("/widget/v1/{EP}.js{query}")).await;
+        assert_eq!(response.status(), 200, "{query}");
+        let expected = if query == "?lang" { &body } else { &german };
+        assert_eq!(&response.text().await.unwrap(), expected, "{query}");
+    }
 
     let custom = app.get(&format!("/widget/v1/{CUSTOM}.js")).await;
     let custom = custom.text().await.unwrap();

@@ -1,18 +1,18 @@
 //! The widget's static files, its per-entrypoint configuration and each entrypoint's own
 //! loader.
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
 use satisfy_core::{Entrypoint, EntrypointId, Lang};
-use serde::Deserialize;
 use serde_json::json;
-use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use crate::IngestState;
 use crate::error::ApiError;
@@ -25,9 +25,11 @@ pub fn router() -> Router<IngestState> {
     Router::new().route("/widget/v1/{file}", get(file))
 }
 
-/// The most bodies kept compressed; past it the cache starts over, so a flood of
-/// entrypoint and language pairs cannot grow memory.
-const MAX_CACHED_BODIES: usize = 4096;
+/// The most memory the compressed bodies may take. An entrypoint's loader weighs about
+/// 12 KB (its survey, then the shared loader in gzip and in brotli), so this holds some
+/// 2,700 of them: every entrypoint of 400 comuni in a language or two. Past it the least
+/// used go first, so a flood of entrypoint and language pairs cannot grow memory.
+const CACHE_BYTES: u64 = 32 << 20;
 
 /// How long browsers and proxies keep what depends on an entrypoint's settings: a paused
 /// entrypoint or a changed survey reaches pages within a minute.
@@ -45,19 +47,48 @@ enum Served {
 /// Entrypoint configurations and loaders as served, compressed once per entrypoint,
 /// language and content: the same bytes are served until the entrypoint or the widget
 /// changes, so a page view costs a lookup, not a compression.
-#[derive(Default)]
-pub struct CompressedBodies(Mutex<HashMap<(EntrypointId, Lang, Served), Arc<Encoded>>>);
+pub struct CompressedBodies(Cache<BodyKey, Arc<Encoded>, BodyWeight>);
 
-/// One body in each encoding the widget's browsers accept, and its validator.
+/// What a body is made of: the part that depends on the entrypoint's settings is in the
+/// key, so a changed survey is a new body and the old one ages out of the cache.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct BodyKey {
+    entrypoint: EntrypointId,
+    lang: Lang,
+    served: Served,
+    head: Bytes,
+}
+
+/// A cached body's weight: its bytes in memory.
+#[derive(Clone)]
+struct BodyWeight;
+
+impl Weighter<BodyKey, Arc<Encoded>> for BodyWeight {
+    fn weight(&self, key: &BodyKey, encoded: &Arc<Encoded>) -> u64 {
+        (key.head.len() + encoded.gzip.len() + encoded.brotli.len()) as u64
+    }
+}
+
+impl Default for CompressedBodies {
+    fn default() -> Self {
+        CompressedBodies::bounded(CACHE_BYTES)
+    }
+}
+
+/// One body in each encoding the widget's browsers accept, and its validator. Its plain
+/// form is the key's head and a tail built into the binary (the shared loader, or
+/// nothing): browsers all ask for gzip or brotli, so it is put together only when asked.
 struct Encoded {
-    identity: Bytes,
+    head: Bytes,
+    tail: &'static [u8],
     gzip: Bytes,
     brotli: Bytes,
     etag: HeaderValue,
 }
 
 impl Encoded {
-    fn of(body: Bytes) -> std::io::Result<Encoded> {
+    fn of(head: Bytes, tail: &'static [u8]) -> std::io::Result<Encoded> {
+        let body = [&head[..], tail].concat();
         let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         gzip.write_all(&body)?;
         let gzip = gzip.finish()?;
@@ -68,60 +99,73 @@ impl Encoded {
         }
         Ok(Encoded {
             etag: etag_of(&body),
-            identity: body,
+            head,
+            tail,
             gzip: gzip.into(),
             brotli: brotli.into(),
         })
     }
+}
 
-    fn bodies(&self) -> [Bytes; 3] {
-        [
-            self.identity.clone(),
-            self.gzip.clone(),
-            self.brotli.clone(),
-        ]
+/// A body as sent in each encoding the server offers.
+trait Encodings {
+    /// The body in `encoding` (`br`, `gzip`), or plain for `None`.
+    fn body(&self, encoding: Option<&str>) -> Body;
+}
+
+impl Encodings for Encoded {
+    fn body(&self, encoding: Option<&str>) -> Body {
+        match encoding {
+            Some("br") => self.brotli.clone().into(),
+            Some(_) => self.gzip.clone().into(),
+            None => [&self.head[..], self.tail].concat().into(),
+        }
+    }
+}
+
+impl Encodings for satisfy_widget::Asset {
+    fn body(&self, encoding: Option<&str>) -> Body {
+        match encoding {
+            Some("br") => self.brotli.into(),
+            Some(_) => self.gzip.into(),
+            None => self.identity.into(),
+        }
     }
 }
 
 impl CompressedBodies {
-    /// `head` then `tail` compressed, from the cache while it holds the same bytes for
-    /// `key`. The tail is built into the binary (the shared loader, or nothing), so a page
-    /// view compares the head alone and copies nothing.
+    /// A cache of at most `bytes`.
+    fn bounded(bytes: u64) -> CompressedBodies {
+        CompressedBodies(Cache::with_weighter(1024, bytes, BodyWeight))
+    }
+
+    /// `head` then `tail` compressed, from the cache when it holds them. Concurrent page
+    /// views of a body not yet cached wait for one compression rather than each making it.
     async fn get(
         &self,
-        key: (EntrypointId, Lang, Served),
+        entrypoint: EntrypointId,
+        lang: Lang,
+        served: Served,
         head: Vec<u8>,
         tail: &'static [u8],
     ) -> std::io::Result<Arc<Encoded>> {
-        let cached = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-            .filter(|encoded| {
-                encoded.identity.len() == head.len() + tail.len()
-                    && encoded.identity.starts_with(&head)
+        let head = Bytes::from(head);
+        let key = BodyKey {
+            entrypoint,
+            lang,
+            served,
+            head: head.clone(),
+        };
+        self.0
+            .get_or_insert_async(&key, async move {
+                // Brotli at its best level takes milliseconds on a loader: off the request
+                // threads.
+                let encoded = tokio::task::spawn_blocking(move || Encoded::of(head, tail))
+                    .await
+                    .map_err(std::io::Error::other)??;
+                Ok(Arc::new(encoded))
             })
-            .cloned();
-        if let Some(encoded) = cached {
-            return Ok(encoded);
-        }
-        let mut body = head;
-        body.extend_from_slice(tail);
-        // Brotli at its best level takes milliseconds on a loader: off the request threads.
-        let encoded = tokio::task::spawn_blocking(move || Encoded::of(body.into()))
             .await
-            .map_err(std::io::Error::other)??;
-        let encoded = Arc::new(encoded);
-        let mut cache = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if cache.len() >= MAX_CACHED_BODIES {
-            cache.clear();
-        }
-        cache.insert(key, Arc::clone(&encoded));
-        Ok(encoded)
     }
 }
 
@@ -186,30 +230,28 @@ fn preferred_encoding(headers: &HeaderMap) -> Option<&'static str> {
         .find(|c| accepted.iter().any(|a| a == c))
 }
 
-#[derive(Deserialize)]
-pub(crate) struct LangQuery {
-    lang: Option<String>,
-}
+/// The query string's pairs, read leniently: a page's snippet may carry any parameters.
+type QueryPairs = Query<Vec<(String, String)>>;
 
-impl LangQuery {
-    /// The language asked for; Italian when none or an unknown one is.
-    fn lang(&self) -> Lang {
-        self.lang
-            .as_deref()
-            .and_then(Lang::from_tag)
-            .unwrap_or_default()
-    }
+/// The language asked for by the first `lang` of the query; Italian when none or an
+/// unknown one is.
+fn lang_of(pairs: &[(String, String)]) -> Lang {
+    pairs
+        .iter()
+        .find(|(name, _)| name == "lang")
+        .and_then(|(_, tag)| Lang::from_tag(tag))
+        .unwrap_or_default()
 }
 
 async fn file(
     State(state): State<IngestState>,
     Extension(bodies): Extension<Arc<CompressedBodies>>,
     Path(file): Path<String>,
-    Query(query): Query<LangQuery>,
+    Query(query): QueryPairs,
     headers: HeaderMap,
 ) -> Response {
     match file.strip_suffix(".js").and_then(EntrypointId::parse) {
-        Some(id) => entrypoint_loader(&state, &bodies, &id, query.lang(), &headers).await,
+        Some(id) => entrypoint_loader(&state, &bodies, &id, lang_of(&query), &headers).await,
         None => asset(&file, &headers),
     }
 }
@@ -236,8 +278,7 @@ fn built_in(
 ) -> Response {
     // The loader's stable URL is revalidated; hashed names never are.
     let etag = (asset.name == satisfy_widget::LOADER).then(shared_loader_etag);
-    let bodies = [asset.identity, asset.gzip, asset.brotli];
-    negotiated(headers, asset.content_type, bodies, cache_control, etag)
+    negotiated(headers, asset.content_type, asset, cache_control, etag)
 }
 
 /// The shared loader's validator, computed once.
@@ -278,7 +319,7 @@ async fn entrypoint_loader(
     let encoded = match boot {
         Ok(boot) => {
             bodies
-                .get((entrypoint.id, lang, Served::Loader), boot, loader.identity)
+                .get(entrypoint.id, lang, Served::Loader, boot, loader.identity)
                 .await
         }
         Err(error) => Err(std::io::Error::other(error)),
@@ -289,10 +330,10 @@ async fn entrypoint_loader(
 /// A public response of `content_type` in the best encoding the client accepts, from
 /// bodies prepared once: identity, gzip and brotli. With an `etag`, a client that already
 /// holds the body gets 304 without it: pages revalidate the loader every minute.
-fn negotiated<B: Into<axum::body::Body>>(
+fn negotiated(
     headers: &HeaderMap,
     content_type: &'static str,
-    [identity, gzip, brotli]: [B; 3],
+    bodies: &impl Encodings,
     cache_control: &'static str,
     etag: Option<&HeaderValue>,
 ) -> Response {
@@ -304,14 +345,9 @@ fn negotiated<B: Into<axum::body::Body>>(
         return public(response, cache_control);
     }
     let encoding = preferred_encoding(headers);
-    let body = match encoding {
-        Some("br") => brotli,
-        Some(_) => gzip,
-        None => identity,
-    };
     let mut response = (
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-        body.into(),
+        bodies.body(encoding),
     )
         .into_response();
     let response_headers = response.headers_mut();
@@ -344,7 +380,7 @@ fn serve_encoded(
         Ok(encoded) => negotiated(
             headers,
             content_type,
-            encoded.bodies(),
+            encoded.as_ref(),
             ENTRYPOINT_CACHE,
             Some(&encoded.etag),
         ),
@@ -360,7 +396,7 @@ pub(crate) async fn widget_config(
     State(state): State<IngestState>,
     Extension(bodies): Extension<Arc<CompressedBodies>>,
     Path(id): Path<String>,
-    Query(query): Query<LangQuery>,
+    Query(query): QueryPairs,
     headers: HeaderMap,
 ) -> Response {
     let entrypoint = EntrypointId::parse(&id).and_then(|id| active_entrypoint(&state, &id));
@@ -371,7 +407,7 @@ pub(crate) async fn widget_config(
             ENTRYPOINT_CACHE,
         );
     };
-    let lang = query.lang();
+    let lang = lang_of(&query);
     let config = json!({
         "entrypoint": entrypoint.id,
         "widget_version": satisfy_widget::VERSION,
@@ -381,7 +417,7 @@ pub(crate) async fn widget_config(
     let encoded = match serde_json::to_vec(&config) {
         Ok(body) => {
             bodies
-                .get((entrypoint.id, lang, Served::Config), body, &[])
+                .get(entrypoint.id, lang, Served::Config, body, &[])
                 .await
         }
         Err(error) => Err(std::io::Error::other(error)),
@@ -392,6 +428,86 @@ pub(crate) async fn widget_config(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
+
+    fn unpacked(encoded: &Encoded) -> [Vec<u8>; 2] {
+        let mut gzip = Vec::new();
+        flate2::read::GzDecoder::new(&encoded.gzip[..])
+            .read_to_end(&mut gzip)
+            .unwrap();
+        let mut brotli = Vec::new();
+        brotli::Decompressor::new(&encoded.brotli[..], 4096)
+            .read_to_end(&mut brotli)
+            .unwrap();
+        [gzip, brotli]
+    }
+
+    fn ep(n: usize) -> EntrypointId {
+        EntrypointId::parse(&format!("ep_{n:0>16}")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn concurrent_page_views_share_one_compression_and_a_changed_survey_is_a_new_body() {
+        let bodies = CompressedBodies::default();
+        let get = |head: &str| bodies.get(ep(1), Lang::It, Served::Loader, head.into(), b"tail");
+        let (first, second) = tokio::join!(get("survey v1;"), get("survey v1;"));
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert!(Arc::ptr_eq(&first, &second), "compressed twice");
+        assert_eq!(
+            unpacked(&first),
+            [b"survey v1;tail".to_vec(), b"survey v1;tail".to_vec()]
+        );
+
+        let edited = get("survey v2;").await.unwrap();
+        assert!(!Arc::ptr_eq(&first, &edited));
+        assert_ne!(first.etag, edited.etag);
+        assert_eq!(unpacked(&edited)[1], b"survey v2;tail");
+        let other_lang = bodies.get(
+            ep(1),
+            Lang::De,
+            Served::Loader,
+            "survey v1;".into(),
+            b"tail",
+        );
+        assert!(!Arc::ptr_eq(&first, &other_lang.await.unwrap()));
+        assert!(Arc::ptr_eq(&first, &get("survey v1;").await.unwrap()));
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_bodies_keeps_to_the_bound_and_leaves_the_one_pages_ask_for() {
+        const BOUND: u64 = 1 << 20;
+        let bodies = CompressedBodies::bounded(BOUND);
+        let asked = || bodies.get(ep(0), Lang::It, Served::Loader, "survey;".into(), b"loader");
+        let kept = asked().await.unwrap();
+        // Bodies that do not compress, each weighing about three times its 16 KB head, for
+        // twice the bound: entrypoints and languages nobody asks for twice.
+        let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut noise = || -> Vec<u8> {
+            (0..16 * 1024)
+                .map(|_| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    rng as u8
+                })
+                .collect()
+        };
+        let flood = (BOUND / (3 * 16 * 1024)) as usize * 2;
+        for n in 1..=flood {
+            let head = noise();
+            bodies
+                .get(ep(n), Lang::It, Served::Config, head, &[])
+                .await
+                .unwrap();
+            // Meanwhile pages keep asking for the one body.
+            assert!(
+                Arc::ptr_eq(&kept, &asked().await.unwrap()),
+                "compressed again after {n}"
+            );
+            assert!(bodies.0.weight() <= BOUND, "{} bytes", bodies.0.weight());
+        }
+        assert!(bodies.0.len() < flood);
+    }
 
     #[test]
     fn picks_brotli_then_gzip_and_honours_q_zero() {
