@@ -484,8 +484,10 @@ impl Erasures {
     }
 }
 
-/// Most recently written versions a writer remembers, in two generations of half each.
-const REMEMBERED_VERSIONS: usize = 500_000;
+/// Versions a writer remembers in each of its two generations, about 460,000 in all: the
+/// most a hash table of 2^18 slots holds before it doubles (7/8 full), so that a
+/// generation never pays for a table twice its size.
+const GENERATION: usize = (1 << 18) / 8 * 7;
 
 /// What a writer knows of stored ratings, so that a batch needs no query before its insert.
 ///
@@ -493,15 +495,27 @@ const REMEMBERED_VERSIONS: usize = 500_000;
 /// keyed by rating id, so each partition's consumer is, and a reassignment of partitions
 /// makes the consumer [`forget`](RatingStore::forget). A failed write forgets too, since
 /// its insert may have been stored after all.
-#[derive(Default)]
 struct Memory {
     /// Every stored id, loaded at the first write and kept up to date by the writes.
     stored: Option<IdSet>,
     /// The latest version of the ratings written most recently, by id (random, so the
     /// fast hash is safe), each with its tenant.
     recent: FxHashMap<Uuid, Latest>,
-    /// The generation before `recent`, dropped when `recent` fills.
+    /// The generation before `recent`, forgotten when `recent` fills.
     older: FxHashMap<Uuid, Latest>,
+}
+
+impl Default for Memory {
+    /// Tables allocated once at their full size: memory is touched only as they fill, and
+    /// no growth copies a table while it is written to.
+    fn default() -> Self {
+        let generation = || FxHashMap::with_capacity_and_hasher(GENERATION, Default::default());
+        Memory {
+            stored: None,
+            recent: generation(),
+            older: generation(),
+        }
+    }
 }
 
 impl Memory {
@@ -523,8 +537,10 @@ impl Memory {
         if let Some(stored) = &mut self.stored {
             stored.insert(id);
         }
-        if self.recent.len() >= REMEMBERED_VERSIONS / 2 {
-            self.older = std::mem::take(&mut self.recent);
+        if self.recent.len() >= GENERATION {
+            // The older generation's table becomes the next one, emptied.
+            std::mem::swap(&mut self.recent, &mut self.older);
+            self.recent.clear();
         }
         self.recent.insert(id, latest);
     }
@@ -2080,5 +2096,36 @@ mod tests {
         let sql = MIGRATIONS.concat();
         assert_eq!(sql.matches(&numbered(&states)).count(), 3);
         assert_eq!(sql.matches(&numbered(&changes)).count(), 3);
+    }
+
+    #[test]
+    fn a_writer_remembers_the_latest_two_generations_in_tables_that_never_grow() {
+        let mut memory = Memory::default();
+        let capacity = (memory.recent.capacity(), memory.older.capacity());
+        assert!(capacity.0 >= GENERATION && capacity.0 < 2 * GENERATION);
+        let latest = |n: u128| Latest {
+            tenant: "comune".into(),
+            entrypoint: "ep_AAAAAAAAAAAAAAAA".into(),
+            created_ms: n as i64,
+            version_ms: n as i64,
+            page: "https://www.comune.example.it/".into(),
+            stars: 3,
+            answers: Vec::new(),
+        };
+        let ids = 0..(3 * GENERATION as u128);
+        for n in ids.clone() {
+            memory.remember(Uuid::from_u128(n), latest(n));
+        }
+        assert_eq!(
+            (memory.recent.capacity(), memory.older.capacity()),
+            capacity
+        );
+        // The last two generations are remembered, the first is not.
+        let remembered = |n: u128| memory.latest("comune", Uuid::from_u128(n)).is_some();
+        assert!(ids.clone().skip(GENERATION).all(remembered));
+        assert!(!ids.take(GENERATION).any(remembered));
+        // Each remembered version is another tenant's unknown rating.
+        let last = Uuid::from_u128(3 * GENERATION as u128 - 1);
+        assert!(memory.latest("other", last).is_none());
     }
 }
