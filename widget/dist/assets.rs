@@ -9,12 +9,12 @@ const ASSETS: &[Asset] = &[
         brotli: include_bytes!("satisfy.js.br"),
     },
     Asset {
-        name: "satisfy-core.5958cb1e33.wasm",
+        name: "satisfy-core.cbaec97089.wasm",
         content_type: "application/wasm",
         immutable: true,
-        identity: include_bytes!("satisfy-core.5958cb1e33.wasm"),
-        gzip: include_bytes!("satisfy-core.5958cb1e33.wasm.gz"),
-        brotli: include_bytes!("satisfy-core.5958cb1e33.wasm.br"),
+        identity: include_bytes!("satisfy-core.cbaec97089.wasm"),
+        gzip: include_bytes!("satisfy-core.cbaec97089.wasm.gz"),
+        brotli: include_bytes!("satisfy-core.cbaec97089.wasm.br"),
     },
     Asset {
         name: "satisfy.a3d865d67b.css",

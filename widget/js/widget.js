@@ -154,8 +154,8 @@
     var statics = [].slice.call(document.querySelectorAll(FEEDBACK));
     var target = document.querySelector(TARGET);
     if (!target && statics.length > 1) {
-      return warn(statics.length + " feedback components: the AgID validator checks only the" +
-        " first. Keep one, or add <div data-satisfy-entrypoint=\"" + entrypoint + "\"></div> where the widget goes");
+      return warn(statics.length + " feedback components (AgID checks the first): keep one," +
+        " or add <div data-satisfy-entrypoint=\"" + entrypoint + "\"></div> where the widget goes");
     }
     // A static component (the template's own markup, which collects nothing) is replaced in
     // place once the widget can render; until then it stays, so a failure leaves it working.

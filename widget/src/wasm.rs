@@ -11,11 +11,19 @@
 
 use satisfy_core::{RatingSubmission, RawRating};
 
-/// Reserves `len` bytes (at least one) for the loader to copy a string into.
+/// Reserves `len` bytes (at least one) for the loader to copy a string into; traps when
+/// memory cannot grow, which the loader reports as a rating not sent.
 #[unsafe(no_mangle)]
 pub extern "C" fn alloc(len: usize) -> *mut u8 {
-    // SAFETY: the layout's size is at least one and its alignment one, a power of two.
-    unsafe { std::alloc::alloc(std::alloc::Layout::from_size_align_unchecked(len.max(1), 1)) }
+    let Ok(layout) = std::alloc::Layout::from_size_align(len.max(1), 1) else {
+        core::arch::wasm32::unreachable()
+    };
+    // SAFETY: the layout's size is at least one.
+    let ptr = unsafe { std::alloc::alloc(layout) };
+    if ptr.is_null() {
+        core::arch::wasm32::unreachable()
+    }
+    ptr
 }
 
 /// A string the loader copied into memory obtained from [`alloc`].

@@ -63,9 +63,12 @@ struct BodyKey {
 #[derive(Clone)]
 struct BodyWeight;
 
+/// What an entry takes beside its bodies: the key's id, the ETag, the cache's own record.
+const ENTRY_OVERHEAD: usize = 256;
+
 impl Weighter<BodyKey, Arc<Encoded>> for BodyWeight {
     fn weight(&self, key: &BodyKey, encoded: &Arc<Encoded>) -> u64 {
-        (key.head.len() + encoded.gzip.len() + encoded.brotli.len()) as u64
+        (ENTRY_OVERHEAD + key.head.len() + encoded.gzip.len() + encoded.brotli.len()) as u64
     }
 }
 
@@ -101,10 +104,16 @@ impl Encoded {
             etag: etag_of(&body),
             head,
             tail,
-            gzip: gzip.into(),
-            brotli: brotli.into(),
+            gzip: exact(gzip),
+            brotli: exact(brotli),
         })
     }
+}
+
+/// `bytes` without the spare capacity a growing vector keeps, which a cached body would
+/// otherwise hold on to unweighed.
+fn exact(bytes: Vec<u8>) -> Bytes {
+    bytes.into_boxed_slice().into()
 }
 
 /// A body as sent in each encoding the server offers.
@@ -149,7 +158,7 @@ impl CompressedBodies {
         head: Vec<u8>,
         tail: &'static [u8],
     ) -> std::io::Result<Arc<Encoded>> {
-        let head = Bytes::from(head);
+        let head = exact(head);
         let key = BodyKey {
             entrypoint,
             lang,
