@@ -350,9 +350,11 @@ fn parse_uuid(text: &str) -> Option<Uuid> {
     (digits == 32 && text.len() == 36).then(|| Uuid::from_bytes(bytes))
 }
 
+/// Lowercase hex digits, by value.
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 /// Appends `id` hyphenated, in lowercase.
 fn push_uuid(out: &mut String, id: Uuid) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     for (index, byte) in id.as_bytes().iter().enumerate() {
         if matches!(index, 4 | 6 | 8 | 10) {
             out.push('-');
@@ -364,7 +366,6 @@ fn push_uuid(out: &mut String, id: Uuid) {
 
 /// Appends `text` as a JSON string literal.
 fn push_json_string(out: &mut String, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
     for c in text.chars() {
         match c {
@@ -888,7 +889,7 @@ mod tests {
         );
     }
 
-    /// Every character, then every white space character around and inside text.
+    /// A few texts, then each white space character around, before and after others.
     fn texts_to_trim() -> Vec<String> {
         let whites: Vec<char> = (0..=u32::from(char::MAX))
             .filter_map(char::from_u32)

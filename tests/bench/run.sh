@@ -122,8 +122,9 @@ count() {
 }
 # Starts $1 aggregators on the backlog and waits until the console counts $2 ratings. Sets
 # drain_s (from their start, joining the group included), steady_s and steady_ratings (the
-# time from when each had stored a batch, and the ratings stored in it), insert_s (time the aggregators spent writing to ClickHouse) and agg_pids. With
-# $3 = profile, the first aggregator is profiled into $work/aggregator.perf.
+# time from when each had stored a batch, and the ratings stored in it), insert_s (time the
+# aggregators spent writing to ClickHouse) and agg_pids. With $3 = profile, the first
+# aggregator is profiled into $work/aggregator.perf.
 aggregator_metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
 # CPU seconds a process (all its threads) has used so far.
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz}' "/proc/$1/stat"; }
@@ -132,7 +133,7 @@ broker_pid() { cat "$work/noida/pid"; }
 # Also sets, for the aggregators' processes: agg_cpu_s, clickhouse_cpu_s and broker_cpu_s
 # (CPU seconds each used during the drain) and agg_peak_mb (the first one's peak memory).
 drain() {
-  local started first="" port clickhouse_before broker_before at_start
+  local started first="" port clickhouse_before broker_before at_start storing
   agg_pids=()
   at_start=$(current)
   clickhouse_before=$(cpu_s "$(clickhouse_pid)")
@@ -151,7 +152,7 @@ drain() {
   # the rebalances while the others join are excluded.
   until [ "$(current)" -ge "$2" ]; do
     if [ -z "$first" ]; then
-      local storing=0
+      storing=0
       for n in $(seq "$1"); do
         [ "$(aggregator_metric $((18193 + n)) satisfy_aggregator_batch_rows_count 2>/dev/null || echo 0)" != "0" ] && storing=$((storing + 1))
       done
