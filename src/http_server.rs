@@ -9,6 +9,7 @@
 use anyhow::Context;
 use axum::Router;
 use axum::body::Body;
+use axum::body::{Bytes, HttpBody};
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
@@ -18,15 +19,16 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::json;
 use std::any::Any;
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tower::ServiceBuilder;
-use tower::ServiceExt;
+use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
 
 /// Default of [`HttpLimits::header_read_timeout_secs`].
 const HEADER_READ_TIMEOUT_SECS: u64 = 10;
@@ -67,22 +69,36 @@ impl Default for HttpLimits {
     }
 }
 
-/// `router` with the request timeout and the panic answer around every route.
-pub fn with_limits(router: Router, limits: &HttpLimits) -> Router {
+/// `router` inside the layers every request passes: a span per request, the request
+/// timeout and the panic answer.
+///
+/// They wrap the router as one service instead of being added with `Router::layer`, which
+/// wraps each route in a boxed service of its own: axum clones a route's whole stack of
+/// boxes for every request, so layers added that way cost allocations on every rating.
+pub fn with_limits(
+    router: Router,
+    limits: &HttpLimits,
+) -> impl Service<
+    Request<Body>,
+    Response = Response<impl HttpBody<Data = Bytes, Error: Into<BoxError>> + Send + 'static>,
+    Error = Infallible,
+    Future: Send + 'static,
+> + Clone
++ Send
++ 'static {
     let timeout = Duration::from_secs(limits.request_timeout_secs);
-    router
-        .layer(
-            ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-                    error_response(
-                        StatusCode::REQUEST_TIMEOUT,
-                        "request_timeout",
-                        "the request took too long",
-                    )
-                }))
-                .layer(tower::timeout::TimeoutLayer::new(timeout)),
-        )
+    ServiceBuilder::new()
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(HandleErrorLayer::new(|_: BoxError| async {
+            error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request took too long",
+            )
+        }))
+        .layer(tower::timeout::TimeoutLayer::new(timeout))
+        .layer(TraceLayer::new_for_http())
+        .service(router)
 }
 
 fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
@@ -116,7 +132,7 @@ pub async fn serve(
     limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let router = with_limits(router, &limits);
+    let app = with_limits(router, &limits);
     // HTTP/1.1 only: browsers speak HTTP/2 to the TLS proxy in front, and hyper-util's
     // version detection would wait for a silent client's first bytes without any timeout.
     let mut builder = http1::Builder::new();
@@ -144,10 +160,10 @@ pub async fn serve(
             drop(stream);
             continue;
         };
-        let router = router.clone();
+        let app = app.clone();
         let service = hyper::service::service_fn(move |mut request: Request<_>| {
             request.extensions_mut().insert(ConnectInfo(remote));
-            router.clone().oneshot(request.map(Body::new))
+            app.clone().oneshot(request.map(Body::new))
         });
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
@@ -186,7 +202,9 @@ mod tests {
         panic!("failed with {secret}")
     }
 
-    fn app(limits: &HttpLimits) -> Router {
+    /// Answers `path` through [`with_limits`] around three routes, as many times as asked
+    /// on the same service.
+    async fn answers(limits: &HttpLimits, paths: &[&str]) -> Vec<Response> {
         let router = Router::new()
             .route("/panic", get(panicking))
             .route(
@@ -197,7 +215,14 @@ mod tests {
                 }),
             )
             .route("/fine", get(|| async { "fine" }));
-        with_limits(router, limits)
+        let app = with_limits(router, limits);
+        let mut responses = Vec::new();
+        for path in paths {
+            let request = Request::get(*path).body(Body::empty()).unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            responses.push(response.map(Body::new));
+        }
+        responses
     }
 
     async fn body(response: Response) -> serde_json::Value {
@@ -209,21 +234,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_panic_is_answered_with_a_json_500_that_reveals_nothing() {
-        let app = app(&HttpLimits::default());
-        let response = app
-            .clone()
-            .oneshot(Request::get("/panic").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let json = body(response).await;
+        let [panicked, fine] =
+            <[Response; 2]>::try_from(answers(&HttpLimits::default(), &["/panic", "/fine"]).await)
+                .unwrap();
+        assert_eq!(panicked.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let json = body(panicked).await;
         assert_eq!(json["error"]["code"], "internal_error");
         assert!(!json.to_string().contains("password"));
         // The service goes on answering.
-        let fine = app
-            .oneshot(Request::get("/fine").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
         assert_eq!(fine.status(), StatusCode::OK);
     }
 
@@ -233,10 +251,7 @@ mod tests {
             request_timeout_secs: 1,
             ..HttpLimits::default()
         };
-        let response = app(&limits)
-            .oneshot(Request::get("/slow").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
+        let [response] = <[Response; 1]>::try_from(answers(&limits, &["/slow"]).await).unwrap();
         assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
         assert_eq!(body(response).await["error"]["code"], "request_timeout");
     }

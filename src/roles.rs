@@ -18,7 +18,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tower_http::trace::TraceLayer;
 
 use crate::configuration::{AggregatorSettings, ConsoleSettings, IngestSettings};
 use crate::http_server::{self, HttpLimits};
@@ -29,7 +28,6 @@ async fn serve(
     limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let router = router.layer(TraceLayer::new_for_http());
     http_server::bind_and_serve(listen, router, limits, shutdown)
         .await
         .context("serving HTTP")

@@ -14,7 +14,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tower_http::trace::TraceLayer;
 
 use crate::configuration::Settings;
 use crate::demo::{self, DemoState};
@@ -129,11 +128,7 @@ impl Application {
             public_url: public_url.clone(),
             entrypoint: demo_id,
         });
-        let router = Router::new()
-            .merge(ingest)
-            .merge(console)
-            .merge(demo)
-            .layer(TraceLayer::new_for_http());
+        let router = Router::new().merge(ingest).merge(console).merge(demo);
 
         Ok(Application {
             listener,

@@ -12,6 +12,7 @@ pub mod lang;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 pub mod rating;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod rating_log;
 #[cfg(feature = "redact")]
 pub mod redact;
@@ -27,6 +28,7 @@ pub use lang::Lang;
 pub use rating::{
     Comment, ErrorCode, PageUrl, Rating, RatingError, RatingSubmission, RawRating, Stars,
 };
+#[cfg(not(target_arch = "wasm32"))]
 pub use rating_log::StoredRating;
 pub use scope::Scope;
 pub use survey::{AnswerOption, FollowUp, Survey};

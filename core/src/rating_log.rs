@@ -5,6 +5,7 @@
 
 use serde::de::MapAccess;
 use std::fmt;
+use std::fmt::Write as _;
 
 use crate::entrypoint::TenantId;
 use crate::rating::{Rating, RatingSubmission};
@@ -64,13 +65,18 @@ impl StoredRating {
 }
 
 fn encode(stored: &StoredRating) -> Vec<u8> {
-    format!(
-        "{{\"schema\":{SCHEMA_VERSION},\"tenant\":\"{}\",\"received_at_ms\":{},\"rating\":{}}}",
+    // One buffer for the whole record: this runs for every rating ingest accepts.
+    let mut out = String::with_capacity(448);
+    // Writing to a String cannot fail.
+    let _ = write!(
+        out,
+        "{{\"schema\":{SCHEMA_VERSION},\"tenant\":\"{}\",\"received_at_ms\":{},\"rating\":",
         stored.tenant.as_str(),
         stored.received_at_ms,
-        stored.rating.to_wire_json()
-    )
-    .into_bytes()
+    );
+    stored.rating.push_wire_json(&mut out);
+    out.push('}');
+    out.into_bytes()
 }
 
 /// A record as read, before validation: each field as found.

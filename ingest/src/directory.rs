@@ -10,8 +10,9 @@ use std::time::Duration;
 /// Where ingest finds entrypoints. Implementations answer from memory: a rating must never
 /// wait on the configuration database.
 pub trait EntrypointDirectory: Send + Sync {
-    /// The entrypoint with this id, paused ones included.
-    fn get(&self, id: &EntrypointId) -> Option<Entrypoint>;
+    /// The entrypoint with this id, paused ones included, shared with the snapshot (every
+    /// rating looks one up).
+    fn get(&self, id: &EntrypointId) -> Option<Arc<Entrypoint>>;
 
     /// Whether some active entrypoint accepts ratings from `origin` (for CORS preflights,
     /// which carry no body and so no entrypoint).
@@ -23,7 +24,7 @@ pub trait EntrypointDirectory: Send + Sync {
 
 #[derive(Default)]
 struct Snapshot {
-    by_id: HashMap<EntrypointId, Entrypoint>,
+    by_id: HashMap<EntrypointId, Arc<Entrypoint>>,
     origins: HashSet<Origin>,
     any_origin: bool,
 }
@@ -47,7 +48,9 @@ impl EntrypointSnapshot {
                     .origins
                     .extend(entrypoint.allowed_origins.iter().cloned());
             }
-            snapshot.by_id.insert(entrypoint.id.clone(), entrypoint);
+            snapshot
+                .by_id
+                .insert(entrypoint.id.clone(), Arc::new(entrypoint));
         }
         let snapshot = Arc::new(snapshot);
         match self.current.write() {
@@ -121,7 +124,7 @@ impl EntrypointSnapshot {
 }
 
 impl EntrypointDirectory for EntrypointSnapshot {
-    fn get(&self, id: &EntrypointId) -> Option<Entrypoint> {
+    fn get(&self, id: &EntrypointId) -> Option<Arc<Entrypoint>> {
         self.load().by_id.get(id).cloned()
     }
 

@@ -41,12 +41,12 @@ pub struct IngestState {
 /// Serve it with `into_make_service_with_connect_info::<SocketAddr>()` so the rate limiter
 /// can tell clients apart.
 pub fn router(state: IngestState) -> Router {
+    // Only the two routes that serve widget bodies carry the cache: a layer on the whole
+    // router would wrap every route, ratings included, in one more boxed service.
+    let bodies = Extension(Arc::new(routes::widget::CompressedBodies::default()));
     Router::new()
-        .merge(routes::ratings::router(&state))
-        .merge(routes::widget::router())
+        .merge(routes::ratings::router(&state, bodies.clone()))
+        .merge(routes::widget::router(bodies))
         .merge(routes::health::router())
-        .layer(Extension(Arc::new(
-            routes::widget::CompressedBodies::default(),
-        )))
         .with_state(state)
 }

@@ -9,12 +9,12 @@ const ASSETS: &[Asset] = &[
         brotli: include_bytes!("satisfy.js.br"),
     },
     Asset {
-        name: "satisfy-core.cbaec97089.wasm",
+        name: "satisfy-core.570e4c3fc1.wasm",
         content_type: "application/wasm",
         immutable: true,
-        identity: include_bytes!("satisfy-core.cbaec97089.wasm"),
-        gzip: include_bytes!("satisfy-core.cbaec97089.wasm.gz"),
-        brotli: include_bytes!("satisfy-core.cbaec97089.wasm.br"),
+        identity: include_bytes!("satisfy-core.570e4c3fc1.wasm"),
+        gzip: include_bytes!("satisfy-core.570e4c3fc1.wasm.gz"),
+        brotli: include_bytes!("satisfy-core.570e4c3fc1.wasm.br"),
     },
     Asset {
         name: "satisfy.a3d865d67b.css",

@@ -2,11 +2,11 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use satisfy_core::StoredRating;
 use satisfy_core::{Comment, Origin, RatingSubmission, WireRating};
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tower_governor::GovernorLayer;
 use tower_governor::governor::GovernorConfigBuilder;
 
+use super::widget::CompressedBodies;
 use crate::IngestState;
 use crate::client_ip::ClientIp;
 use crate::error::ApiError;
@@ -30,8 +31,11 @@ pub(crate) const RETRY_AFTER_UNAVAILABLE: u64 = 2;
 const LIMITER_CLEANUP_EVERY: Duration = Duration::from_secs(10);
 
 /// The intake routes, ratings and platform events, with their rate limit and body
-/// limits.
-pub fn router(state: &IngestState) -> Router<IngestState> {
+/// limits; `bodies` serves the widget configurations.
+pub fn router(
+    state: &IngestState,
+    bodies: Extension<Arc<CompressedBodies>>,
+) -> Router<IngestState> {
     let limits = GovernorConfigBuilder::default()
         .key_extractor(ClientIp {
             trust_forwarded_for: state.config.trust_forwarded_for,
@@ -61,7 +65,7 @@ pub fn router(state: &IngestState) -> Router<IngestState> {
         )
         .route(
             "/v1/entrypoints/{id}/widget-config",
-            get(super::widget::widget_config),
+            get(super::widget::widget_config).layer(bodies),
         )
         .layer(governor)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -102,16 +106,23 @@ fn request_origin(headers: &HeaderMap) -> Option<Result<Origin, ()>> {
     Some(raw.to_str().ok().and_then(Origin::parse).ok_or(()))
 }
 
-/// Adds the CORS headers for a browser origin that some entrypoint accepts.
-fn with_cors(mut response: Response, origin: Option<&Origin>) -> Response {
-    if let Some(origin) = origin
-        && let Ok(value) = HeaderValue::from_str(origin.as_str())
-    {
+/// Adds the CORS headers for a browser origin that some entrypoint accepts: `origin` is
+/// the request's own `Origin` header, which a browser compares byte for byte.
+fn with_cors(mut response: Response, origin: Option<HeaderValue>) -> Response {
+    if let Some(origin) = origin {
         let headers = response.headers_mut();
-        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         headers.insert(header::VARY, HeaderValue::from_static("Origin"));
     }
     response
+}
+
+/// The request's `Origin` header, to be echoed, when some entrypoint accepts `origin`.
+fn cors_origin(state: &IngestState, headers: &HeaderMap, origin: &Origin) -> Option<HeaderValue> {
+    headers
+        .get(header::ORIGIN)
+        .filter(|_| state.directory.knows_origin(origin))
+        .cloned()
 }
 
 /// Answers CORS preflights for `application/json` posts (the widget itself posts
@@ -133,7 +144,7 @@ async fn preflight(State(state): State<IngestState>, headers: HeaderMap) -> Resp
                 header::ACCESS_CONTROL_MAX_AGE,
                 HeaderValue::from_static("86400"),
             );
-            with_cors(response, Some(&origin))
+            with_cors(response, headers.get(header::ORIGIN).cloned())
         }
         _ => ApiError::OriginNotAllowed.into_response(),
     }
@@ -146,14 +157,9 @@ fn is_accepted_content_type(headers: &HeaderMap) -> bool {
     else {
         return false;
     };
-    let essence = value
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let essence = value.split(';').next().unwrap_or_default().trim();
     // text/plain is what navigator.sendBeacon and CORS "simple" requests send.
-    essence == "application/json" || essence == "text/plain"
+    essence.eq_ignore_ascii_case("application/json") || essence.eq_ignore_ascii_case("text/plain")
 }
 
 /// The answer to an accepted rating.
@@ -164,12 +170,11 @@ struct Accepted {
 }
 
 #[tracing::instrument(name = "post_rating", skip_all, fields(entrypoint, code))]
-async fn accept(
-    State(state): State<IngestState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn accept(State(state): State<IngestState>, mut request: Request) -> Response {
     let started = Instant::now();
+    // Moved out, where the `HeaderMap` extractor would copy them; the body still finds
+    // its size limit in the request's extensions.
+    let headers = std::mem::take(request.headers_mut());
     let origin = match request_origin(&headers) {
         Some(Ok(origin)) => origin,
         refused => {
@@ -181,7 +186,8 @@ async fn accept(
             return error.into_response();
         }
     };
-    let cors_origin = Some(origin.clone()).filter(|o| state.directory.knows_origin(o));
+    let cors_origin = cors_origin(&state, &headers, &origin);
+    let body = Bytes::from_request(request, &state).await;
     let response = match store_rating(&state, &origin, &headers, body).await {
         Ok((id, delivery)) => {
             state.metrics.accepted(delivery, started.elapsed());
@@ -200,7 +206,7 @@ async fn accept(
             error.into_response()
         }
     };
-    with_cors(response, cors_origin.as_ref())
+    with_cors(response, cors_origin)
 }
 
 async fn store_rating(

@@ -21,8 +21,8 @@ use crate::error::ApiError;
 /// entrypoint's loader, `/widget/v1/{entrypoint}.js`.
 ///
 /// Neither is rate-limited: the loader is what every page view fetches, as the files are.
-pub fn router() -> Router<IngestState> {
-    Router::new().route("/widget/v1/{file}", get(file))
+pub fn router(bodies: Extension<Arc<CompressedBodies>>) -> Router<IngestState> {
+    Router::new().route("/widget/v1/{file}", get(file).layer(bodies))
 }
 
 /// The most memory the compressed bodies may take. An entrypoint's loader weighs about
@@ -328,7 +328,13 @@ async fn entrypoint_loader(
     let encoded = match boot {
         Ok(boot) => {
             bodies
-                .get(entrypoint.id, lang, Served::Loader, boot, loader.identity)
+                .get(
+                    entrypoint.id.clone(),
+                    lang,
+                    Served::Loader,
+                    boot,
+                    loader.identity,
+                )
                 .await
         }
         Err(error) => Err(std::io::Error::other(error)),
@@ -371,7 +377,7 @@ fn negotiated(
 }
 
 /// The entrypoint `id` if it exists and collects ratings.
-fn active_entrypoint(state: &IngestState, id: &EntrypointId) -> Option<Entrypoint> {
+fn active_entrypoint(state: &IngestState, id: &EntrypointId) -> Option<Arc<Entrypoint>> {
     state
         .directory
         .get(id)
@@ -426,7 +432,7 @@ pub(crate) async fn widget_config(
     let encoded = match serde_json::to_vec(&config) {
         Ok(body) => {
             bodies
-                .get(entrypoint.id, lang, Served::Config, body, &[])
+                .get(entrypoint.id.clone(), lang, Served::Config, body, &[])
                 .await
         }
         Err(error) => Err(std::io::Error::other(error)),
