@@ -309,7 +309,13 @@ of 20 entrypoints over a year generated inside ClickHouse):
 $scale
 
 What bounds it. Intake shares the 2 cores with wrk: the handler alone (validation, JSON, rate limit, no
-storage at all) measured 0.56 of the bare handler on 2026-11-24, so storage can only take the rest. Embedded, the
+storage at all) measured 0.56 of the bare handler on 2026-11-24, so storage can only take the rest. Where the embedded
+server's own CPU goes under this load (perf, 2026-12-06): the handler's work (parsing, validation, look-ups, the answer)
+about 12%, the intake log's append and commit 15%, the applier 9%, the rest hyper, tokio and the kernel's TCP as for the
+bare handler. A heap profile (heaptrack) counted 102 allocations a rating, 43 of them axum cloning each route's stack of
+boxed layers for every request; with the timeout, panic and trace layers wrapped once around the router and the
+handler's copies gone, 59 (the applier's included), and 11% more ratings a second than the build before in alternating
+rounds (this script, 2026-12-06: 0.38 of the bare handler before, 0.43 after). Embedded, the
 group-commit append to the intake log and its fsync are what remains on the request path; the store's own cost (random
 ids' index, listings' indexes, rollups) moved to the applier. With 64 connections the commit's fsync, not the CPU,
 bounds it: on 2026-11-25 (bare handler 128-133k/s that day), with the CPU 13% idle under the load, a commit held 22
@@ -317,7 +323,10 @@ ratings on average and took 0.39 ms from the writer's hand-off to its answer, 0.
 of that an fsync on this disk. Builds made only to measure this, not kept:
 the log as a plain file appended and fdatasync'd, applier off, 0.36 of the bare handler (the SQLite log: 0.35); the
 same without fsync, 0.48, the ceiling of the request path that day; two commits fsyncing at once, 0.29 (smaller
-commits, each a full flush). Distributed, librdkafka and the broker share the cores.
+commits, each a full flush). Distributed, librdkafka and the broker share the cores. A rating waits at most 1 ms
+(\`queue.buffering.max.ms\`) to share a request to the broker: in alternating rounds on one noida-db, 2 ms took 5-13%
+fewer ratings a second, 0 and 0.5 ms 5% fewer, and lz4 or no compression made no difference. This broker slows as its
+log grows (from 22k to 15k ratings/s over four 8-second rounds), so the Kafka figure moves more between runs than the others.
 Draining, the aggregator, the broker (noida-db) and ClickHouse share the same 2 cores, in the CPU split above:
 200,000 ratings/s would need the three together under 10 µs of CPU a rating. A second aggregator on the same cores
 brings no CPU, only a second consumer and a second insert in flight competing for it with the broker and ClickHouse:

@@ -55,7 +55,7 @@ impl KafkaSink {
             .set("acks", "all")
             .set("message.timeout.ms", &timeout_ms)
             // Ratings wait at most 1 ms to share a request to the broker. Under 64
-            // concurrent clients (tests/bench/run.sh) 2 ms took 13% fewer ratings a
+            // concurrent clients (tests/bench/run.sh) 2 ms took 5-13% fewer ratings a
             // second, 0 and 0.5 ms 5% fewer: each rating's client waits for its batch.
             .set("queue.buffering.max.ms", "1")
             .set("queue.buffering.max.messages", "100000")
