@@ -370,7 +370,12 @@ impl Entrypoint {
     /// Whether `page` lies on one of the allowed origins: a rating names the page it was
     /// given on, which must be the ente's own site.
     pub fn allows_page(&self, page: &crate::rating::PageUrl) -> bool {
-        Origin::parse(page.origin()).is_some_and(|origin| self.allows_origin(&origin))
+        // What `Origin::parse` would make of the page's origin, without its copy: allowed
+        // origins are valid and lowercase, so only a valid origin can equal one.
+        let origin = page.origin();
+        self.allowed_origins
+            .iter()
+            .any(|allowed| allowed.as_str().eq_ignore_ascii_case(origin))
     }
 
     /// Whether the entrypoint accepts ratings.
@@ -423,6 +428,24 @@ mod tests {
         assert!(!entrypoint.allows_page(&page("https://www.comune.bugliano.pi.it.evil.example/")));
         assert!(!entrypoint.allows_page(&page("http://www.comune.bugliano.pi.it/")));
         assert!(!entrypoint.allows_origin(&Origin::parse("https://evil.example").unwrap()));
+        // The same answers as parsing the page's origin and looking it up.
+        entrypoint
+            .allowed_origins
+            .push(Origin::parse("http://127.0.0.1:8080").unwrap());
+        for raw in [
+            "https://www.comune.bugliano.pi.it",
+            "HTTPS://WWW.COMUNE.BUGLIANO.PI.IT/a/b",
+            "https://www.comune.bugliano.pi.it:443/",
+            "https://www.comune.bugliano.pi.it./",
+            "http://127.0.0.1:8080/x",
+            "http://127.0.0.1:8081/x",
+            "https://[::1]/",
+        ] {
+            let page = crate::rating::PageUrl::parse(raw).unwrap_or_else(|| panic!("{raw}"));
+            let by_parsing = Origin::parse(page.origin())
+                .is_some_and(|origin| entrypoint.allowed_origins.contains(&origin));
+            assert_eq!(entrypoint.allows_page(&page), by_parsing, "{raw}");
+        }
         entrypoint.allowed_origins.clear();
         assert!(
             !entrypoint.allows_origin(&site),

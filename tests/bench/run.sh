@@ -313,8 +313,9 @@ storage at all) measured 0.56 of the bare handler on 2026-11-24, so storage can 
 server's own CPU goes under this load (perf, 2026-12-06): the handler's work (parsing, validation, look-ups, the answer)
 about 12%, the intake log's append and commit 15%, the applier 9%, the rest hyper, tokio and the kernel's TCP as for the
 bare handler. A heap profile (heaptrack) counted 102 allocations a rating, 43 of them axum cloning each route's stack of
-boxed layers for every request; with the timeout, panic and trace layers wrapped once around the router and the
-handler's copies gone, 59 (the applier's included), and 11% more ratings a second than the build before in alternating
+boxed layers for every request; with the timeout, panic and trace layers wrapped once around the router, the rate
+and body limits one layer, and the handler's copies gone, 51 (the applier's included), and 11% more ratings a second
+than the build before in alternating
 rounds (this script, 2026-12-06: 0.38 of the bare handler before, 0.43 after). Embedded, the
 group-commit append to the intake log and its fsync are what remains on the request path; the store's own cost (random
 ids' index, listings' indexes, rollups) moved to the applier. With 64 connections the commit's fsync, not the CPU,

@@ -11,6 +11,7 @@ use satisfy_core::StoredRating;
 use satisfy_core::{Comment, Origin, RatingSubmission, WireRating};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tower::ServiceBuilder;
 use tower_governor::GovernorLayer;
 use tower_governor::governor::GovernorConfigBuilder;
 
@@ -67,8 +68,13 @@ pub fn router(
             "/v1/entrypoints/{id}/widget-config",
             get(super::widget::widget_config).layer(bodies),
         )
-        .layer(governor)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // One layer of both: each `Router::layer` boxes every route once more, and axum
+        // clones a route's boxes for every request.
+        .layer(
+            ServiceBuilder::new()
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+                .layer(governor),
+        )
 }
 
 /// Forgets idle clients and gives their memory back, so that the limiter holds at most
