@@ -8,8 +8,7 @@
 
 use anyhow::Context;
 use axum::Router;
-use axum::body::Body;
-use axum::body::{Bytes, HttpBody};
+use axum::body::{Body, Bytes, HttpBody};
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
@@ -202,8 +201,8 @@ mod tests {
         panic!("failed with {secret}")
     }
 
-    /// Answers `path` through [`with_limits`] around three routes, as many times as asked
-    /// on the same service.
+    /// The answers to `paths`, one after the other, from one [`with_limits`] service
+    /// around three routes.
     async fn answers(limits: &HttpLimits, paths: &[&str]) -> Vec<Response> {
         let router = Router::new()
             .route("/panic", get(panicking))

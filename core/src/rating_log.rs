@@ -152,6 +152,11 @@ mod tests {
             tenant: TenantId::parse("bugliano").unwrap(),
             received_at_ms: 1_790_000_000_123,
         };
+        // Ingest writes and the aggregator reads these bytes over Kafka: byte for byte.
+        assert_eq!(
+            String::from_utf8(encode(&stored)).unwrap(),
+            r#"{"schema":1,"tenant":"bugliano","received_at_ms":1790000000123,"rating":{"id":"6f1c3b9e-2f4a-4c1e-9a57-0d6f5c1b2a10","entrypoint":"ep_AAAAAAAAAAAAAAAA","page":"https://x.it/a","rating":4,"answers":["clear"],"comment":"ok \"bene\"","lang":"it","widget":null}}"#
+        );
         assert_eq!(decode(&encode(&stored)).unwrap(), stored);
         assert!(matches!(decode(b"{"), Err(DecodeError::NotJson(_))));
         assert!(matches!(

@@ -26,7 +26,6 @@ pub trait EntrypointDirectory: Send + Sync {
 struct Snapshot {
     by_id: HashMap<EntrypointId, Arc<Entrypoint>>,
     origins: HashSet<Origin>,
-    any_origin: bool,
 }
 
 /// An in-memory copy of every entrypoint, replaced whole whenever the configuration
@@ -43,7 +42,6 @@ impl EntrypointSnapshot {
         let mut snapshot = Snapshot::default();
         for entrypoint in entrypoints {
             if entrypoint.is_active() {
-                snapshot.any_origin |= entrypoint.allowed_origins.is_empty();
                 snapshot
                     .origins
                     .extend(entrypoint.allowed_origins.iter().cloned());
@@ -130,7 +128,7 @@ impl EntrypointDirectory for EntrypointSnapshot {
 
     fn knows_origin(&self, origin: &Origin) -> bool {
         let snapshot = self.load();
-        snapshot.any_origin || snapshot.origins.contains(origin)
+        snapshot.origins.contains(origin)
     }
 
     fn is_loaded(&self) -> bool {

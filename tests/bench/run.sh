@@ -315,8 +315,8 @@ about 12%, the intake log's append and commit 15%, the applier 9%, the rest hype
 bare handler. A heap profile (heaptrack) counted 102 allocations a rating, 43 of them axum cloning each route's stack of
 boxed layers for every request; with the timeout, panic and trace layers wrapped once around the router, the rate
 and body limits one layer, and the handler's copies gone, 51 (the applier's included), and 11% more ratings a second
-than the build before in alternating
-rounds (this script, 2026-12-06: 0.38 of the bare handler before, 0.43 after). Embedded, the
+than the build before in rounds alternating between the two (this script's single runs, 2026-12-06: 0.38 of the bare
+handler before, 0.43 after). Embedded, the
 group-commit append to the intake log and its fsync are what remains on the request path; the store's own cost (random
 ids' index, listings' indexes, rollups) moved to the applier. With 64 connections the commit's fsync, not the CPU,
 bounds it: on 2026-11-25 (bare handler 128-133k/s that day), with the CPU 13% idle under the load, a commit held 22

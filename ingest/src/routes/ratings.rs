@@ -192,7 +192,7 @@ async fn accept(State(state): State<IngestState>, mut request: Request) -> Respo
             return error.into_response();
         }
     };
-    let cors_origin = cors_origin(&state, &headers, &origin);
+    let echoed_origin = cors_origin(&state, &headers, &origin);
     let body = Bytes::from_request(request, &state).await;
     let response = match store_rating(&state, &origin, &headers, body).await {
         Ok((id, delivery)) => {
@@ -212,7 +212,7 @@ async fn accept(State(state): State<IngestState>, mut request: Request) -> Respo
             error.into_response()
         }
     };
-    with_cors(response, cors_origin)
+    with_cors(response, echoed_origin)
 }
 
 async fn store_rating(
