@@ -316,7 +316,7 @@ bare handler. A heap profile (heaptrack) counted 102 allocations a rating, 43 of
 boxed layers for every request; with the timeout, panic and trace layers wrapped once around the router, the rate
 and body limits one layer, and the handler's copies gone, 51 (the applier's included), and 11% more ratings a second
 than the build before in rounds alternating between the two (this script's single runs, 2026-12-06: 0.38 of the bare
-handler before, 0.43 after). Embedded, the
+handler before, 0.43 and 0.44 after). Embedded, the
 group-commit append to the intake log and its fsync are what remains on the request path; the store's own cost (random
 ids' index, listings' indexes, rollups) moved to the applier. With 64 connections the commit's fsync, not the CPU,
 bounds it: on 2026-11-25 (bare handler 128-133k/s that day), with the CPU 13% idle under the load, a commit held 22
@@ -331,7 +331,7 @@ log grows (from 22k to 15k ratings/s over four 8-second rounds), so the Kafka fi
 Draining, the aggregator, the broker (noida-db) and ClickHouse share the same 2 cores, in the CPU split above:
 200,000 ratings/s would need the three together under 10 µs of CPU a rating. A second aggregator on the same cores
 brings no CPU, only a second consumer and a second insert in flight competing for it with the broker and ClickHouse:
-here two drain no faster than one. The aggregator's peak memory is mostly librdkafka's: a heap profile of such a
+over the runs of 2026-12-06 two drained at 0.7 to 1.1 times the rate of one. The aggregator's peak memory is mostly librdkafka's: a heap profile of such a
 drain (heaptrack, 2026-12-06) peaked at 360 MB of heap, 255 MB of it fetched messages (their lz4 decompression,
 queue operations and buffers) and 78 MB the versions the writer remembers (two tables of 2^18 slots, allocated
 once); \`queued.min.messages\`, \`queued.max.messages.kbytes\` and the fetch sizes lowered did not lower the
