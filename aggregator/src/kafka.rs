@@ -9,9 +9,10 @@
 //!
 //! Reading and writing overlap: a writer task writes one batch while the consumer collects
 //! the next, and a batch is flushed when full, when its oldest message has waited
-//! `max_wait`, or as soon as the consumer has caught up with the topic (no message for
-//! [`CAUGHT_UP`]), so that a backlog drains at full batches and a quiet stream is written
-//! at once.
+//! `max_wait`, or once the consumer has caught up with the topic (no message for
+//! [`CAUGHT_UP`]) and the previous batch was flushed at least `max_wait` before: a backlog
+//! drains at full batches, a quiet stream is written at once, and a steady stream is
+//! written once per `max_wait`, not at every pause in it (see [`caught_up_flush_at`]).
 
 use rdkafka::ClientContext;
 use rdkafka::consumer::{
@@ -61,6 +62,23 @@ pub struct ConsumerConfig {
 
 /// No message for this long means the consumer has caught up: the batch is written.
 const CAUGHT_UP: Duration = Duration::from_millis(20);
+
+/// When the batch being collected is flushed if no further message comes: once the topic
+/// is caught up, but not sooner than `max_wait` after the previous flush. Each insert costs
+/// ClickHouse a new part in the table and in each of its views whatever its size, so
+/// flushing at every pause of a steady stream (tens a second) would spend ClickHouse's CPU
+/// on parts rather than rows.
+fn caught_up_flush_at(
+    now: Instant,
+    previous_flush: Option<Instant>,
+    max_wait: Duration,
+) -> Instant {
+    let caught_up = now + CAUGHT_UP;
+    match previous_flush {
+        Some(previous) => caught_up.max(previous + max_wait),
+        None => caught_up,
+    }
+}
 
 /// Longest a revocation waits for the batch being written (below `max.poll.interval.ms`).
 const REVOCATION_WAIT: Duration = Duration::from_secs(10);
@@ -199,6 +217,7 @@ pub async fn run(
     ));
     tokio::pin!(shutdown);
     let mut stopping = false;
+    let mut previous_flush = None;
     while !stopping {
         let mut batch = Collected {
             ratings: Vec::with_capacity(config.max_batch),
@@ -213,7 +232,7 @@ pub async fn run(
             tokio::select! {
                 _ = &mut shutdown, if !stopping => { stopping = true; break; }
                 _ = &mut deadline, if started => break,
-                _ = tokio::time::sleep(CAUGHT_UP), if started => break,
+                _ = tokio::time::sleep_until(caught_up_flush_at(Instant::now(), previous_flush, config.max_wait).into()), if started => break,
                 message = consumer.recv() => {
                     let message = match message {
                         Ok(message) => message,
@@ -264,6 +283,7 @@ pub async fn run(
         if batch.offsets.is_empty() {
             continue;
         }
+        previous_flush = Some(Instant::now());
         if to_writer.send(batch).await.is_err() {
             tracing::error!("the batch writer stopped");
             break;
@@ -488,4 +508,38 @@ fn spawn_lag_watch(
             metrics.set_lag(lag);
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX_WAIT: Duration = Duration::from_millis(500);
+
+    #[test]
+    fn a_quiet_stream_is_flushed_once_caught_up() {
+        let long_ago = Instant::now();
+        let now = long_ago + Duration::from_secs(3);
+        assert_eq!(caught_up_flush_at(now, None, MAX_WAIT), now + CAUGHT_UP);
+        assert_eq!(
+            caught_up_flush_at(now, Some(long_ago), MAX_WAIT),
+            now + CAUGHT_UP
+        );
+    }
+
+    #[test]
+    fn a_steady_stream_is_flushed_at_most_once_per_max_wait() {
+        let previous = Instant::now();
+        let now = previous + Duration::from_millis(100);
+        assert_eq!(
+            caught_up_flush_at(now, Some(previous), MAX_WAIT),
+            previous + MAX_WAIT
+        );
+        // Just before max_wait has passed: the pause still counts from now.
+        let now = previous + Duration::from_millis(490);
+        assert_eq!(
+            caught_up_flush_at(now, Some(previous), MAX_WAIT),
+            now + CAUGHT_UP
+        );
+    }
 }
