@@ -54,4 +54,6 @@ for _ in range(int(samples)):
             raise SystemExit("a rating was not visible within 30 s")
         time.sleep(0.1)
     print(round((time.monotonic() - started) * 1000), flush=True)
-    time.sleep(0.1)
+    # Samples a second apart, more than the aggregator's batch wait: alone, each is a
+    # quiet stream's rating, written as soon as the aggregator has read it.
+    time.sleep(1)
