@@ -340,8 +340,8 @@ pub struct AggregatorSettings {
     #[arg(long, env = "SATISFY_BATCH_SIZE", default_value_t = 20000, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
 
-    /// Longest an event waits before its batch is inserted, in milliseconds; also the
-    /// shortest time between two inserts of batches that are not full.
+    /// Longest an event waits before its batch is inserted, in milliseconds; batches that
+    /// are not full are also handed to the writer at most once per this wait.
     #[arg(long, env = "SATISFY_BATCH_WAIT_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_wait_ms: u64,
 

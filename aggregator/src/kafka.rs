@@ -10,9 +10,10 @@
 //! Reading and writing overlap: a writer task writes one batch while the consumer collects
 //! the next, and a batch is flushed when full, when its oldest message has waited
 //! `max_wait`, or once the consumer has caught up with the topic (no message for
-//! [`CAUGHT_UP`]) and the previous batch was flushed at least `max_wait` before: a backlog
-//! drains at full batches, a quiet stream is written at once, and a steady stream is
-//! written once per `max_wait`, not at every pause in it (see [`caught_up_flush_at`]).
+//! [`CAUGHT_UP`]) and the previous batch that was not full was flushed at least `max_wait`
+//! before: a backlog drains at full batches, a quiet stream is written at once, and a
+//! steady stream is handed to the writer once per `max_wait`, not at every pause in it (see
+//! [`caught_up_flush_at`]).
 
 use rdkafka::ClientContext;
 use rdkafka::consumer::{
@@ -64,15 +65,16 @@ pub struct ConsumerConfig {
 const CAUGHT_UP: Duration = Duration::from_millis(20);
 
 /// When the batch being collected is flushed if no further message comes: once the topic
-/// is caught up, but not sooner than `max_wait` after the previous flush. Each insert costs
-/// ClickHouse a new part in the table and in each of its views whatever its size, so
-/// flushing at every pause of a steady stream (tens a second) would spend ClickHouse's CPU
-/// on parts rather than rows.
+/// is caught up, but not sooner than `max_wait` after the previous batch that was not full.
+/// Each insert costs ClickHouse a new part in the table and in each of its views whatever
+/// its size, so flushing at every pause of a steady stream (tens a second) would spend
+/// ClickHouse's CPU on parts rather than rows. Full batches do not count: the end of a
+/// backlog is written as soon as it is read.
 fn caught_up_flush_at(
-    now: Instant,
-    previous_flush: Option<Instant>,
+    now: tokio::time::Instant,
+    previous_flush: Option<tokio::time::Instant>,
     max_wait: Duration,
-) -> Instant {
+) -> tokio::time::Instant {
     let caught_up = now + CAUGHT_UP;
     match previous_flush {
         Some(previous) => caught_up.max(previous + max_wait),
@@ -232,7 +234,7 @@ pub async fn run(
             tokio::select! {
                 _ = &mut shutdown, if !stopping => { stopping = true; break; }
                 _ = &mut deadline, if started => break,
-                _ = tokio::time::sleep_until(caught_up_flush_at(Instant::now(), previous_flush, config.max_wait).into()), if started => break,
+                _ = tokio::time::sleep_until(caught_up_flush_at(tokio::time::Instant::now(), previous_flush, config.max_wait)), if started => break,
                 message = consumer.recv() => {
                     let message = match message {
                         Ok(message) => message,
@@ -283,7 +285,9 @@ pub async fn run(
         if batch.offsets.is_empty() {
             continue;
         }
-        previous_flush = Some(Instant::now());
+        if batch.ratings.len() + batch.events.len() < config.max_batch {
+            previous_flush = Some(tokio::time::Instant::now());
+        }
         if to_writer.send(batch).await.is_err() {
             tracing::error!("the batch writer stopped");
             break;
@@ -513,6 +517,7 @@ fn spawn_lag_watch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::time::Instant;
 
     const MAX_WAIT: Duration = Duration::from_millis(500);
 

@@ -17,17 +17,28 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 intake, console, token, entrypoint, origin, samples = sys.argv[1:7]
-# The days of the console's statistics: its default time zone.
-CONSOLE_ZONE = ZoneInfo("Europe/Rome")
 
 
-def counted(day):
+def stats(day=None):
+    period = f"&from={day}&to={day}" if day else ""
     request = urllib.request.Request(
-        f"{console}/api/v1/entrypoints/{entrypoint}/stats?granularity=day&from={day}&to={day}",
+        f"{console}/api/v1/entrypoints/{entrypoint}/stats?granularity=day{period}",
         headers={"Authorization": f"Bearer {token}"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)["summary"]["count"]
+        return json.load(response)
+
+
+# The days of the entrypoint's statistics are its tenant's.
+zone = ZoneInfo(stats()["timezone"])
+
+
+def today():
+    return datetime.now(zone).date().isoformat()
+
+
+def counted(day):
+    return stats(day)["summary"]["count"]
 
 
 def post():
@@ -44,16 +55,21 @@ def post():
             raise SystemExit(f"rating answered {response.status}")
 
 
-for _ in range(int(samples)):
-    day = datetime.now(CONSOLE_ZONE).date().isoformat()
+taken = 0
+while taken < int(samples):
+    day = today()
     before = counted(day)
     started = time.monotonic()
     post()
     while counted(day) <= before:
+        if today() != day:
+            break  # posted across midnight: counted on the next day, so taken again
         if time.monotonic() - started > 30:
             raise SystemExit("a rating was not visible within 30 s")
         time.sleep(0.1)
-    print(round((time.monotonic() - started) * 1000), flush=True)
+    else:
+        print(round((time.monotonic() - started) * 1000), flush=True)
+        taken += 1
     # Samples a second apart, more than the aggregator's batch wait: alone, each is a
     # quiet stream's rating, written as soon as the aggregator has read it.
     time.sleep(1)
