@@ -227,7 +227,9 @@ lag_max=$(echo "$idle_lags" | percentile 100)
 # A steady load of about 10,000 ratings/s: each wrk connection waits 20 ms between its
 # requests, long against a request's few milliseconds, so that the rate holds when latency
 # grows; two short runs set the number of connections that gives the rate.
-steady() { DELAY_MS=20 EP="$dep" ORIGIN="https://www.comune.example.it" wrk -t2 -c"$1" -d"$2" -s tests/bench/ratings.lua http://127.0.0.1:18192; }
+# Always run in a subshell (a pipeline, or in the background): exec makes the subshell wrk
+# itself, so that the background one's pid stops wrk.
+steady() { DELAY_MS=20 EP="$dep" ORIGIN="https://www.comune.example.it" exec wrk -t2 -c"$1" -d"$2" -s tests/bench/ratings.lua http://127.0.0.1:18192; }
 steady_connections=200
 for _ in 1 2; do
   probe_rps=$(steady "$steady_connections" 4s | awk '/Requests\/sec/ {print $2}')
@@ -337,7 +339,10 @@ bare handler. A heap profile (heaptrack) counted 102 allocations a rating, 43 of
 boxed layers for every request; with the timeout, panic and trace layers wrapped once around the router, the rate
 and body limits one layer, and the handler's copies gone, 51 (the applier's included), and 11% more ratings a second
 than the build before in rounds alternating between the two (this script's single runs, 2026-12-06: 0.38 of the bare
-handler before, 0.43 and 0.44 after). Embedded, the
+handler before, 0.43 and 0.44 after). The same intake code measured in three runs of this script on the afternoon
+of 2026-12-06, with the bare handler at 68k, 72k and 102k ratings/s as the host's speed moved: embedded 0.43, 0.49
+and 0.41, Kafka 0.35, 0.29 and 0.25; an fsync and a broker's round trip do not speed up with the host as the bare
+handler does, so the fastest hours give the lowest ratios. Embedded, the
 group-commit append to the intake log and its fsync are what remains on the request path; the store's own cost (random
 ids' index, listings' indexes, rollups) moved to the applier. With 64 connections the commit's fsync, not the CPU,
 bounds it: on 2026-11-25 (bare handler 128-133k/s that day), with the CPU 13% idle under the load, a commit held 22
