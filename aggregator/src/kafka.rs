@@ -140,6 +140,13 @@ struct Collected {
     generation: u64,
 }
 
+impl Collected {
+    /// Ratings and events collected, which `max_batch` bounds.
+    fn len(&self) -> usize {
+        self.ratings.len() + self.events.len()
+    }
+}
+
 /// Writes and commits what the consumer collects, one batch at a time, in order.
 async fn write_collected(
     consumer: Arc<StreamConsumer<Rebalances>>,
@@ -276,7 +283,7 @@ pub async fn run(
                             metrics.dead_lettered();
                         }
                     }
-                    if batch.ratings.len() + batch.events.len() >= config.max_batch {
+                    if batch.len() >= config.max_batch {
                         break;
                     }
                 }
@@ -285,7 +292,7 @@ pub async fn run(
         if batch.offsets.is_empty() {
             continue;
         }
-        if batch.ratings.len() + batch.events.len() < config.max_batch {
+        if batch.len() < config.max_batch {
             previous_flush = Some(tokio::time::Instant::now());
         }
         if to_writer.send(batch).await.is_err() {
