@@ -4,11 +4,12 @@
 //! engines installed by tests/engines/install.sh; skipped without them except under CI.
 
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The ente's site: the entrypoints' allowed origin, and the site of the rated pages.
@@ -39,12 +40,22 @@ fn engines_available() -> bool {
     ok
 }
 
+/// A free port on loopback, never one handed out before in this test binary: its tests
+/// run side by side, and the kernel may give a port just released to the next caller, so
+/// two tests could start a role on the same port (one then fails to bind, and the other's
+/// answers its test's requests until it stops).
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if HANDED_OUT.lock().unwrap().insert(port) {
+            return port;
+        }
+    }
 }
 
 /// An engine started by engines.sh, stopped on drop.
