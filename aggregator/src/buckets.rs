@@ -227,6 +227,34 @@ impl OptionCounts {
             .map(|(option, count)| AnswerCount { option, count })
             .collect()
     }
+
+    /// The options chosen at least once, most chosen first, ties by option id: the order
+    /// of [`AnalyticsQuery::answer_counts`](crate::AnalyticsQuery::answer_counts).
+    pub fn into_ranked(self) -> Vec<AnswerCount> {
+        let mut answers = self.into_counts();
+        answers
+            .sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.option.cmp(&b.option)));
+        answers
+    }
+}
+
+/// The ratings of every bucket together: the summary of the range they cover, since
+/// buckets split a range without leaving any of it out.
+pub fn summary_of(buckets: &[Bucket]) -> Tally {
+    let mut total = Tally::default();
+    buckets.iter().for_each(|bucket| total.merge(&bucket.tally));
+    total
+}
+
+/// The answers of every bucket together, in the order of
+/// [`AnalyticsQuery::answer_counts`](crate::AnalyticsQuery::answer_counts): what it
+/// answers for the range the buckets cover.
+pub fn answer_counts_of(buckets: &[AnswerBucket]) -> Vec<AnswerCount> {
+    let mut totals = OptionCounts::default();
+    for answer in buckets.iter().flat_map(|bucket| &bucket.answers) {
+        totals.add(&answer.option, answer.count);
+    }
+    totals.into_ranked()
 }
 
 /// Answers counted per period of a filter's range, fed row by row.

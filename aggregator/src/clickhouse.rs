@@ -360,10 +360,23 @@ const ERASURES_REFRESH: Duration = Duration::from_secs(1);
 const MIGRATION_WAIT_NOTICE: Duration = Duration::from_secs(30);
 
 /// The time a listing first looks back from its cursor for the newest matching versions
-/// (see the `ratings` query), and how much each look widens it when too few are
-/// found: a day, then 4, 16, 64, 256 days and more.
+/// (see the `ratings` query), and how much at least each look widens it when too few are
+/// found: a day, then 4, 16, 64, 256 days and more, or faster (see [`widened`]).
 const LISTING_WINDOW_MS: i64 = DAY_MS;
 const LISTING_WINDOW_GROWTH: i64 = 4;
+
+/// The next window of a listing's look-back after `window` held `found` of the `wanted`
+/// newest matching versions: at least [`LISTING_WINDOW_GROWTH`] times wider, and as many
+/// times wider as it held too few, as if they lay evenly (an empty window counts as
+/// holding one). Each look costs ClickHouse a query: on sparse data a month's listing
+/// took four looks at fourfold growth.
+fn widened(window: i64, found: u64, wanted: u64) -> i64 {
+    let shortfall = wanted.div_ceil(found.max(1));
+    let growth = i64::try_from(shortfall)
+        .unwrap_or(i64::MAX)
+        .max(LISTING_WINDOW_GROWTH);
+    window.saturating_mul(growth)
+}
 
 /// Ids per look-up query of a batch's existing ratings.
 const LOOKUP_CHUNK: usize = 2000;
@@ -1881,8 +1894,12 @@ impl AnalyticsQuery for ClickHouseStore {
                 .map_err(error("ratings"))?;
             let window_read = newest.read < candidates as u64;
             if window_read && window_start > start {
-                window = window.saturating_mul(LISTING_WINDOW_GROWTH);
+                window = widened(window, newest.read, candidates as u64);
                 continue;
+            }
+            // No version in the whole range matches, so no rating's latest one does.
+            if newest.read == 0 {
+                break Vec::new();
             }
             let earliest = if window_read { start } else { newest.earliest };
             let rows: Vec<Row_> = bind_matching(&page_sql)
@@ -2080,6 +2097,16 @@ impl AnalyticsQuery for ClickHouseStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listing_window_widens_fourfold_or_by_its_shortfall() {
+        assert_eq!(widened(DAY_MS, 10, 20), 4 * DAY_MS);
+        assert_eq!(widened(DAY_MS, 19, 20), 4 * DAY_MS);
+        assert_eq!(widened(DAY_MS, 2, 20), 10 * DAY_MS);
+        assert_eq!(widened(DAY_MS, 3, 20), 7 * DAY_MS);
+        assert_eq!(widened(DAY_MS, 0, 20), 20 * DAY_MS);
+        assert_eq!(widened(i64::MAX / 2, 0, 20), i64::MAX);
+    }
 
     #[test]
     fn step_tables_number_states_and_changes_as_the_kpi_engine() {

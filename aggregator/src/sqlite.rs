@@ -1161,7 +1161,7 @@ impl AnalyticsQuery for SqliteStore {
             scope(filter, &mut params).rollups,
             slot_range(filter, &mut params)
         );
-        let mut answers = self
+        let answers = self
             .read("answer counts", move |conn| {
                 let mut statement = conn.prepare_cached(&sql)?;
                 let mut rows = statement.query(params.named().as_slice())?;
@@ -1172,9 +1172,7 @@ impl AnalyticsQuery for SqliteStore {
                 Ok(counts)
             })
             .await?
-            .into_counts();
-        answers
-            .sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.option.cmp(&b.option)));
+            .into_ranked();
         Ok(answers)
     }
 

@@ -119,7 +119,7 @@ pub trait AnalyticsQuery: Send + Sync {
         granularity: Granularity,
     ) -> Result<Vec<Bucket>, StoreError>;
 
-    /// How often each follow-up answer was chosen, most chosen first.
+    /// How often each follow-up answer was chosen, most chosen first, ties by option id.
     async fn answer_counts(&self, filter: &Filter) -> Result<Vec<AnswerCount>, StoreError>;
 
     /// How often each follow-up answer was chosen per period, empty periods included.

@@ -13,6 +13,7 @@
 
 use chrono::NaiveDate;
 use futures_util::future::try_join_all;
+use satisfy_aggregator::buckets::summary_of;
 use satisfy_aggregator::{Bucket, Filter, PageRanking, StoreError, Tally};
 use satisfy_core::{Entrypoint, TenantId};
 use serde::Serialize;
@@ -195,8 +196,7 @@ async fn read_entrypoint(
         analytics.answer_counts(&current),
         analytics.negative_answer_pages(&current, NEGATIVE_PAGES),
     )?;
-    let mut now = Tally::default();
-    series.iter().for_each(|bucket| now.merge(&bucket.tally));
+    let now = summary_of(&series);
     let id = entrypoint.id.as_str().to_owned();
     let name = entrypoint.name.clone();
     let fall = |page: Option<String>, previous: Tally, current: Tally| Alert::AverageFell {

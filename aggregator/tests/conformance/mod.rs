@@ -1,6 +1,7 @@
 //! Backend conformance scenarios: every backend must give exactly these answers.
 
 use chrono::{DateTime, NaiveDate};
+use satisfy_aggregator::buckets::{answer_counts_of, summary_of};
 use satisfy_aggregator::kpi::{KpiInput, KpiScope, PeriodKpis, kpis, periods_with_history};
 use satisfy_aggregator::{
     AnalyticsQuery, Erasure, EventStore, Expired, Filter, Granularity, PageRanking, RatingCursor,
@@ -153,6 +154,27 @@ pub async fn load_spring(store: &dyn RatingStore) {
     );
 }
 
+/// The console's reports total a range from its buckets: the totals must be exactly what
+/// the store answers for the range itself.
+async fn check_totals_are_buckets(
+    query: &dyn AnalyticsQuery,
+    range: &Filter,
+    granularity: Granularity,
+) {
+    let buckets = query.buckets(range, granularity).await.unwrap();
+    assert_eq!(
+        summary_of(&buckets),
+        query.summary(range).await.unwrap(),
+        "{granularity:?}"
+    );
+    let answer_buckets = query.answer_buckets(range, granularity).await.unwrap();
+    assert_eq!(
+        answer_counts_of(&answer_buckets),
+        query.answer_counts(range).await.unwrap(),
+        "{granularity:?}"
+    );
+}
+
 pub async fn check_spring(query: &dyn AnalyticsQuery) {
     let march = filter(date(2026, 3, 1), date(2026, 4, 12), None);
 
@@ -242,6 +264,18 @@ pub async fn check_spring(query: &dyn AnalyticsQuery) {
             (date(2026, 4, 6), vec![]),
         ]
     );
+
+    for (range, granularities) in [
+        (
+            &march,
+            &[Granularity::Day, Granularity::Week, Granularity::Month][..],
+        ),
+        (&dst_days, &[Granularity::Day][..]),
+    ] {
+        for granularity in granularities {
+            check_totals_are_buckets(query, range, *granularity).await;
+        }
+    }
 
     check_listings(query, &march).await;
 
