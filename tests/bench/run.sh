@@ -34,6 +34,19 @@ cleanup() {
 trap cleanup EXIT
 wait_up() { for _ in $(seq 200); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "$1 not up" >&2; exit 1; }
 uuid() { cat /proc/sys/kernel/random/uuid; }
+# Writes perf's report of the recording $1 to $2, titled $3: where the process's CPU went,
+# by function with everything it calls, so the parts (request handling, the intake log,
+# the applier, the socket writes) read as shares of the whole.
+profile_report() {
+  {
+    echo "# $3"
+    echo "# perf record --call-graph dwarf, perf report --children. First column: the share of the"
+    echo "# process's CPU samples in the function and everything it calls; second: in the function"
+    echo "# itself. Functions under 2% are left out; tokio's and hyper's frames are the runtime."
+    perf report -i "$1" --stdio --children --percent-limit 2 -g none --sort symbol 2>/dev/null \
+      | grep -v "^#" | grep -v "^$" | sed -E "s/[[:space:]]+$//" | cut -c1-200 | head -150
+  } >"$2" || true
+}
 
 # wrk against $1 for entrypoint $2; prints "rps p50 p99 non2xx requests".
 load() {
@@ -88,12 +101,12 @@ idle_rss=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$embedded_pid/status")
 # The profile of the intake, in a load of its own.
 mkdir -p docs/profiles
 profile_seconds=$(( seconds / 2 > 5 ? seconds / 2 : 5 ))
-perf record -F 499 -g -p "$embedded_pid" -o "$work/intake.perf" -- sleep $((profile_seconds - 1)) >/dev/null 2>&1 &
+perf record -F 299 --call-graph dwarf,16384 -p "$embedded_pid" -o "$work/intake.perf" -- sleep $((profile_seconds - 1)) >/dev/null 2>&1 &
 profiler=$!
 seconds=$profile_seconds load http://127.0.0.1:18191 "$ep" >/dev/null
 wait "$profiler" || true
-perf report -i "$work/intake.perf" --stdio --no-children --percent-limit 1.5 --sort dso,symbol 2>/dev/null \
-  | sed -E "s/[[:space:]]+$//; s/ {3,}/  /g" | grep -v "^$" | head -120 >docs/profiles/intake-embedded.txt || true
+profile_report "$work/intake.perf" docs/profiles/intake-embedded.txt \
+  "satisfy serve (embedded) under wrk -c$connections posting new ratings, $(date -u +%F)"
 
 echo "==> distributed mode (Kafka: noida-db, ClickHouse 26.9)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -148,7 +161,7 @@ drain() {
       $bin aggregator --listen 127.0.0.1:$port >/dev/null 2>&1 & pids+=($!); agg_pids+=($!)
   done
   if [ "${3:-}" = profile ]; then
-    perf record -F 499 -g -p "${agg_pids[0]}" -o "$work/aggregator.perf" >/dev/null 2>&1 &
+    perf record -F 999 --call-graph dwarf,16384 -p "${agg_pids[0]}" -o "$work/aggregator.perf" >/dev/null 2>&1 &
     aggregator_profiler=$!
   fi
   # The steady part starts once every aggregator has stored a batch: joining the group and
@@ -263,8 +276,8 @@ kill -INT "${agg_pids[@]}"; wait "${agg_pids[@]}" 2>/dev/null || true
 counted_before=$(current)
 read -r _ _ _ third_non2xx third_requests < <(seconds=$profile_seconds load http://127.0.0.1:18192 "$dep")
 drain 1 $((counted_before + third_requests - third_non2xx)) profile
-perf report -i "$work/aggregator.perf" --stdio --no-children --percent-limit 1.5 --sort dso,symbol 2>/dev/null \
-  | sed -E "s/[[:space:]]+$//; s/ {3,}/  /g" | grep -v "^$" | head -120 >docs/profiles/aggregator-drain.txt || true
+profile_report "$work/aggregator.perf" docs/profiles/aggregator-drain.txt \
+  "satisfy aggregator draining a queued topic into ClickHouse, $(date -u +%F)"
 
 echo "==> what ClickHouse alone takes"
 # The same shape of rows (a new version, nothing replaced) made inside ClickHouse and
@@ -300,7 +313,7 @@ release build, \`wrk -t2 -c$connections -d${seconds}s\` on loopback sharing the 
 
 Embedded memory and start (goal 7): resident memory peaked at ${emb_peak_rss} MB under the $connections-connection load;
 restarted on its data directory (holding the load's ratings), \`satisfy serve\` answered \`/readyz\` 200 after
-${ready_ms} ms and then held ${idle_rss} MB resident, idle. Profiles (goal 8, \`perf record -g\`, 499 Hz), each
+${ready_ms} ms and then held ${idle_rss} MB resident, idle. Profiles (goal 8, \`perf record --call-graph dwarf\`, shares with callees), each
 taken in a load of its own after the measured one (perf slows what it watches): the intake under the same load in
 [profiles/intake-embedded.txt](profiles/intake-embedded.txt), one aggregator draining in
 [profiles/aggregator-drain.txt](profiles/aggregator-drain.txt).
@@ -333,9 +346,11 @@ $scale
 
 What bounds it. Intake shares the 2 cores with wrk: the handler alone (validation, JSON, rate limit, no
 storage at all) measured 0.56 of the bare handler on 2026-11-24, so storage can only take the rest. Where the embedded
-server's own CPU goes under this load (perf, 2026-12-06): the handler's work (parsing, validation, look-ups, the answer)
-about 12%, the intake log's append and commit 15%, the applier 9%, the rest hyper, tokio and the kernel's TCP as for the
-bare handler. A heap profile (heaptrack) counted 102 allocations a rating, 43 of them axum cloning each route's stack of
+server's own CPU goes under this load (perf with call graphs, 2026-12-06, 35,500 ratings/s while recorded): the
+handler's work (parsing, validation, look-ups, the answer) 16%, of which the page URL's parsing 2%; the intake log's
+append and commit 12%; the applier 16% (the store's inserts and their rollup triggers 13%); writing the answers to the
+socket 13% and reading the requests 7%, nearly all of both in the kernel's loopback TCP; the rest hyper and tokio, as for
+the bare handler. A heap profile (heaptrack) counted 102 allocations a rating, 43 of them axum cloning each route's stack of
 boxed layers for every request; with the timeout, panic and trace layers wrapped once around the router, the rate
 and body limits one layer, and the handler's copies gone, 51 (the applier's included), and 11% more ratings a second
 than the build before in rounds alternating between the two (this script's single runs, 2026-12-06: 0.38 of the bare
