@@ -1,5 +1,5 @@
 //! The distributed sink: ratings go to the Kafka topic `satisfy.ratings.v1`, keyed by
-//! entrypoint, and platform events to `satisfy.events.v1`, keyed by tenant, through an
+//! rating id, and platform events to `satisfy.events.v1`, keyed by tenant, through an
 //! idempotent producer with `acks=all`. Either is acknowledged only after the broker
 //! confirmed it; an unreachable broker or a full producer queue
 //! becomes a retryable error within `message.timeout.ms`, never a hang.
