@@ -218,7 +218,9 @@ lag_ep=$(curl -sf -H "$dauth" -X POST -H 'content-type: application/json' -d '{"
   http://127.0.0.1:18193/api/v1/entrypoints | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 wait_up "http://127.0.0.1:18192/v1/entrypoints/$lag_ep/widget-config"
 token=${dauth#Authorization: Bearer }
-lag_samples() { python3 tests/bench/lag.py http://127.0.0.1:18192 http://127.0.0.1:18193 "$token" "$lag_ep" https://www.comune.example.it "$1"; }
+# Always run in a subshell (a command substitution, or in the background): exec makes the
+# subshell the sampler itself, so that the background one's pid stops it.
+lag_samples() { exec python3 tests/bench/lag.py http://127.0.0.1:18192 http://127.0.0.1:18193 "$token" "$lag_ep" https://www.comune.example.it "$1"; }
 percentile() { python3 -c "import math,sys; v=sorted(int(x) for x in sys.stdin); print(v[max(0, math.ceil(len(v) * $1 / 100) - 1)])"; }
 # Cores each process uses over a span: "name=cpu_seconds ..." snapshots of the processes
 # of the distributed mode, then the difference of two of them over the seconds between.
@@ -239,13 +241,16 @@ lag_p50=$(echo "$idle_lags" | percentile 50)
 lag_max=$(echo "$idle_lags" | percentile 100)
 # A steady load of about 10,000 ratings/s: each wrk connection waits 20 ms between its
 # requests, long against a request's few milliseconds, so that the rate holds when latency
-# grows; two short runs set the number of connections that gives the rate.
+# grows; three short runs set the number of connections that gives the rate, each with a
+# sampler polling the stats as during the samples (its polls take ClickHouse's CPU).
 # Always run in a subshell (a pipeline, or in the background): exec makes the subshell wrk
 # itself, so that the background one's pid stops wrk.
 steady() { DELAY_MS=20 EP="$dep" ORIGIN="https://www.comune.example.it" exec wrk -t2 -c"$1" -d"$2" -s tests/bench/ratings.lua http://127.0.0.1:18192; }
 steady_connections=200
-for _ in 1 2; do
+for _ in 1 2 3; do
+  lag_samples 1000 >/dev/null & sampler_pid=$!
   probe_rps=$(steady "$steady_connections" 4s | awk '/Requests\/sec/ {print $2}')
+  kill "$sampler_pid" 2>/dev/null || true; wait "$sampler_pid" 2>/dev/null || true
   echo "steady load probe: $steady_connections connections, $probe_rps ratings/s" >&2
   steady_connections=$(python3 -c "print(max(2, round($steady_connections * 10000 / $probe_rps)))")
 done
@@ -379,7 +384,7 @@ once); \`queued.min.messages\`, \`queued.max.messages.kbytes\` and the fetch siz
 peak against this broker (337-481 MB over runs of the same drain).
 
 Lag. Under the steady load every process (wrk, ingest, the broker, the aggregator, ClickHouse, the console and the lag
-sampler) shares the 2 cores: the rate wrk keeps there, calibrated for 10,000/s on short runs (each connection waiting
+sampler) shares the 2 cores: the rate wrk keeps there, calibrated for 10,000/s on short runs with a sampler at work (each connection waiting
 20 ms between requests), is what this machine sustains with all of them. Cores each process used, idle (the topic
 drained, nothing arriving): $idle_cores; during the loaded samples: $loaded_cores. noida-db answers a fetch at once
 when nothing is new, where Kafka waits up to \`fetch.wait.max.ms\` (500 ms) for data, so librdkafka fetches again at
