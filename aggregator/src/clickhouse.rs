@@ -381,22 +381,24 @@ fn widened(window: i64, found: u64, wanted: u64) -> i64 {
 /// Ids per look-up query of a batch's existing ratings.
 const LOOKUP_CHUNK: usize = 2000;
 
-/// A version of a rating as written to `rating_changes`: the version itself and the
+/// A version of a rating as written to `rating_changes`: the version itself, borrowed
+/// from the batch (a drain writes hundreds of thousands a second: no copies), and the
 /// counted contribution it replaces, which the rollup views take off.
 #[derive(Debug, Row, Serialize)]
-struct RatingChangeRow {
-    tenant: String,
+struct RatingChangeRow<'a> {
+    tenant: &'a str,
     #[serde(with = "clickhouse::serde::uuid")]
     id: Uuid,
-    entrypoint: String,
-    page: String,
+    entrypoint: &'a str,
+    page: &'a str,
     stars: u8,
-    answers: Vec<String>,
-    comment: Option<String>,
-    lang: String,
-    widget: Option<String>,
+    answers: &'a [String],
+    comment: Option<&'a str>,
+    lang: &'static str,
+    widget: Option<&'a str>,
     created_ms: i64,
     version_ms: i64,
+    /// Empty, as `prev_answers`, when the version replaces nothing.
     prev_page: String,
     /// 0 when the version replaces nothing.
     prev_stars: u8,
@@ -993,15 +995,15 @@ impl ClickHouseStore {
                 None => (String::new(), 0, Vec::new()),
             };
             let row = RatingChangeRow {
-                tenant: stored.tenant.as_str().to_owned(),
+                tenant,
                 id: rating.id,
-                entrypoint: rating.entrypoint.as_str().to_owned(),
-                page: rating.page.as_str().to_owned(),
+                entrypoint: rating.entrypoint.as_str(),
+                page: rating.page.as_str(),
                 stars: rating.rating.get(),
-                answers: rating.answers.clone(),
-                comment: rating.comment.as_ref().map(|c| c.as_str().to_owned()),
-                lang: rating.lang.code().to_owned(),
-                widget: rating.widget.clone(),
+                answers: &rating.answers,
+                comment: rating.comment.as_ref().map(|c| c.as_str()),
+                lang: rating.lang.code(),
+                widget: rating.widget.as_deref(),
                 created_ms,
                 version_ms: stored.received_at_ms,
                 prev_page,
@@ -1012,13 +1014,13 @@ impl ClickHouseStore {
             known.insert(
                 key,
                 Latest {
-                    tenant: row.tenant.clone(),
-                    entrypoint: row.entrypoint.clone(),
+                    tenant: tenant.to_owned(),
+                    entrypoint: row.entrypoint.to_owned(),
                     created_ms,
                     version_ms: row.version_ms,
-                    page: row.page.clone(),
+                    page: row.page.to_owned(),
                     stars: row.stars,
-                    answers: row.answers.clone(),
+                    answers: rating.answers.clone(),
                 },
             );
             rows.push(row);
@@ -1030,7 +1032,7 @@ impl ClickHouseStore {
             // one id received in the same millisecond are told apart by their order there.
             let mut insert = self
                 .client
-                .insert::<RatingChangeRow>("rating_changes")
+                .insert::<RatingChangeRow<'_>>("rating_changes")
                 .await
                 .map_err(error("insert"))?
                 .with_setting("parallel_view_processing", "1");
