@@ -169,7 +169,8 @@ ClickHouse each version is written with the contribution it replaces and materia
 add +1 and -1 (SummingMergeTree); a page's queries run side by side, each a few milliseconds
 plus the round trip. Listings and export starts read the newest rows in sorting-key order: an
 index walked backwards on SQLite; on ClickHouse the newest versions as they lie within a
-window ending at the cursor (a day, widened fourfold until it holds a page), then versions
+window ending at the cursor (a day, widened at least fourfold, and as many times as it held too few, until it holds a page;
+nothing there in the whole range ends the listing), then versions
 merged (\`FINAL\`) only from the earliest of them. A whole export is bounded by formatting and
 sending on SQLite, and by those two queries per 2,000-row page on ClickHouse. Writing into
 ClickHouse no longer looks batches up first (see \"Ingest and distributed mode\")."
