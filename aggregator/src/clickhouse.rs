@@ -365,16 +365,20 @@ const MIGRATION_WAIT_NOTICE: Duration = Duration::from_secs(30);
 const LISTING_WINDOW_MS: i64 = DAY_MS;
 const LISTING_WINDOW_GROWTH: i64 = 4;
 
+/// The most a listing's look-back widens in one step: a quiet day next to the cursor must
+/// not make the next look open every part of a long range.
+const LISTING_WINDOW_MAX_GROWTH: i64 = 16;
+
 /// The next window of a listing's look-back after `window` held `found` of the `wanted`
 /// newest matching versions: at least [`LISTING_WINDOW_GROWTH`] times wider, and as many
 /// times wider as it held too few, as if they lay evenly (an empty window counts as
-/// holding one). Each look costs ClickHouse a query: on sparse data a month's listing
-/// took four looks at fourfold growth.
+/// holding one), up to [`LISTING_WINDOW_MAX_GROWTH`]. Each look costs ClickHouse a query:
+/// on sparse data a month's listing took four looks at fourfold growth.
 fn widened(window: i64, found: u64, wanted: u64) -> i64 {
     let shortfall = wanted.div_ceil(found.max(1));
     let growth = i64::try_from(shortfall)
         .unwrap_or(i64::MAX)
-        .max(LISTING_WINDOW_GROWTH);
+        .clamp(LISTING_WINDOW_GROWTH, LISTING_WINDOW_MAX_GROWTH);
     window.saturating_mul(growth)
 }
 
@@ -382,8 +386,8 @@ fn widened(window: i64, found: u64, wanted: u64) -> i64 {
 const LOOKUP_CHUNK: usize = 2000;
 
 /// A version of a rating as written to `rating_changes`: the version itself, borrowed
-/// from the batch (a drain writes hundreds of thousands a second: no copies), and the
-/// counted contribution it replaces, which the rollup views take off.
+/// from the batch (a drain writes tens of thousands a second: no copies of its strings),
+/// and the counted contribution it replaces, which the rollup views take off.
 #[derive(Debug, Row, Serialize)]
 struct RatingChangeRow<'a> {
     tenant: &'a str,
@@ -2101,12 +2105,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_listing_window_widens_fourfold_or_by_its_shortfall() {
+    fn a_listing_window_widens_fourfold_or_by_its_shortfall_up_to_sixteenfold() {
         assert_eq!(widened(DAY_MS, 10, 20), 4 * DAY_MS);
         assert_eq!(widened(DAY_MS, 19, 20), 4 * DAY_MS);
         assert_eq!(widened(DAY_MS, 2, 20), 10 * DAY_MS);
         assert_eq!(widened(DAY_MS, 3, 20), 7 * DAY_MS);
-        assert_eq!(widened(DAY_MS, 0, 20), 20 * DAY_MS);
+        assert_eq!(widened(DAY_MS, 0, 20), 16 * DAY_MS);
+        assert_eq!(widened(DAY_MS, 1, 2000), 16 * DAY_MS);
         assert_eq!(widened(i64::MAX / 2, 0, 20), i64::MAX);
     }
 

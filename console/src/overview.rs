@@ -187,7 +187,7 @@ async fn read_entrypoint(
         min_ratings: MIN_SAMPLE,
         limit: PAGE_CANDIDATES,
     };
-    // Side by side: each is one store query, and ClickHouse answers them in parallel.
+    // Side by side: ClickHouse answers them in parallel.
     let (series, before, page_changes, answers_before, answers_now, negative_pages) = tokio::try_join!(
         analytics.buckets(&current, range.granularity),
         analytics.summary(&previous),

@@ -334,9 +334,9 @@ pub async fn report(
         min_ratings: MIN_PAGE_RATINGS,
         limit: REPORT_ROWS,
     };
-    // Side by side: each is one store query, and ClickHouse answers them in parallel. The
-    // range's totals are its buckets' (each store query costs ClickHouse a few
-    // milliseconds of CPU, whatever it reads).
+    // Side by side: ClickHouse answers them in parallel. The range's totals are its
+    // buckets' (each store query costs ClickHouse a few milliseconds of CPU, whatever it
+    // reads).
     let (previous, buckets, answers_over_time, comments, pages) = tokio::try_join!(
         Previous::read(state, &filter, range),
         analytics.buckets(&filter, range.granularity),

@@ -1,8 +1,8 @@
 """End-to-end lag samples: posts one rating at a time to an entrypoint nobody else rates
 and times how long until the console's stats of today count it (202 -> visible), polling
 every 100 ms, so a sample over-states the lag by up to 100 ms. A stats request of one day
-is five ClickHouse queries, 25-31 ms of ClickHouse's CPU here whatever the data: polling
-every 20 ms would make the sampler ClickHouse's heaviest load. Used by tests/bench/run.sh, alone
+is five ClickHouse queries (six on a 25-hour day), 25-31 ms of ClickHouse's CPU here
+whatever the data: polling every 20 ms would make the sampler ClickHouse's heaviest load. Used by tests/bench/run.sh, alone
 and under a sustained load on another entrypoint.
 
 Usage: python3 tests/bench/lag.py INTAKE_URL CONSOLE_URL TOKEN ENTRYPOINT ORIGIN SAMPLES

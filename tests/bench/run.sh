@@ -161,7 +161,7 @@ drain() {
       $bin aggregator --listen 127.0.0.1:$port >/dev/null 2>&1 & pids+=($!); agg_pids+=($!)
   done
   if [ "${3:-}" = profile ]; then
-    perf record -F 999 --call-graph dwarf,16384 -p "${agg_pids[0]}" -o "$work/aggregator.perf" >/dev/null 2>&1 &
+    perf record -F 499 --call-graph dwarf,16384 -p "${agg_pids[0]}" -o "$work/aggregator.perf" >/dev/null 2>&1 &
     aggregator_profiler=$!
   fi
   # The steady part starts once every aggregator has stored a batch: joining the group and
@@ -249,8 +249,9 @@ lag_max=$(echo "$idle_lags" | percentile 100)
 steady() { DELAY_MS=20 EP="$dep" ORIGIN="https://www.comune.example.it" exec wrk -t2 -c"$1" -d"$2" -s tests/bench/ratings.lua http://127.0.0.1:18192; }
 steady_connections=200
 for _ in 1 2 3; do
-  lag_samples 1000 >/dev/null & sampler_pid=$!
+  lag_samples 1000 >/dev/null & sampler_pid=$!; pids+=("$sampler_pid")
   probe_rps=$(steady "$steady_connections" 4s | awk '/Requests\/sec/ {print $2}')
+  kill -0 "$sampler_pid" 2>/dev/null || echo "warning: the lag sampler stopped during this probe" >&2
   kill "$sampler_pid" 2>/dev/null || true; wait "$sampler_pid" 2>/dev/null || true
   echo "steady load probe: $steady_connections connections, $probe_rps ratings/s" >&2
   steady_connections=$(python3 -c "print(max(2, round($steady_connections * 10500 / $probe_rps)))")
