@@ -1516,19 +1516,51 @@ fn local_day() -> String {
     format!("toDate(toDateTime(r.slot * {}, ?))", SLOT_MS / 1000)
 }
 
-/// `SELECT page, stars, n` over a range: the daily rollup for its whole UTC days and the
-/// ratings themselves for the edges. Binds the filter's [`scope`] twice.
-fn page_rows(filter: &Filter, split: &DaySplit) -> String {
+/// Rows of a range from a daily rollup for its whole UTC days and from the ratings
+/// themselves for the edges, `UNION ALL`. Each part is read only when the range has some
+/// (a local day has no whole UTC day, a UTC tenant's range no edges): every part costs
+/// ClickHouse its planning, even over nothing.
+struct SplitRows {
+    sql: String,
+    /// How many times the filter's [`scope`] is to be bound, once per part.
+    scopes: usize,
+}
+
+impl SplitRows {
+    /// `rollup` and `ratings` select the same columns and end in a `WHERE` clause with the
+    /// filter's [`scope`], which the day range and the edges are added to.
+    fn of(split: &DaySplit, rollup: &str, ratings: &str) -> SplitRows {
+        let mut parts = Vec::with_capacity(2);
+        if split.first_day < split.end_day {
+            parts.push(format!(
+                "{rollup} AND day >= {} AND day < {}",
+                split.first_day, split.end_day
+            ));
+        }
+        let has_edges = split.start < split.inner_start || split.inner_end < split.end;
+        // An empty range still needs a query: its edges are empty.
+        if has_edges || parts.is_empty() {
+            parts.push(format!("{ratings} AND {}", edges(split)));
+        }
+        SplitRows {
+            scopes: parts.len(),
+            sql: parts.join(" UNION ALL "),
+        }
+    }
+
+    /// `query` with the filter's scope bound for each part.
+    fn bind(&self, query: Query, filter: &Filter) -> Query {
+        (0..self.scopes).fold(query, |query, _| bind_scope(query, filter))
+    }
+}
+
+/// `SELECT page, stars, n` over a range (see [`SplitRows`]).
+fn page_rows(filter: &Filter, split: &DaySplit) -> SplitRows {
     let scope = scope(filter);
-    format!(
-        "SELECT page, stars, n FROM page_days
-         WHERE {scope} AND day >= {} AND day < {}
-         UNION ALL
-         SELECT page, stars, toInt64(1) AS n FROM ratings FINAL
-         WHERE {scope} AND {}",
-        split.first_day,
-        split.end_day,
-        edges(split)
+    SplitRows::of(
+        split,
+        &format!("SELECT page, stars, n FROM page_days WHERE {scope}"),
+        &format!("SELECT page, stars, toInt64(1) AS n FROM ratings FINAL WHERE {scope}"),
     )
 }
 
@@ -1951,13 +1983,15 @@ impl AnalyticsQuery for ClickHouseStore {
         let (start, end) = filter.utc_range_ms();
         let rows = page_rows(filter, &DaySplit::of(start, end));
         let sql = format!(
-            "SELECT page, {} AS distribution FROM ({rows})
+            "SELECT page, {} AS distribution FROM ({})
              GROUP BY page HAVING sum(n) >= ?
              ORDER BY (sum(n * stars) + {prior_sum}) / (sum(n) + {prior_ratings}), sum(n) DESC, page
              LIMIT ?",
-            distribution_sql("1")
+            distribution_sql("1"),
+            rows.sql
         );
-        let rows: Vec<Row_> = bind_scope(self.scoped(&sql, filter), filter)
+        let rows: Vec<Row_> = rows
+            .bind(self.client.query(&sql), filter)
             .bind(ranking.min_ratings)
             .bind(ranking.limit as u64)
             .fetch_all()
@@ -1990,19 +2024,22 @@ impl AnalyticsQuery for ClickHouseStore {
         let now = page_rows(current, &DaySplit::of(now_start, now_end));
         let sql = format!(
             "SELECT page, {} AS was, {} AS now FROM (
-                 SELECT 0 AS period, page, stars, n FROM ({was})
+                 SELECT 0 AS period, page, stars, n FROM ({})
                  UNION ALL
-                 SELECT 1 AS period, page, stars, n FROM ({now}))
+                 SELECT 1 AS period, page, stars, n FROM ({}))
              GROUP BY page
              HAVING sumIf(n, period = 0) >= ? AND sumIf(n, period = 1) >= ?
              ORDER BY sumIf(n * stars, period = 0) / sumIf(n, period = 0)
                     - sumIf(n * stars, period = 1) / sumIf(n, period = 1) DESC, page
              LIMIT ?",
             distribution_sql("period = 0"),
-            distribution_sql("period = 1")
+            distribution_sql("period = 1"),
+            was.sql,
+            now.sql
         );
-        let query = bind_scope(bind_scope(self.client.query(&sql), previous), previous);
-        let rows: Vec<Row_> = bind_scope(bind_scope(query, current), current)
+        let query = was.bind(self.client.query(&sql), previous);
+        let rows: Vec<Row_> = now
+            .bind(query, current)
             .bind(ranking.min_ratings)
             .bind(ranking.min_ratings)
             .bind(ranking.limit as u64)
@@ -2030,21 +2067,22 @@ impl AnalyticsQuery for ClickHouseStore {
             n: u64,
         }
         let (start, end) = filter.utc_range_ms();
-        let split = DaySplit::of(start, end);
         let scope = scope(filter);
-        let sql = format!(
-            "SELECT page, toUInt64(sum(c)) AS n FROM (
-                 SELECT page, n AS c FROM negative_page_days
-                 WHERE {scope} AND day >= {} AND day < {}
-                 UNION ALL
-                 SELECT page, toInt64(length(answers)) AS c FROM ratings FINAL
-                 WHERE {scope} AND stars <= 3 AND {})
-             GROUP BY page HAVING n > 0 ORDER BY n DESC, page LIMIT ?",
-            split.first_day,
-            split.end_day,
-            edges(&split)
+        let rows = SplitRows::of(
+            &DaySplit::of(start, end),
+            &format!("SELECT page, n AS c FROM negative_page_days WHERE {scope}"),
+            &format!(
+                "SELECT page, toInt64(length(answers)) AS c FROM ratings FINAL
+                 WHERE {scope} AND stars <= 3"
+            ),
         );
-        let rows: Vec<Row_> = bind_scope(self.scoped(&sql, filter), filter)
+        let sql = format!(
+            "SELECT page, toUInt64(sum(c)) AS n FROM ({})
+             GROUP BY page HAVING n > 0 ORDER BY n DESC, page LIMIT ?",
+            rows.sql
+        );
+        let rows: Vec<Row_> = rows
+            .bind(self.client.query(&sql), filter)
             .bind(limit as u64)
             .fetch_all()
             .await

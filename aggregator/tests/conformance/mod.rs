@@ -352,6 +352,51 @@ pub async fn check_spring(query: &dyn AnalyticsQuery) {
         .collect();
     assert_eq!(negative, vec![(url("/a"), 1), (url("/b"), 1)]);
 
+    // Pages over one local day, which holds no whole UTC day (read from the ratings alone),
+    // and over ranges of whole UTC days (from the daily rollups alone).
+    let any_page = PageRanking {
+        min_ratings: 1,
+        limit: 10,
+    };
+    let sunday = filter(date(2026, 3, 29), date(2026, 3, 29), None);
+    let pages = |found: Vec<satisfy_aggregator::PageStats>| -> Vec<(String, u64, f64)> {
+        found
+            .into_iter()
+            .map(|p| (p.page, p.tally.count, p.tally.average()))
+            .collect()
+    };
+    assert_eq!(
+        pages(query.pages(&sunday, &any_page).await.unwrap()),
+        vec![(url("/a"), 1, 3.0), (url("/c"), 1, 4.0)]
+    );
+    let negative_sunday = query.negative_answer_pages(&sunday, 10).await.unwrap();
+    assert_eq!(
+        negative_sunday
+            .into_iter()
+            .map(|p| (p.page, p.count))
+            .collect::<Vec<_>>(),
+        vec![(url("/a"), 1)]
+    );
+    let utc = |range: Filter| Filter {
+        tz: chrono_tz::UTC,
+        ..range
+    };
+    assert_eq!(
+        pages(query.pages(&utc(march.clone()), &any_page).await.unwrap()),
+        ranked(1, 10).await
+    );
+    let utc_changes = query
+        .page_changes(&utc(first_half), &utc(second_half), &any_page)
+        .await
+        .unwrap();
+    assert_eq!(
+        utc_changes
+            .into_iter()
+            .map(|c| (c.page, c.previous.distribution, c.current.distribution))
+            .collect::<Vec<_>>(),
+        vec![(url("/b"), [0, 0, 0, 1, 0], [1, 0, 0, 0, 0])]
+    );
+
     let only_b = filter(date(2026, 3, 1), date(2026, 4, 12), Some(EP_B));
     let summary = query.summary(&only_b).await.unwrap();
     assert_eq!((summary.count, summary.average()), (1, 4.0));
