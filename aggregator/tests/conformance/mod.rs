@@ -4,8 +4,9 @@ use chrono::{DateTime, NaiveDate};
 use satisfy_aggregator::buckets::{answer_counts_of, summary_of};
 use satisfy_aggregator::kpi::{KpiInput, KpiScope, PeriodKpis, kpis, periods_with_history};
 use satisfy_aggregator::{
-    AnalyticsQuery, Erasure, EventStore, Expired, Filter, Granularity, PageRanking, RatingCursor,
-    RatingQuery, RatingRow, RatingStore, StoredEvent, StoredRating, WriteOutcome,
+    AnalyticsQuery, Erasure, EventStore, Expired, Filter, Granularity, PageChange, PageCount,
+    PageRanking, PageStats, RatingCursor, RatingQuery, RatingRow, RatingStore, StoredEvent,
+    StoredRating, WriteOutcome,
 };
 use satisfy_core::event::ServiceEvent;
 use satisfy_core::{EntrypointId, Lang, Rating, RatingSubmission, Survey, TenantId, WireRating};
@@ -154,6 +155,27 @@ pub async fn load_spring(store: &dyn RatingStore) {
     );
 }
 
+/// Ranked pages as (page, ratings, average).
+fn page_scores(pages: Vec<PageStats>) -> Vec<(String, u64, f64)> {
+    pages
+        .into_iter()
+        .map(|p| (p.page, p.tally.count, p.tally.average()))
+        .collect()
+}
+
+/// Pages as (page, count).
+fn page_counts(pages: Vec<PageCount>) -> Vec<(String, u64)> {
+    pages.into_iter().map(|p| (p.page, p.count)).collect()
+}
+
+/// Page changes as (page, stars before, stars after).
+fn distributions(changes: Vec<PageChange>) -> Vec<(String, [u64; 5], [u64; 5])> {
+    changes
+        .into_iter()
+        .map(|c| (c.page, c.previous.distribution, c.current.distribution))
+        .collect()
+}
+
 /// The console's reports total a range from its buckets: the totals must be exactly what
 /// the store answers for the range itself.
 async fn check_totals_are_buckets(
@@ -285,13 +307,12 @@ pub async fn check_spring(query: &dyn AnalyticsQuery) {
     let ranked = |min_ratings, limit| {
         let march = march.clone();
         async move {
-            query
-                .pages(&march, &PageRanking { min_ratings, limit })
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|p| (p.page, p.tally.count, p.tally.average()))
-                .collect::<Vec<_>>()
+            page_scores(
+                query
+                    .pages(&march, &PageRanking { min_ratings, limit })
+                    .await
+                    .unwrap(),
+            )
         }
     };
     let url = |path: &str| format!("https://www.comune.bugliano.it{path}");
@@ -314,22 +335,18 @@ pub async fn check_spring(query: &dyn AnalyticsQuery) {
     // /a and /c have no ratings in the first half.
     let first_half = filter(date(2026, 3, 1), date(2026, 3, 15), None);
     let second_half = filter(date(2026, 3, 16), date(2026, 4, 12), None);
+    let any_page = PageRanking {
+        min_ratings: 1,
+        limit: 10,
+    };
     let changes = query
-        .page_changes(
-            &first_half,
-            &second_half,
-            &PageRanking {
-                min_ratings: 1,
-                limit: 10,
-            },
-        )
+        .page_changes(&first_half, &second_half, &any_page)
         .await
         .unwrap();
-    let changes: Vec<(String, [u64; 5], [u64; 5])> = changes
-        .into_iter()
-        .map(|c| (c.page, c.previous.distribution, c.current.distribution))
-        .collect();
-    assert_eq!(changes, vec![(url("/b"), [0, 0, 0, 1, 0], [1, 0, 0, 0, 0])]);
+    assert_eq!(
+        distributions(changes),
+        vec![(url("/b"), [0, 0, 0, 1, 0], [1, 0, 0, 0, 0])]
+    );
     let strict = PageRanking {
         min_ratings: 2,
         limit: 10,
@@ -343,46 +360,24 @@ pub async fn check_spring(query: &dyn AnalyticsQuery) {
     );
 
     // Answers chosen with 1 to 3 stars: R2's "other" on /a, R3's "unclear" on /b.
-    let negative: Vec<(String, u64)> = query
-        .negative_answer_pages(&march, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|p| (p.page, p.count))
-        .collect();
-    assert_eq!(negative, vec![(url("/a"), 1), (url("/b"), 1)]);
+    let negative = query.negative_answer_pages(&march, 10).await.unwrap();
+    assert_eq!(page_counts(negative), vec![(url("/a"), 1), (url("/b"), 1)]);
 
     // Pages over one local day, which holds no whole UTC day (read from the ratings alone),
     // and over ranges of whole UTC days (from the daily rollups alone).
-    let any_page = PageRanking {
-        min_ratings: 1,
-        limit: 10,
-    };
     let sunday = filter(date(2026, 3, 29), date(2026, 3, 29), None);
-    let pages = |found: Vec<satisfy_aggregator::PageStats>| -> Vec<(String, u64, f64)> {
-        found
-            .into_iter()
-            .map(|p| (p.page, p.tally.count, p.tally.average()))
-            .collect()
-    };
     assert_eq!(
-        pages(query.pages(&sunday, &any_page).await.unwrap()),
+        page_scores(query.pages(&sunday, &any_page).await.unwrap()),
         vec![(url("/a"), 1, 3.0), (url("/c"), 1, 4.0)]
     );
     let negative_sunday = query.negative_answer_pages(&sunday, 10).await.unwrap();
-    assert_eq!(
-        negative_sunday
-            .into_iter()
-            .map(|p| (p.page, p.count))
-            .collect::<Vec<_>>(),
-        vec![(url("/a"), 1)]
-    );
+    assert_eq!(page_counts(negative_sunday), vec![(url("/a"), 1)]);
     let utc = |range: Filter| Filter {
         tz: chrono_tz::UTC,
         ..range
     };
     assert_eq!(
-        pages(query.pages(&utc(march.clone()), &any_page).await.unwrap()),
+        page_scores(query.pages(&utc(march.clone()), &any_page).await.unwrap()),
         ranked(1, 10).await
     );
     let utc_changes = query
@@ -390,10 +385,7 @@ pub async fn check_spring(query: &dyn AnalyticsQuery) {
         .await
         .unwrap();
     assert_eq!(
-        utc_changes
-            .into_iter()
-            .map(|c| (c.page, c.previous.distribution, c.current.distribution))
-            .collect::<Vec<_>>(),
+        distributions(utc_changes),
         vec![(url("/b"), [0, 0, 0, 1, 0], [1, 0, 0, 0, 0])]
     );
 
