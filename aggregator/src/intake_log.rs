@@ -45,6 +45,10 @@ const MIGRATIONS: &[&str] = &[r#"
 /// Entries the applier moves in one store transaction.
 const APPLY_BATCH: usize = 20_000;
 
+/// Applied entries deleted from the log in one transaction at most: appends wait while
+/// one runs (20,000 at once held them 21-32 ms, the slowest answers under load).
+const DELETE_CHUNK: i64 = 1_000;
+
 /// Entries durable but not yet applied beyond which new ratings are refused (the caller
 /// answers 503 with Retry-After): the disk holds a bounded backlog.
 const MAX_BACKLOG: i64 = 1_000_000;
@@ -53,8 +57,12 @@ const MAX_BACKLOG: i64 = 1_000_000;
 const APPLIER_NICENESS: i32 = 10;
 
 /// While ratings keep arriving, the applier pauses this many times as long as it
-/// worked after each batch: it then uses at most a quarter of a core.
-const BUSY_PAUSE_FACTOR: u32 = 3;
+/// worked after each batch: it then uses at most an eighth of a core, and applies about
+/// 9,000 ratings a second. Measured 2026-12-06 under wrk -c64, once the store summed its
+/// rollups per transaction (twice as fast): with a quarter of a core, intake's p99 rose
+/// from 6-8 ms to 9-12 ms; with an eighth it stayed there and intake answered 14% more
+/// ratings a second than before.
+const BUSY_PAUSE_FACTOR: u32 = 7;
 
 /// The log's appending side, handed to the group-commit writer as its rating store.
 #[derive(Clone)]
@@ -347,10 +355,16 @@ impl Applying {
             );
         }
         self.applied.send_replace(last);
-        let conn = locked(&self.log, "intake log")?;
-        conn.prepare_cached("DELETE FROM entries WHERE seq <= ?1")
-            .and_then(|mut delete| delete.execute([last]))
-            .map_err(log_error("deleting applied entries"))?;
+        // In chunks, each holding the log (which appends wait for) about a millisecond;
+        // the first also deletes what a run stopped between the commits left behind.
+        let mut through = position;
+        while through < last {
+            through = (through + DELETE_CHUNK).min(last);
+            locked(&self.log, "intake log")?
+                .prepare_cached("DELETE FROM entries WHERE seq <= ?1")
+                .and_then(|mut delete| delete.execute([through]))
+                .map_err(log_error("deleting applied entries"))?;
+        }
         Ok(())
     }
 }

@@ -327,7 +327,7 @@ taken in a load of its own after the measured one (perf slows what it watches): 
 
 wrk counts only the responses it received before stopping, so the store holds up to one in-flight
 request per connection more (and, distributed, the 20 lag samples): embedded $emb_acknowledged acknowledged, $emb_stored counted
-(the store held them all ${emb_applied_s} s after the load ended: the intake log's applier works at a quarter of a core while ratings
+(the store held them all ${emb_applied_s} s after the load ended: the intake log's applier works at most an eighth of a core while ratings
 arrive, then at full speed);
 distributed $kafka_accepted acknowledged, $kafka_counted counted after the aggregator drained the topic.
 
@@ -361,7 +361,11 @@ the bare handler. A heap profile (heaptrack) counted 102 allocations a rating, 4
 boxed layers for every request; with the timeout, panic and trace layers wrapped once around the router, the rate
 and body limits one layer, and the handler's copies gone, 51 (the applier's included), and 11% more ratings a second
 than the build before in rounds alternating between the two (this script's single runs, 2026-12-06: 0.38 of the bare
-handler before, 0.43 and 0.44 after). The same intake code measured in three runs of this script on the afternoon
+handler before, 0.43 and 0.44 after). The applier's rollups were kept by triggers, an upsert per rollup for every rating,
+each statement firing one with its statement journal (29% of the applier's CPU in a profile of it alone); since the store
+sums a transaction's changes and adds them once per row, it applies a rating in 12-15 µs instead of 22-28 (alternating
+runs, 2026-12-06), so it keeps its former pace under load with an eighth of a core instead of a quarter: 14% more
+ratings a second in alternating rounds (40,900 against 35,900/s), the p99 as before (5-7 ms). The same intake code measured in three runs of this script on the afternoon
 of 2026-12-06, with the bare handler at 68k, 72k and 102k ratings/s as the host's speed moved: embedded 0.43, 0.49
 and 0.41, Kafka 0.35, 0.29 and 0.25; an fsync and a broker's round trip do not speed up with the host as the bare
 handler does, so the fastest hours give the lowest ratios. Embedded, the
