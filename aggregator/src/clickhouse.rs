@@ -343,6 +343,23 @@ const MIGRATIONS: &[&str] = &[
         before_ms   Int64
     ) ENGINE = ReplacingMergeTree(before_ms) ORDER BY tenant
 "#,
+    // When ClickHouse stored each version, so that a writer told that others wrote
+    // (`forget`) adds the ids stored since it last knew them all instead of loading every
+    // id again. Rows stored before this migration read as stored now until the column is
+    // materialized: more ids than needed, never fewer.
+    r#"
+    ALTER TABLE ratings ADD COLUMN IF NOT EXISTS
+        inserted_ms Int64 DEFAULT toUnixTimestamp64Milli(now64(3))
+"#,
+    r#"
+    ALTER TABLE ratings ADD INDEX IF NOT EXISTS inserted_ms_minmax inserted_ms TYPE minmax GRANULARITY 1
+"#,
+    r#"
+    ALTER TABLE ratings MATERIALIZE COLUMN inserted_ms
+"#,
+    r#"
+    ALTER TABLE ratings MATERIALIZE INDEX inserted_ms_minmax
+"#,
 ];
 
 /// The table whose creation claims the right to migrate (see [`ClickHouseStore::migrate`]).
@@ -465,10 +482,12 @@ pub struct ClickHouseStore {
     /// What this writer knows of stored ratings; held for a whole batch, so that batches
     /// written through one store never race each other.
     memory: Arc<tokio::sync::Mutex<Memory>>,
-    /// Set by [`RatingStore::forget`]: the memory is dropped before the next write.
+    /// Set by [`RatingStore::forget`]: the memory forgets before the next write.
     stale: Arc<AtomicBool>,
     /// Rating versions whose predecessor was asked of ClickHouse, since the start.
     looked_up: Arc<AtomicU64>,
+    /// Stored ids read from ClickHouse into the writer's memory, since the start.
+    ids_loaded: Arc<AtomicU64>,
     /// What tenants erased, as writes must refuse it.
     erasures: Arc<tokio::sync::Mutex<Erasures>>,
 }
@@ -508,20 +527,37 @@ impl Erasures {
 /// generation never pays for a table twice its size.
 const GENERATION: usize = (1 << 18) / 8 * 7;
 
+/// How far before the time a writer last knew every stored id it reads the ids stored
+/// since, when told that others wrote: a version's `inserted_ms` is taken when ClickHouse
+/// receives its insert, which may be stored after the writer read, and servers' clocks
+/// differ a little.
+const INSERTED_MARGIN_MS: i64 = 60_000;
+
 /// What a writer knows of stored ratings, so that a batch needs no query before its insert.
 ///
 /// Exact while this writer is the only one writing the ids it is handed: the Kafka topic is
 /// keyed by rating id, so each partition's consumer is, and a reassignment of partitions
 /// makes the consumer [`forget`](RatingStore::forget). A failed write forgets too, since
-/// its insert may have been stored after all.
+/// its insert may have been stored after all. Forgetting drops the versions remembered;
+/// the stored ids are kept, and topped up with those stored since they were last complete.
 struct Memory {
     /// Every stored id, loaded at the first write and kept up to date by the writes.
-    stored: Option<IdSet>,
+    stored: Option<StoredIds>,
     /// The latest version of the ratings written most recently, by id (random, so the
     /// fast hash is safe), each with its tenant.
     recent: FxHashMap<Uuid, Latest>,
     /// The generation before `recent`, forgotten when `recent` fills.
     older: FxHashMap<Uuid, Latest>,
+}
+
+/// The ids of stored ratings, as of a time on ClickHouse's clock.
+struct StoredIds {
+    ids: IdSet,
+    /// When (ms, ClickHouse's clock) `ids` last held every stored id, but for what was
+    /// being stored then: a top-up reads from [`INSERTED_MARGIN_MS`] before it.
+    complete_as_of_ms: i64,
+    /// Whether others may have stored ids since: top up before the next write.
+    outdated: bool,
 }
 
 impl Default for Memory {
@@ -549,12 +585,15 @@ impl Memory {
     /// Whether `tenant`'s rating `id` may be stored without being remembered.
     fn must_ask(&self, tenant: &str, id: Uuid) -> bool {
         self.latest(tenant, id).is_none()
-            && self.stored.as_ref().is_some_and(|ids| ids.contains(id))
+            && self
+                .stored
+                .as_ref()
+                .is_some_and(|stored| stored.ids.contains(IdSet::fold(id)))
     }
 
     fn remember(&mut self, id: Uuid, latest: Latest) {
         if let Some(stored) = &mut self.stored {
-            stored.insert(id);
+            stored.ids.insert(IdSet::fold(id));
         }
         if self.recent.len() >= GENERATION {
             // The older generation's table becomes the next one, emptied.
@@ -562,6 +601,16 @@ impl Memory {
             self.recent.clear();
         }
         self.recent.insert(id, latest);
+    }
+
+    /// Forgets the versions remembered, and marks the stored ids outdated: another writer
+    /// may have stored versions of the ids this one is handed next.
+    fn forget(&mut self) {
+        self.recent.clear();
+        self.older.clear();
+        if let Some(stored) = &mut self.stored {
+            stored.outdated = true;
+        }
     }
 }
 
@@ -588,16 +637,15 @@ impl IdSet {
         high ^ low
     }
 
-    fn contains(&self, id: Uuid) -> bool {
-        let folded = IdSet::fold(id);
+    fn contains(&self, folded: u64) -> bool {
         self.fresh.contains(&folded) || self.sorted.binary_search(&folded).is_ok()
     }
 
-    fn insert(&mut self, id: Uuid) {
-        if self.contains(id) {
+    fn insert(&mut self, folded: u64) {
+        if self.contains(folded) {
             return;
         }
-        self.fresh.insert(IdSet::fold(id));
+        self.fresh.insert(folded);
         // Merging in batches keeps the set at about 8 bytes an id.
         if self.fresh.len() > (self.sorted.len() / 8).max(65_536) {
             self.sorted.extend(self.fresh.drain());
@@ -667,6 +715,7 @@ impl ClickHouseStore {
             memory: Arc::default(),
             stale: Arc::default(),
             looked_up: Arc::default(),
+            ids_loaded: Arc::default(),
             erasures: Arc::default(),
         };
         store.migrate().await?;
@@ -790,6 +839,13 @@ impl ClickHouseStore {
         self.looked_up.load(Ordering::Relaxed)
     }
 
+    /// How many stored ids this writer read from ClickHouse since it was connected: every
+    /// one at its first write, then those stored since it last knew them all, each time it
+    /// was told that others wrote.
+    pub fn ids_loaded(&self) -> u64 {
+        self.ids_loaded.load(Ordering::Relaxed)
+    }
+
     /// What tenants erased, reloaded when loaded more than [`ERASURES_REFRESH`] ago.
     async fn erasures(&self) -> Result<tokio::sync::MutexGuard<'_, Erasures>, StoreError> {
         let mut erasures = self.erasures.lock().await;
@@ -833,16 +889,31 @@ impl ClickHouseStore {
         })
     }
 
-    /// Every stored rating id, streamed in one query.
-    async fn stored_ids(&self) -> Result<IdSet, StoreError> {
+    /// ClickHouse's clock, in ms.
+    async fn clickhouse_now_ms(&self) -> Result<i64, StoreError> {
+        self.client
+            .query("SELECT toUnixTimestamp64Milli(now64(3))")
+            .fetch_one()
+            .await
+            .map_err(error("reading ClickHouse's clock"))
+    }
+
+    /// The ids of stored ratings, folded: every one, or those stored from `since_ms` on
+    /// (ClickHouse's clock), streamed in one query.
+    async fn stored_ids(&self, since_ms: Option<i64>) -> Result<Vec<u64>, StoreError> {
         #[derive(Row, Deserialize)]
         struct IdRow {
             #[serde(with = "clickhouse::serde::uuid")]
             id: Uuid,
         }
-        let mut cursor = self
-            .client
-            .query("SELECT id FROM ratings")
+        let query = match since_ms {
+            None => self.client.query("SELECT id FROM ratings"),
+            Some(since_ms) => self
+                .client
+                .query("SELECT id FROM ratings WHERE inserted_ms >= ?")
+                .bind(since_ms),
+        };
+        let mut cursor = query
             .fetch::<IdRow>()
             .map_err(error("loading the stored ids"))?;
         let mut folded = Vec::new();
@@ -853,8 +924,43 @@ impl ClickHouseStore {
         {
             folded.push(IdSet::fold(row.id));
         }
-        tracing::info!(ids = folded.len(), "loaded the stored rating ids");
-        Ok(IdSet::of(folded))
+        self.ids_loaded
+            .fetch_add(folded.len() as u64, Ordering::Relaxed);
+        Ok(folded)
+    }
+
+    /// Makes `stored` hold every stored id: loads them all the first time, and after a
+    /// [`Memory::forget`] adds those stored since they were last complete.
+    async fn complete(&self, stored: &mut Option<StoredIds>) -> Result<(), StoreError> {
+        match stored {
+            None => {
+                let as_of_ms = self.clickhouse_now_ms().await?;
+                let ids = self.stored_ids(None).await?;
+                tracing::info!(ids = ids.len(), "loaded the stored rating ids");
+                *stored = Some(StoredIds {
+                    ids: IdSet::of(ids),
+                    complete_as_of_ms: as_of_ms,
+                    outdated: false,
+                });
+            }
+            Some(known) if known.outdated => {
+                let as_of_ms = self.clickhouse_now_ms().await?;
+                let since_ms = known.complete_as_of_ms - INSERTED_MARGIN_MS;
+                let added = self.stored_ids(Some(since_ms)).await?;
+                tracing::info!(
+                    ids = added.len(),
+                    since_ms,
+                    "added the rating ids stored since the writer last knew them all"
+                );
+                for folded in added {
+                    known.ids.insert(folded);
+                }
+                known.complete_as_of_ms = as_of_ms;
+                known.outdated = false;
+            }
+            Some(_) => {}
+        }
+        Ok(())
     }
 
     /// The latest stored version of each of these ratings' ids that exists.
@@ -925,12 +1031,12 @@ impl RatingStore for ClickHouseStore {
     async fn write_batch(&self, batch: &[StoredRating]) -> Result<Vec<WriteOutcome>, StoreError> {
         let mut memory = self.memory.lock().await;
         if self.stale.swap(false, Ordering::SeqCst) {
-            *memory = Memory::default();
+            memory.forget();
         }
         let written = self.write_remembering(&mut memory, batch).await;
         if written.is_err() {
             // The insert may have been stored after all: ask ClickHouse again next time.
-            *memory = Memory::default();
+            memory.forget();
         }
         written
     }
@@ -948,9 +1054,7 @@ impl ClickHouseStore {
         memory: &mut Memory,
         batch: &[StoredRating],
     ) -> Result<Vec<WriteOutcome>, StoreError> {
-        if memory.stored.is_none() {
-            memory.stored = Some(self.stored_ids().await?);
-        }
+        self.complete(&mut memory.stored).await?;
         let erasures = self.erasures().await?;
         let unremembered: Vec<&StoredRating> = batch
             .iter()

@@ -177,6 +177,65 @@ async fn a_writer_asks_clickhouse_only_about_ratings_another_writer_stored() {
 }
 
 #[tokio::test]
+async fn a_writer_told_that_others_wrote_reads_only_the_ids_stored_since_it_knew_them_all() {
+    let Some(access) = database() else { return };
+    let first = connect(&access).await;
+    // 5,000 ratings ClickHouse stored an hour ago.
+    clickhouse::Client::default()
+        .with_url(&access.url)
+        .with_database(&access.database)
+        .query(&format!(
+            "INSERT INTO ratings (tenant, id, entrypoint, page, stars, answers, lang, created_ms,
+                                  version_ms, inserted_ms)
+             SELECT 'bugliano', generateUUIDv4(), '{}', '/old', 3, [], 'it', 1754640000000,
+                    1754640000000, toUnixTimestamp64Milli(now64(3)) - 3600000
+             FROM numbers(5000)",
+            conformance::EP_A
+        ))
+        .execute()
+        .await
+        .unwrap();
+    let ratings = |from: usize, to: usize, stars: u8| -> Vec<_> {
+        (from..to)
+            .map(|n| {
+                let id = format!("8d6e8c38-0c4f-4d8e-9a6e-{n:012}");
+                let at = "2026-08-08T10:00:00Z";
+                conformance::rating(&id, conformance::EP_A, "/w", stars, &[], None, at)
+            })
+            .collect()
+    };
+    first.write_batch(&ratings(0, 100, 1)).await.unwrap();
+    assert_eq!(
+        first.ids_loaded(),
+        5_000,
+        "every stored id, at the first write"
+    );
+    let second = connect(&access).await;
+    second.write_batch(&ratings(100, 300, 2)).await.unwrap();
+    // Told that another writer wrote: the ids stored since (its own 100, the other's
+    // 200), not the 5,000 of an hour ago; and it asks about the other's ratings.
+    first.forget();
+    let outcomes = first.write_batch(&ratings(250, 310, 4)).await.unwrap();
+    assert_eq!(first.ids_loaded(), 5_300);
+    assert_eq!(first.looked_up(), 50);
+    let inserted = outcomes
+        .iter()
+        .filter(|o| **o == WriteOutcome::Inserted)
+        .count();
+    assert_eq!((inserted, outcomes.len() - inserted), (10, 50));
+    let f = conformance::filter(
+        conformance::date(2026, 8, 1),
+        conformance::date(2026, 8, 31),
+        None,
+    );
+    let summary = first.summary(&f).await.unwrap();
+    assert_eq!(
+        (summary.count, summary.distribution),
+        (310, [100, 150, 0, 60, 0])
+    );
+}
+
+#[tokio::test]
 async fn migrations_are_idempotent() {
     let Ok(url) = std::env::var("TEST_SATISFY_CLICKHOUSE_URL") else {
         return;
