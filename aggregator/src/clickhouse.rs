@@ -528,10 +528,11 @@ impl Erasures {
 const GENERATION: usize = (1 << 18) / 8 * 7;
 
 /// How far before the time a writer last knew every stored id it reads the ids stored
-/// since, when told that others wrote: a version's `inserted_ms` is taken when ClickHouse
-/// receives its insert, which may be stored after the writer read, and servers' clocks
-/// differ a little.
-const INSERTED_MARGIN_MS: i64 = 60_000;
+/// since, when told that others wrote: a version's `inserted_ms` is the time its insert
+/// started, which may be stored after the writer read. Ten minutes outlast any insert
+/// (ClickHouse stops waiting for an insert's data after 5, `receive_timeout`), and the
+/// minmax index on `inserted_ms` keeps reading them cheap.
+const INSERTED_MARGIN_MS: i64 = 600_000;
 
 /// What a writer knows of stored ratings, so that a batch needs no query before its insert.
 ///
@@ -541,7 +542,8 @@ const INSERTED_MARGIN_MS: i64 = 60_000;
 /// its insert may have been stored after all. Forgetting drops the versions remembered;
 /// the stored ids are kept, and topped up with those stored since they were last complete.
 struct Memory {
-    /// Every stored id, loaded at the first write and kept up to date by the writes.
+    /// Every stored id (and maybe more), loaded at the first write, kept up to date by
+    /// the writes and topped up after a `forget`.
     stored: Option<StoredIds>,
     /// The latest version of the ratings written most recently, by id (random, so the
     /// fast hash is safe), each with its tenant.
@@ -932,33 +934,30 @@ impl ClickHouseStore {
     /// Makes `stored` hold every stored id: loads them all the first time, and after a
     /// [`Memory::forget`] adds those stored since they were last complete.
     async fn complete(&self, stored: &mut Option<StoredIds>) -> Result<(), StoreError> {
+        let since_ms = match stored {
+            None => None,
+            Some(known) if known.outdated => Some(known.complete_as_of_ms - INSERTED_MARGIN_MS),
+            Some(_) => return Ok(()),
+        };
+        // The clock first: what is stored while the ids are read is read again next time.
+        let as_of_ms = self.clickhouse_now_ms().await?;
+        let ids = self.stored_ids(since_ms).await?;
+        tracing::info!(ids = ids.len(), since_ms, "read the stored rating ids");
         match stored {
+            Some(known) => {
+                for folded in ids {
+                    known.ids.insert(folded);
+                }
+                known.complete_as_of_ms = as_of_ms;
+                known.outdated = false;
+            }
             None => {
-                let as_of_ms = self.clickhouse_now_ms().await?;
-                let ids = self.stored_ids(None).await?;
-                tracing::info!(ids = ids.len(), "loaded the stored rating ids");
                 *stored = Some(StoredIds {
                     ids: IdSet::of(ids),
                     complete_as_of_ms: as_of_ms,
                     outdated: false,
                 });
             }
-            Some(known) if known.outdated => {
-                let as_of_ms = self.clickhouse_now_ms().await?;
-                let since_ms = known.complete_as_of_ms - INSERTED_MARGIN_MS;
-                let added = self.stored_ids(Some(since_ms)).await?;
-                tracing::info!(
-                    ids = added.len(),
-                    since_ms,
-                    "added the rating ids stored since the writer last knew them all"
-                );
-                for folded in added {
-                    known.ids.insert(folded);
-                }
-                known.complete_as_of_ms = as_of_ms;
-                known.outdated = false;
-            }
-            Some(_) => {}
         }
         Ok(())
     }

@@ -114,8 +114,7 @@ impl IntakeLog {
             .map_err(log_error("reading the last entry"))?;
         let applied_at_start = store.applied_position()?;
         // Left by a run that stopped between the store's commit and the deletion.
-        conn.execute("DELETE FROM entries WHERE seq <= ?1", [applied_at_start])
-            .map_err(log_error("deleting applied entries"))?;
+        delete_applied(&conn, applied_at_start)?;
         // An empty log after an applied position: entries up to it were deleted.
         let durable_at_start = last.max(applied_at_start);
         let reader = open_connection(path).map_err(log_error("opening the reader"))?;
@@ -355,16 +354,21 @@ impl Applying {
             );
         }
         self.applied.send_replace(last);
-        // In chunks, each holding the log (which appends wait for) about a millisecond;
-        // the first also deletes what a run stopped between the commits left behind.
+        // In chunks, each a commit of its own that appends wait for; a chunk that failed
+        // is deleted with the next batch's first.
         let mut through = position;
         while through < last {
             through = (through + DELETE_CHUNK).min(last);
-            locked(&self.log, "intake log")?
-                .prepare_cached("DELETE FROM entries WHERE seq <= ?1")
-                .and_then(|mut delete| delete.execute([through]))
-                .map_err(log_error("deleting applied entries"))?;
+            delete_applied(&*locked(&self.log, "intake log")?, through)?;
         }
         Ok(())
     }
+}
+
+/// Deletes the log's entries through `through`, applied to the store.
+fn delete_applied(log: &Connection, through: i64) -> Result<(), StoreError> {
+    log.prepare_cached("DELETE FROM entries WHERE seq <= ?1")
+        .and_then(|mut delete| delete.execute([through]))
+        .map_err(log_error("deleting applied entries"))?;
+    Ok(())
 }

@@ -594,89 +594,115 @@ struct RollupChanges<'a> {
 /// Ratings of this many stars or fewer are negative: their answers say what went wrong.
 const NEGATIVE_STARS: u8 = 3;
 
+impl Counted<'_> {
+    fn slot(&self) -> i64 {
+        self.created_at / SLOT_MS
+    }
+
+    fn day(&self) -> i64 {
+        self.created_at / DAY_MS
+    }
+}
+
 impl<'a> RollupChanges<'a> {
     /// Counts `version` in (`change` 1) or out (-1) of the rating rollups.
     fn count_rating(&mut self, version: &Counted<'a>, change: i64) {
-        let (slot, day) = (version.created_at / SLOT_MS, version.created_at / DAY_MS);
+        let (tenant, entrypoint, stars) = (version.tenant, version.entrypoint, version.stars);
         *self
             .slots
-            .entry((version.tenant, version.entrypoint, slot, version.stars))
+            .entry((tenant, entrypoint, version.slot(), stars))
             .or_default() += change;
         *self
             .page_days
             .entry((
-                version.tenant,
-                version.entrypoint,
+                tenant,
+                entrypoint,
                 version.page.clone(),
-                day,
-                version.stars,
+                version.day(),
+                stars,
             ))
             .or_default() += change;
     }
 
     /// Counts one of `version`'s answers in (`change` 1) or out (-1).
     fn count_answer(&mut self, version: &Counted<'a>, option: Cow<'a, str>, change: i64) {
-        let (slot, day) = (version.created_at / SLOT_MS, version.created_at / DAY_MS);
+        let (tenant, entrypoint) = (version.tenant, version.entrypoint);
         *self
             .answer_slots
-            .entry((version.tenant, version.entrypoint, slot, option))
+            .entry((tenant, entrypoint, version.slot(), option))
             .or_default() += change;
         if version.stars <= NEGATIVE_STARS {
             *self
                 .negative_page_days
-                .entry((
-                    version.tenant,
-                    version.entrypoint,
-                    version.page.clone(),
-                    day,
-                ))
+                .entry((tenant, entrypoint, version.page.clone(), version.day()))
                 .or_default() += change;
         }
     }
 
     /// Adds every row's net change to the rollups, in the transaction that wrote them.
     fn store(&self, tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
-        let mut slots = tx.prepare_cached(
+        add_changes(
+            tx,
             "INSERT INTO rating_slots (tenant, entrypoint, slot, stars, n) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (entrypoint, slot, stars) DO UPDATE SET n = n + excluded.n",
+            &self.slots,
+            |(tenant, entrypoint, slot, stars), n| [tenant as &dyn rusqlite::ToSql, entrypoint, slot, stars, n],
         )?;
-        for ((tenant, entrypoint, slot, stars), n) in &self.slots {
-            if *n != 0 {
-                slots.execute(params![tenant, entrypoint, slot, stars, n])?;
-            }
-        }
-        let mut page_days = tx.prepare_cached(
+        add_changes(
+            tx,
             "INSERT INTO page_days (tenant, entrypoint, page, day, stars, n)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (entrypoint, day, page, stars) DO UPDATE SET n = n + excluded.n",
+            &self.page_days,
+            |(tenant, entrypoint, page, day, stars), n| {
+                [
+                    tenant as &dyn rusqlite::ToSql,
+                    entrypoint,
+                    page,
+                    day,
+                    stars,
+                    n,
+                ]
+            },
         )?;
-        for ((tenant, entrypoint, page, day, stars), n) in &self.page_days {
-            if *n != 0 {
-                page_days.execute(params![tenant, entrypoint, page, day, stars, n])?;
-            }
-        }
-        let mut answer_slots = tx.prepare_cached(
+        add_changes(
+            tx,
             "INSERT INTO answer_slots (tenant, entrypoint, slot, option_id, n)
              VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (entrypoint, slot, option_id) DO UPDATE SET n = n + excluded.n",
+            &self.answer_slots,
+            |(tenant, entrypoint, slot, option), n| {
+                [tenant as &dyn rusqlite::ToSql, entrypoint, slot, option, n]
+            },
         )?;
-        for ((tenant, entrypoint, slot, option), n) in &self.answer_slots {
-            if *n != 0 {
-                answer_slots.execute(params![tenant, entrypoint, slot, option, n])?;
-            }
-        }
-        let mut negative_page_days = tx.prepare_cached(
+        add_changes(
+            tx,
             "INSERT INTO negative_page_days (tenant, entrypoint, page, day, n)
              VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (entrypoint, day, page) DO UPDATE SET n = n + excluded.n",
-        )?;
-        for ((tenant, entrypoint, page, day), n) in &self.negative_page_days {
-            if *n != 0 {
-                negative_page_days.execute(params![tenant, entrypoint, page, day, n])?;
-            }
-        }
-        Ok(())
+            &self.negative_page_days,
+            |(tenant, entrypoint, page, day), n| {
+                [tenant as &dyn rusqlite::ToSql, entrypoint, page, day, n]
+            },
+        )
     }
+}
+
+/// Runs `upsert` for each of a rollup's rows whose change is not nil, with the parameters
+/// `row` makes of its key and change.
+fn add_changes<K, const N: usize>(
+    tx: &rusqlite::Transaction<'_>,
+    upsert: &str,
+    changes: &HashMap<K, i64>,
+    row: impl for<'p> Fn(&'p K, &'p i64) -> [&'p dyn rusqlite::ToSql; N],
+) -> rusqlite::Result<()> {
+    let mut statement = tx.prepare_cached(upsert)?;
+    for (key, n) in changes {
+        if *n != 0 {
+            statement.execute(&row(key, n)[..])?;
+        }
+    }
+    Ok(())
 }
 
 /// The tenants' retention cutoffs as one write transaction sees them, each tenant's read
@@ -1638,22 +1664,22 @@ mod tests {
             "SELECT DISTINCT tenant, entrypoint FROM ratings",
         ),
         (
-            "SELECT entrypoint, slot, stars, n FROM rating_slots WHERE n > 0",
+            "SELECT entrypoint, slot, stars, n FROM rating_slots WHERE n != 0",
             "SELECT entrypoint, created_at / 900000, stars, COUNT(*) FROM ratings
              GROUP BY 1, 2, 3",
         ),
         (
-            "SELECT entrypoint, slot, option_id, n FROM answer_slots WHERE n > 0",
+            "SELECT entrypoint, slot, option_id, n FROM answer_slots WHERE n != 0",
             "SELECT r.entrypoint, r.created_at / 900000, a.option_id, COUNT(*)
              FROM rating_answers a JOIN ratings r ON r.id = a.rating_id GROUP BY 1, 2, 3",
         ),
         (
-            "SELECT entrypoint, day, page, stars, n FROM page_days WHERE n > 0",
+            "SELECT entrypoint, day, page, stars, n FROM page_days WHERE n != 0",
             "SELECT entrypoint, created_at / 86400000, page, stars, COUNT(*) FROM ratings
              GROUP BY 1, 2, 3, 4",
         ),
         (
-            "SELECT entrypoint, day, page, n FROM negative_page_days WHERE n > 0",
+            "SELECT entrypoint, day, page, n FROM negative_page_days WHERE n != 0",
             "SELECT r.entrypoint, r.created_at / 86400000, r.page, COUNT(*)
              FROM rating_answers a JOIN ratings r ON r.id = a.rating_id WHERE r.stars <= 3
              GROUP BY 1, 2, 3",

@@ -179,50 +179,78 @@ async fn a_writer_asks_clickhouse_only_about_ratings_another_writer_stored() {
 #[tokio::test]
 async fn a_writer_told_that_others_wrote_reads_only_the_ids_stored_since_it_knew_them_all() {
     let Some(access) = database() else { return };
-    let first = connect(&access).await;
-    // 5,000 ratings ClickHouse stored an hour ago.
-    clickhouse::Client::default()
+    let client = clickhouse::Client::default()
         .with_url(&access.url)
-        .with_database(&access.database)
-        .query(&format!(
-            "INSERT INTO ratings (tenant, id, entrypoint, page, stars, answers, lang, created_ms,
-                                  version_ms, inserted_ms)
-             SELECT 'bugliano', generateUUIDv4(), '{}', '/old', 3, [], 'it', 1754640000000,
-                    1754640000000, toUnixTimestamp64Milli(now64(3)) - 3600000
-             FROM numbers(5000)",
-            conformance::EP_A
-        ))
-        .execute()
+        .with_database(&access.database);
+    let first = connect(&access).await;
+    // Ratings of August 2025 stored `minutes_ago` by another writer, straight into the
+    // table as ClickHouse would have stored them.
+    let stored_before = |prefix: &'static str, count: u32, minutes_ago: i64| {
+        let client = client.clone();
+        async move {
+            client
+                .query(&format!(
+                    "INSERT INTO ratings (tenant, id, entrypoint, page, stars, answers, lang,
+                                          created_ms, version_ms, inserted_ms)
+                     SELECT 'bugliano', toUUID(concat('{prefix}', leftPad(toString(number), 12, '0'))),
+                            '{}', '/old', 3, [], 'it', 1754640000000, 1754640000000,
+                            toUnixTimestamp64Milli(now64(3)) - {minutes_ago} * 60000
+                     FROM numbers({count})",
+                    conformance::EP_A
+                ))
+                .execute()
+                .await
+                .unwrap();
+        }
+    };
+    let ratings = |prefix: &str, ids: std::ops::Range<usize>, stars: u8, at: &str| -> Vec<_> {
+        ids.map(|n| {
+            let id = format!("{prefix}{n:012}");
+            conformance::rating(&id, conformance::EP_A, "/w", stars, &[], None, at)
+        })
+        .collect()
+    };
+    let (new, old) = ("8d6e8c38-0c4f-4d8e-9a6e-", "9e6e8c38-0c4f-4d8e-9a6e-");
+    stored_before("5a6e8c38-0c4f-4d8e-9a6e-", 5_000, 60).await;
+    let day = "2026-08-08T10:00:00Z";
+    first
+        .write_batch(&ratings(new, 0..100, 1, day))
         .await
         .unwrap();
-    let ratings = |from: usize, to: usize, stars: u8| -> Vec<_> {
-        (from..to)
-            .map(|n| {
-                let id = format!("8d6e8c38-0c4f-4d8e-9a6e-{n:012}");
-                let at = "2026-08-08T10:00:00Z";
-                conformance::rating(&id, conformance::EP_A, "/w", stars, &[], None, at)
-            })
-            .collect()
-    };
-    first.write_batch(&ratings(0, 100, 1)).await.unwrap();
     assert_eq!(
         first.ids_loaded(),
         5_000,
         "every stored id, at the first write"
     );
+    // An insert that started 5 minutes before the first writer read and was stored after.
+    stored_before(old, 20, 5).await;
     let second = connect(&access).await;
-    second.write_batch(&ratings(100, 300, 2)).await.unwrap();
-    // Told that another writer wrote: the ids stored since (its own 100, the other's
-    // 200), not the 5,000 of an hour ago; and it asks about the other's ratings.
+    let later = "2026-08-08T10:01:00Z";
+    second
+        .write_batch(&ratings(new, 0..50, 5, later))
+        .await
+        .unwrap();
+    second
+        .write_batch(&ratings(new, 100..300, 2, later))
+        .await
+        .unwrap();
+    // Told that another writer wrote: it reads the ids stored since it last knew them all,
+    // less a margin (one row per version not merged yet), not the 5,000 of an hour ago;
+    // it asks about the others' ratings instead of trusting what it remembered of them.
     first.forget();
-    let outcomes = first.write_batch(&ratings(250, 310, 4)).await.unwrap();
-    assert_eq!(first.ids_loaded(), 5_300);
-    assert_eq!(first.looked_up(), 50);
+    let last = "2026-08-08T10:02:00Z";
+    let mut batch = ratings(new, 0..10, 2, last);
+    batch.extend(ratings(new, 250..310, 4, last));
+    batch.extend(ratings(old, 0..20, 4, last));
+    let outcomes = first.write_batch(&batch).await.unwrap();
+    let topped_up = first.ids_loaded() - 5_000;
+    assert!((320..=370).contains(&topped_up), "{topped_up}");
+    assert_eq!(first.looked_up(), 80);
     let inserted = outcomes
         .iter()
         .filter(|o| **o == WriteOutcome::Inserted)
         .count();
-    assert_eq!((inserted, outcomes.len() - inserted), (10, 50));
+    assert_eq!((inserted, outcomes.len() - inserted), (10, 80));
     let f = conformance::filter(
         conformance::date(2026, 8, 1),
         conformance::date(2026, 8, 31),
@@ -231,7 +259,7 @@ async fn a_writer_told_that_others_wrote_reads_only_the_ids_stored_since_it_knew
     let summary = first.summary(&f).await.unwrap();
     assert_eq!(
         (summary.count, summary.distribution),
-        (310, [100, 150, 0, 60, 0])
+        (310, [50, 160, 0, 60, 40])
     );
 }
 

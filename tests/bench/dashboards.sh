@@ -161,7 +161,8 @@ $clickhouse_table
 What bounds it. Both backends sum rollups kept exact under updates (ratings and answers per
 15-minute slot, pages and negative answers per UTC day, a range's partial days read from the
 ratings): a year is about 100,000 rollup rows whatever the number of ratings. On SQLite,
-triggers keep them, which costs the writes (\`demo-data\` wrote 1M in 46 s before them); a
+the writer adds each transaction's net changes to them, which costs the writes (\`demo-data\` wrote 1M in 46 s
+before them; kept by triggers until 2026-12-06, twice the writer's cost); a
 page's queries run side by side on a pool of readers (one per core, 2 to 4), each reading its
 entrypoints' key ranges of the rollups in one pass, without sorting, so a year's page is
 bounded by scanning those rows (the statistics' answers per period are the largest). On
