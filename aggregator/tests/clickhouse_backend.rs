@@ -32,6 +32,26 @@ async fn store() -> Option<ClickHouseStore> {
     Some(connect(&database()?).await)
 }
 
+/// A batch's outcomes as (ratings inserted, the others).
+fn inserted_and_others(outcomes: Vec<WriteOutcome>) -> (usize, usize) {
+    let inserted = outcomes
+        .iter()
+        .filter(|o| **o == WriteOutcome::Inserted)
+        .count();
+    (inserted, outcomes.len() - inserted)
+}
+
+/// The ratings of August 2026 and their distribution by stars, as the dashboards sum them.
+async fn august_2026(store: &ClickHouseStore) -> (u64, [u64; 5]) {
+    let f = conformance::filter(
+        conformance::date(2026, 8, 1),
+        conformance::date(2026, 8, 31),
+        None,
+    );
+    let summary = store.summary(&f).await.unwrap();
+    (summary.count, summary.distribution)
+}
+
 #[tokio::test]
 async fn spring_scenario_gives_exact_numbers() {
     let Some(store) = store().await else { return };
@@ -133,47 +153,40 @@ async fn a_writer_asks_clickhouse_only_about_ratings_another_writer_stored() {
             })
             .collect()
     };
-    let outcomes = |outcomes: Vec<WriteOutcome>| {
-        let inserted = outcomes
-            .iter()
-            .filter(|o| **o == WriteOutcome::Inserted)
-            .count();
-        (inserted, outcomes.len() - inserted)
-    };
     // New ratings, their updates and a redelivery: nothing asked.
     let new = ratings(0, 2_000, 1, "2026-08-08T10:00:00Z");
-    assert_eq!(outcomes(first.write_batch(&new).await.unwrap()), (2_000, 0));
+    assert_eq!(
+        inserted_and_others(first.write_batch(&new).await.unwrap()),
+        (2_000, 0)
+    );
     let updated = ratings(0, 2_000, 2, "2026-08-08T10:01:00Z");
     assert_eq!(
-        outcomes(first.write_batch(&updated).await.unwrap()),
+        inserted_and_others(first.write_batch(&updated).await.unwrap()),
         (0, 2_000)
     );
-    assert_eq!(outcomes(first.write_batch(&new).await.unwrap()), (0, 2_000));
+    assert_eq!(
+        inserted_and_others(first.write_batch(&new).await.unwrap()),
+        (0, 2_000)
+    );
     assert_eq!(first.looked_up(), 0);
     // A second writer (a restart, or a partition's new owner) asks about the stored ids
     // it is handed, and only those.
     let second = connect(&access).await;
     let mixed = ratings(1_000, 3_000, 3, "2026-08-08T10:02:00Z");
     assert_eq!(
-        outcomes(second.write_batch(&mixed).await.unwrap()),
+        inserted_and_others(second.write_batch(&mixed).await.unwrap()),
         (1_000, 1_000)
     );
     assert_eq!(second.looked_up(), 1_000);
     // The first writer, told that another one wrote (a reassignment), asks again.
     first.forget();
     let again = ratings(2_500, 2_510, 4, "2026-08-08T10:03:00Z");
-    assert_eq!(outcomes(first.write_batch(&again).await.unwrap()), (0, 10));
-    assert_eq!(first.looked_up(), 10);
-    let f = conformance::filter(
-        conformance::date(2026, 8, 1),
-        conformance::date(2026, 8, 31),
-        None,
-    );
-    let summary = first.summary(&f).await.unwrap();
     assert_eq!(
-        (summary.count, summary.distribution),
-        (3_000, [0, 1_000, 1_990, 10, 0])
+        inserted_and_others(first.write_batch(&again).await.unwrap()),
+        (0, 10)
     );
+    assert_eq!(first.looked_up(), 10);
+    assert_eq!(august_2026(&first).await, (3_000, [0, 1_000, 1_990, 10, 0]));
 }
 
 #[tokio::test]
@@ -246,21 +259,8 @@ async fn a_writer_told_that_others_wrote_reads_only_the_ids_stored_since_it_knew
     let topped_up = first.ids_loaded() - 5_000;
     assert!((320..=370).contains(&topped_up), "{topped_up}");
     assert_eq!(first.looked_up(), 80);
-    let inserted = outcomes
-        .iter()
-        .filter(|o| **o == WriteOutcome::Inserted)
-        .count();
-    assert_eq!((inserted, outcomes.len() - inserted), (10, 80));
-    let f = conformance::filter(
-        conformance::date(2026, 8, 1),
-        conformance::date(2026, 8, 31),
-        None,
-    );
-    let summary = first.summary(&f).await.unwrap();
-    assert_eq!(
-        (summary.count, summary.distribution),
-        (310, [50, 160, 0, 60, 40])
-    );
+    assert_eq!(inserted_and_others(outcomes), (10, 80));
+    assert_eq!(august_2026(&first).await, (310, [50, 160, 0, 60, 40]));
 }
 
 #[tokio::test]
