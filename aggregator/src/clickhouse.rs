@@ -944,30 +944,30 @@ impl ClickHouseStore {
     }
 
     /// The ids of stored ratings, folded: every one, or those stored from `since_ms` on
-    /// (ClickHouse's clock), streamed in one query.
+    /// (ClickHouse's clock), streamed in one query. ClickHouse folds them as
+    /// [`IdSet::fold`] does (the xor of a UUID's halves, whichever order it keeps them
+    /// in): 8 bytes an id to send and read, instead of 16 and a UUID's decoding.
     async fn stored_ids(&self, since_ms: Option<i64>) -> Result<Vec<u64>, StoreError> {
-        #[derive(Row, Deserialize)]
-        struct IdRow {
-            #[serde(with = "clickhouse::serde::uuid")]
-            id: Uuid,
-        }
+        const FOLDED: &str = "SELECT bitXor(toUInt64(bitShiftRight(n, 64)),
+                                     toUInt64(bitAnd(n, toUInt128('18446744073709551615'))))
+                              FROM (SELECT reinterpretAsUInt128(id) AS n FROM ratings";
         let query = match since_ms {
-            None => self.client.query("SELECT id FROM ratings"),
+            None => self.client.query(&format!("{FOLDED})")),
             Some(since_ms) => self
                 .client
-                .query("SELECT id FROM ratings WHERE inserted_ms >= ?")
+                .query(&format!("{FOLDED} WHERE inserted_ms >= ?)"))
                 .bind(since_ms),
         };
         let mut cursor = query
-            .fetch::<IdRow>()
+            .fetch::<u64>()
             .map_err(error("loading the stored ids"))?;
         let mut folded = Vec::new();
-        while let Some(row) = cursor
+        while let Some(id) = cursor
             .next()
             .await
             .map_err(error("loading the stored ids"))?
         {
-            folded.push(IdSet::fold(row.id));
+            folded.push(id);
         }
         self.ids_loaded
             .fetch_add(folded.len() as u64, Ordering::Relaxed);
