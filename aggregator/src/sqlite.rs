@@ -426,13 +426,8 @@ impl SqliteStore {
     }
 
     async fn wait_for_log(&self) {
-        if let Some(progress) = &self.log
-            && !progress.caught_up(LOG_WAIT).await
-        {
-            tracing::warn!(
-                backlog = progress.backlog(),
-                "reading before the intake log is applied"
-            );
+        if let Some(progress) = &self.log {
+            progress.wait_for_store(LOG_WAIT).await;
         }
     }
 
