@@ -47,6 +47,11 @@ fn entrypoint(id: &str, status: EntrypointStatus) -> Entrypoint {
 }
 
 async fn spawn(config: IngestConfig) -> App {
+    spawn_with(config, Vec::new()).await
+}
+
+/// The app with the test's entrypoints and `others`.
+async fn spawn_with(config: IngestConfig, others: Vec<Entrypoint>) -> App {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("ratings.db")).unwrap();
     let (writer, writer_task) = GroupWriter::spawn(
@@ -55,18 +60,23 @@ async fn spawn(config: IngestConfig) -> App {
         WriterConfig::default(),
     );
     let directory = EntrypointSnapshot::default();
-    directory.replace_all(vec![
-        entrypoint(EP, EntrypointStatus::Active),
-        entrypoint(PAUSED, EntrypointStatus::Paused),
-        Entrypoint {
-            kind: EntrypointKind::Personalizzato,
-            custom: Some(CustomSurvey {
-                question: CUSTOM_QUESTION.into(),
-                follow_ups: Vec::new(),
-            }),
-            ..entrypoint(CUSTOM, EntrypointStatus::Active)
-        },
-    ]);
+    directory.replace_all(
+        vec![
+            entrypoint(EP, EntrypointStatus::Active),
+            entrypoint(PAUSED, EntrypointStatus::Paused),
+            Entrypoint {
+                kind: EntrypointKind::Personalizzato,
+                custom: Some(CustomSurvey {
+                    question: CUSTOM_QUESTION.into(),
+                    follow_ups: Vec::new(),
+                }),
+                ..entrypoint(CUSTOM, EntrypointStatus::Active)
+            },
+        ]
+        .into_iter()
+        .chain(others)
+        .collect(),
+    );
     let state = IngestState {
         directory: Arc::new(directory),
         sink: Arc::new(StoreSink::new(writer)),
@@ -156,6 +166,16 @@ impl App {
     async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `path` asked for by a page at `referer`, as a browser asks for a page's script.
+    async fn get_from(&self, path: &str, referer: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .header("referer", referer)
             .send()
             .await
             .unwrap()
@@ -509,6 +529,81 @@ fn split_loader(body: &str) -> (Value, &str) {
         .expect("the loader starts by handing its script the configuration");
     let (config, loader) = rest.split_once(";\n").unwrap();
     (serde_json::from_str(config).unwrap(), loader)
+}
+
+/// The surveys the shared loader carries for a site, keyed by entrypoint, and the code
+/// after them.
+fn split_site_loader(body: &str) -> (Value, &str) {
+    let rest = body
+        .strip_prefix(
+            "(function(s,b){if(s&&(b=b[s.getAttribute(\"data-entrypoint\")]))s.satisfyBoot=b})(document.currentScript,",
+        )
+        .expect("the loader starts by handing its script its entrypoint's configuration");
+    let (surveys, loader) = rest.split_once(");\n").unwrap();
+    (serde_json::from_str(surveys).unwrap(), loader)
+}
+
+#[tokio::test]
+async fn the_shared_loader_carries_the_surveys_of_the_pages_site() {
+    // A site with more entrypoints than the loader carries surveys for.
+    let crowded = "https://www.comune.affollato.it";
+    let others = (0..5)
+        .map(|n| Entrypoint {
+            allowed_origins: vec![Origin::parse(crowded).unwrap()],
+            ..entrypoint(&format!("ep_CROWDEDcrowdedX{n}"), EntrypointStatus::Active)
+        })
+        .collect();
+    let app = spawn_with(generous(), others).await;
+    let plain = app.get("/widget/v1/satisfy.js").await;
+    assert_eq!(plain.status(), 200);
+    // Its body depends on the page asking, and on the entrypoints' settings.
+    assert_eq!(plain.headers()["vary"], "Accept-Encoding, Referer");
+    assert_eq!(plain.headers()["cache-control"], "public, max-age=60");
+    let plain = plain.text().await.unwrap();
+    let own = app.get(&format!("/widget/v1/{EP}.js")).await;
+    assert_eq!(split_loader(&own.text().await.unwrap()).1, plain);
+
+    // A page of the site, as its browser names it (the origin alone, by default) or in full.
+    for referer in [SITE.to_owned(), format!("{SITE}/servizi/anagrafe?q=1#top")] {
+        let response = app.get_from("/widget/v1/satisfy.js", &referer).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["vary"], "Accept-Encoding, Referer");
+        assert_eq!(response.headers()["cache-control"], "public, max-age=60");
+        assert!(response.headers().contains_key("etag"));
+        let body = response.text().await.unwrap();
+        let (surveys, loader) = split_site_loader(&body);
+        assert_eq!(loader, plain);
+        // The site's active entrypoints; the paused one asks, and is told why it stays away.
+        let ids: Vec<&String> = surveys.as_object().unwrap().keys().collect();
+        assert_eq!(ids, [CUSTOM, EP], "{referer}");
+        for id in [EP, CUSTOM] {
+            let config: Value = app
+                .get(&format!("/v1/entrypoints/{id}/widget-config"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(surveys[id], config["survey"]);
+        }
+        assert!(
+            !body.contains('\u{2028}'),
+            "a raw line separator in the script"
+        );
+    }
+
+    // Pages of another site, or of a site with too many entrypoints, or a page whose
+    // address is not a site's: the loader alone, which asks.
+    for referer in [
+        "https://www.altro.example.it/",
+        crowded,
+        "ftp://www.comune.bugliano.it/",
+        "not a url",
+    ] {
+        let response = app.get_from("/widget/v1/satisfy.js", referer).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["vary"], "Accept-Encoding, Referer");
+        assert_eq!(response.text().await.unwrap(), plain, "{referer}");
+    }
 }
 
 #[tokio::test]

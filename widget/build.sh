@@ -42,7 +42,7 @@ css_name="satisfy.$(hash "$work/satisfy.css").css"
 cp "$work/satisfy.css" "$out/$css_name"
 
 echo "==> bundling the loader"
-"$bin/esbuild" widget/js/widget.js --bundle --minify --format=iife --target=es2017 \
+"$bin/esbuild" widget/js/widget.js --minify --target=es2017 \
   --log-level=error --legal-comments=none \
   --define:SATISFY_VERSION="\"$version\"" --define:SATISFY_WASM="\"$wasm_name\"" \
   --define:SATISFY_CSS="\"$css_name\"" --define:SATISFY_STYLES="$(node -p 'JSON.stringify(require("fs").readFileSync(process.argv[1], "utf8"))' "$work/satisfy.css")" \

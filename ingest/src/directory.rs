@@ -2,7 +2,7 @@
 
 use satisfy_core::{Entrypoint, EntrypointId, Origin};
 use secrecy::{ExposeSecret, SecretString};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -18,6 +18,9 @@ pub trait EntrypointDirectory: Send + Sync {
     /// which carry no body and so no entrypoint).
     fn knows_origin(&self, origin: &Origin) -> bool;
 
+    /// The active entrypoints that accept ratings from `origin`, in id order.
+    fn active_for_origin(&self, origin: &Origin) -> Vec<Arc<Entrypoint>>;
+
     /// Whether the entrypoints were loaded at least once (for `/readyz`).
     fn is_loaded(&self) -> bool;
 }
@@ -25,7 +28,8 @@ pub trait EntrypointDirectory: Send + Sync {
 #[derive(Default)]
 struct Snapshot {
     by_id: HashMap<EntrypointId, Arc<Entrypoint>>,
-    origins: HashSet<Origin>,
+    /// The active entrypoints of each origin, in id order.
+    by_origin: HashMap<Origin, Vec<Arc<Entrypoint>>>,
 }
 
 /// An in-memory copy of every entrypoint, replaced whole whenever the configuration
@@ -41,14 +45,21 @@ impl EntrypointSnapshot {
     pub fn replace_all(&self, entrypoints: Vec<Entrypoint>) {
         let mut snapshot = Snapshot::default();
         for entrypoint in entrypoints {
+            let entrypoint = Arc::new(entrypoint);
             if entrypoint.is_active() {
-                snapshot
-                    .origins
-                    .extend(entrypoint.allowed_origins.iter().cloned());
+                for origin in &entrypoint.allowed_origins {
+                    snapshot
+                        .by_origin
+                        .entry(origin.clone())
+                        .or_default()
+                        .push(Arc::clone(&entrypoint));
+                }
             }
-            snapshot
-                .by_id
-                .insert(entrypoint.id.clone(), Arc::new(entrypoint));
+            snapshot.by_id.insert(entrypoint.id.clone(), entrypoint);
+        }
+        for entrypoints in snapshot.by_origin.values_mut() {
+            entrypoints.sort_by(|a, b| a.id.cmp(&b.id));
+            entrypoints.dedup_by(|a, b| a.id == b.id);
         }
         let snapshot = Arc::new(snapshot);
         match self.current.write() {
@@ -127,8 +138,15 @@ impl EntrypointDirectory for EntrypointSnapshot {
     }
 
     fn knows_origin(&self, origin: &Origin) -> bool {
-        let snapshot = self.load();
-        snapshot.origins.contains(origin)
+        self.load().by_origin.contains_key(origin)
+    }
+
+    fn active_for_origin(&self, origin: &Origin) -> Vec<Arc<Entrypoint>> {
+        self.load()
+            .by_origin
+            .get(origin)
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn is_loaded(&self) -> bool {

@@ -34,7 +34,9 @@ end of `<body>` after Bootstrap Italia's script, in ms from navigation: when the
 ran (the parser reaches an async script's tag only after the template's scripts before it), the page's first paint,
 the widget-config's arrival, and when the stars were operable: in the DOM with their handlers and painted (the
 frame after they were added; goal: within 100 ms of the loader running). The last column is a real click on a star until the widget marked it.
-The entrypoint's loader carries its configuration; the shared loader asks for it.
+The entrypoint's loader carries its configuration. The shared loader of earlier snippets carries those of the
+asking page's site when it has at most four entrypoints (the server finds the site from the request's `Referer`),
+and asks for it on a site with more.
 
 | loader | arrived | ran | first paint | widget-config arrived | operable | after the loader ran | click to selected |
 |---|---|---|---|---|---|---|---|

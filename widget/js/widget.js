@@ -34,7 +34,7 @@
     if (crypto.randomUUID) return crypto.randomUUID();
     // Pages on plain HTTP have no randomUUID: the same version 4 layout from random bytes
     // (each 0, 1 and 8 of the template gets random bits; 4 and the variant stay).
-    return "10000000-1000-4000-8000-100000000000".replace(/[018]/g, function (c) {
+    return "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (c) => {
       return (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16);
     });
   }
@@ -60,7 +60,7 @@
       new Uint8Array(core.memory.buffer, ptr, bytes.length).set(bytes);
       return [ptr, bytes.length];
     }
-    return function (id, ep, page, rating, answers, comment, lang, widget) {
+    return (id, ep, page, rating, answers, comment, lang, widget) => {
       var args = [].concat(pass(id), pass(ep), pass(page), rating, pass(answers), pass(comment), pass(lang), pass(widget));
       // The call may grow the memory, which replaces its buffer: read it afterwards.
       var pointer = core.encode_rating.apply(null, args);
@@ -92,8 +92,8 @@
     var file = fetch(base + "/widget/v1/" + SATISFY_WASM, { credentials: "omit" });
     return (WebAssembly.instantiateStreaming
       ? WebAssembly.instantiateStreaming(file, {})
-      : file.then(function (r) { return r.arrayBuffer(); }).then(function (b) { return WebAssembly.instantiate(b, {}); }))
-      .then(function (m) { return wasmEncoder(m.instance.exports); }, function () { return null; });
+      : file.then((r) => { return r.arrayBuffer(); }).then((b) => { return WebAssembly.instantiate(b, {}); }))
+      .then((m) => { return wasmEncoder(m.instance.exports); }, () => { return null; });
   }
 
   // The fallback: the same wire format, validated by the server either way.
@@ -108,14 +108,16 @@
   // The entrypoint's own loader (/widget/v1/ep_….js, the console's snippet) sets
   // `satisfyBoot` on its script element before this code runs: the widget-config's survey
   // in one language, so the stars render when the loader runs, with no request in between.
-  // The shared loader, or a page in another language, asks for the configuration.
+  // The shared loader (/widget/v1/satisfy.js, earlier snippets) sets it the same way when
+  // the server put the surveys of the page's site in front and this entrypoint is among
+  // them. Otherwise, or on a page in another language, the loader asks for the configuration.
   var boot = script.satisfyBoot;
   var lang = pageLang();
   var configReady = boot && boot.lang === lang ? Promise.resolve({ survey: boot })
     : fetch(base + "/v1/entrypoints/" + encodeURIComponent(entrypoint) + "/widget-config?lang=" + lang, { credentials: "omit" })
-      .then(function (r) { if (!r.ok) throw "entrypoint " + entrypoint + " unknown or paused (widget-config " + r.status + ")"; return r.json(); });
+      .then((r) => { if (!r.ok) throw "entrypoint " + entrypoint + " unknown or paused (widget-config " + r.status + ")"; return r.json(); });
   // Handled in mount(); this keeps an early failure from reaching the host's error tracker.
-  configReady.catch(function () {});
+  configReady.catch(() => {});
 
   // Bootstrap Italia (the Modello Comuni templates and the CMS themes derived from them)
   // declares its version as a CSS variable and, through its JS, as a global.
@@ -164,7 +166,7 @@
     var holder = replaced ? null : target || band();
     if (holder) (holder === target ? holder : holder.firstChild.firstChild.firstChild).appendChild(root);
     var rendered = false, failed = false;
-    configReady.then(function (config) {
+    configReady.then((config) => {
       var bi = bootstrapItalia();
       // Rendered before the template's component goes, so a failure leaves that one working.
       render(root, config, bi);
@@ -180,7 +182,7 @@
           holder.firstChild.firstChild.firstChild.className = "col-12 col-lg-6";
         }
       }
-    }).catch(function (error) {
+    }).catch((error) => {
       failed = true;
       // Never break the host page: log and give the reserved space back.
       remove(holder === target ? root : holder);
@@ -188,7 +190,7 @@
     });
     // What the rest of the page brings once parsed: a mount target still wins, and a
     // template component found only now goes too, so the page keeps exactly one.
-    if (early) document.addEventListener("DOMContentLoaded", function () {
+    if (early) document.addEventListener("DOMContentLoaded", () => {
       if (failed) return;
       var later = document.querySelector(TARGET);
       if (later && later !== target) {
@@ -197,7 +199,7 @@
         holder = target = later;
         replaced = null;
       }
-      statics = [].filter.call(document.querySelectorAll(FEEDBACK), function (node) {
+      statics = [].filter.call(document.querySelectorAll(FEEDBACK), (node) => {
         return node !== root && node !== replaced;
       });
       if (rendered) statics.forEach(remove);
@@ -227,7 +229,7 @@
     var encodeRating = jsEncodeRating;
     var core = null;
     function useCore() {
-      return core || (core = loadCore().then(function (wasm) {
+      return core || (core = loadCore().then((wasm) => {
         if (wasm) encodeRating = wasm;
         else root.setAttribute("data-satisfy-engine", "js");
       }));
@@ -266,16 +268,16 @@
     }
 
     var step1 = root.appendChild(el("div", { "class": "satisfy-step", hidden: "" }));
-    var followUps = s.follow_ups.map(function (f) {
+    var followUps = s.follow_ups.map((f) => {
       var official = f.id === "negative" || f.id === "positive";
       var fieldset = step1.appendChild(el("fieldset", { "data-element": official ? "feedback-rating-" + f.id : null, hidden: "" }));
       legend(fieldset, f.question, official ? "feedback-rating-question" : null, 1);
       var list = fieldset.appendChild(el("div", { "class": theme("satisfy-options", "form-check") }));
-      f.options.forEach(function (o) {
+      f.options.forEach((o) => {
         var row = list.appendChild(el("div", { "class": "satisfy-option" }));
         var oid = uid + "-" + f.id + "-" + o.id;
         var radio = row.appendChild(el("input", { type: "radio", name: uid + "-" + f.id, id: oid, value: o.id }));
-        radio.addEventListener("click", function (event) {
+        radio.addEventListener("click", (event) => {
           if (event.isTrusted) state.answers[f.id] = o.id;
         });
         row.appendChild(el("label", { "for": oid, "data-element": official ? "feedback-rating-answer" : null }, o.label));
@@ -287,7 +289,7 @@
     legend(step2, s.details_question, null, 2);
     step2.appendChild(el("label", { "for": uid + "-details", "class": "satisfy-label" }, s.details_label));
     var details = step2.appendChild(el("input", { type: "text", id: uid + "-details", "class": theme("satisfy-text", "form-control"), "data-element": "feedback-input-text", maxlength: String(s.details_max_chars), autocomplete: "off" }));
-    details.addEventListener("input", function (event) { if (event.isTrusted) state.comment = details.value; });
+    details.addEventListener("input", (event) => { if (event.isTrusted) state.comment = details.value; });
 
     var buttons = root.appendChild(el("div", { "class": "satisfy-buttons", hidden: "" }));
     var back = buttons.appendChild(el("button", { type: "button", "class": theme("satisfy-btn satisfy-back", "btn btn-outline-primary fw-bold") }, s.back));
@@ -295,7 +297,7 @@
     var thanks = root.appendChild(el("p", { "class": "satisfy-thanks", role: "status" }));
     root.classList.remove("satisfy-loading");
     // The core is fetched as the widget nears the viewport, or on first touch or focus.
-    var near = new IntersectionObserver(function (entries) {
+    var near = new IntersectionObserver((entries) => {
       if (entries[0].isIntersecting) {
         near.disconnect();
         useCore();
@@ -309,7 +311,7 @@
     // goes to the console: nothing a citizen could fix, e.g. a page that is not http(s)).
     function payload() {
       var answers = [];
-      followUps.forEach(function (f) {
+      followUps.forEach((f) => {
         var a = state.answers[f.def.id];
         if (a && f.def.shown_for.indexOf(state.rating) >= 0) answers.push(a);
       });
@@ -327,7 +329,7 @@
     // ever more complete versions.
     function flush(attempt) {
       if (preview || !state.rating) return;
-      useCore().then(function () { send(attempt); });
+      useCore().then(() => { send(attempt); });
     }
 
     function send(attempt) {
@@ -338,7 +340,7 @@
       fetch(base + "/v1/ratings", {
         method: "POST", body: body, keepalive: true, credentials: "omit",
         headers: { "Content-Type": "text/plain;charset=UTF-8" }
-      }).then(function (r) {
+      }).then((r) => {
         state.inFlight = false;
         if (r.status === 202 || (r.status >= 400 && r.status < 500 && r.status !== 429)) {
           state.sent = body; // accepted, or refused for good: retrying would not help
@@ -346,7 +348,7 @@
         } else {
           retry(attempt, Number(r.headers.get("Retry-After")));
         }
-      }, function () {
+      }, () => {
         state.inFlight = false;
         retry(attempt, 0);
       });
@@ -355,7 +357,7 @@
     function retry(attempt, retryAfter) {
       if (attempt >= 6) return;
       var wait = retryAfter > 0 ? retryAfter * 1000 : Math.min(30000, 500 * Math.pow(2, attempt));
-      setTimeout(function () { flush(attempt + 1); }, wait + Math.random() * 250);
+      setTimeout(() => { flush(attempt + 1); }, wait + Math.random() * 250);
     }
 
     function flushOnLeave() {
@@ -364,7 +366,7 @@
         if (navigator.sendBeacon(base + "/v1/ratings", new Blob([body], { type: "text/plain;charset=UTF-8" }))) state.sent = body;
       }
     }
-    document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") flushOnLeave(); });
+    document.addEventListener("visibilitychange", () => { if (document.visibilityState === "hidden") flushOnLeave(); });
     window.addEventListener("pagehide", flushOnLeave);
 
     function show(step) {
@@ -372,17 +374,17 @@
       step1.hidden = step !== 1;
       step2.hidden = step !== 2;
       buttons.hidden = step === 0 || step === 3;
-      followUps.forEach(function (f) { f.node.hidden = f.def.shown_for.indexOf(state.shown) < 0; });
+      followUps.forEach((f) => { f.node.hidden = f.def.shown_for.indexOf(state.shown) < 0; });
     }
 
-    stars.addEventListener("change", function (event) {
+    stars.addEventListener("change", (event) => {
       var value = Number(event.target.value);
       state.shown = value;
-      starLabels.forEach(function (l, i) { l.classList.toggle("satisfy-on", i < value); });
+      starLabels.forEach((l, i) => { l.classList.toggle("satisfy-on", i < value); });
       show(state.step === 2 ? 2 : 1);
     });
     // A person's click, also on a star a checker already selected (no change event then).
-    stars.addEventListener("click", function (event) {
+    stars.addEventListener("click", (event) => {
       var input = event.target;
       if (event.isTrusted && input.checked && input.value) {
         state.rating = Number(input.value);
@@ -390,13 +392,13 @@
       }
     });
 
-    back.addEventListener("click", function () {
+    back.addEventListener("click", () => {
       show(state.step === 2 ? 1 : 0);
       // The buttons just hid: keep the keyboard where the citizen was.
       var checked = stars.querySelector("input:checked");
       if (state.step === 0 && checked) checked.focus();
     });
-    next.addEventListener("click", function (event) {
+    next.addEventListener("click", (event) => {
       if (state.step === 1) return show(2);
       show(3);
       stars.hidden = title.hidden = true;
@@ -422,8 +424,8 @@
   if (document.readyState !== "loading") mount(false);
   else {
     var mounted = false;
-    var once = function (early) {
-      return function () {
+    var once = (early) => {
+      return () => {
         if (mounted) return;
         // Looked at again before each frame: mounting before the frame that first shows
         // what follows <main> moves nothing already painted.

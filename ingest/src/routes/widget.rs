@@ -1,5 +1,13 @@
 //! The widget's static files, its per-entrypoint configuration and each entrypoint's own
 //! loader.
+//!
+//! A loader that carries its entrypoint's survey lets the stars render as soon as it runs;
+//! one that must ask for it first waits a round trip (two seconds on a slow mobile
+//! network). The console's snippet loads the entrypoint's own loader. Snippets pasted
+//! before it load the shared `satisfy.js`, which cannot name its entrypoint in its URL:
+//! that one carries the surveys of the entrypoints of the page's site, found from the
+//! request's `Referer` (browsers send a page's origin with the requests for its scripts),
+//! and asks only when there is none, or more than a few.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -9,8 +17,9 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
-use satisfy_core::{Entrypoint, EntrypointId, Lang};
+use satisfy_core::{Entrypoint, EntrypointId, Lang, Origin, PageUrl, Survey};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, OnceLock};
 
@@ -35,26 +44,40 @@ const CACHE_BYTES: u64 = 32 << 20;
 /// entrypoint or a changed survey reaches pages within a minute.
 const ENTRYPOINT_CACHE: &str = "public, max-age=60";
 
-/// What is served for an entrypoint in a language.
+/// Most surveys the shared loader carries for one site. Beyond them it asks for its
+/// entrypoint's, as it always did: a site's snippets usually name one entrypoint, or one
+/// for its pages and one for its services.
+const MAX_SURVEYS_PER_SITE: usize = 4;
+
+/// What a cached body is.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Served {
-    /// `/v1/entrypoints/{id}/widget-config`.
+    /// `/v1/entrypoints/{id}/widget-config`: the head is the whole body.
     Config,
-    /// `/widget/v1/{id}.js`.
+    /// A loader, `/widget/v1/{id}.js` or the shared one for a site: the head goes before
+    /// the shared loader.
     Loader,
 }
 
-/// Entrypoint configurations and loaders as served, compressed once per entrypoint,
-/// language and content: the same bytes are served until the entrypoint or the widget
-/// changes, so a page view costs a lookup, not a compression.
+impl Served {
+    /// What follows the head.
+    fn tail(self) -> &'static [u8] {
+        match self {
+            Served::Config => &[],
+            Served::Loader => shared_loader().identity,
+        }
+    }
+}
+
+/// Entrypoint configurations and loaders as served, compressed once per content: the
+/// same bytes are served until the entrypoint or the widget changes, so a page view costs
+/// a lookup, not a compression.
 pub struct CompressedBodies(Cache<BodyKey, Arc<Encoded>, BodyWeight>);
 
-/// What a body is made of: the part that depends on the entrypoint's settings is in the
+/// What a body is made of: the part that depends on the entrypoints' settings is in the
 /// key, so a changed survey is a new body and the old one ages out of the cache.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct BodyKey {
-    entrypoint: EntrypointId,
-    lang: Lang,
     served: Served,
     head: Bytes,
 }
@@ -148,20 +171,12 @@ impl CompressedBodies {
         CompressedBodies(Cache::with_weighter(1024, bytes, BodyWeight))
     }
 
-    /// `head` then `tail` compressed, from the cache when it holds them. Concurrent page
-    /// views of a body not yet cached wait for one compression rather than each making it.
-    async fn get(
-        &self,
-        entrypoint: EntrypointId,
-        lang: Lang,
-        served: Served,
-        head: Vec<u8>,
-        tail: &'static [u8],
-    ) -> std::io::Result<Arc<Encoded>> {
+    /// `head` then what follows it in `served`, compressed, from the cache when it holds
+    /// them. Concurrent page views of a body not yet cached wait for one compression rather
+    /// than each making it.
+    async fn get(&self, served: Served, head: Vec<u8>) -> std::io::Result<Arc<Encoded>> {
         let head = exact(head);
         let key = BodyKey {
-            entrypoint,
-            lang,
             served,
             head: head.clone(),
         };
@@ -169,6 +184,7 @@ impl CompressedBodies {
             .get_or_insert_async(&key, async move {
                 // Brotli at its best level takes milliseconds on a loader: off the request
                 // threads.
+                let tail = served.tail();
                 let encoded = tokio::task::spawn_blocking(move || Encoded::of(head, tail))
                     .await
                     .map_err(std::io::Error::other)??;
@@ -259,6 +275,9 @@ async fn file(
     Query(query): QueryPairs,
     headers: HeaderMap,
 ) -> Response {
+    if file == satisfy_widget::LOADER {
+        return site_loader(&state, &bodies, &headers).await;
+    }
     match file.strip_suffix(".js").and_then(EntrypointId::parse) {
         Some(id) => entrypoint_loader(&state, &bodies, &id, lang_of(&query), &headers).await,
         None => asset(&file, &headers),
@@ -302,6 +321,14 @@ fn shared_loader() -> &'static satisfy_widget::Asset {
         .unwrap_or_else(|| unreachable!("widget/build.sh always builds the loader"))
 }
 
+/// `value` as a JavaScript expression: JSON is JavaScript but for these two line
+/// terminators, which old engines refuse inside string literals.
+fn javascript_of(value: &impl serde::Serialize) -> serde_json::Result<String> {
+    Ok(serde_json::to_string(value)?
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029"))
+}
+
 /// `/widget/v1/{id}.js`: the shared loader preceded by the survey of the entrypoint's
 /// widget-config in `lang`, so that the stars render as soon as it runs. For an entrypoint
 /// that is unknown or paused it is the shared loader alone, which asks for the
@@ -317,29 +344,61 @@ async fn entrypoint_loader(
     let Some(entrypoint) = active_entrypoint(state, id) else {
         return built_in(loader, headers, ENTRYPOINT_CACHE);
     };
-    let boot = serde_json::to_string(&entrypoint.survey(lang)).map(|survey| {
-        // JSON is JavaScript but for these two line terminators, which old engines refuse
-        // inside string literals.
-        let survey = survey
-            .replace('\u{2028}', "\\u2028")
-            .replace('\u{2029}', "\\u2029");
-        format!("(document.currentScript||{{}}).satisfyBoot={survey};\n").into_bytes()
-    });
-    let encoded = match boot {
-        Ok(boot) => {
-            bodies
-                .get(
-                    entrypoint.id.clone(),
-                    lang,
-                    Served::Loader,
-                    boot,
-                    loader.identity,
-                )
-                .await
+    let encoded = match javascript_of(&entrypoint.survey(lang)) {
+        Ok(survey) => {
+            let boot = format!("(document.currentScript||{{}}).satisfyBoot={survey};\n");
+            bodies.get(Served::Loader, boot.into_bytes()).await
         }
         Err(error) => Err(std::io::Error::other(error)),
     };
     serve_encoded(headers, loader.content_type, encoded)
+}
+
+/// The origin of the page that asks for a script, from its `Referer`.
+fn page_origin(headers: &HeaderMap) -> Option<Origin> {
+    let referer = headers.get(header::REFERER)?.to_str().ok()?;
+    Origin::parse(PageUrl::parse(referer)?.origin())
+}
+
+/// `/widget/v1/satisfy.js`, the shared loader of earlier snippets: preceded, for a page of
+/// a site with a few active entrypoints, by their Italian surveys keyed by id, of which
+/// the script element is handed the one its `data-entrypoint` names, as the entrypoint's
+/// own loader hands it its survey. Otherwise, or for a page in another language, the
+/// loader asks for its configuration. The body depends on the `Referer`, and so does what
+/// caches keep.
+async fn site_loader(
+    state: &IngestState,
+    bodies: &CompressedBodies,
+    headers: &HeaderMap,
+) -> Response {
+    let loader = shared_loader();
+    let entrypoints = page_origin(headers)
+        .map(|origin| state.directory.active_for_origin(&origin))
+        .unwrap_or_default();
+    let mut response = if entrypoints.is_empty() || entrypoints.len() > MAX_SURVEYS_PER_SITE {
+        built_in(loader, headers, ENTRYPOINT_CACHE)
+    } else {
+        // Each survey as the entrypoint's loader and widget-config write it.
+        let surveys: BTreeMap<&str, Survey> = entrypoints
+            .iter()
+            .map(|entrypoint| (entrypoint.id.as_str(), entrypoint.survey(Lang::default())))
+            .collect();
+        let encoded = match javascript_of(&surveys) {
+            Ok(surveys) => {
+                let boot = format!(
+                    "(function(s,b){{if(s&&(b=b[s.getAttribute(\"data-entrypoint\")]))s.satisfyBoot=b}})(document.currentScript,{surveys});\n"
+                );
+                bodies.get(Served::Loader, boot.into_bytes()).await
+            }
+            Err(error) => Err(std::io::Error::other(error)),
+        };
+        serve_encoded(headers, loader.content_type, encoded)
+    };
+    response.headers_mut().insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Encoding, Referer"),
+    );
+    response
 }
 
 /// A public response of `content_type` in the best encoding the client accepts, from
@@ -430,11 +489,7 @@ pub(crate) async fn widget_config(
         "survey": entrypoint.survey(lang),
     });
     let encoded = match serde_json::to_vec(&config) {
-        Ok(body) => {
-            bodies
-                .get(entrypoint.id.clone(), lang, Served::Config, body, &[])
-                .await
-        }
+        Ok(body) => bodies.get(Served::Config, body).await,
         Err(error) => Err(std::io::Error::other(error)),
     };
     serve_encoded(&headers, "application/json", encoded)
@@ -457,34 +512,28 @@ mod tests {
         [gzip, brotli]
     }
 
-    fn ep(n: usize) -> EntrypointId {
-        EntrypointId::parse(&format!("ep_{n:0>16}")).unwrap()
-    }
-
     #[tokio::test]
     async fn concurrent_page_views_share_one_compression_and_a_changed_survey_is_a_new_body() {
         let bodies = CompressedBodies::default();
-        let get = |head: &str| bodies.get(ep(1), Lang::It, Served::Loader, head.into(), b"tail");
+        let get = |head: &str| bodies.get(Served::Loader, head.into());
+        let loader = |head: &str| [head.as_bytes(), shared_loader().identity].concat();
         let (first, second) = tokio::join!(get("survey v1;"), get("survey v1;"));
         let (first, second) = (first.unwrap(), second.unwrap());
         assert!(Arc::ptr_eq(&first, &second), "compressed twice");
         assert_eq!(
             unpacked(&first),
-            [b"survey v1;tail".to_vec(), b"survey v1;tail".to_vec()]
+            [loader("survey v1;"), loader("survey v1;")]
         );
 
         let edited = get("survey v2;").await.unwrap();
         assert!(!Arc::ptr_eq(&first, &edited));
         assert_ne!(first.etag, edited.etag);
-        assert_eq!(unpacked(&edited)[1], b"survey v2;tail");
-        let other_lang = bodies.get(
-            ep(1),
-            Lang::De,
-            Served::Loader,
-            "survey v1;".into(),
-            b"tail",
-        );
-        assert!(!Arc::ptr_eq(&first, &other_lang.await.unwrap()));
+        assert_eq!(unpacked(&edited)[1], loader("survey v2;"));
+        // The same head served as a configuration is a body of its own, without the loader.
+        let config = bodies.get(Served::Config, "survey v1;".into());
+        let config = config.await.unwrap();
+        assert!(!Arc::ptr_eq(&first, &config));
+        assert_eq!(unpacked(&config)[1], b"survey v1;");
         assert!(Arc::ptr_eq(&first, &get("survey v1;").await.unwrap()));
     }
 
@@ -492,7 +541,7 @@ mod tests {
     async fn a_flood_of_bodies_keeps_to_the_bound_and_leaves_the_one_pages_ask_for() {
         const BOUND: u64 = 1 << 20;
         let bodies = CompressedBodies::bounded(BOUND);
-        let asked = || bodies.get(ep(0), Lang::It, Served::Loader, "survey;".into(), b"loader");
+        let asked = || bodies.get(Served::Loader, "survey;".into());
         let kept = asked().await.unwrap();
         // Bodies that do not compress, each weighing about three times its 16 KB head, for
         // twice the bound: entrypoints and languages nobody asks for twice.
@@ -510,10 +559,7 @@ mod tests {
         let flood = (BOUND / (3 * 16 * 1024)) as usize * 2;
         for n in 1..=flood {
             let head = noise();
-            bodies
-                .get(ep(n), Lang::It, Served::Config, head, &[])
-                .await
-                .unwrap();
+            bodies.get(Served::Config, head).await.unwrap();
             // Meanwhile pages keep asking for the one body.
             assert!(
                 Arc::ptr_eq(&kept, &asked().await.unwrap()),

@@ -265,6 +265,35 @@ test("the entrypoint's loader renders the stars with no request before them, in 
   }
 });
 
+test("an earlier snippet's shared loader carries its site's surveys: no request before the stars", async () => {
+  // A site of its own, so that it has only these entrypoints: one for pages, one for services.
+  const own = await startSite(server.base);
+  try {
+    const pages = await createEntrypoint(server.base, { name: "site pages", kind: "pagina_web", allowed_origins: [own.origin] });
+    const services = await createEntrypoint(server.base, { name: "site services", kind: "valutazione_servizio", allowed_origins: [own.origin] });
+    for (const [ep, title] of [
+      [pages, "Quanto sono chiare le informazioni su questa pagina?"],
+      [services, "Quanto è stato facile usare questo servizio?"],
+    ]) {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const page = await context.newPage();
+      const requests = [];
+      page.on("request", (r) => requests.push(r.url()));
+      await page.goto(own.url({ ep, snippet: "body", loader: "shared" }));
+      const widget = page.locator('[data-element="feedback"][data-satisfy-engine]');
+      await widget.waitFor();
+      assert.ok(requests.some((u) => u.endsWith("/widget/v1/satisfy.js")), requests.join("\n"));
+      assert.equal(await widget.locator('[data-element="feedback-title"]').textContent(), title);
+      assert.equal(requests.filter((u) => u.includes("/widget-config")).length, 0, requests.join("\n"));
+      await page.click('[data-element="feedback-rate-4"]');
+      assert.deepEqual((await waitForCount(ep, 1)).distribution, [0, 0, 0, 1, 0]);
+      await context.close();
+    }
+  } finally {
+    await own.stop();
+  }
+});
+
 test("a citizen's click on the star a checker left selected is still a rating", async () => {
   const ep = await newEntrypoint("same star");
   const { page, context } = await openPage({ ep, snippet: "body" }, 1280);
