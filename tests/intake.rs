@@ -536,7 +536,7 @@ fn split_loader(body: &str) -> (Value, &str) {
 fn split_site_loader(body: &str) -> (Value, &str) {
     let rest = body
         .strip_prefix(
-            "(function(s,b){if(s&&(b=b[s.getAttribute(\"data-entrypoint\")]))s.satisfyBoot=b})(document.currentScript,",
+            "(function(s,b){s&&(s.satisfyBoot=b[s.getAttribute(\"data-entrypoint\")])})(document.currentScript,",
         )
         .expect("the loader starts by handing its script its entrypoint's configuration");
     let (surveys, loader) = rest.split_once(");\n").unwrap();
@@ -545,13 +545,19 @@ fn split_site_loader(body: &str) -> (Value, &str) {
 
 #[tokio::test]
 async fn the_shared_loader_carries_the_surveys_of_the_pages_site() {
-    // A site with more entrypoints than the loader carries surveys for.
-    let crowded = "https://www.comune.affollato.it";
-    let others = (0..5)
-        .map(|n| Entrypoint {
-            allowed_origins: vec![Origin::parse(crowded).unwrap()],
-            ..entrypoint(&format!("ep_CROWDEDcrowdedX{n}"), EntrypointStatus::Active)
+    // A site with as many entrypoints as the loader carries surveys for, and one with more.
+    let (full, crowded) = (
+        "https://www.comune.pieno.it",
+        "https://www.comune.affollato.it",
+    );
+    let site_of = |site: &'static str, name: &'static str, count: usize| {
+        (0..count).map(move |n| Entrypoint {
+            allowed_origins: vec![Origin::parse(site).unwrap()],
+            ..entrypoint(&format!("ep_{name}{n:0>3}"), EntrypointStatus::Active)
         })
+    };
+    let others = site_of(full, "FULLfullFULLf", 4)
+        .chain(site_of(crowded, "CROWDEDcrowdX", 5))
         .collect();
     let app = spawn_with(generous(), others).await;
     let plain = app.get("/widget/v1/satisfy.js").await;
@@ -590,6 +596,37 @@ async fn the_shared_loader_carries_the_surveys_of_the_pages_site() {
             "a raw line separator in the script"
         );
     }
+    let full_site = app.get_from("/widget/v1/satisfy.js", full).await;
+    let full_site = full_site.text().await.unwrap();
+    assert_eq!(
+        split_site_loader(&full_site).0.as_object().unwrap().len(),
+        4
+    );
+
+    // A page that holds its site's loader revalidates it: 304, as variable as the body. One
+    // that holds the loader alone gets its site's.
+    let site_loader = app.get_from("/widget/v1/satisfy.js", SITE).await;
+    let etag = site_loader.headers()["etag"].clone();
+    let site_body = site_loader.text().await.unwrap();
+    let revalidate = |referer: &'static str, etag: reqwest::header::HeaderValue| {
+        app.client
+            .get(format!("{}/widget/v1/satisfy.js", app.base))
+            .header("referer", referer)
+            .header("if-none-match", etag)
+            .send()
+    };
+    let fresh = revalidate(SITE, etag.clone()).await.unwrap();
+    assert_eq!(fresh.status(), 304);
+    assert_eq!(fresh.headers()["vary"], "Accept-Encoding, Referer");
+    let other_site = revalidate("https://www.altro.example.it/", etag)
+        .await
+        .unwrap();
+    assert_eq!(other_site.status(), 200);
+    assert_eq!(other_site.text().await.unwrap(), plain);
+    let plain_etag = app.get("/widget/v1/satisfy.js").await.headers()["etag"].clone();
+    let stale = revalidate(SITE, plain_etag).await.unwrap();
+    assert_eq!(stale.status(), 200);
+    assert_eq!(stale.text().await.unwrap(), site_body);
 
     // Pages of another site, or of a site with too many entrypoints, or a page whose
     // address is not a site's: the loader alone, which asks.

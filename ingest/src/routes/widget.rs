@@ -36,8 +36,9 @@ pub fn router(bodies: Extension<Arc<CompressedBodies>>) -> Router<IngestState> {
 
 /// The most memory the compressed bodies may take. An entrypoint's loader weighs about
 /// 12 KB (its survey, then the shared loader in gzip and in brotli), so this holds some
-/// 2,700 of them: every entrypoint of 400 comuni in a language or two. Past it the least
-/// used go first, so a flood of entrypoint and language pairs cannot grow memory.
+/// 2,700 of them: every entrypoint of 400 comuni in a language or two, and the shared
+/// loaders of their sites. Past it the least used go first, so a flood of entrypoint and
+/// language pairs or of sites cannot grow memory.
 const CACHE_BYTES: u64 = 32 << 20;
 
 /// How long browsers and proxies keep what depends on an entrypoint's settings: a paused
@@ -72,7 +73,11 @@ impl Served {
 /// Entrypoint configurations and loaders as served, compressed once per content: the
 /// same bytes are served until the entrypoint or the widget changes, so a page view costs
 /// a lookup, not a compression.
-pub struct CompressedBodies(Cache<BodyKey, Arc<Encoded>, BodyWeight>);
+pub struct CompressedBodies {
+    cache: Cache<BodyKey, Arc<Encoded>, BodyWeight>,
+    /// One loader at a time is compressed (see [`CompressedBodies::loader`]).
+    compressing_loader: tokio::sync::Semaphore,
+}
 
 /// What a body is made of: the part that depends on the entrypoints' settings is in the
 /// key, so a changed survey is a new body and the old one ages out of the cache.
@@ -168,19 +173,44 @@ impl Encodings for satisfy_widget::Asset {
 impl CompressedBodies {
     /// A cache of at most `bytes`.
     fn bounded(bytes: u64) -> CompressedBodies {
-        CompressedBodies(Cache::with_weighter(1024, bytes, BodyWeight))
+        CompressedBodies {
+            cache: Cache::with_weighter(1024, bytes, BodyWeight),
+            compressing_loader: tokio::sync::Semaphore::new(1),
+        }
     }
 
-    /// `head` then what follows it in `served`, compressed, from the cache when it holds
-    /// them. Concurrent page views of a body not yet cached wait for one compression rather
-    /// than each making it.
-    async fn get(&self, served: Served, head: Vec<u8>) -> std::io::Result<Arc<Encoded>> {
-        let head = exact(head);
+    /// A widget-config, compressed, from the cache when it holds it. Concurrent requests
+    /// for one not yet cached wait for one compression rather than each making it.
+    async fn config(&self, body: Vec<u8>) -> std::io::Result<Arc<Encoded>> {
+        self.get(BodyKey {
+            served: Served::Config,
+            head: exact(body),
+        })
+        .await
+    }
+
+    /// The shared loader with `head` in front, compressed, from the cache when it holds it;
+    /// `None` while another loader is being compressed, and the caller then serves the
+    /// shared loader alone, which asks for its configuration. Compressing a loader takes
+    /// about 18 ms of a core (brotli at its best level on 15 KB, measured here): page views
+    /// naming entrypoints, languages or sites that the cache does not hold, a flood of them
+    /// included, take at most one core's worth of compressions, and none waits for one.
+    async fn loader(&self, head: Vec<u8>) -> Option<std::io::Result<Arc<Encoded>>> {
         let key = BodyKey {
-            served,
-            head: head.clone(),
+            served: Served::Loader,
+            head: exact(head),
         };
-        self.0
+        if let Some(cached) = self.cache.get(&key) {
+            return Some(Ok(cached));
+        }
+        let _compressing = self.compressing_loader.try_acquire().ok()?;
+        Some(self.get(key).await)
+    }
+
+    /// The body of `key`, compressed once.
+    async fn get(&self, key: BodyKey) -> std::io::Result<Arc<Encoded>> {
+        let (served, head) = (key.served, key.head.clone());
+        self.cache
             .get_or_insert_async(&key, async move {
                 // Brotli at its best level takes milliseconds on a loader: off the request
                 // threads.
@@ -340,15 +370,27 @@ async fn entrypoint_loader(
     lang: Lang,
     headers: &HeaderMap,
 ) -> Response {
-    let loader = shared_loader();
     let Some(entrypoint) = active_entrypoint(state, id) else {
-        return built_in(loader, headers, ENTRYPOINT_CACHE);
+        return built_in(shared_loader(), headers, ENTRYPOINT_CACHE);
     };
-    let encoded = match javascript_of(&entrypoint.survey(lang)) {
-        Ok(survey) => {
-            let boot = format!("(document.currentScript||{{}}).satisfyBoot={survey};\n");
-            bodies.get(Served::Loader, boot.into_bytes()).await
-        }
+    let boot = javascript_of(&entrypoint.survey(lang))
+        .map(|survey| format!("(document.currentScript||{{}}).satisfyBoot={survey};\n"));
+    serve_loader(bodies, headers, boot).await
+}
+
+/// The shared loader with `boot` in front, or alone while another loader is being
+/// compressed (it then asks for its configuration).
+async fn serve_loader(
+    bodies: &CompressedBodies,
+    headers: &HeaderMap,
+    boot: serde_json::Result<String>,
+) -> Response {
+    let loader = shared_loader();
+    let encoded = match boot {
+        Ok(boot) => match bodies.loader(boot.into_bytes()).await {
+            Some(encoded) => encoded,
+            None => return built_in(loader, headers, ENTRYPOINT_CACHE),
+        },
         Err(error) => Err(std::io::Error::other(error)),
     };
     serve_encoded(headers, loader.content_type, encoded)
@@ -371,28 +413,23 @@ async fn site_loader(
     bodies: &CompressedBodies,
     headers: &HeaderMap,
 ) -> Response {
-    let loader = shared_loader();
     let entrypoints = page_origin(headers)
         .map(|origin| state.directory.active_for_origin(&origin))
         .unwrap_or_default();
     let mut response = if entrypoints.is_empty() || entrypoints.len() > MAX_SURVEYS_PER_SITE {
-        built_in(loader, headers, ENTRYPOINT_CACHE)
+        built_in(shared_loader(), headers, ENTRYPOINT_CACHE)
     } else {
         // Each survey as the entrypoint's loader and widget-config write it.
         let surveys: BTreeMap<&str, Survey> = entrypoints
             .iter()
             .map(|entrypoint| (entrypoint.id.as_str(), entrypoint.survey(Lang::default())))
             .collect();
-        let encoded = match javascript_of(&surveys) {
-            Ok(surveys) => {
-                let boot = format!(
-                    "(function(s,b){{if(s&&(b=b[s.getAttribute(\"data-entrypoint\")]))s.satisfyBoot=b}})(document.currentScript,{surveys});\n"
-                );
-                bodies.get(Served::Loader, boot.into_bytes()).await
-            }
-            Err(error) => Err(std::io::Error::other(error)),
-        };
-        serve_encoded(headers, loader.content_type, encoded)
+        let boot = javascript_of(&surveys).map(|surveys| {
+            format!(
+                "(function(s,b){{s&&(s.satisfyBoot=b[s.getAttribute(\"data-entrypoint\")])}})(document.currentScript,{surveys});\n"
+            )
+        });
+        serve_loader(bodies, headers, boot).await
     };
     response.headers_mut().insert(
         header::VARY,
@@ -489,7 +526,7 @@ pub(crate) async fn widget_config(
         "survey": entrypoint.survey(lang),
     });
     let encoded = match serde_json::to_vec(&config) {
-        Ok(body) => bodies.get(Served::Config, body).await,
+        Ok(body) => bodies.config(body).await,
         Err(error) => Err(std::io::Error::other(error)),
     };
     serve_encoded(&headers, "application/json", encoded)
@@ -513,35 +550,59 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn concurrent_page_views_share_one_compression_and_a_changed_survey_is_a_new_body() {
+    async fn concurrent_requests_share_one_compression_and_a_changed_survey_is_a_new_body() {
         let bodies = CompressedBodies::default();
-        let get = |head: &str| bodies.get(Served::Loader, head.into());
-        let loader = |head: &str| [head.as_bytes(), shared_loader().identity].concat();
-        let (first, second) = tokio::join!(get("survey v1;"), get("survey v1;"));
+        let get = |body: &str| bodies.config(body.into());
+        let (first, second) = tokio::join!(get("survey v1"), get("survey v1"));
         let (first, second) = (first.unwrap(), second.unwrap());
         assert!(Arc::ptr_eq(&first, &second), "compressed twice");
         assert_eq!(
             unpacked(&first),
-            [loader("survey v1;"), loader("survey v1;")]
+            [b"survey v1".to_vec(), b"survey v1".to_vec()]
         );
 
-        let edited = get("survey v2;").await.unwrap();
+        let edited = get("survey v2").await.unwrap();
         assert!(!Arc::ptr_eq(&first, &edited));
         assert_ne!(first.etag, edited.etag);
-        assert_eq!(unpacked(&edited)[1], loader("survey v2;"));
-        // The same head served as a configuration is a body of its own, without the loader.
-        let config = bodies.get(Served::Config, "survey v1;".into());
-        let config = config.await.unwrap();
+        assert_eq!(unpacked(&edited)[1], b"survey v2");
+        assert!(Arc::ptr_eq(&first, &get("survey v1").await.unwrap()));
+    }
+
+    #[tokio::test]
+    async fn loaders_are_compressed_one_at_a_time_and_page_views_never_wait_for_one() {
+        let bodies = CompressedBodies::default();
+        let loader = |head: &str| [head.as_bytes(), shared_loader().identity].concat();
+        // The second page view finds the first one's compression under way: it is told to
+        // serve the shared loader alone rather than wait or compress beside it.
+        let (first, second) = tokio::join!(
+            bodies.loader("survey v1;".into()),
+            bodies.loader("survey v2;".into())
+        );
+        let first = first.unwrap().unwrap();
+        assert!(second.is_none());
+        assert_eq!(
+            unpacked(&first),
+            [loader("survey v1;"), loader("survey v1;")]
+        );
+        // The same head as a configuration is a body of its own, without the loader.
+        let config = bodies.config("survey v1;".into()).await.unwrap();
         assert!(!Arc::ptr_eq(&first, &config));
-        assert_eq!(unpacked(&config)[1], b"survey v1;");
-        assert!(Arc::ptr_eq(&first, &get("survey v1;").await.unwrap()));
+
+        // While a loader is compressed, cached ones are still served.
+        let busy = bodies.compressing_loader.try_acquire().unwrap();
+        let cached = bodies.loader("survey v1;".into()).await.unwrap().unwrap();
+        assert!(Arc::ptr_eq(&first, &cached));
+        assert!(bodies.loader("survey v2;".into()).await.is_none());
+        drop(busy);
+        let second = bodies.loader("survey v2;".into()).await.unwrap().unwrap();
+        assert_eq!(unpacked(&second)[1], loader("survey v2;"));
     }
 
     #[tokio::test]
     async fn a_flood_of_bodies_keeps_to_the_bound_and_leaves_the_one_pages_ask_for() {
         const BOUND: u64 = 1 << 20;
         let bodies = CompressedBodies::bounded(BOUND);
-        let asked = || bodies.get(Served::Loader, "survey;".into());
+        let asked = || async { bodies.loader("survey;".into()).await.unwrap() };
         let kept = asked().await.unwrap();
         // Bodies that do not compress, each weighing about three times its 16 KB head, for
         // twice the bound: entrypoints and languages nobody asks for twice.
@@ -559,15 +620,19 @@ mod tests {
         let flood = (BOUND / (3 * 16 * 1024)) as usize * 2;
         for n in 1..=flood {
             let head = noise();
-            bodies.get(Served::Config, head).await.unwrap();
+            bodies.config(head).await.unwrap();
             // Meanwhile pages keep asking for the one body.
             assert!(
                 Arc::ptr_eq(&kept, &asked().await.unwrap()),
                 "compressed again after {n}"
             );
-            assert!(bodies.0.weight() <= BOUND, "{} bytes", bodies.0.weight());
+            assert!(
+                bodies.cache.weight() <= BOUND,
+                "{} bytes",
+                bodies.cache.weight()
+            );
         }
-        assert!(bodies.0.len() < flood);
+        assert!(bodies.cache.len() < flood);
     }
 
     #[test]

@@ -271,15 +271,16 @@ test("an earlier snippet's shared loader carries its site's surveys: no request 
   try {
     const pages = await createEntrypoint(server.base, { name: "site pages", kind: "pagina_web", allowed_origins: [own.origin] });
     const services = await createEntrypoint(server.base, { name: "site services", kind: "valutazione_servizio", allowed_origins: [own.origin] });
-    for (const [ep, title] of [
-      [pages, "Quanto sono chiare le informazioni su questa pagina?"],
-      [services, "Quanto è stato facile usare questo servizio?"],
+    // The snippet in the template, and created by a tag manager's script.
+    for (const [ep, title, snippet] of [
+      [pages, "Quanto sono chiare le informazioni su questa pagina?", "body"],
+      [services, "Quanto è stato facile usare questo servizio?", "gtm-create"],
     ]) {
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
       const page = await context.newPage();
       const requests = [];
       page.on("request", (r) => requests.push(r.url()));
-      await page.goto(own.url({ ep, snippet: "body", loader: "shared" }));
+      await page.goto(own.url({ ep, snippet, loader: "shared" }));
       const widget = page.locator('[data-element="feedback"][data-satisfy-engine]');
       await widget.waitFor();
       assert.ok(requests.some((u) => u.endsWith("/widget/v1/satisfy.js")), requests.join("\n"));
