@@ -16,13 +16,14 @@ use axum::response::{IntoResponse, Json, Response};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use satisfy_core::log_throttle::{LogThrottle, WARN_EVERY};
 use serde_json::json;
 use std::any::Any;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
@@ -35,6 +36,11 @@ const HEADER_READ_TIMEOUT_SECS: u64 = 10;
 const REQUEST_TIMEOUT_SECS: u64 = 30;
 /// Default of [`HttpLimits::max_connections`].
 const MAX_CONNECTIONS: u32 = 10_000;
+
+// A flood of connections over the cap, or out of file descriptors, fails every accept
+// alike: one line every ten seconds says so, with the count.
+static OVER_CAP: LogThrottle = LogThrottle::new(WARN_EVERY);
+static ACCEPT_FAILED: LogThrottle = LogThrottle::new(WARN_EVERY);
 
 /// The limits of a listener, from flags, `SATISFY_*` variables or the configuration file.
 #[derive(Debug, Clone, Copy, clap::Args)]
@@ -147,7 +153,9 @@ pub async fn serve(
                 Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors, most often: breathe instead of spinning.
-                    tracing::warn!(%error, "accepting a connection failed");
+                    if let Some(occurrences) = ACCEPT_FAILED.admit(Instant::now()) {
+                        tracing::warn!(%error, occurrences, "accepting a connection failed");
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -155,7 +163,9 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
-            tracing::warn!(%remote, max = limits.max_connections, "connection cap reached, closing");
+            if let Some(occurrences) = OVER_CAP.admit(Instant::now()) {
+                tracing::warn!(%remote, occurrences, max = limits.max_connections, "connection cap reached, closing");
+            }
             drop(stream);
             continue;
         };

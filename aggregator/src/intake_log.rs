@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, params};
+use satisfy_core::log_throttle::{LogThrottle, WARN_EVERY};
 use tokio::sync::watch;
 
 use crate::model::StoredRating;
@@ -77,34 +78,24 @@ pub struct IntakeLog {
 pub struct LogProgress {
     durable: watch::Receiver<i64>,
     applied: watch::Receiver<i64>,
-    late_reads: Arc<Mutex<LateReads>>,
+    /// Reads that went ahead of the applier. During a burst's backlog every dashboard
+    /// read would warn (35 lines in the benchmark's wait for one backlog).
+    late_reads: Arc<LogThrottle>,
 }
-
-/// Reads that went ahead of the applier since the last warning about them. During a
-/// burst's backlog every dashboard read would warn (35 lines in the benchmark's wait for
-/// one backlog): one line every [`LATE_READS_WARN_EVERY`] says the same, with the count.
-#[derive(Default)]
-struct LateReads {
-    since_warned: u64,
-    warned_at: Option<Instant>,
-}
-
-/// Shortest time between two warnings about reads that went ahead of the applier.
-const LATE_READS_WARN_EVERY: Duration = Duration::from_secs(10);
 
 impl LogProgress {
     fn new(durable: watch::Receiver<i64>, applied: watch::Receiver<i64>) -> LogProgress {
         LogProgress {
             durable,
             applied,
-            late_reads: Arc::default(),
+            late_reads: Arc::new(LogThrottle::new(WARN_EVERY)),
         }
     }
 
     /// Waits until the store holds every entry that was durable when called, for at most
     /// `within`; returns whether it does. Entries arriving meanwhile are not waited for,
     /// so a reader waits at most for the backlog it found. A read that goes ahead anyway
-    /// is counted, and warned about at most once every ten seconds.
+    /// is warned about, at most once every ten seconds.
     pub async fn wait_for_store(&self, within: Duration) -> bool {
         let target = *self.durable.borrow();
         let mut applied = self.applied.clone();
@@ -112,31 +103,14 @@ impl LogProgress {
             tokio::time::timeout(within, applied.wait_for(|position| *position >= target))
                 .await
                 .is_ok_and(|waited| waited.is_ok());
-        if !caught_up {
-            self.count_late_read(Instant::now());
+        if !caught_up && let Some(reads) = self.late_reads.admit(Instant::now()) {
+            tracing::warn!(
+                backlog = self.backlog(),
+                reads,
+                "reads went ahead of the intake log's applier: a dashboard may lack ratings acknowledged a moment ago"
+            );
         }
         caught_up
-    }
-
-    fn count_late_read(&self, now: Instant) {
-        // A poisoned lock only loses a warning's count: nothing to propagate.
-        let Ok(mut late) = self.late_reads.lock() else {
-            return;
-        };
-        late.since_warned += 1;
-        if late
-            .warned_at
-            .is_some_and(|at| now.duration_since(at) < LATE_READS_WARN_EVERY)
-        {
-            return;
-        }
-        tracing::warn!(
-            backlog = self.backlog(),
-            reads = late.since_warned,
-            "reads went ahead of the intake log's applier: a dashboard may lack ratings acknowledged a moment ago"
-        );
-        late.since_warned = 0;
-        late.warned_at = Some(now);
     }
 
     /// Entries durable in the log and not yet applied to the store.
@@ -423,32 +397,21 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_read_ahead_of_the_applier_is_counted_and_warned_about_once_in_a_while() {
+    async fn a_read_ahead_of_the_applier_goes_through_the_warnings_throttle() {
         let (_durable, durable_rx) = watch::channel(5);
         let (applied, applied_rx) = watch::channel(0);
         let progress = LogProgress::new(durable_rx, applied_rx);
-        let late = || progress.late_reads.lock().unwrap().since_warned;
 
-        assert!(!progress.wait_for_store(Duration::from_millis(20)).await);
-        // The first late read warns at once (and so counts nothing left to warn about).
-        let warned_at = progress.late_reads.lock().unwrap().warned_at.unwrap();
-        assert_eq!(late(), 0);
-        progress.count_late_read(warned_at + Duration::from_secs(3));
-        progress.count_late_read(warned_at + Duration::from_secs(9));
-        assert_eq!(late(), 2);
-        progress.count_late_read(warned_at + LATE_READS_WARN_EVERY);
-        assert_eq!(late(), 0);
-        assert_eq!(
-            progress.late_reads.lock().unwrap().warned_at,
-            Some(warned_at + LATE_READS_WARN_EVERY)
-        );
-
-        progress.count_late_read(warned_at + Duration::from_secs(11));
-        assert_eq!(late(), 1);
-
-        // Caught up: nothing counted.
+        // Caught up: nothing to warn about.
         applied.send_replace(5);
         assert!(progress.wait_for_store(Duration::from_millis(20)).await);
-        assert_eq!(late(), 1);
+        assert_eq!(progress.late_reads.admit(Instant::now()), Some(1));
+
+        let ((_durable, durable_rx), (_applied, applied_rx)) =
+            (watch::channel(5), watch::channel(0));
+        let progress = LogProgress::new(durable_rx, applied_rx);
+        assert!(!progress.wait_for_store(Duration::from_millis(20)).await);
+        // The late read was warned about: the next occurrence is held back.
+        assert_eq!(progress.late_reads.admit(Instant::now()), None);
     }
 }

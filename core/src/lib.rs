@@ -9,6 +9,8 @@ pub mod event;
 #[cfg(feature = "kafka")]
 pub mod kafka_access;
 pub mod lang;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod log_throttle;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 pub mod rating;

@@ -3,11 +3,16 @@
 //! console's store in-process; ingest nodes ask the console ([`ConsoleTokens`]).
 
 use async_trait::async_trait;
+use satisfy_core::log_throttle::{LogThrottle, WARN_EVERY};
 use satisfy_core::{Scope, TenantId};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+// While the console is down or refusing, every events request fails alike.
+static CONSOLE_UNREACHABLE: LogThrottle = LogThrottle::new(WARN_EVERY);
+static CONSOLE_REFUSED: LogThrottle = LogThrottle::new(WARN_EVERY);
 
 /// Why a token may not post events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,13 +105,17 @@ impl ConsoleTokens {
             .send()
             .await
             .map_err(|error| {
-                tracing::warn!(%error, "cannot reach the console to check an event token");
+                if let Some(occurrences) = CONSOLE_UNREACHABLE.admit(Instant::now()) {
+                    tracing::warn!(%error, occurrences, "cannot reach the console to check an event token");
+                }
                 TokenRefusal::Unavailable
             })?;
         match response.status() {
             reqwest::StatusCode::NOT_FOUND => return Err(TokenRefusal::Unknown),
             status if !status.is_success() => {
-                tracing::warn!(%status, "the console refused an event token check");
+                if let Some(occurrences) = CONSOLE_REFUSED.admit(Instant::now()) {
+                    tracing::warn!(%status, occurrences, "the console refused an event token check");
+                }
                 return Err(TokenRefusal::Unavailable);
             }
             _ => {}

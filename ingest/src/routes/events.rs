@@ -11,7 +11,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use satisfy_core::event::{ServiceEvent, StoredEvent};
+use satisfy_core::log_throttle::{LogThrottle, WARN_EVERY};
 use serde_json::{Value, json};
+use std::time::Instant;
 
 use super::ratings::RETRY_AFTER_UNAVAILABLE;
 use crate::IngestState;
@@ -21,6 +23,9 @@ use crate::sinks::SinkError;
 
 /// Largest body: one MiB.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Batches the sink could not take: every request fails alike while it lasts.
+static NOT_STORED: LogThrottle = LogThrottle::new(WARN_EVERY);
 
 /// Most events in one batch.
 pub const MAX_BATCH_EVENTS: usize = 1000;
@@ -151,7 +156,9 @@ async fn store_events(
     if accepted > 0 {
         state.sink.send_events(valid).await.map_err(
             |error @ (SinkError::Overloaded | SinkError::Unavailable)| {
-                tracing::warn!(%error, "events not stored, asking the platform to retry");
+                if let Some(occurrences) = NOT_STORED.admit(Instant::now()) {
+                    tracing::warn!(%error, occurrences, "events not stored, asking the platform to retry");
+                }
                 ApiError::Unavailable(RETRY_AFTER_UNAVAILABLE)
             },
         )?;

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use satisfy_core::StoredRating;
+use satisfy_core::log_throttle::{LogThrottle, WARN_EVERY};
 use satisfy_core::{Comment, Origin, RatingSubmission, WireRating};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +28,10 @@ pub const MAX_BODY_BYTES: usize = 4096;
 
 /// Seconds a client is told to wait when storage is saturated or down.
 pub(crate) const RETRY_AFTER_UNAVAILABLE: u64 = 2;
+
+/// Ratings the sink could not take: every request fails alike while it lasts (each is
+/// counted in the metrics).
+static NOT_STORED: LogThrottle = LogThrottle::new(WARN_EVERY);
 
 /// How often the rate limiter forgets clients it would treat as new anyway.
 const LIMITER_CLEANUP_EVERY: Duration = Duration::from_secs(10);
@@ -258,7 +263,9 @@ async fn store_rating(
         Ok(Delivery::Conflict) => Err(ApiError::IdConflict),
         Ok(delivery) => Ok((id, delivery)),
         Err(error @ (SinkError::Overloaded | SinkError::Unavailable)) => {
-            tracing::warn!(%error, "rating not stored, asking the client to retry");
+            if let Some(occurrences) = NOT_STORED.admit(Instant::now()) {
+                tracing::warn!(%error, occurrences, "rating not stored, asking the client to retry");
+            }
             Err(ApiError::Unavailable(RETRY_AFTER_UNAVAILABLE))
         }
     }

@@ -11,11 +11,20 @@ use rdkafka::util::Timeout;
 use satisfy_core::StoredRating;
 use satisfy_core::event::StoredEvent;
 use satisfy_core::kafka_access::KafkaAccess;
+use satisfy_core::log_throttle::{LogThrottle, WARN_EVERY};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{Delivery, Sink, SinkError};
+
+// While the broker is down every request fails the same way: one line every ten seconds
+// says so, with the count (the metrics count each).
+static RATING_UNACKNOWLEDGED: LogThrottle = LogThrottle::new(WARN_EVERY);
+static RATING_ACK_TIMEOUT: LogThrottle = LogThrottle::new(WARN_EVERY);
+static EVENT_REFUSED: LogThrottle = LogThrottle::new(WARN_EVERY);
+static EVENT_UNACKNOWLEDGED: LogThrottle = LogThrottle::new(WARN_EVERY);
+static EVENT_ACK_TIMEOUT: LogThrottle = LogThrottle::new(WARN_EVERY);
 
 /// How the sink reaches Kafka.
 #[derive(Debug, Clone)]
@@ -122,11 +131,15 @@ impl Sink for KafkaSink {
                 Err(SinkError::Overloaded)
             }
             Ok(Err((error, _))) => {
-                tracing::warn!(%error, "Kafka did not acknowledge a rating");
+                if let Some(occurrences) = RATING_UNACKNOWLEDGED.admit(Instant::now()) {
+                    tracing::warn!(%error, occurrences, "Kafka did not acknowledge a rating");
+                }
                 Err(SinkError::Unavailable)
             }
             Err(_) => {
-                tracing::warn!("Kafka acknowledgement timed out");
+                if let Some(occurrences) = RATING_ACK_TIMEOUT.admit(Instant::now()) {
+                    tracing::warn!(occurrences, "Kafka acknowledgement timed out");
+                }
                 Err(SinkError::Unavailable)
             }
         }
@@ -147,7 +160,9 @@ impl Sink for KafkaSink {
                     return Err(SinkError::Overloaded);
                 }
                 Err((error, _)) => {
-                    tracing::warn!(%error, "Kafka refused an event");
+                    if let Some(occurrences) = EVENT_REFUSED.admit(Instant::now()) {
+                        tracing::warn!(%error, occurrences, "Kafka refused an event");
+                    }
                     return Err(SinkError::Unavailable);
                 }
             }
@@ -157,7 +172,9 @@ impl Sink for KafkaSink {
                 match delivery.await {
                     Ok(Ok(_)) => {}
                     Ok(Err((error, _))) => {
-                        tracing::warn!(%error, "Kafka did not acknowledge an event");
+                        if let Some(occurrences) = EVENT_UNACKNOWLEDGED.admit(Instant::now()) {
+                            tracing::warn!(%error, occurrences, "Kafka did not acknowledge an event");
+                        }
                         return Err(SinkError::Unavailable);
                     }
                     Err(_) => return Err(SinkError::Unavailable),
@@ -168,7 +185,9 @@ impl Sink for KafkaSink {
         tokio::time::timeout(self.delivery_timeout, acknowledged)
             .await
             .unwrap_or_else(|_| {
-                tracing::warn!("Kafka acknowledgement of events timed out");
+                if let Some(occurrences) = EVENT_ACK_TIMEOUT.admit(Instant::now()) {
+                    tracing::warn!(occurrences, "Kafka acknowledgement of events timed out");
+                }
                 Err(SinkError::Unavailable)
             })
     }
