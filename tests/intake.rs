@@ -171,6 +171,17 @@ impl App {
             .unwrap()
     }
 
+    /// The Italian survey of entrypoint `id`'s widget-config.
+    async fn survey_of(&self, id: &str) -> Value {
+        let config: Value = self
+            .get(&format!("/v1/entrypoints/{id}/widget-config"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        config["survey"].clone()
+    }
+
     /// `path` asked for by a page at `referer`, as a browser asks for a page's script.
     async fn get_from(&self, path: &str, referer: &str) -> reqwest::Response {
         self.client
@@ -583,13 +594,7 @@ async fn the_shared_loader_carries_the_surveys_of_the_pages_site() {
         let ids: Vec<&String> = surveys.as_object().unwrap().keys().collect();
         assert_eq!(ids, [CUSTOM, EP], "{referer}");
         for id in [EP, CUSTOM] {
-            let config: Value = app
-                .get(&format!("/v1/entrypoints/{id}/widget-config"))
-                .await
-                .json()
-                .await
-                .unwrap();
-            assert_eq!(surveys[id], config["survey"]);
+            assert_eq!(surveys[id], app.survey_of(id).await);
         }
         assert!(
             !body.contains('\u{2028}'),
@@ -661,13 +666,7 @@ async fn serves_each_entrypoint_a_loader_with_its_configuration() {
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
     let body = response.text().await.unwrap();
     let (boot, loader) = split_loader(&body);
-    let config: Value = app
-        .get(&format!("/v1/entrypoints/{EP}/widget-config"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(boot, config["survey"]);
+    assert_eq!(boot, app.survey_of(EP).await);
     assert_eq!(boot["lang"], "it");
     assert_eq!(loader, shared);
     // Served again from the cache: the same bytes.
