@@ -305,27 +305,18 @@ async fn file(
     Query(query): QueryPairs,
     headers: HeaderMap,
 ) -> Response {
-    if file == satisfy_widget::LOADER {
-        return site_loader(&state, &bodies, &headers).await;
+    match satisfy_widget::asset(&file) {
+        // Hashed names never change content.
+        Some(asset) if asset.immutable => {
+            built_in(asset, &headers, "public, max-age=31536000, immutable")
+        }
+        // The shared loader, at its stable URL.
+        Some(_) => site_loader(&state, &bodies, &headers).await,
+        None => match file.strip_suffix(".js").and_then(EntrypointId::parse) {
+            Some(id) => entrypoint_loader(&state, &bodies, &id, lang_of(&query), &headers).await,
+            None => ApiError::NotFound.into_response(),
+        },
     }
-    match file.strip_suffix(".js").and_then(EntrypointId::parse) {
-        Some(id) => entrypoint_loader(&state, &bodies, &id, lang_of(&query), &headers).await,
-        None => asset(&file, &headers),
-    }
-}
-
-fn asset(file: &str, headers: &HeaderMap) -> Response {
-    let Some(asset) = satisfy_widget::asset(file) else {
-        return ApiError::NotFound.into_response();
-    };
-    // Hashed names never change content; the loader's stable URL is revalidated often so a
-    // new release reaches every page within minutes.
-    let cache = if asset.immutable {
-        "public, max-age=31536000, immutable"
-    } else {
-        "public, max-age=300"
-    };
-    built_in(asset, headers, cache)
 }
 
 /// A file built into the binary, as `asset` serves it with `cache_control`.
