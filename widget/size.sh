@@ -82,7 +82,9 @@ $table
   asking page's site (its \`Referer\`): for a site of at most four active entrypoints (the
   demo site has $site_entrypoints) it carries their Italian widget-configs in front, as the
   entrypoint's loader does: **$site_first_br bytes brotli** before the first interaction
-  ($(against_goal "$site_first_br")), **$site_total_br** with the core ($site_total_gz gzip).
+  ($(against_goal "$site_first_br")), **$site_total_br** with the core ($site_total_gz gzip). Its
+  entrypoints' ids are random, so this figure moves by up to 30 bytes from one run to the next
+  (5,121-5,151 in the runs of 2026-12-06).
 - For a site of more entrypoints, or a page that sends no \`Referer\` (\`Referrer-Policy:
   no-referrer\` or \`same-origin\`), that loader asks for the widget-config: $shared_first_br
   bytes brotli before the first interaction, $shared_total_br with the core ($shared_total_gz gzip).
