@@ -6,8 +6,8 @@ use satisfy_aggregator::{
     AnalyticsQuery, EventStore, Filter, GroupWriter, RatingQuery, SqliteStore, WriterConfig,
 };
 use satisfy_core::{
-    CustomSurvey, Entrypoint, EntrypointId, EntrypointKind, EntrypointStatus, Origin, Scope,
-    TenantId,
+    CustomQuestion, CustomSurvey, Entrypoint, EntrypointId, EntrypointKind, EntrypointStatus,
+    Origin, Scope, TenantId,
 };
 use satisfy_ingest::event_tokens::{EventTokens, TokenRefusal, events_tenant};
 use satisfy_ingest::{EntrypointSnapshot, IngestConfig, IngestState, Metrics};
@@ -556,10 +556,12 @@ fn split_site_loader(body: &str) -> (Value, &str) {
 
 #[tokio::test]
 async fn the_shared_loader_carries_the_surveys_of_the_pages_site() {
-    // A site with as many entrypoints as the loader carries surveys for, and one with more.
-    let (full, crowded) = (
+    // A site with as many entrypoints as the loader carries surveys for, one with more, and
+    // one whose custom survey's texts weigh more than the loader carries.
+    let (full, crowded, wordy) = (
         "https://www.comune.pieno.it",
         "https://www.comune.affollato.it",
+        "https://www.comune.prolisso.it",
     );
     let site_of = |site: &'static str, name: &'static str, count: usize| {
         (0..count).map(move |n| Entrypoint {
@@ -567,8 +569,35 @@ async fn the_shared_loader_carries_the_surveys_of_the_pages_site() {
             ..entrypoint(&format!("ep_{name}{n:0>3}"), EntrypointStatus::Active)
         })
     };
-    let others = site_of(full, "FULLfullFULLf", 4)
-        .chain(site_of(crowded, "CROWDEDcrowdX", 5))
+    // Texts that hardly compress: letters from a simple generator.
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut text = |chars: usize| -> String {
+        (0..chars)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                char::from(b'a' + (seed % 26) as u8)
+            })
+            .collect()
+    };
+    let long_custom = Entrypoint {
+        kind: EntrypointKind::Personalizzato,
+        custom: Some(CustomSurvey {
+            question: text(200),
+            follow_ups: (0..3)
+                .map(|_| CustomQuestion {
+                    question: text(200),
+                    options: (0..8).map(|_| text(200)).collect(),
+                })
+                .collect(),
+        }),
+        allowed_origins: vec![Origin::parse(wordy).unwrap()],
+        ..entrypoint("ep_WORDYwordyWORDYw", EntrypointStatus::Active)
+    };
+    let others = site_of(full, "FULLfullFULLf", 32)
+        .chain(site_of(crowded, "CROWDEDcrowdX", 33))
+        .chain([long_custom])
         .collect();
     let app = spawn_with(generous(), others).await;
     let plain = app.get("/widget/v1/satisfy.js").await;
@@ -605,7 +634,7 @@ async fn the_shared_loader_carries_the_surveys_of_the_pages_site() {
     let full_site = full_site.text().await.unwrap();
     assert_eq!(
         split_site_loader(&full_site).0.as_object().unwrap().len(),
-        4
+        32
     );
 
     // A page that holds its site's loader revalidates it: 304, as variable as the body. One
@@ -633,11 +662,12 @@ async fn the_shared_loader_carries_the_surveys_of_the_pages_site() {
     assert_eq!(stale.status(), 200);
     assert_eq!(stale.text().await.unwrap(), site_body);
 
-    // Pages of another site, or of a site with too many entrypoints, or a page whose
-    // address is not a site's: the loader alone, which asks.
+    // Pages of another site, of a site with too many entrypoints or too long texts, or a
+    // page whose address is not a site's: the loader alone, which asks.
     for referer in [
         "https://www.altro.example.it/",
         crowded,
+        wordy,
         "ftp://www.comune.bugliano.it/",
         "not a url",
     ] {

@@ -79,18 +79,18 @@ $table
   interaction: **$first_br bytes brotli**; with the core, **$total_br bytes brotli**
   ($total_gz gzip): $(against_goal "$first_br").
 - A snippet pasted before loads \`satisfy.js\`, which the server answers according to the
-  asking page's site (its \`Referer\`): for a site of at most four active entrypoints (the
-  demo site has $site_entrypoints) it carries their Italian widget-configs in front, as the
+  asking page's site (its \`Referer\`): it carries the Italian widget-configs of the site's
+  active entrypoints (up to 32 and 1.5 KB of brotli; the demo site has $site_entrypoints) in front, as the
   entrypoint's loader does: **$site_first_br bytes brotli** before the first interaction
   ($(against_goal "$site_first_br")), **$site_total_br** with the core ($site_total_gz gzip). Its
   entrypoints' ids are random, so this figure moves by up to 30 bytes from one run to the next
   (5,121-5,151 in the runs of 2026-12-06).
-- For a site of more entrypoints, or a page that sends no \`Referer\` (\`Referrer-Policy:
+- For a site beyond those limits, or a page that sends no \`Referer\` (\`Referrer-Policy:
   no-referrer\` or \`same-origin\`), that loader asks for the widget-config: $shared_first_br
   bytes brotli before the first interaction, $shared_total_br with the core ($shared_total_gz gzip).
 - A page in English or German asks for the widget-config in its language after either
   loader: before the first interaction $de_first_br bytes brotli with the console's snippet,
-  $de_site_first_br with an earlier one on a site of a few entrypoints, $de_shared_first_br elsewhere.
+  $de_site_first_br with an earlier one on a site within the limits, $de_shared_first_br elsewhere.
 - The core follows when the widget comes within 400 px of the viewport, or on the first
   touch or focus inside it; a rating made before it has loaded waits for it.
 - \`$css\` is fetched only by browsers without constructed style sheets.

@@ -123,21 +123,24 @@ try {
   }
   // A site with two entrypoints, whose pages load the shared loader (an earlier snippet)
   // with its surveys inside, as such a site does; then a site with more entrypoints than it
-  // carries, whose loader asks for the widget-config.
-  const small = await startSite(server.base);
-  try {
-    for (const [label, loader] of [["the entrypoint's (the console's snippet)", {}], ["the shared `satisfy.js`, a site of two entrypoints", { loader: "shared" }]]) {
-      const ep = await createEntrypoint(server.base, { name: `throttled ${label}`, kind: "pagina_web", allowed_origins: [small.origin] });
-      results.throttled.push({ loader: label, ...(await operableUnderThrottling(browser, small, { ep, snippet: "body", ...loader })) });
+  // carries surveys for (32), whose loader asks for the widget-config.
+  for (const [count, runs] of [
+    [2, [["the entrypoint's (the console's snippet)", {}], ["the shared `satisfy.js`, a site of two entrypoints", { loader: "shared" }]]],
+    [33, [["the shared `satisfy.js`, a site of 33 entrypoints", { loader: "shared" }]]],
+  ]) {
+    const own = await startSite(server.base);
+    try {
+      for (let n = runs.length; n < count; n++) {
+        await createEntrypoint(server.base, { name: `site of ${count}, ${n}`, kind: "pagina_web", allowed_origins: [own.origin] });
+      }
+      for (const [label, loader] of runs) {
+        const ep = await createEntrypoint(server.base, { name: `throttled ${label}`, kind: "pagina_web", allowed_origins: [own.origin] });
+        results.throttled.push({ loader: label, ...(await operableUnderThrottling(browser, own, { ep, snippet: "body", ...loader })) });
+      }
+    } finally {
+      await own.stop();
     }
-  } finally {
-    await small.stop();
   }
-  const ep = await createEntrypoint(server.base, { name: "throttled, a crowded site", kind: "pagina_web", allowed_origins: [site.origin] });
-  results.throttled.push({
-    loader: "the shared `satisfy.js`, a site of more entrypoints",
-    ...(await operableUnderThrottling(browser, site, { ep, snippet: "body", loader: "shared" })),
-  });
   console.log(JSON.stringify(results, null, 1));
 } finally {
   await browser.close();

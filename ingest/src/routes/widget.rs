@@ -7,7 +7,7 @@
 //! before it load the shared `satisfy.js`, which cannot name its entrypoint in its URL:
 //! that one carries the surveys of the entrypoints of the page's site, found from the
 //! request's `Referer` (browsers send a page's origin with the requests for its scripts),
-//! and asks only when there is none, or more than a few.
+//! and asks only when there is none, or too many.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -45,10 +45,17 @@ const CACHE_BYTES: u64 = 32 << 20;
 /// entrypoint or a changed survey reaches pages within a minute.
 const ENTRYPOINT_CACHE: &str = "public, max-age=60";
 
-/// Most surveys the shared loader carries for one site. Beyond them it asks for its
-/// entrypoint's, as it always did: a site's snippets usually name one entrypoint, or one
-/// for its pages and one for its services.
-const MAX_SURVEYS_PER_SITE: usize = 4;
+/// Most surveys the shared loader carries for one site (a comune may rate each of its
+/// services apart). Beyond them, or beyond [`SITE_SURVEYS_BROTLI`], it asks for its
+/// entrypoint's, as it always did.
+const MAX_SURVEYS_PER_SITE: usize = 32;
+
+/// Most bytes of brotli a site's surveys may add to the shared loader. Surveys of the
+/// official kinds repeat each other's texts: 32 of them add about 1.1 KB (measured
+/// 2026-12-06), one 30 bytes more. Custom surveys of long texts add up faster; past the
+/// budget the loader asks for the one widget-config it needs (about 0.6 KB, and a round
+/// trip: two seconds on a slow mobile network).
+const SITE_SURVEYS_BROTLI: usize = 1536;
 
 /// What a cached body is.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -366,19 +373,27 @@ async fn entrypoint_loader(
     };
     let boot = javascript_of(&entrypoint.survey(lang))
         .map(|survey| format!("(document.currentScript||{{}}).satisfyBoot={survey};\n"));
-    serve_loader(bodies, headers, boot).await
+    // Its one survey, however long, is what the loader would otherwise ask for.
+    serve_loader(bodies, headers, boot, usize::MAX).await
 }
 
-/// The shared loader with `boot` in front, or alone while another loader is being
-/// compressed (it then asks for its configuration).
+/// The shared loader with `boot` in front; or alone, which then asks for its
+/// configuration, while another loader is being compressed or when `boot` adds more than
+/// `budget` bytes to its brotli.
 async fn serve_loader(
     bodies: &CompressedBodies,
     headers: &HeaderMap,
     boot: serde_json::Result<String>,
+    budget: usize,
 ) -> Response {
     let loader = shared_loader();
     let encoded = match boot {
         Ok(boot) => match bodies.loader(boot.into_bytes()).await {
+            Some(Ok(encoded))
+                if encoded.brotli.len().saturating_sub(loader.brotli.len()) > budget =>
+            {
+                return built_in(loader, headers, ENTRYPOINT_CACHE);
+            }
             Some(encoded) => encoded,
             None => return built_in(loader, headers, ENTRYPOINT_CACHE),
         },
@@ -394,7 +409,7 @@ fn page_origin(headers: &HeaderMap) -> Option<Origin> {
 }
 
 /// `/widget/v1/satisfy.js`, the shared loader of earlier snippets: preceded, for a page of
-/// a site with a few active entrypoints, by their Italian surveys keyed by id, of which
+/// a site with active entrypoints (up to a limit), by their Italian surveys keyed by id, of which
 /// the script element is handed the one its `data-entrypoint` names, as the entrypoint's
 /// own loader hands it its survey. Otherwise, or for a page in another language, the
 /// loader asks for its configuration. The body depends on the `Referer`, and so does what
@@ -420,7 +435,7 @@ async fn site_loader(
                 "(function(s,b){{s&&(s.satisfyBoot=b[s.getAttribute(\"data-entrypoint\")])}})(document.currentScript,{surveys});\n"
             )
         });
-        serve_loader(bodies, headers, boot).await
+        serve_loader(bodies, headers, boot, SITE_SURVEYS_BROTLI).await
     };
     response.headers_mut().insert(
         header::VARY,
