@@ -542,6 +542,19 @@ fn split_loader(body: &str) -> (Value, &str) {
     (serde_json::from_str(config).unwrap(), loader)
 }
 
+/// An entrypoint id that looks random, the `n`th of a fixed sequence (splitmix64).
+fn random_id(n: u64) -> String {
+    const LETTERS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+    let mut z = n.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    let id: String = (0..16)
+        .map(|i| char::from(LETTERS[((z >> (i * 4)) as usize + i) % 64]))
+        .collect();
+    format!("ep_{id}")
+}
+
 /// The surveys the shared loader carries for a site, keyed by entrypoint, and the code
 /// after them.
 fn split_site_loader(body: &str) -> (Value, &str) {
@@ -563,10 +576,17 @@ async fn the_shared_loader_carries_the_surveys_of_the_pages_site() {
         "https://www.comune.affollato.it",
         "https://www.comune.prolisso.it",
     );
-    let site_of = |site: &'static str, name: &'static str, count: usize| {
-        (0..count).map(move |n| Entrypoint {
+    // Ids as random as the console's, pages and services in turn: the surveys compress as
+    // a real site's do.
+    let site_of = |site: &'static str, first: u64, count: u64| {
+        (first..first + count).map(move |n| Entrypoint {
+            kind: if n % 2 == 0 {
+                EntrypointKind::PaginaWeb
+            } else {
+                EntrypointKind::ValutazioneServizio
+            },
             allowed_origins: vec![Origin::parse(site).unwrap()],
-            ..entrypoint(&format!("ep_{name}{n:0>3}"), EntrypointStatus::Active)
+            ..entrypoint(&random_id(n), EntrypointStatus::Active)
         })
     };
     // Texts that hardly compress: letters from a simple generator.
@@ -595,8 +615,8 @@ async fn the_shared_loader_carries_the_surveys_of_the_pages_site() {
         allowed_origins: vec![Origin::parse(wordy).unwrap()],
         ..entrypoint("ep_WORDYwordyWORDYw", EntrypointStatus::Active)
     };
-    let others = site_of(full, "FULLfullFULLf", 32)
-        .chain(site_of(crowded, "CROWDEDcrowdX", 33))
+    let others = site_of(full, 0, 32)
+        .chain(site_of(crowded, 100, 33))
         .chain([long_custom])
         .collect();
     let app = spawn_with(generous(), others).await;

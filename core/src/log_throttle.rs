@@ -1,7 +1,8 @@
 //! Warnings about a fault that repeats on every request (a broker down, a flood of
-//! connections) let through at most once per interval, with the count of those held back:
-//! the first says what happened at once, and the rest cannot fill an operator's logs or
-//! take the CPU that answering needs.
+//! connections) let through at most once per interval, each with the count of occurrences
+//! since the line before (those held back included): the first says what happened at once,
+//! and the rest cannot fill an operator's logs or take the CPU that answering needs. What
+//! was held back after the last line is counted in the next one, whenever it comes.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};

@@ -36,9 +36,10 @@ pub fn router(bodies: Extension<Arc<CompressedBodies>>) -> Router<IngestState> {
 
 /// The most memory the compressed bodies may take. An entrypoint's loader weighs about
 /// 12 KB (its survey, then the shared loader in gzip and in brotli), so this holds some
-/// 2,700 of them: every entrypoint of 400 comuni in a language or two, and the shared
-/// loaders of their sites. Past it the least used go first, so a flood of entrypoint and
-/// language pairs or of sites cannot grow memory.
+/// 2,700 of them: every entrypoint of 400 comuni in a language or two. A site's shared
+/// loader weighs about 1.5 KB more for each survey it carries (their text, uncompressed,
+/// is part of the key). Past the bound the least used go first, so a flood of entrypoint
+/// and language pairs or of sites cannot grow memory.
 const CACHE_BYTES: u64 = 32 << 20;
 
 /// How long browsers and proxies keep what depends on an entrypoint's settings: a paused
@@ -81,9 +82,9 @@ impl Served {
 /// same bytes are served until the entrypoint or the widget changes, so a page view costs
 /// a lookup, not a compression.
 pub struct CompressedBodies {
-    cache: Cache<BodyKey, Arc<Encoded>, BodyWeight>,
+    cache: Arc<Cache<BodyKey, Arc<Encoded>, BodyWeight>>,
     /// One loader at a time is compressed (see [`CompressedBodies::loader`]).
-    compressing_loader: tokio::sync::Semaphore,
+    compressing_loader: Arc<tokio::sync::Semaphore>,
 }
 
 /// What a body is made of: the part that depends on the entrypoints' settings is in the
@@ -181,27 +182,28 @@ impl CompressedBodies {
     /// A cache of at most `bytes`.
     fn bounded(bytes: u64) -> CompressedBodies {
         CompressedBodies {
-            cache: Cache::with_weighter(1024, bytes, BodyWeight),
-            compressing_loader: tokio::sync::Semaphore::new(1),
+            cache: Arc::new(Cache::with_weighter(1024, bytes, BodyWeight)),
+            compressing_loader: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 
     /// A widget-config, compressed, from the cache when it holds it. Concurrent requests
     /// for one not yet cached wait for one compression rather than each making it.
     async fn config(&self, body: Vec<u8>) -> std::io::Result<Arc<Encoded>> {
-        self.get(BodyKey {
+        let key = BodyKey {
             served: Served::Config,
             head: exact(body),
-        })
-        .await
+        };
+        compressed(&self.cache, key).await
     }
 
     /// The shared loader with `head` in front, compressed, from the cache when it holds it;
     /// `None` while another loader is being compressed, and the caller then serves the
     /// shared loader alone, which asks for its configuration. Compressing a loader takes
-    /// about 18 ms of a core (brotli at its best level on 15 KB, measured here): page views
-    /// naming entrypoints, languages or sites that the cache does not hold, a flood of them
-    /// included, take at most one core's worth of compressions, and none waits for one.
+    /// a core for about 18 ms with one survey, 23 ms with a site's 32 (brotli at its best
+    /// level on 15 and 57 KB, measured here with the brotli tool): page views naming entrypoints, languages or
+    /// sites that the cache does not hold, a flood of them included, take at most one
+    /// core's worth of compressions, and none waits for one.
     async fn loader(&self, head: Vec<u8>) -> Option<std::io::Result<Arc<Encoded>>> {
         let key = BodyKey {
             served: Served::Loader,
@@ -210,25 +212,44 @@ impl CompressedBodies {
         if let Some(cached) = self.cache.get(&key) {
             return Some(Ok(cached));
         }
-        let _compressing = self.compressing_loader.try_acquire().ok()?;
-        Some(self.get(key).await)
+        let slot = Arc::clone(&self.compressing_loader)
+            .try_acquire_owned()
+            .ok()?;
+        let cache = Arc::clone(&self.cache);
+        // In a task of its own that holds the slot: a page view that goes away meanwhile
+        // (its client closed the connection) neither frees the slot before the work is
+        // done nor loses the body, which is cached all the same.
+        let compressing = tokio::spawn(async move {
+            let body = compressed(&cache, key).await;
+            drop(slot);
+            body
+        });
+        Some(
+            compressing
+                .await
+                .map_err(std::io::Error::other)
+                .and_then(|body| body),
+        )
     }
+}
 
-    /// The body of `key`, compressed once.
-    async fn get(&self, key: BodyKey) -> std::io::Result<Arc<Encoded>> {
-        let (served, head) = (key.served, key.head.clone());
-        self.cache
-            .get_or_insert_async(&key, async move {
-                // Brotli at its best level takes milliseconds on a loader: off the request
-                // threads.
-                let tail = served.tail();
-                let encoded = tokio::task::spawn_blocking(move || Encoded::of(head, tail))
-                    .await
-                    .map_err(std::io::Error::other)??;
-                Ok(Arc::new(encoded))
-            })
-            .await
-    }
+/// The body of `key` from `cache`, compressed once.
+async fn compressed(
+    cache: &Cache<BodyKey, Arc<Encoded>, BodyWeight>,
+    key: BodyKey,
+) -> std::io::Result<Arc<Encoded>> {
+    let (served, head) = (key.served, key.head.clone());
+    cache
+        .get_or_insert_async(&key, async move {
+            // Brotli at its best level takes milliseconds on a loader: off the request
+            // threads.
+            let tail = served.tail();
+            let encoded = tokio::task::spawn_blocking(move || Encoded::of(head, tail))
+                .await
+                .map_err(std::io::Error::other)??;
+            Ok(Arc::new(encoded))
+        })
+        .await
 }
 
 /// A weak validator of `body`: the same for each of its encodings, which say the same.
@@ -542,6 +563,7 @@ pub(crate) async fn widget_config(
 mod tests {
     use super::*;
     use std::io::Read;
+    use std::time::Duration;
 
     fn unpacked(encoded: &Encoded) -> [Vec<u8>; 2] {
         let mut gzip = Vec::new();
@@ -602,6 +624,25 @@ mod tests {
         drop(busy);
         let second = bodies.loader("survey v2;".into()).await.unwrap().unwrap();
         assert_eq!(unpacked(&second)[1], loader("survey v2;"));
+
+        // A page view that goes away while its loader is compressed: the work goes on and
+        // holds the slot until done, and the body is cached all the same.
+        let gone = tokio::time::timeout(Duration::ZERO, bodies.loader("survey v3;".into()));
+        assert!(gone.await.is_err(), "compressed within no time");
+        assert!(bodies.compressing_loader.try_acquire().is_err());
+        let key = BodyKey {
+            served: Served::Loader,
+            head: Bytes::from_static(b"survey v3;"),
+        };
+        for _ in 0..500 {
+            if bodies.cache.get(&key).is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(bodies.cache.get(&key).is_some(), "the body was not cached");
+        tokio::task::yield_now().await;
+        assert!(bodies.compressing_loader.try_acquire().is_ok());
     }
 
     #[tokio::test]
