@@ -201,9 +201,9 @@ impl CompressedBodies {
     /// `None` while another loader is being compressed, and the caller then serves the
     /// shared loader alone, which asks for its configuration. Compressing a loader takes
     /// a core for about 18 ms with one survey, 23 ms with a site's 32 (brotli at its best
-    /// level on 15 and 57 KB, measured here with the brotli tool): page views naming entrypoints, languages or
-    /// sites that the cache does not hold, a flood of them included, take at most one
-    /// core's worth of compressions, and none waits for one.
+    /// level on 15 and 57 KB, measured here with the brotli tool): page views naming
+    /// entrypoints, languages or sites that the cache does not hold, a flood of them
+    /// included, take at most one core's worth of compressions, and none waits for one.
     async fn loader(&self, head: Vec<u8>) -> Option<std::io::Result<Arc<Encoded>>> {
         let key = BodyKey {
             served: Served::Loader,
@@ -409,18 +409,18 @@ async fn serve_loader(
 ) -> Response {
     let loader = shared_loader();
     let encoded = match boot {
-        Ok(boot) => match bodies.loader(boot.into_bytes()).await {
-            Some(Ok(encoded))
-                if encoded.brotli.len().saturating_sub(loader.brotli.len()) > budget =>
-            {
-                return built_in(loader, headers, ENTRYPOINT_CACHE);
-            }
-            Some(encoded) => encoded,
-            None => return built_in(loader, headers, ENTRYPOINT_CACHE),
-        },
-        Err(error) => Err(std::io::Error::other(error)),
+        Ok(boot) => bodies.loader(boot.into_bytes()).await,
+        Err(error) => Some(Err(std::io::Error::other(error))),
     };
-    serve_encoded(headers, loader.content_type, encoded)
+    let within_budget = |encoded: &std::io::Result<Arc<Encoded>>| {
+        encoded.as_ref().map_or(true, |encoded| {
+            encoded.brotli.len().saturating_sub(loader.brotli.len()) <= budget
+        })
+    };
+    match encoded.filter(within_budget) {
+        Some(encoded) => serve_encoded(headers, loader.content_type, encoded),
+        None => built_in(loader, headers, ENTRYPOINT_CACHE),
+    }
 }
 
 /// The origin of the page that asks for a script, from its `Referer`.
