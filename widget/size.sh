@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prints the raw, gzip and brotli bytes of everything a page downloads for the widget
-# (the entrypoint's loader; or the shared loader, with its site's surveys or followed by
-# the widget-config; the WebAssembly core; the CSS file of browsers without constructed
-# style sheets), as served, and writes them to docs/BENCHMARKS.md. Fails when a snippet's
+# (the entrypoint's loader, in Italian or in a page's language; or the shared loader, with
+# its site's surveys or followed by the widget-config; the WebAssembly core; the CSS file
+# of browsers without constructed style sheets), as served, and writes them to docs/BENCHMARKS.md. Fails when a snippet's
 # gzip total exceeds the 12 KB budget.
 # Usage: bash widget/size.sh   (after cargo build; TEST_SATISFY_BIN picks another binary)
 set -euo pipefail
@@ -37,6 +37,7 @@ declare -A raw gz br
 other_site=https://www.another-site.example
 # name|label in the table|path|the asking page's site
 for entry in "$ep.js|\`$ep.js\`|/widget/v1/$ep.js|$site" \
+             "loader-de|\`$ep.js?lang=de\`|/widget/v1/$ep.js?lang=de|$site" \
              "site|\`satisfy.js\`, asked by a page of the entrypoint's site|/widget/v1/satisfy.js|$site" \
              "satisfy.js|\`satisfy.js\`, asked by a page of another site|/widget/v1/satisfy.js|$other_site" \
              "widget-config.json|\`widget-config.json\`|/v1/entrypoints/$ep/widget-config?lang=it|$site" \
@@ -88,15 +89,19 @@ $table
 - For a site beyond those limits, or a page that sends no \`Referer\` (\`Referrer-Policy:
   no-referrer\` or \`same-origin\`), that loader asks for the widget-config: $shared_first_br
   bytes brotli before the first interaction, $shared_total_br with the core ($shared_total_gz gzip).
-- A page in English or German asks for the widget-config in its language after either
-  loader: before the first interaction $de_first_br bytes brotli with the console's snippet,
+- A page in German with the console's snippet for pages in several languages loads
+  \`$ep.js?lang=de\`, the entrypoint's loader with its German widget-config in front:
+  **${br[loader-de]} bytes brotli** before the first interaction ($(against_goal "${br[loader-de]}")),
+  $((br[loader-de] + br[$wasm])) with the core.
+- A page in English or German with another snippet asks for the widget-config in its language after
+  either loader: before the first interaction $de_first_br bytes brotli with the console's snippet,
   $de_site_first_br with an earlier one on a site within the limits, $de_shared_first_br elsewhere.
 - The core follows when the widget comes within 400 px of the viewport, or on the first
   touch or focus inside it; a rating made before it has loaded waits for it.
 - \`$css\` is fetched only by browsers without constructed style sheets.
 "
 python3 tests/bench/write_section.py "$section"
-worst_gz=$total_gz
+worst_gz=$((gz[loader-de] + gz[$wasm] > total_gz ? gz[loader-de] + gz[$wasm] : total_gz))
 de_site_total_gz=$((gz[site] + gz[config-de] + gz[$wasm]))
 for other in "$site_total_gz" "$shared_total_gz" "$de_site_total_gz"; do
   worst_gz=$((other > worst_gz ? other : worst_gz))

@@ -294,6 +294,27 @@ async fn an_entrypoint_created_in_the_console_gets_a_snippet_and_appears_in_the_
         .next()
         .unwrap();
     assert!(snippet.contains(&format!("https://satisfy.example.it/widget/v1/{id}.js")));
+    // For sites not all in Italian: the loader in each page's language, shown as text.
+    assert!(snippet.contains("Pagine in più lingue"));
+    assert!(snippet.contains(&format!(
+        "s.src=&#34;https://satisfy.example.it/widget/v1/{id}.js?lang=&#34;+encodeURIComponent(d.documentElement.lang)"
+    )));
+    let api: Value = client
+        .get(format!("{}/api/v1/entrypoints/{id}", console.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        api["snippet_multilingual"].as_str().unwrap(),
+        format!(
+            "<!-- Satisfy: valutazione della pagina, nella lingua della pagina -->\n<script>(function(d){{var s=d.createElement(\"script\");s.async=true;\
+             s.src=\"https://satisfy.example.it/widget/v1/{id}.js?lang=\"+encodeURIComponent(d.documentElement.lang);\
+             s.setAttribute(\"data-entrypoint\",\"{id}\");(d.body||d.head).appendChild(s)}})(document)</script>"
+        )
+    );
 
     let list = client
         .get(format!("{}/console/entrypoints", console.base))

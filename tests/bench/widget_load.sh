@@ -36,7 +36,9 @@ the widget-config's arrival, and when the stars were operable: in the DOM with t
 frame after they were added; goal: within 100 ms of the loader running). The last column is a real click on a star until the widget marked it.
 The entrypoint's loader carries its configuration. The shared loader of earlier snippets carries those of the
 asking page's site, up to 32 of them and 1.5 KB of brotli (the server finds the site from the request's `Referer`),
-and asks for it on a site beyond that.
+and asks for it on a site beyond that. The console's snippet for pages in several languages loads the
+entrypoint's loader with the configuration in the page's language (`<html lang>`); it is in `<head>`, as the
+console says to put it in a template.
 
 | loader | arrived | ran | first paint | widget-config arrived | operable | after the loader ran | click to selected |
 |---|---|---|---|---|---|---|---|

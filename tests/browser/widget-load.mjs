@@ -6,7 +6,7 @@
 //    painted), and from a real click on a star to the star selected.
 // Prints one JSON object; tests/bench/widget_load.sh writes it to docs/BENCHMARKS.md.
 // Usage: bash tests/bench/widget_load.sh
-import { startSatisfy, launchBrowser, createEntrypoint } from "./harness.mjs";
+import { startSatisfy, launchBrowser, createEntrypoint, api } from "./harness.mjs";
 import { startSite } from "./fixtures/site.mjs";
 
 // Chromium DevTools' "Slow 3G" preset (what its network panel applies).
@@ -123,10 +123,12 @@ try {
   }
   // A site with two entrypoints, whose pages load the shared loader (an earlier snippet)
   // with its surveys inside, as such a site does; then a site with more entrypoints than it
-  // carries surveys for (32), whose loader asks for the widget-config.
+  // carries surveys for (32), whose loader asks for the widget-config; then a page in German
+  // with the console's snippet for pages in several languages.
   for (const [count, runs] of [
     [2, [["the entrypoint's (the console's snippet)", {}], ["the shared `satisfy.js`, a site of two entrypoints", { loader: "shared" }]]],
     [33, [["the shared `satisfy.js`, a site of 33 entrypoints", { loader: "shared" }]]],
+    [1, [["the entrypoint's in the page's language (snippet for several languages), a German page", { lang: "de", multilingual: true }]]],
   ]) {
     const own = await startSite(server.base);
     try {
@@ -135,7 +137,11 @@ try {
       }
       for (const [label, loader] of runs) {
         const ep = await createEntrypoint(server.base, { name: `throttled ${label}`, kind: "pagina_web", allowed_origins: [own.origin] });
-        results.throttled.push({ loader: label, ...(await operableUnderThrottling(browser, own, { ep, snippet: "body", ...loader })) });
+        const { multilingual, ...rest } = loader;
+        const snippet = multilingual
+          ? { snippet: "pasted-head", pasted: (await api(server.base, `/api/v1/entrypoints/${ep}`)).snippet_multilingual }
+          : { snippet: "body" };
+        results.throttled.push({ loader: label, ...(await operableUnderThrottling(browser, own, { ep, ...snippet, ...rest })) });
       }
     } finally {
       await own.stop();

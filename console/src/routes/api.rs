@@ -23,7 +23,7 @@ use crate::forms::{parse_name, parse_origins, parse_service};
 use crate::kpis::{KpiError, KpiParams, KpiSource, ServiceInfo, ServiceKpis};
 use crate::overview::{self, Overview};
 use crate::roles::Capability;
-use crate::routes::entrypoints::snippet_html;
+use crate::routes::entrypoints::{snippet_html, snippet_multilingual_html};
 use crate::stats::{self, Report, StatsParams};
 use crate::store::{AuditEntry, EntrypointChanges, new_entrypoint};
 
@@ -291,6 +291,9 @@ pub struct EntrypointView {
     additional_questions: usize,
     /// The HTML snippet to paste in the site.
     snippet: String,
+    /// The snippet for sites whose pages are not all in Italian: it loads the widget in
+    /// the language of each page (`<html lang>`), as an inline script.
+    snippet_multilingual: String,
 }
 
 fn to_json(state: &ConsoleState, entrypoint: &Entrypoint) -> EntrypointView {
@@ -313,6 +316,7 @@ fn to_json(state: &ConsoleState, entrypoint: &Entrypoint) -> EntrypointView {
         main_question: survey.title.clone(),
         additional_questions: survey.additional_questions(),
         snippet: snippet_html(&state.config.public_url, &entrypoint.id),
+        snippet_multilingual: snippet_multilingual_html(&state.config.public_url, &entrypoint.id),
     }
 }
 

@@ -366,6 +366,8 @@ struct SnippetPage {
     id: String,
     name: String,
     snippet: String,
+    /// The snippet for pages in several languages.
+    snippet_multilingual: String,
     target: String,
     /// The page last self-tested, and what the check found.
     self_test: Option<SelfTest>,
@@ -388,6 +390,22 @@ struct SelfTest {
 pub fn snippet_html(public_url: &str, id: &EntrypointId) -> String {
     format!(
         "<!-- Satisfy: valutazione della pagina -->\n<script async src=\"{public_url}/widget/v1/{id}.js\" data-entrypoint=\"{id}\"></script>"
+    )
+}
+
+/// The snippet for sites whose pages are not all in Italian (the bilingual comuni of South
+/// Tyrol, pages in English): a small inline script that loads the entrypoint's loader in
+/// the language of the page (`<html lang>`), so that a page in German or English too gets
+/// its texts with the loader and renders the stars with no request in between. Tag
+/// Manager's Custom HTML tags run inline scripts; a template whose Content-Security-Policy
+/// forbids them uses [`snippet_html`] with `?lang=de` or `?lang=en` after `.js` instead.
+pub fn snippet_multilingual_html(public_url: &str, id: &EntrypointId) -> String {
+    // A JavaScript string, with no `<` that could end the script element early.
+    let loader = serde_json::Value::from(format!("{public_url}/widget/v1/{id}.js?lang="))
+        .to_string()
+        .replace('<', "\\u003c");
+    format!(
+        "<!-- Satisfy: valutazione della pagina, nella lingua della pagina -->\n<script>(function(d){{var s=d.createElement(\"script\");s.async=true;s.src={loader}+encodeURIComponent(d.documentElement.lang);s.setAttribute(\"data-entrypoint\",\"{id}\");(d.body||d.head).appendChild(s)}})(document)</script>"
     )
 }
 
@@ -419,6 +437,7 @@ fn snippet_page(
         id: id.to_owned(),
         name: entrypoint.name.clone(),
         snippet: snippet_html(&state.config.public_url, &entrypoint.id),
+        snippet_multilingual: snippet_multilingual_html(&state.config.public_url, &entrypoint.id),
         target: target_html(&entrypoint.id),
         self_test,
     };

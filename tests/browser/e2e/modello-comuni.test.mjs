@@ -295,6 +295,35 @@ test("an earlier snippet's shared loader carries its site's surveys: no request 
   }
 });
 
+test("the console's snippet for pages in several languages renders each page's texts with no request before the stars", async () => {
+  const ep = await newEntrypoint("several languages");
+  const { snippet_multilingual: pasted } = await api(server.base, `/api/v1/entrypoints/${ep}`);
+  let stored = 0;
+  // In a template's <head>, as the console says, or where Tag Manager puts it.
+  for (const [lang, title, snippet] of [
+    ["de-AT", "Wie verständlich sind die Informationen auf dieser Seite?", "pasted-head"],
+    ["en", "How clear is the information on this page?", "pasted"],
+    ["it", "Quanto sono chiare le informazioni su questa pagina?", "pasted-head"],
+    // A language the widget does not speak: Italian, as the widget itself falls back.
+    ["fr", "Quanto sono chiare le informazioni su questa pagina?", "pasted"],
+  ]) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const requests = [];
+    page.on("request", (r) => requests.push(r.url()));
+    await page.goto(site.url({ ep, snippet, pasted, lang }));
+    const widget = page.locator('[data-element="feedback"][data-satisfy-engine]');
+    await widget.waitFor();
+    assert.equal(await widget.locator('[data-element="feedback-title"]').textContent(), title);
+    assert.equal(requests.filter((u) => u.includes("/widget-config")).length, 0, requests.join("\n"));
+    assert.ok(requests.includes(`${server.base}/widget/v1/${ep}.js?lang=${lang}`), requests.join("\n"));
+    await page.click('[data-element="feedback-rate-4"]');
+    stored += 1;
+    assert.equal((await waitForCount(ep, stored)).count, stored);
+    await context.close();
+  }
+});
+
 test("a citizen's click on the star a checker left selected is still a rating", async () => {
   const ep = await newEntrypoint("same star");
   const { page, context } = await openPage({ ep, snippet: "body" }, 1280);
