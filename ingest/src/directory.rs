@@ -41,11 +41,17 @@ pub struct EntrypointSnapshot {
 }
 
 impl EntrypointSnapshot {
-    /// Replaces the snapshot with `entrypoints`.
+    /// Replaces the snapshot with `entrypoints`. An entrypoint that did not change keeps
+    /// its shared copy, so that what was made from it (the shared loader of its site, see
+    /// the widget's routes) is known to still hold by the copy's identity.
     pub fn replace_all(&self, entrypoints: Vec<Entrypoint>) {
+        let previous = self.load();
         let mut snapshot = Snapshot::default();
         for entrypoint in entrypoints {
-            let entrypoint = Arc::new(entrypoint);
+            let entrypoint = match previous.by_id.get(&entrypoint.id) {
+                Some(unchanged) if **unchanged == entrypoint => Arc::clone(unchanged),
+                _ => Arc::new(entrypoint),
+            };
             if entrypoint.is_active() {
                 for origin in &entrypoint.allowed_origins {
                     snapshot
@@ -151,5 +157,53 @@ impl EntrypointDirectory for EntrypointSnapshot {
 
     fn is_loaded(&self) -> bool {
         self.loaded.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use satisfy_core::{EntrypointKind, EntrypointStatus, TenantId};
+
+    /// The one site of these tests' entrypoints.
+    pub(crate) const SITE: &str = "https://www.comune.bugliano.pi.it";
+
+    /// An active entrypoint of `kind` on [`SITE`], its id made of `seed`.
+    pub(crate) fn entrypoint_of(seed: u8, name: &str, kind: EntrypointKind) -> Entrypoint {
+        Entrypoint {
+            id: EntrypointId::from_random([seed; 12]),
+            tenant: TenantId::parse("bugliano").unwrap(),
+            name: name.to_owned(),
+            kind,
+            status: EntrypointStatus::Active,
+            allowed_origins: vec![Origin::parse(SITE).unwrap()],
+            custom: None,
+            service: None,
+            created_at: 0,
+        }
+    }
+
+    fn entrypoint(seed: u8, name: &str) -> Entrypoint {
+        entrypoint_of(seed, name, EntrypointKind::PaginaWeb)
+    }
+
+    #[test]
+    fn a_reload_keeps_the_copies_of_unchanged_entrypoints_only() {
+        let directory = EntrypointSnapshot::default();
+        directory.replace_all(vec![entrypoint(1, "pagine"), entrypoint(2, "servizi")]);
+        let site = Origin::parse(SITE).unwrap();
+        let before = directory.active_for_origin(&site);
+        directory.replace_all(vec![
+            entrypoint(1, "pagine"),
+            entrypoint(2, "servizi online"),
+        ]);
+        let after = directory.active_for_origin(&site);
+        assert_eq!(after.len(), 2);
+        assert!(
+            Arc::ptr_eq(&before[0], &after[0]),
+            "unchanged: the same copy"
+        );
+        assert!(!Arc::ptr_eq(&before[1], &after[1]), "renamed: a new copy");
+        assert_eq!(after[1].name, "servizi online");
     }
 }

@@ -21,6 +21,7 @@ use satisfy_core::{Entrypoint, EntrypointId, Lang, Origin, PageUrl, Survey};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::IngestState;
@@ -85,7 +86,62 @@ pub struct CompressedBodies {
     cache: Arc<Cache<BodyKey, Arc<Encoded>, BodyWeight>>,
     /// One loader at a time is compressed (see [`CompressedBodies::loader`]).
     compressing_loader: Arc<tokio::sync::Semaphore>,
+    /// What goes before the shared loader in each entrypoint's loader and each site's,
+    /// written out once while the entrypoints stay as they are (see
+    /// [`CompressedBodies::head`]).
+    heads: Cache<Boot, Arc<Head>, HeadWeight>,
 }
+
+/// Whose surveys go before the shared loader.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Boot {
+    /// An entrypoint's own loader, in one language: its survey.
+    Entrypoint(EntrypointId, Lang),
+    /// The shared loader as asked by a page of this site: the Italian surveys of the
+    /// site's active entrypoints, keyed by id.
+    Site(Origin),
+}
+
+/// The script that goes before the shared loader, and what it was written from.
+struct Head {
+    /// The entrypoints it was written from. The directory keeps an unchanged
+    /// entrypoint's copy across reloads, so the same copies mean the same surveys; held
+    /// here, no other entrypoint can take a copy's place in memory.
+    entrypoints: Vec<Arc<Entrypoint>>,
+    /// The script, which sets the script element's `satisfyBoot`.
+    script: Bytes,
+    /// Whether it was found to add more than its budget to the loader: pages then get
+    /// the shared loader alone, and that body is not kept.
+    over_budget: AtomicBool,
+}
+
+impl Head {
+    /// Whether it was written from `entrypoints`, the very same copies.
+    fn written_from(&self, entrypoints: &[Arc<Entrypoint>]) -> bool {
+        self.entrypoints.len() == entrypoints.len()
+            && self
+                .entrypoints
+                .iter()
+                .zip(entrypoints)
+                .all(|(ours, theirs)| Arc::ptr_eq(ours, theirs))
+    }
+}
+
+/// A head's weight: its script and the entry's own.
+#[derive(Clone)]
+struct HeadWeight;
+
+impl Weighter<Boot, Arc<Head>> for HeadWeight {
+    fn weight(&self, _: &Boot, head: &Arc<Head>) -> u64 {
+        (ENTRY_OVERHEAD + head.script.len()) as u64
+    }
+}
+
+/// The most memory the heads may take: about 1.4 KB for a survey of the official kinds,
+/// so every entrypoint of 400 comuni in each language, and their sites. Only active
+/// entrypoints and sites that have some are kept, so made-up ids and spoofed
+/// `Referer`s add nothing.
+const HEADS_BYTES: u64 = 16 << 20;
 
 /// What a body is made of: the part that depends on the entrypoints' settings is in the
 /// key, so a changed survey is a new body and the old one ages out of the cache.
@@ -184,7 +240,39 @@ impl CompressedBodies {
         CompressedBodies {
             cache: Arc::new(Cache::with_weighter(1024, bytes, BodyWeight)),
             compressing_loader: Arc::new(tokio::sync::Semaphore::new(1)),
+            heads: Cache::with_weighter(1024, HEADS_BYTES, HeadWeight),
         }
+    }
+
+    /// What goes before the shared loader for `boot`, written by `write` from
+    /// `entrypoints` (the one entrypoint, or the site's active ones): once while they stay
+    /// as they are, so that a page view costs a look-up, not writing out its surveys.
+    fn head(
+        &self,
+        boot: Boot,
+        entrypoints: Vec<Arc<Entrypoint>>,
+        write: impl FnOnce(&[Arc<Entrypoint>]) -> serde_json::Result<String>,
+    ) -> serde_json::Result<Arc<Head>> {
+        if let Some(known) = self.heads.get(&boot)
+            && known.written_from(&entrypoints)
+        {
+            return Ok(known);
+        }
+        let written = Arc::new(Head {
+            script: exact(write(&entrypoints)?.into_bytes()),
+            entrypoints,
+            over_budget: AtomicBool::new(false),
+        });
+        self.heads.insert(boot, Arc::clone(&written));
+        Ok(written)
+    }
+
+    /// Drops the loader with `head` in front from the cache.
+    fn forget_loader(&self, head: Bytes) {
+        self.cache.remove(&BodyKey {
+            served: Served::Loader,
+            head,
+        });
     }
 
     /// A widget-config, compressed, from the cache when it holds it. Concurrent requests
@@ -204,10 +292,10 @@ impl CompressedBodies {
     /// level on 15 and 57 KB, measured here with the brotli tool): page views naming
     /// entrypoints, languages or sites that the cache does not hold, a flood of them
     /// included, take at most one core's worth of compressions, and none waits for one.
-    async fn loader(&self, head: Vec<u8>) -> Option<std::io::Result<Arc<Encoded>>> {
+    async fn loader(&self, head: Bytes) -> Option<std::io::Result<Arc<Encoded>>> {
         let key = BodyKey {
             served: Served::Loader,
-            head: exact(head),
+            head,
         };
         if let Some(cached) = self.cache.get(&key) {
             return Some(Ok(cached));
@@ -392,34 +480,65 @@ async fn entrypoint_loader(
     let Some(entrypoint) = active_entrypoint(state, id) else {
         return built_in(shared_loader(), headers, ENTRYPOINT_CACHE);
     };
-    let boot = javascript_of(&entrypoint.survey(lang))
-        .map(|survey| format!("(document.currentScript||{{}}).satisfyBoot={survey};\n"));
     // Its one survey, however long, is what the loader would otherwise ask for.
-    serve_loader(bodies, headers, boot, usize::MAX).await
+    let boot = Boot::Entrypoint(entrypoint.id.clone(), lang);
+    let write = |_: &[Arc<Entrypoint>]| {
+        let survey = javascript_of(&entrypoint.survey(lang))?;
+        Ok(format!(
+            "(document.currentScript||{{}}).satisfyBoot={survey};\n"
+        ))
+    };
+    let encoded = loader_with(
+        bodies,
+        boot,
+        vec![Arc::clone(&entrypoint)],
+        write,
+        usize::MAX,
+    )
+    .await;
+    serve_loader(headers, encoded)
 }
 
-/// The shared loader with `boot` in front; or alone, which then asks for its
-/// configuration, while another loader is being compressed or when `boot` adds more than
-/// `budget` bytes to its brotli.
-async fn serve_loader(
+/// The shared loader with the head for `boot` in front, written by `write` from
+/// `entrypoints` (see [`CompressedBodies::head`]); `None` for the shared loader alone:
+/// when the head adds more than `budget` bytes to its brotli, or while another loader is
+/// being compressed.
+async fn loader_with(
     bodies: &CompressedBodies,
-    headers: &HeaderMap,
-    boot: serde_json::Result<String>,
+    boot: Boot,
+    entrypoints: Vec<Arc<Entrypoint>>,
+    write: impl FnOnce(&[Arc<Entrypoint>]) -> serde_json::Result<String>,
     budget: usize,
-) -> Response {
-    let loader = shared_loader();
-    let encoded = match boot {
-        Ok(boot) => bodies.loader(boot.into_bytes()).await,
-        Err(error) => Some(Err(std::io::Error::other(error))),
+) -> Option<std::io::Result<Arc<Encoded>>> {
+    let head = match bodies.head(boot, entrypoints, write) {
+        Ok(head) => head,
+        Err(error) => return Some(Err(std::io::Error::other(error))),
     };
-    let within_budget = |encoded: &std::io::Result<Arc<Encoded>>| {
-        encoded.as_ref().map_or(true, |encoded| {
-            encoded.brotli.len().saturating_sub(loader.brotli.len()) <= budget
-        })
+    if head.over_budget.load(Ordering::Relaxed) {
+        return None;
+    }
+    let encoded = bodies.loader(head.script.clone()).await?;
+    let added = |body: &Encoded| {
+        body.brotli
+            .len()
+            .saturating_sub(shared_loader().brotli.len())
     };
-    match encoded.filter(within_budget) {
-        Some(encoded) => serve_encoded(headers, loader.content_type, encoded),
-        None => built_in(loader, headers, ENTRYPOINT_CACHE),
+    if let Ok(body) = &encoded
+        && added(body) > budget
+    {
+        head.over_budget.store(true, Ordering::Relaxed);
+        bodies.forget_loader(head.script.clone());
+        return None;
+    }
+    Some(encoded)
+}
+
+/// The shared loader as compressed with something in front; or alone, which then asks
+/// for its configuration, for `None`: while another loader is being compressed.
+fn serve_loader(headers: &HeaderMap, encoded: Option<std::io::Result<Arc<Encoded>>>) -> Response {
+    match encoded {
+        Some(encoded) => serve_encoded(headers, shared_loader().content_type, encoded),
+        None => built_in(shared_loader(), headers, ENTRYPOINT_CACHE),
     }
 }
 
@@ -440,29 +559,43 @@ async fn site_loader(
     bodies: &CompressedBodies,
     headers: &HeaderMap,
 ) -> Response {
-    let entrypoints = page_origin(headers)
-        .map(|origin| state.directory.active_for_origin(&origin))
-        .unwrap_or_default();
-    let mut response = if entrypoints.is_empty() || entrypoints.len() > MAX_SURVEYS_PER_SITE {
-        built_in(shared_loader(), headers, ENTRYPOINT_CACHE)
-    } else {
-        // Each survey as the entrypoint's loader and widget-config write it.
-        let surveys: BTreeMap<&str, Survey> = entrypoints
-            .iter()
-            .map(|entrypoint| (entrypoint.id.as_str(), entrypoint.survey(Lang::default())))
-            .collect();
-        let boot = javascript_of(&surveys).map(|surveys| {
-            format!(
-                "(function(s,b){{s&&(s.satisfyBoot=b[s.getAttribute(\"data-entrypoint\")])}})(document.currentScript,{surveys});\n"
-            )
-        });
-        serve_loader(bodies, headers, boot, SITE_SURVEYS_BROTLI).await
+    let encoded = match page_origin(headers) {
+        Some(origin) => site_loader_body(state, bodies, &origin).await,
+        None => None,
     };
+    let mut response = serve_loader(headers, encoded);
     response.headers_mut().insert(
         header::VARY,
         HeaderValue::from_static("Accept-Encoding, Referer"),
     );
     response
+}
+
+/// The shared loader with the surveys of the site at `origin` in front; `None` for the
+/// shared loader alone: for a site without active entrypoints or with too many, whose
+/// surveys add more than the budget, or while another loader is being compressed.
+async fn site_loader_body(
+    state: &IngestState,
+    bodies: &CompressedBodies,
+    origin: &Origin,
+) -> Option<std::io::Result<Arc<Encoded>>> {
+    let entrypoints = state.directory.active_for_origin(origin);
+    if entrypoints.is_empty() || entrypoints.len() > MAX_SURVEYS_PER_SITE {
+        return None;
+    }
+    let write = |entrypoints: &[Arc<Entrypoint>]| {
+        // Each survey as the entrypoint's loader and widget-config write it.
+        let surveys: BTreeMap<&str, Survey> = entrypoints
+            .iter()
+            .map(|entrypoint| (entrypoint.id.as_str(), entrypoint.survey(Lang::default())))
+            .collect();
+        Ok(format!(
+            "(function(s,b){{s&&(s.satisfyBoot=b[s.getAttribute(\"data-entrypoint\")])}})(document.currentScript,{});\n",
+            javascript_of(&surveys)?
+        ))
+    };
+    let boot = Boot::Site(origin.clone());
+    loader_with(bodies, boot, entrypoints, write, SITE_SURVEYS_BROTLI).await
 }
 
 /// A public response of `content_type` in the best encoding the client accepts, from
@@ -643,6 +776,75 @@ mod tests {
         assert!(bodies.cache.get(&key).is_some(), "the body was not cached");
         tokio::task::yield_now().await;
         assert!(bodies.compressing_loader.try_acquire().is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_head_is_written_once_while_its_entrypoints_stay_as_they_are() {
+        use crate::directory::tests::{SITE, entrypoint_of};
+        use crate::{EntrypointDirectory, EntrypointSnapshot};
+        use satisfy_core::EntrypointKind::{PaginaWeb, ValutazioneServizio};
+        let bodies = CompressedBodies::default();
+        let directory = EntrypointSnapshot::default();
+        let site = Origin::parse(SITE).unwrap();
+        let writes = std::cell::Cell::new(0);
+        let head = || {
+            let write = |entrypoints: &[Arc<Entrypoint>]| {
+                writes.set(writes.get() + 1);
+                let titles: Vec<String> = entrypoints
+                    .iter()
+                    .map(|e| e.survey(Lang::It).title)
+                    .collect();
+                Ok(titles.join("|"))
+            };
+            let entrypoints = directory.active_for_origin(&site);
+            bodies
+                .head(Boot::Site(site.clone()), entrypoints, write)
+                .unwrap()
+        };
+        directory.replace_all(vec![
+            entrypoint_of(1, "pagine", PaginaWeb),
+            entrypoint_of(2, "servizi", PaginaWeb),
+        ]);
+        let first = head();
+        // Reloaded as they were (embedded, every 2 s): not written again.
+        directory.replace_all(vec![
+            entrypoint_of(1, "pagine", PaginaWeb),
+            entrypoint_of(2, "servizi", PaginaWeb),
+        ]);
+        assert!(Arc::ptr_eq(&first, &head()));
+        assert_eq!(writes.get(), 1);
+        // One changed: written again, with its new survey.
+        directory.replace_all(vec![
+            entrypoint_of(1, "pagine", PaginaWeb),
+            entrypoint_of(2, "servizi", ValutazioneServizio),
+        ]);
+        let changed = head();
+        assert_eq!(writes.get(), 2);
+        assert_eq!(
+            changed.script,
+            "Quanto sono chiare le informazioni su questa pagina?|Quanto è stato facile usare questo servizio?"
+        );
+        // One paused: written again without it.
+        let mut paused = entrypoint_of(2, "servizi", ValutazioneServizio);
+        paused.status = satisfy_core::EntrypointStatus::Paused;
+        directory.replace_all(vec![entrypoint_of(1, "pagine", PaginaWeb), paused]);
+        assert_eq!(
+            head().script,
+            "Quanto sono chiare le informazioni su questa pagina?"
+        );
+        // A loader found over its budget is not kept.
+        let body = bodies
+            .loader(changed.script.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        bodies.forget_loader(changed.script.clone());
+        let again = bodies
+            .loader(changed.script.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!Arc::ptr_eq(&body, &again));
     }
 
     #[tokio::test]
