@@ -153,7 +153,7 @@ pub async fn serve(
                 Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors, most often: breathe instead of spinning.
-                    if let Some(occurrences) = ACCEPT_FAILED.admit(Instant::now()) {
+                    if let Some(occurrences) = ACCEPT_FAILED.admit_kind(&error.to_string(), Instant::now()) {
                         tracing::warn!(%error, occurrences, "accepting a connection failed");
                     }
                     tokio::time::sleep(Duration::from_millis(50)).await;

@@ -105,7 +105,7 @@ impl ConsoleTokens {
             .send()
             .await
             .map_err(|error| {
-                if let Some(occurrences) = CONSOLE_UNREACHABLE.admit(Instant::now()) {
+                if let Some(occurrences) = CONSOLE_UNREACHABLE.admit_kind(&error.to_string(), Instant::now()) {
                     tracing::warn!(%error, occurrences, "cannot reach the console to check an event token");
                 }
                 TokenRefusal::Unavailable
@@ -113,7 +113,9 @@ impl ConsoleTokens {
         match response.status() {
             reqwest::StatusCode::NOT_FOUND => return Err(TokenRefusal::Unknown),
             status if !status.is_success() => {
-                if let Some(occurrences) = CONSOLE_REFUSED.admit(Instant::now()) {
+                if let Some(occurrences) =
+                    CONSOLE_REFUSED.admit_kind(status.as_str(), Instant::now())
+                {
                     tracing::warn!(%status, occurrences, "the console refused an event token check");
                 }
                 return Err(TokenRefusal::Unavailable);

@@ -131,7 +131,9 @@ impl Sink for KafkaSink {
                 Err(SinkError::Overloaded)
             }
             Ok(Err((error, _))) => {
-                if let Some(occurrences) = RATING_UNACKNOWLEDGED.admit(Instant::now()) {
+                if let Some(occurrences) =
+                    RATING_UNACKNOWLEDGED.admit_kind(&error.to_string(), Instant::now())
+                {
                     tracing::warn!(%error, occurrences, "Kafka did not acknowledge a rating");
                 }
                 Err(SinkError::Unavailable)
@@ -160,7 +162,9 @@ impl Sink for KafkaSink {
                     return Err(SinkError::Overloaded);
                 }
                 Err((error, _)) => {
-                    if let Some(occurrences) = EVENT_REFUSED.admit(Instant::now()) {
+                    if let Some(occurrences) =
+                        EVENT_REFUSED.admit_kind(&error.to_string(), Instant::now())
+                    {
                         tracing::warn!(%error, occurrences, "Kafka refused an event");
                     }
                     return Err(SinkError::Unavailable);
@@ -172,7 +176,9 @@ impl Sink for KafkaSink {
                 match delivery.await {
                     Ok(Ok(_)) => {}
                     Ok(Err((error, _))) => {
-                        if let Some(occurrences) = EVENT_UNACKNOWLEDGED.admit(Instant::now()) {
+                        if let Some(occurrences) =
+                            EVENT_UNACKNOWLEDGED.admit_kind(&error.to_string(), Instant::now())
+                        {
                             tracing::warn!(%error, occurrences, "Kafka did not acknowledge an event");
                         }
                         return Err(SinkError::Unavailable);
