@@ -372,7 +372,9 @@ runs, 2026-12-06), so it keeps its former pace under load with an eighth of a co
 ratings a second in alternating rounds (40,900 against 35,900/s), the p99 as before (5-7 ms). The same intake code measured in three runs of this script on the afternoon
 of 2026-12-06, with the bare handler at 68k, 72k and 102k ratings/s as the host's speed moved: embedded 0.43, 0.49
 and 0.41, Kafka 0.35, 0.29 and 0.25; an fsync and a broker's round trip do not speed up with the host as the bare
-handler does, so the fastest hours give the lowest ratios. Embedded, the
+handler does, so the fastest hours give the lowest ratios. With the intake code unchanged since, a run in the evening
+of 2026-12-06 (ef39ef4, bare handler 80.7k/s) gave embedded 0.55 and Kafka 0.36, and 20 rounds of 8 s alternating two
+builds on 2026-12-07 (a quick script, not kept) ranged from 0.40 to 0.59 for each. Embedded, the
 group-commit append to the intake log and its fsync are what remains on the request path; the store's own cost (random
 ids' index, listings' indexes, rollups) moved to the applier. With 64 connections the commit's fsync, not the CPU,
 bounds it: on 2026-11-25 (bare handler 128-133k/s that day), with the CPU 13% idle under the load, a commit held 22
