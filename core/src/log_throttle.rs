@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 /// How often a repeated warning is logged at most.
 pub const WARN_EVERY: Duration = Duration::from_secs(10);
 
-/// Most kinds of occurrence one throttle tells apart; any more share the last one's count
-/// (an error whose text varies with each occurrence cannot grow memory).
+/// Most kinds of occurrence one throttle tells apart at once; a new kind takes the slot of
+/// one that has gone quiet, and while none has, it shares the last one's count (an error
+/// whose text varies with each occurrence cannot grow memory).
 const KINDS: usize = 8;
 
 /// One repeated warning's throttle: a `static` beside the line that logs it.
@@ -52,17 +53,32 @@ impl LogThrottle {
     pub fn admit_kind(&self, kind: &str, now: Instant) -> Option<u64> {
         // A panic elsewhere while holding the lock leaves counts that are still counts.
         let mut kinds = self.kinds.lock().unwrap_or_else(PoisonError::into_inner);
+        let fresh = || Occurrences {
+            kind: kind.to_owned(),
+            held_back: 0,
+            logged_at: None,
+        };
+        // A kind that has nothing held back and was last logged an interval ago or more
+        // has nothing left to say: its slot can go to a new kind.
+        let spent = |known: &Occurrences| {
+            known.held_back == 0
+                && known
+                    .logged_at
+                    .is_none_or(|at| now.saturating_duration_since(at) >= self.every)
+        };
         let index = match kinds.iter().position(|known| known.kind == kind) {
             Some(index) => index,
             None if kinds.len() < KINDS => {
-                kinds.push(Occurrences {
-                    kind: kind.to_owned(),
-                    held_back: 0,
-                    logged_at: None,
-                });
+                kinds.push(fresh());
                 kinds.len() - 1
             }
-            None => KINDS - 1,
+            None => match kinds.iter().position(spent) {
+                Some(index) => {
+                    kinds[index] = fresh();
+                    index
+                }
+                None => KINDS - 1,
+            },
         };
         let occurrences = &mut kinds[index];
         occurrences.held_back += 1;
@@ -98,7 +114,7 @@ mod tests {
     }
 
     #[test]
-    fn each_kind_is_let_through_apart_and_a_flood_of_kinds_shares_the_last() {
+    fn each_kind_is_let_through_apart_and_a_flood_of_kinds_shares_a_slot() {
         let throttle = LogThrottle::new(Duration::from_secs(10));
         let start = Instant::now();
         let at = |seconds: u64| start + Duration::from_secs(seconds);
@@ -108,15 +124,22 @@ mod tests {
         assert_eq!(throttle.admit_kind("message too large", at(3)), None);
         assert_eq!(throttle.admit_kind("broker down", at(10)), Some(2));
         assert_eq!(throttle.admit_kind("message too large", at(11)), Some(2));
-        // Texts that differ every time: the first few apart, the rest as one.
+        // Texts that differ every time: the first few apart, the rest sharing the last
+        // slot while no kind has gone quiet.
         for n in 0..KINDS as u64 - 2 {
-            assert_eq!(throttle.admit_kind(&format!("error {n}"), at(20)), Some(1));
+            assert_eq!(throttle.admit_kind(&format!("error {n}"), at(12)), Some(1));
         }
-        assert_eq!(throttle.admit_kind("error 6", at(20)), None);
-        assert_eq!(throttle.admit_kind("error 7", at(21)), None);
-        assert_eq!(throttle.admit_kind("error 8", at(30)), Some(3));
+        assert_eq!(throttle.admit_kind("error 6", at(12)), None);
+        assert_eq!(throttle.admit_kind("error 7", at(13)), None);
         assert_eq!(throttle.kinds.lock().unwrap().len(), KINDS);
         // The kinds kept apart are still apart.
-        assert_eq!(throttle.admit_kind("broker down", at(30)), Some(1));
+        assert_eq!(throttle.admit_kind("broker down", at(14)), None);
+        assert_eq!(throttle.admit_kind("broker down", at(20)), Some(2));
+        // A kind gone quiet (logged at 11, nothing since) gives its slot to a new one.
+        assert_eq!(throttle.admit_kind("a new error", at(21)), Some(1));
+        assert_eq!(throttle.kinds.lock().unwrap().len(), KINDS);
+        assert_eq!(throttle.admit_kind("a new error", at(22)), None);
+        // The shared slot's next line counts what it held back of the other texts.
+        assert_eq!(throttle.admit_kind("error 5", at(22)), Some(3));
     }
 }

@@ -156,7 +156,7 @@ async fn store_events(
     if accepted > 0 {
         state.sink.send_events(valid).await.map_err(
             |error @ (SinkError::Overloaded | SinkError::Unavailable)| {
-                if let Some(occurrences) = NOT_STORED.admit_kind(&error.to_string(), Instant::now()) {
+                if let Some(occurrences) = NOT_STORED.admit_kind(error.as_str(), Instant::now()) {
                     tracing::warn!(%error, occurrences, "events not stored, asking the platform to retry");
                 }
                 ApiError::Unavailable(RETRY_AFTER_UNAVAILABLE)

@@ -263,7 +263,7 @@ async fn store_rating(
         Ok(Delivery::Conflict) => Err(ApiError::IdConflict),
         Ok(delivery) => Ok((id, delivery)),
         Err(error @ (SinkError::Overloaded | SinkError::Unavailable)) => {
-            if let Some(occurrences) = NOT_STORED.admit_kind(&error.to_string(), Instant::now()) {
+            if let Some(occurrences) = NOT_STORED.admit_kind(error.as_str(), Instant::now()) {
                 tracing::warn!(%error, occurrences, "rating not stored, asking the client to retry");
             }
             Err(ApiError::Unavailable(RETRY_AFTER_UNAVAILABLE))

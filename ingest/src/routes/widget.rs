@@ -127,20 +127,25 @@ impl Head {
     }
 }
 
-/// A head's weight: its script and the entry's own.
+/// A head's weight: its script, the entry's own, and the entrypoints it holds (which may
+/// be changed or deleted ones the directory no longer holds).
 #[derive(Clone)]
 struct HeadWeight;
 
 impl Weighter<Boot, Arc<Head>> for HeadWeight {
     fn weight(&self, _: &Boot, head: &Arc<Head>) -> u64 {
-        (ENTRY_OVERHEAD + head.script.len()) as u64
+        (ENTRY_OVERHEAD + head.script.len() + head.entrypoints.len() * ENTRYPOINT_WEIGHT) as u64
     }
 }
 
-/// The most memory the heads may take: about 1.4 KB for a survey of the official kinds,
-/// so every entrypoint of 400 comuni in each language, and their sites. Only active
-/// entrypoints and sites that have some are kept, so made-up ids and spoofed
-/// `Referer`s add nothing.
+/// What an entrypoint held by a head may take: its name, origins and custom texts.
+const ENTRYPOINT_WEIGHT: usize = 2048;
+
+/// The most memory the heads may take. An entrypoint's head weighs about 3.5 KB (a survey
+/// of the official kinds, 1.4 KB, and the entrypoint), a site's 3.5 KB a survey (110 KB
+/// with 32): room for every entrypoint of 400 comuni with a few each, in a language or two,
+/// and their sites. Past the bound the least used go first. Only active entrypoints and
+/// sites that have some get a head, so made-up ids and spoofed `Referer`s add nothing.
 const HEADS_BYTES: u64 = 16 << 20;
 
 /// What a body is made of: the part that depends on the entrypoints' settings is in the
@@ -534,7 +539,7 @@ async fn loader_with(
 }
 
 /// The shared loader as compressed with something in front; or alone, which then asks
-/// for its configuration, for `None`: while another loader is being compressed.
+/// for its configuration, for `None` (see [`loader_with`] and [`site_loader_body`]).
 fn serve_loader(headers: &HeaderMap, encoded: Option<std::io::Result<Arc<Encoded>>>) -> Response {
     match encoded {
         Some(encoded) => serve_encoded(headers, shared_loader().content_type, encoded),
@@ -845,6 +850,56 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(!Arc::ptr_eq(&body, &again));
+    }
+
+    #[tokio::test]
+    async fn a_head_over_its_budget_is_not_compressed_again_until_its_entrypoints_change() {
+        use crate::directory::tests::entrypoint_of;
+        use satisfy_core::EntrypointKind::PaginaWeb;
+        let bodies = CompressedBodies::default();
+        let site = Boot::Site(Origin::parse("https://www.comune.bugliano.pi.it").unwrap());
+        let noise: String = (0..4096u32)
+            .map(|n| char::from(b'a' + (n.wrapping_mul(2_654_435_761) >> 27) as u8 % 26))
+            .collect();
+        let wordy = vec![Arc::new(entrypoint_of(1, "wordy", PaginaWeb))];
+        let served = |entrypoints: &Vec<Arc<Entrypoint>>, text: &str| {
+            let text = text.to_owned();
+            loader_with(
+                &bodies,
+                site.clone(),
+                entrypoints.clone(),
+                move |_| Ok(text),
+                64,
+            )
+        };
+        assert!(served(&wordy, &noise).await.is_none());
+        let head = bodies.heads.get(&site).unwrap();
+        assert!(head.over_budget.load(Ordering::Relaxed));
+        assert_eq!(
+            bodies.cache.len(),
+            0,
+            "the body over its budget is not kept"
+        );
+        // Asked again: answered from the flag, the cache not even looked at (a body put
+        // back there stays, where a look-up would have found it over budget and dropped it).
+        bodies.loader(head.script.clone()).await.unwrap().unwrap();
+        assert!(served(&wordy, &noise).await.is_none());
+        assert_eq!(bodies.cache.len(), 1);
+        // Its entrypoints changed: a new head, within its budget this time.
+        let terse = vec![Arc::new(entrypoint_of(1, "terse", PaginaWeb))];
+        let body = served(&terse, "x;").await.unwrap().unwrap();
+        assert_eq!(
+            unpacked(&body)[1],
+            [&b"x;"[..], shared_loader().identity].concat()
+        );
+        assert!(
+            !bodies
+                .heads
+                .get(&site)
+                .unwrap()
+                .over_budget
+                .load(Ordering::Relaxed)
+        );
     }
 
     #[tokio::test]

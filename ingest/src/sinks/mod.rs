@@ -24,13 +24,22 @@ pub enum Delivery {
 
 /// Why a sink could not take a rating; both mean "retry later" (503), never a silent drop.
 #[derive(Debug, thiserror::Error)]
+#[error("{}", self.as_str())]
 pub enum SinkError {
     /// The sink is saturated.
-    #[error("sink overloaded")]
     Overloaded,
     /// The sink's backend is unreachable or failing.
-    #[error("sink unavailable")]
     Unavailable,
+}
+
+impl SinkError {
+    /// The error's text, without formatting it (it is counted on every refused request).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SinkError::Overloaded => "sink overloaded",
+            SinkError::Unavailable => "sink unavailable",
+        }
+    }
 }
 
 /// A destination for ratings and platform events. Each call returns only once what it

@@ -168,9 +168,10 @@ for (const [engine, path] of ENGINES) {
     await page.getByRole("status").filter({ hasText: "Grazie" }).waitFor();
     await context.close();
     // The widget sends each choice as a new version of one rating: wait for the last (the
-    // other engine's run left the same comment, so the comment alone does not tell).
+    // other engine's run left the same comment, so the comment alone does not tell), in
+    // the summary as in the comments (read by separate queries); a wrong one times out.
     const stats = await waitForStats(kind, (s) => s.summary.count === before.count + 1 &&
-      commented(s) === commented(earlier) + 1 ? s : null);
+      commented(s) === commented(earlier) + 1 && s.summary.distribution[2] === before.distribution[2] + 1 ? s : null);
     assert.equal(stats.summary.distribution[2], before.distribution[2] + 1);
   });
 
