@@ -389,8 +389,14 @@ struct SelfTest {
 /// shared `satisfy.js` with the same attribute keeps working for snippets pasted before.
 pub fn snippet_html(public_url: &str, id: &EntrypointId) -> String {
     format!(
-        "<!-- Satisfy: valutazione della pagina -->\n<script async src=\"{public_url}/widget/v1/{id}.js\" data-entrypoint=\"{id}\"></script>"
+        "<!-- Satisfy: valutazione della pagina -->\n<script async src=\"{}\" data-entrypoint=\"{id}\"></script>",
+        loader_url(public_url, id)
     )
+}
+
+/// The entrypoint's own loader, as ingest serves it at `public_url`.
+fn loader_url(public_url: &str, id: &EntrypointId) -> String {
+    format!("{public_url}/widget/v1/{id}.js")
 }
 
 /// The snippet for sites whose pages are not all in Italian (the bilingual comuni of South
@@ -401,7 +407,7 @@ pub fn snippet_html(public_url: &str, id: &EntrypointId) -> String {
 /// forbids them uses [`snippet_html`] with `?lang=de` or `?lang=en` after `.js` instead.
 pub fn snippet_multilingual_html(public_url: &str, id: &EntrypointId) -> String {
     // A JavaScript string, with no `<` that could end the script element early.
-    let loader = serde_json::Value::from(format!("{public_url}/widget/v1/{id}.js?lang="))
+    let loader = serde_json::Value::from(format!("{}?lang=", loader_url(public_url, id)))
         .to_string()
         .replace('<', "\\u003c");
     format!(
@@ -474,10 +480,11 @@ async fn preview(
         "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title></head>\
          <body><main><h1>{title}</h1>\
-         <script async src=\"{ingest}/widget/v1/{id}.js?lang={code}\" data-entrypoint=\"{id}\" \
+         <script async src=\"{loader}?lang={code}\" data-entrypoint=\"{id}\" \
          data-lang=\"{code}\" data-preview></script></main></body></html>",
         code = lang.code(),
         title = ui(lang).preview_title,
+        loader = loader_url(ingest, &entrypoint.id),
         id = entrypoint.id.as_str(),
     );
     Ok((
