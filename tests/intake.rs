@@ -533,13 +533,13 @@ async fn a_thousand_concurrent_ratings_are_each_stored_once() {
     assert_eq!(app.count().await, 1000);
 }
 
-/// The survey an entrypoint's loader carries, and the code after it.
-fn split_loader(body: &str) -> (Value, &str) {
-    let rest = body
-        .strip_prefix("(document.currentScript||{}).satisfyBoot=")
-        .expect("the loader starts by handing its script the configuration");
-    let (config, loader) = rest.split_once(";\n").unwrap();
-    (serde_json::from_str(config).unwrap(), loader)
+/// The survey the loader of entrypoint `id` carries, and the code after it: the same head
+/// as a site's loader, with that one survey.
+fn split_loader<'a>(body: &'a str, id: &str) -> (Value, &'a str) {
+    let (mut surveys, loader) = split_site_loader(body);
+    let surveys = surveys.as_object_mut().unwrap();
+    assert_eq!(surveys.keys().collect::<Vec<_>>(), [id]);
+    (surveys.remove(id).unwrap(), loader)
 }
 
 /// An entrypoint id that looks random, the `n`th of a fixed sequence (splitmix64).
@@ -627,7 +627,7 @@ async fn the_shared_loader_carries_the_surveys_of_the_pages_site() {
     assert_eq!(plain.headers()["cache-control"], "public, max-age=60");
     let plain = plain.text().await.unwrap();
     let own = app.get(&format!("/widget/v1/{EP}.js")).await;
-    assert_eq!(split_loader(&own.text().await.unwrap()).1, plain);
+    assert_eq!(split_loader(&own.text().await.unwrap(), EP).1, plain);
 
     // A page of the site, as its browser names it (the origin alone, by default) or in full.
     for referer in [SITE.to_owned(), format!("{SITE}/servizi/anagrafe?q=1#top")] {
@@ -715,7 +715,7 @@ async fn serves_each_entrypoint_a_loader_with_its_configuration() {
     assert_eq!(response.headers()["cache-control"], "public, max-age=60");
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
     let body = response.text().await.unwrap();
-    let (boot, loader) = split_loader(&body);
+    let (boot, loader) = split_loader(&body, EP);
     assert_eq!(boot, app.survey_of(EP).await);
     assert_eq!(boot["lang"], "it");
     assert_eq!(loader, shared);
@@ -725,7 +725,7 @@ async fn serves_each_entrypoint_a_loader_with_its_configuration() {
 
     let german = app.get(&format!("/widget/v1/{EP}.js?lang=de")).await;
     let german = german.text().await.unwrap();
-    assert_eq!(split_loader(&german).0["lang"], "de");
+    assert_eq!(split_loader(&german, EP).0["lang"], "de");
     // Other parameters, or `lang` twice (a tag manager appending its own), keep the first.
     for query in ["?utm_source=gtm&lang=de", "?lang=de&lang=it", "?lang"] {
         let response = app.get(&format!("/widget/v1/{EP}.js{query}")).await;
@@ -740,7 +740,7 @@ async fn serves_each_entrypoint_a_loader_with_its_configuration() {
         !custom.contains('\u{2028}'),
         "a raw line separator in the script"
     );
-    assert_eq!(split_loader(&custom).0["title"], CUSTOM_QUESTION);
+    assert_eq!(split_loader(&custom, CUSTOM).0["title"], CUSTOM_QUESTION);
 
     // Paused or unknown: the shared loader, which asks for the configuration and tells the
     // webmaster why the widget stays away.

@@ -6,7 +6,7 @@
 #
 # Toolchain (Debian bookworm; the rustup toolchain has no wasm32 target here):
 #   apt-get install rustc-web cargo-web rust-web-src lld-22 brotli
-#   (cd widget && npm ci)            # pinned esbuild and binaryen (wasm-opt)
+#   (cd widget && npm ci)            # pinned esbuild, terser and binaryen (wasm-opt)
 # The output is reproducible: CI rebuilds it and fails when it differs from the commit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ out="$root/widget/dist"
 work="$root/target/wasm"
 bin="$root/widget/node_modules/.bin"
 
-[ -x "$bin/esbuild" ] || (cd widget && npm ci --no-audit --no-fund --silent)
+[ -x "$bin/esbuild" ] && [ -x "$bin/terser" ] || (cd widget && npm ci --no-audit --no-fund --silent)
 version=$(sed -n 's/^pub const VERSION: &str = "\(.*\)";/\1/p' widget/src/lib.rs)
 
 echo "==> compiling the WebAssembly core with Debian's rustc-web"
@@ -42,11 +42,15 @@ css_name="satisfy.$(hash "$work/satisfy.css").css"
 cp "$work/satisfy.css" "$out/$css_name"
 
 echo "==> bundling the loader"
-"$bin/esbuild" widget/js/widget.js --minify --target=es2017 \
+# esbuild puts the names and styles in and checks the syntax against ES2017; terser minifies,
+# 131 bytes of brotli smaller than esbuild's --minify (two passes inline what esbuild keeps).
+"$bin/esbuild" widget/js/widget.js --target=es2017 \
   --log-level=error --legal-comments=none \
   --define:SATISFY_VERSION="\"$version\"" --define:SATISFY_WASM="\"$wasm_name\"" \
   --define:SATISFY_CSS="\"$css_name\"" --define:SATISFY_STYLES="$(node -p 'JSON.stringify(require("fs").readFileSync(process.argv[1], "utf8"))' "$work/satisfy.css")" \
-  --outfile="$out/satisfy.js"
+  --outfile="$work/satisfy.js"
+"$bin/terser" "$work/satisfy.js" --ecma 2017 --compress passes=2 --mangle --comments false \
+  --output "$out/satisfy.js"
 
 echo "==> compressing"
 for file in "$out"/*; do

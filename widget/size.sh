@@ -81,11 +81,11 @@ $table
   ($total_gz gzip): $(against_goal "$first_br").
 - A snippet pasted before loads \`satisfy.js\`, which the server answers according to the
   asking page's site (its \`Referer\`): it carries the Italian widget-configs of the site's
-  active entrypoints (up to 32 and 1.5 KB of brotli; the demo site has $site_entrypoints) in front, as the
-  entrypoint's loader does: **$site_first_br bytes brotli** before the first interaction
-  ($(against_goal "$site_first_br")), **$site_total_br** with the core ($site_total_gz gzip). Its
-  entrypoints' ids are random, so this figure moves by up to 30 bytes from one run to the next
-  (5,121-5,151 in the runs of 2026-12-06).
+  active entrypoints (up to 32 and 1.5 KB of brotli; the demo site has $site_entrypoints) in front, keyed by
+  id as the entrypoint's loader carries its one: **$site_first_br bytes brotli** before the first interaction
+  ($(against_goal "$site_first_br")), **$site_total_br** with the core ($site_total_gz gzip). The
+  entrypoints' ids are random, so these figures move by about 10 bytes from one run to the next
+  (5,019-5,028 for either loader over eight runs on 2026-12-07, 5,036-5,048 in German).
 - For a site beyond those limits, or a page that sends no \`Referer\` (\`Referrer-Policy:
   no-referrer\` or \`same-origin\`), that loader asks for the widget-config: $shared_first_br
   bytes brotli before the first interaction, $shared_total_br with the core ($shared_total_gz gzip).

@@ -106,11 +106,12 @@
   }
 
   // The entrypoint's own loader (/widget/v1/ep_….js, the console's snippet) sets
-  // `satisfyBoot` on its script element before this code runs: the widget-config's survey
-  // in one language, so the stars render when the loader runs, with no request in between.
-  // The shared loader (/widget/v1/satisfy.js, earlier snippets) sets it the same way when
-  // the server put the surveys of the page's site in front and this entrypoint is among
-  // them. Otherwise, or on a page in another language, the loader asks for the configuration.
+  // `satisfyBoot` on its script element before this code runs when the element's
+  // `data-entrypoint` is that entrypoint: the widget-config's survey in one language, so the
+  // stars render when the loader runs, with no request in between. The shared loader
+  // (/widget/v1/satisfy.js, earlier snippets) sets it the same way when the server put the
+  // surveys of the page's site in front and this entrypoint is among them. Otherwise, or on
+  // a page in another language, the loader asks for the configuration.
   var boot = script.satisfyBoot;
   var lang = pageLang();
   var configReady = boot && boot.lang === lang ? Promise.resolve({ survey: boot })

@@ -488,10 +488,10 @@ async fn entrypoint_loader(
     // Its one survey, however long, is what the loader would otherwise ask for.
     let boot = Boot::Entrypoint(entrypoint.id.clone(), lang);
     let write = |_: &[Arc<Entrypoint>]| {
-        let survey = javascript_of(&entrypoint.survey(lang))?;
-        Ok(format!(
-            "(document.currentScript||{{}}).satisfyBoot={survey};\n"
-        ))
+        boot_script(&BTreeMap::from([(
+            entrypoint.id.as_str(),
+            entrypoint.survey(lang),
+        )]))
     };
     let encoded = loader_with(
         bodies,
@@ -502,6 +502,17 @@ async fn entrypoint_loader(
     )
     .await;
     serve_loader(headers, encoded)
+}
+
+/// The head of a loader carrying `surveys`, keyed by entrypoint id: it hands its script
+/// element the survey its `data-entrypoint` names, and nothing for another id. So a snippet
+/// whose `data-entrypoint` was changed without its `src` gets its own entrypoint's
+/// configuration, asked for, instead of another one's title and answers.
+fn boot_script(surveys: &BTreeMap<&str, Survey>) -> serde_json::Result<String> {
+    Ok(format!(
+        "(function(s,b){{s&&(s.satisfyBoot=b[s.getAttribute(\"data-entrypoint\")])}})(document.currentScript,{});\n",
+        javascript_of(surveys)?
+    ))
 }
 
 /// The shared loader with the head for `boot` in front, written by `write` from
@@ -590,14 +601,12 @@ async fn site_loader_body(
     }
     let write = |entrypoints: &[Arc<Entrypoint>]| {
         // Each survey as the entrypoint's loader and widget-config write it.
-        let surveys: BTreeMap<&str, Survey> = entrypoints
-            .iter()
-            .map(|entrypoint| (entrypoint.id.as_str(), entrypoint.survey(Lang::default())))
-            .collect();
-        Ok(format!(
-            "(function(s,b){{s&&(s.satisfyBoot=b[s.getAttribute(\"data-entrypoint\")])}})(document.currentScript,{});\n",
-            javascript_of(&surveys)?
-        ))
+        boot_script(
+            &entrypoints
+                .iter()
+                .map(|entrypoint| (entrypoint.id.as_str(), entrypoint.survey(Lang::default())))
+                .collect(),
+        )
     };
     let boot = Boot::Site(origin.clone());
     loader_with(bodies, boot, entrypoints, write, SITE_SURVEYS_BROTLI).await

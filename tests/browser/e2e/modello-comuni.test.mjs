@@ -324,6 +324,27 @@ test("the console's snippet for pages in several languages renders each page's t
   }
 });
 
+test("a snippet whose data-entrypoint was changed but not its src shows and stores that entrypoint's survey", async () => {
+  // A webmaster copies the page survey's snippet for a service and changes only the id.
+  const copied = await newEntrypoint("copied snippet");
+  const service = await createEntrypoint(server.base, { name: "service", kind: "valutazione_servizio", allowed_origins: [site.origin] });
+  const pasted = `<script async src="${server.base}/widget/v1/${copied}.js" data-entrypoint="${service}"></script>`;
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const requests = [];
+  page.on("request", (r) => requests.push(r.url()));
+  await page.goto(site.url({ ep: service, snippet: "pasted", pasted }));
+  const widget = page.locator('[data-element="feedback"][data-satisfy-engine]');
+  await widget.waitFor();
+  // The loader's survey is another entrypoint's: the widget asks for its own.
+  assert.equal(await widget.locator('[data-element="feedback-title"]').textContent(), "Quanto è stato facile usare questo servizio?");
+  assert.ok(requests.includes(`${server.base}/v1/entrypoints/${service}/widget-config?lang=it`), requests.join("\n"));
+  await page.click('[data-element="feedback-rate-4"]');
+  assert.deepEqual((await waitForCount(service, 1)).distribution, [0, 0, 0, 1, 0]);
+  assert.equal((await summary(copied)).count, 0);
+  await context.close();
+});
+
 test("a citizen's click on the star a checker left selected is still a rating", async () => {
   const ep = await newEntrypoint("same star");
   const { page, context } = await openPage({ ep, snippet: "body" }, 1280);
