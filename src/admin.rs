@@ -9,7 +9,9 @@ use satisfy_console::roles::Role;
 use satisfy_console::store::{AuditEntry, Tenant, TenantStatus};
 use satisfy_core::{Scope, TenantId};
 
-use crate::configuration::{DatabaseSettings, parse_http_url, parse_tenant, parse_time_zone};
+use crate::configuration::{
+    DatabaseSettings, parse_http_url, parse_public_url, parse_tenant, parse_time_zone,
+};
 
 /// `satisfy admin`.
 #[derive(Debug, Args)]
@@ -61,7 +63,7 @@ pub enum UserCommand {
         #[arg(long, value_parser = parse_role)]
         role: Role,
         /// Base URL users reach the console at, for the link.
-        #[arg(long, env = "SATISFY_PUBLIC_URL", default_value = "http://127.0.0.1:8080", value_parser = parse_http_url)]
+        #[arg(long, env = "SATISFY_PUBLIC_URL", default_value = "http://127.0.0.1:8080", value_parser = parse_public_url)]
         public_url: String,
     },
     /// Gives an existing user a role in another tenant (or changes it there); the console

@@ -24,7 +24,7 @@ pub struct Settings {
 
     /// URL citizens' browsers reach this server at (used in snippets); defaults to
     /// `http://<listen address>`.
-    #[arg(long, env = "SATISFY_PUBLIC_URL")]
+    #[arg(long, env = "SATISFY_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
 
     #[command(flatten)]
@@ -363,7 +363,7 @@ pub struct ConsoleSettings {
     pub clickhouse: ClickHouseSettings,
 
     /// Public URL of ingest, used in snippets.
-    #[arg(long, env = "SATISFY_PUBLIC_URL", value_parser = parse_http_url)]
+    #[arg(long, env = "SATISFY_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: String,
 
     /// Shared secret ingest nodes present to read entrypoints.
@@ -472,6 +472,24 @@ pub(crate) fn parse_http_url(raw: &str) -> Result<String, String> {
     }
 }
 
+/// A base URL that pages and messages embed as is, the snippet's HTML and JavaScript among
+/// them, with paths appended: an http(s) URL of only the characters such a URL holds
+/// unescaped (no quote, angle bracket, ampersand or space that would end or change the
+/// attribute or string it is written into), without query or fragment.
+pub(crate) fn parse_public_url(raw: &str) -> Result<String, String> {
+    let url = parse_http_url(raw)?;
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-._~:/%[]".contains(c);
+    if url.chars().all(plain) {
+        Ok(url)
+    } else {
+        Err(
+            "expected an http:// or https:// base URL of letters, digits and -._~:/%[] only \
+             (percent-encode anything else), without query or fragment"
+                .into(),
+        )
+    }
+}
+
 /// Applies a TOML configuration file: each key `some_setting` stands for the environment
 /// variable `SATISFY_SOME_SETTING`, which keeps precedence when it is set. Unknown keys, and
 /// unknown `SATISFY_*` variables, are refused so a typo never passes silently.
@@ -527,6 +545,54 @@ mod tests {
         );
         let broken = file("listen = \n");
         assert!(apply_config_file(Some(broken.path()), &known).is_err());
+    }
+
+    #[test]
+    fn a_public_url_is_one_that_snippets_can_embed_as_is() {
+        for (raw, kept) in [
+            (
+                "https://satisfy.comune.bugliano.pi.it/",
+                "https://satisfy.comune.bugliano.pi.it",
+            ),
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+            (
+                "https://[2001:db8::1]:8443/satisfy",
+                "https://[2001:db8::1]:8443/satisfy",
+            ),
+            (
+                "https://comune.example.it/valutazione%20pagine",
+                "https://comune.example.it/valutazione%20pagine",
+            ),
+        ] {
+            assert_eq!(parse_public_url(raw).as_deref(), Ok(kept), "{raw}");
+        }
+        // A scheme left out, and what would end the snippet's attribute or string or
+        // change the paths appended to it.
+        for raw in [
+            "satisfy.comune.it",
+            "https://satisfy.comune.it/\"><script>",
+            "https://satisfy.comune.it/a b",
+            "https://satisfy.comune.it/?tenant=a&b",
+            "https://satisfy.comune.it/#widget",
+            "https://satisfy.comune.it/\u{2028}",
+            "https://satisfy.comune.it/pàgine",
+        ] {
+            assert!(parse_public_url(raw).is_err(), "{raw}");
+        }
+        // `satisfy serve` checks it before starting.
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        use clap::Parser;
+        let serve = |url: &str| Serve::try_parse_from(["serve", "--public-url", url]);
+        let given = serve("https://satisfy.comune.it/").map(|serve| serve.settings.public_url);
+        assert_eq!(
+            given.ok().flatten().as_deref(),
+            Some("https://satisfy.comune.it")
+        );
+        assert!(serve("satisfy.comune.it").is_err());
     }
 
     #[derive(clap::Parser, Debug)]
