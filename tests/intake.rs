@@ -560,7 +560,7 @@ fn random_id(n: u64) -> String {
 fn split_site_loader(body: &str) -> (Value, &str) {
     let rest = body
         .strip_prefix(
-            "(function(s,b){s&&(s.satisfyBoot=b[s.getAttribute(\"data-entrypoint\")])})(document.currentScript,",
+            "//# allFunctionsCalledOnLoad\n(function(s,b){s&&(s.satisfyBoot=b[s.getAttribute(\"data-entrypoint\")])})(document.currentScript,",
         )
         .expect("the loader starts by handing its script its entrypoint's configuration");
     let (surveys, loader) = rest.split_once(");\n").unwrap();

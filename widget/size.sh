@@ -85,7 +85,7 @@ $table
   id as the entrypoint's loader carries its one: **$site_first_br bytes brotli** before the first interaction
   ($(against_goal "$site_first_br")), **$site_total_br** with the core ($site_total_gz gzip). The
   entrypoints' ids are random, so these figures move by about 10 bytes from one run to the next
-  (5,019-5,028 for either loader over eight runs on 2026-12-07, 5,036-5,048 in German).
+  (5,036-5,046 for either loader over six runs on 2026-12-07, 5,065-5,078 in German).
 - For a site beyond those limits, or a page that sends no \`Referer\` (\`Referrer-Policy:
   no-referrer\` or \`same-origin\`), that loader asks for the widget-config: $shared_first_br
   bytes brotli before the first interaction, $shared_total_br with the core ($shared_total_gz gzip).
