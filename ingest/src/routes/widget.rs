@@ -487,12 +487,7 @@ async fn entrypoint_loader(
     };
     // Its one survey, however long, is what the loader would otherwise ask for.
     let boot = Boot::Entrypoint(entrypoint.id.clone(), lang);
-    let write = |_: &[Arc<Entrypoint>]| {
-        boot_script(&BTreeMap::from([(
-            entrypoint.id.as_str(),
-            entrypoint.survey(lang),
-        )]))
-    };
+    let write = |entrypoints: &[Arc<Entrypoint>]| boot_script(entrypoints, lang);
     let encoded = loader_with(
         bodies,
         boot,
@@ -511,14 +506,19 @@ async fn entrypoint_loader(
 /// first, so a head repeats it.
 const COMPILE_HINT: &str = "//# allFunctionsCalledOnLoad\n";
 
-/// The head of a loader carrying `surveys`, keyed by entrypoint id: it hands its script
-/// element the survey its `data-entrypoint` names, and nothing for another id. So a snippet
-/// whose `data-entrypoint` was changed without its `src` gets its own entrypoint's
-/// configuration, asked for, instead of another one's title and answers.
-fn boot_script(surveys: &BTreeMap<&str, Survey>) -> serde_json::Result<String> {
+/// The head of a loader carrying the surveys of `entrypoints` in `lang` (each as the
+/// widget-config writes it), keyed by entrypoint id: it hands its script element the survey
+/// its `data-entrypoint` names, and nothing for another id. So a snippet whose
+/// `data-entrypoint` was changed without its `src` gets its own entrypoint's configuration,
+/// asked for, instead of another one's title and answers.
+fn boot_script(entrypoints: &[Arc<Entrypoint>], lang: Lang) -> serde_json::Result<String> {
+    let surveys: BTreeMap<&str, Survey> = entrypoints
+        .iter()
+        .map(|entrypoint| (entrypoint.id.as_str(), entrypoint.survey(lang)))
+        .collect();
     Ok(format!(
         "{COMPILE_HINT}(function(s,b){{s&&(s.satisfyBoot=b[s.getAttribute(\"data-entrypoint\")])}})(document.currentScript,{});\n",
-        javascript_of(surveys)?
+        javascript_of(&surveys)?
     ))
 }
 
@@ -606,15 +606,7 @@ async fn site_loader_body(
     if entrypoints.is_empty() || entrypoints.len() > MAX_SURVEYS_PER_SITE {
         return None;
     }
-    let write = |entrypoints: &[Arc<Entrypoint>]| {
-        // Each survey as the entrypoint's loader and widget-config write it.
-        boot_script(
-            &entrypoints
-                .iter()
-                .map(|entrypoint| (entrypoint.id.as_str(), entrypoint.survey(Lang::default())))
-                .collect(),
-        )
-    };
+    let write = |entrypoints: &[Arc<Entrypoint>]| boot_script(entrypoints, Lang::default());
     let boot = Boot::Site(origin.clone());
     loader_with(bodies, boot, entrypoints, write, SITE_SURVEYS_BROTLI).await
 }
@@ -797,6 +789,21 @@ mod tests {
         assert!(bodies.cache.get(&key).is_some(), "the body was not cached");
         tokio::task::yield_now().await;
         assert!(bodies.compressing_loader.try_acquire().is_ok());
+    }
+
+    #[test]
+    fn a_head_starts_with_the_compile_hint_the_shared_loader_starts_with() {
+        // widget/build.sh writes the loader's first line; the head must repeat it exactly.
+        assert!(
+            shared_loader()
+                .identity
+                .starts_with(COMPILE_HINT.as_bytes())
+        );
+        assert!(
+            boot_script(&[], Lang::default())
+                .unwrap()
+                .starts_with(COMPILE_HINT)
+        );
     }
 
     #[tokio::test]
