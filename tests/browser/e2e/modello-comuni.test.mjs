@@ -88,6 +88,7 @@ for (const snippet of ["body", "head", "gtm-create", "gtm-innerhtml"]) {
 }
 for (const width of [1280, 375]) {
   SCENARIOS.push({ snippet: "body", target: false, width, look: "bi", withStatic: false });
+  SCENARIOS.push({ snippet: "head", target: false, width, look: "bi", withStatic: false });
   SCENARIOS.push({ snippet: "head", target: false, width, look: "plain", withStatic: false });
 }
 // Snippets pasted before entrypoints had their own loader: the shared one.
@@ -299,9 +300,10 @@ test("the console's snippet for pages in several languages renders each page's t
   const ep = await newEntrypoint("several languages");
   const { snippet_multilingual: pasted } = await api(server.base, `/api/v1/entrypoints/${ep}`);
   let stored = 0;
-  // In a template's <head>, as the console says, or where Tag Manager puts it.
+  // At the top of a template's <head>, as the console says, at its end, or where Tag
+  // Manager puts it.
   for (const [lang, title, snippet] of [
-    ["de-AT", "Wie verständlich sind die Informationen auf dieser Seite?", "pasted-head"],
+    ["de-AT", "Wie verständlich sind die Informationen auf dieser Seite?", "pasted-top"],
     ["en", "How clear is the information on this page?", "pasted"],
     ["it", "Quanto sono chiare le informazioni su questa pagina?", "pasted-head"],
     // A language the widget does not speak: Italian, as the widget itself falls back.
