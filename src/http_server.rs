@@ -39,8 +39,14 @@ const MAX_CONNECTIONS: u32 = 10_000;
 
 // A flood of connections over the cap, or out of file descriptors, fails every accept
 // alike: one line every ten seconds says so, with the count.
-static OVER_CAP: LogThrottle = LogThrottle::new(WARN_EVERY);
-static ACCEPT_FAILED: LogThrottle = LogThrottle::new(WARN_EVERY);
+// The first line of a flood names a client and the cap; the ones after count.
+static OVER_CAP: LogThrottle = LogThrottle::new(WARN_EVERY, |_, occurrences| {
+    tracing::warn!(occurrences, "connection cap reached, closing")
+});
+static ACCEPT_FAILED: LogThrottle = LogThrottle::new(
+    WARN_EVERY,
+    |error, occurrences| tracing::warn!(error = %error, occurrences, "accepting a connection failed"),
+);
 
 /// The limits of a listener, from flags, `SATISFY_*` variables or the configuration file.
 #[derive(Debug, Clone, Copy, clap::Args)]
@@ -153,9 +159,7 @@ pub async fn serve(
                 Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors, most often: breathe instead of spinning.
-                    if let Some(occurrences) = ACCEPT_FAILED.admit_kind(&error.to_string(), Instant::now()) {
-                        tracing::warn!(%error, occurrences, "accepting a connection failed");
-                    }
+                    ACCEPT_FAILED.warn_kind(&error.to_string());
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }

@@ -114,6 +114,14 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(command: Command) -> anyhow::Result<()> {
+    // Whatever a repeated warning's throttle held back is logged once its interval passed.
+    tokio::spawn(async {
+        let mut every_second = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            every_second.tick().await;
+            satisfy_core::log_throttle::log_held_back(std::time::Instant::now());
+        }
+    });
     match command {
         Command::Serve(settings) => {
             let app = Application::build(settings).await?;

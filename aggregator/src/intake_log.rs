@@ -54,6 +54,14 @@ const DELETE_CHUNK: i64 = 1_000;
 /// answers 503 with Retry-After): the disk holds a bounded backlog.
 const MAX_BACKLOG: i64 = 1_000_000;
 
+/// Reads that went ahead of the applier; the first line of a burst gives the backlog.
+static LATE_READS: LogThrottle = LogThrottle::new(WARN_EVERY, |_, reads| {
+    tracing::warn!(
+        reads,
+        "reads went ahead of the intake log's applier: a dashboard may lack ratings acknowledged a moment ago"
+    )
+});
+
 /// Nice value of the applier's thread: intake threads run at 0.
 const APPLIER_NICENESS: i32 = 10;
 
@@ -80,15 +88,19 @@ pub struct LogProgress {
     applied: watch::Receiver<i64>,
     /// Reads that went ahead of the applier. During a burst's backlog every dashboard
     /// read would warn (35 lines in the benchmark's wait for one backlog).
-    late_reads: Arc<LogThrottle>,
+    late_reads: &'static LogThrottle,
 }
 
 impl LogProgress {
-    fn new(durable: watch::Receiver<i64>, applied: watch::Receiver<i64>) -> LogProgress {
+    fn new(
+        durable: watch::Receiver<i64>,
+        applied: watch::Receiver<i64>,
+        late_reads: &'static LogThrottle,
+    ) -> LogProgress {
         LogProgress {
             durable,
             applied,
-            late_reads: Arc::new(LogThrottle::new(WARN_EVERY)),
+            late_reads,
         }
     }
 
@@ -142,7 +154,7 @@ impl IntakeLog {
         let reader = open_connection(path).map_err(log_error("opening the reader"))?;
         let (durable, durable_rx) = watch::channel(durable_at_start);
         let (applied, applied_rx) = watch::channel(applied_at_start);
-        let progress = LogProgress::new(durable_rx.clone(), applied_rx);
+        let progress = LogProgress::new(durable_rx.clone(), applied_rx, &LATE_READS);
         let log = IntakeLog {
             conn: Arc::new(Mutex::new(conn)),
             durable: Arc::new(durable),
@@ -398,9 +410,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_read_ahead_of_the_applier_goes_through_the_warnings_throttle() {
+        // A throttle of its own for each, as each server has the one static.
+        let throttle = || &*Box::leak(Box::new(LogThrottle::new(WARN_EVERY, |_, _| {})));
         let (_durable, durable_rx) = watch::channel(5);
         let (applied, applied_rx) = watch::channel(0);
-        let progress = LogProgress::new(durable_rx, applied_rx);
+        let progress = LogProgress::new(durable_rx, applied_rx, throttle());
 
         // Caught up: nothing to warn about.
         applied.send_replace(5);
@@ -409,7 +423,7 @@ mod tests {
 
         let ((_durable, durable_rx), (_applied, applied_rx)) =
             (watch::channel(5), watch::channel(0));
-        let progress = LogProgress::new(durable_rx, applied_rx);
+        let progress = LogProgress::new(durable_rx, applied_rx, throttle());
         assert!(!progress.wait_for_store(Duration::from_millis(20)).await);
         // The late read was warned about: the next occurrence is held back.
         assert_eq!(progress.late_reads.admit(Instant::now()), None);

@@ -1,11 +1,14 @@
 //! Warnings about a fault that repeats on every request (a broker down, a flood of
 //! connections) let through at most once per interval, each with the count of occurrences
 //! since the line before (those held back included): the first says what happened at once,
-//! and the rest cannot fill an operator's logs or take the CPU that answering needs. What
-//! was held back after the last line is counted in the next one, whenever it comes. Each
+//! and the rest cannot fill an operator's logs or take the CPU that answering needs. Each
 //! kind of occurrence (an error's text) is throttled apart, so that a lasting fault of one
-//! kind shows in every interval beside transient ones of another.
+//! kind shows in every interval beside transient ones of another. What was held back after
+//! a kind's last line is logged once its interval has passed, by [`log_held_back`], which
+//! the server calls every second: a fault's last moments are counted when it ends, not in
+//! the line of its next occurrence, which may come days later.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -17,10 +20,19 @@ pub const WARN_EVERY: Duration = Duration::from_secs(10);
 /// whose text varies with each occurrence cannot grow memory).
 const KINDS: usize = 8;
 
-/// One repeated warning's throttle: a `static` beside the line that logs it.
+/// Writes a throttle's line: the kind (an error's text, or empty) and the occurrences it
+/// counts.
+pub type Line = fn(kind: &str, occurrences: u64);
+
+/// Every throttle that has counted an occurrence, for [`log_held_back`].
+static IN_USE: Mutex<Vec<&'static LogThrottle>> = Mutex::new(Vec::new());
+
+/// One repeated warning's throttle: a `static` beside the code that warns, with its line.
 pub struct LogThrottle {
     every: Duration,
+    line: Line,
     kinds: Mutex<Vec<Occurrences>>,
+    in_use: AtomicBool,
 }
 
 struct Occurrences {
@@ -33,26 +45,50 @@ struct Occurrences {
 }
 
 impl LogThrottle {
-    /// A throttle that lets one occurrence of each kind through every `every`.
-    pub const fn new(every: Duration) -> LogThrottle {
+    /// A throttle that writes `line` for one occurrence of each kind every `every`, and
+    /// for those it held back once their interval has passed.
+    pub const fn new(every: Duration, line: Line) -> LogThrottle {
         LogThrottle {
             every,
+            line,
             kinds: Mutex::new(Vec::new()),
+            in_use: AtomicBool::new(false),
         }
     }
 
-    /// Counts an occurrence at `now`. `Some(n)` when it is to be logged, `n` being the
-    /// occurrences since the last one logged, this one included; `None` when it is held
-    /// back.
-    pub fn admit(&self, now: Instant) -> Option<u64> {
+    /// Counts an occurrence and writes the throttle's line for it unless it is held back.
+    pub fn warn(&'static self) {
+        self.warn_kind("");
+    }
+
+    /// As [`LogThrottle::warn`], for each `kind` apart (see [`LogThrottle::admit_kind`]).
+    pub fn warn_kind(&'static self, kind: &str) {
+        if let Some(occurrences) = self.admit_kind(kind, Instant::now()) {
+            (self.line)(kind, occurrences);
+        }
+    }
+
+    /// Counts an occurrence at `now`, for code that writes its own line with more than the
+    /// kind. `Some(n)` when it is to be logged, `n` being the occurrences since the last
+    /// line, this one included; `None` when it is held back.
+    pub fn admit(&'static self, now: Instant) -> Option<u64> {
         self.admit_kind("", now)
     }
 
     /// As [`LogThrottle::admit`], for each `kind` apart (an error's text): occurrences of
     /// another kind neither hold this one back nor are counted with it.
-    pub fn admit_kind(&self, kind: &str, now: Instant) -> Option<u64> {
-        // A panic elsewhere while holding the lock leaves counts that are still counts.
-        let mut kinds = self.kinds.lock().unwrap_or_else(PoisonError::into_inner);
+    pub fn admit_kind(&'static self, kind: &str, now: Instant) -> Option<u64> {
+        if !self.in_use.swap(true, Ordering::Relaxed) {
+            IN_USE
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(self);
+        }
+        self.count(kind, now)
+    }
+
+    fn count(&self, kind: &str, now: Instant) -> Option<u64> {
+        let mut kinds = self.kinds();
         let fresh = || Occurrences {
             kind: kind.to_owned(),
             held_back: 0,
@@ -91,15 +127,61 @@ impl LogThrottle {
         occurrences.logged_at = Some(now);
         Some(std::mem::take(&mut occurrences.held_back))
     }
+
+    /// The kinds whose occurrences were held back and whose interval has passed at `now`,
+    /// with their counts; each counts as logged at `now`.
+    fn held_back(&self, now: Instant) -> Vec<(String, u64)> {
+        let mut due = Vec::new();
+        for occurrences in self.kinds().iter_mut() {
+            let passed = occurrences
+                .logged_at
+                .is_none_or(|at| now.saturating_duration_since(at) >= self.every);
+            if occurrences.held_back > 0 && passed {
+                occurrences.logged_at = Some(now);
+                due.push((
+                    occurrences.kind.clone(),
+                    std::mem::take(&mut occurrences.held_back),
+                ));
+            }
+        }
+        due
+    }
+
+    fn kinds(&self) -> std::sync::MutexGuard<'_, Vec<Occurrences>> {
+        // A panic elsewhere while holding the lock leaves counts that are still counts.
+        self.kinds.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Writes the line of every kind whose occurrences were held back and whose interval has
+/// passed, with their count. The server calls it every second.
+pub fn log_held_back(now: Instant) {
+    let throttles = IN_USE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    for throttle in throttles {
+        for (kind, occurrences) in throttle.held_back(now) {
+            (throttle.line)(&kind, occurrences);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A throttle of its own for each test, as the `static`s beside the code are.
+    fn throttle() -> &'static LogThrottle {
+        Box::leak(Box::new(LogThrottle::new(
+            Duration::from_secs(10),
+            |_, _| {},
+        )))
+    }
+
     #[test]
     fn lets_one_occurrence_through_per_interval_with_the_count_held_back() {
-        let throttle = LogThrottle::new(Duration::from_secs(10));
+        let throttle = throttle();
         let start = Instant::now();
         let at = |seconds: u64| start + Duration::from_secs(seconds);
         assert_eq!(throttle.admit(at(0)), Some(1));
@@ -115,7 +197,7 @@ mod tests {
 
     #[test]
     fn each_kind_is_let_through_apart_and_a_flood_of_kinds_shares_a_slot() {
-        let throttle = LogThrottle::new(Duration::from_secs(10));
+        let throttle = throttle();
         let start = Instant::now();
         let at = |seconds: u64| start + Duration::from_secs(seconds);
         assert_eq!(throttle.admit_kind("broker down", at(0)), Some(1));
@@ -141,5 +223,43 @@ mod tests {
         assert_eq!(throttle.admit_kind("a new error", at(22)), None);
         // The shared slot's next line counts what it held back of the other texts.
         assert_eq!(throttle.admit_kind("error 5", at(22)), Some(3));
+    }
+
+    #[test]
+    fn what_was_held_back_is_due_once_its_interval_has_passed() {
+        let throttle = throttle();
+        let start = Instant::now();
+        let at = |seconds: u64| start + Duration::from_secs(seconds);
+        assert_eq!(throttle.admit_kind("broker down", at(0)), Some(1));
+        assert_eq!(throttle.admit_kind("broker down", at(3)), None);
+        assert_eq!(throttle.admit_kind("broker down", at(4)), None);
+        assert_eq!(throttle.admit_kind("timeout", at(5)), Some(1));
+        assert!(throttle.held_back(at(9)).is_empty());
+        assert_eq!(throttle.held_back(at(10)), [("broker down".to_owned(), 2)]);
+        assert!(throttle.held_back(at(11)).is_empty());
+        // That line counts as one: the next occurrence within its interval waits for the next.
+        assert_eq!(throttle.admit_kind("broker down", at(12)), None);
+        assert!(throttle.held_back(at(19)).is_empty());
+        assert_eq!(throttle.held_back(at(20)), [("broker down".to_owned(), 1)]);
+        // After a quiet interval the next occurrence counts itself alone, at once.
+        assert_eq!(throttle.admit_kind("broker down", at(40)), Some(1));
+    }
+
+    #[test]
+    fn the_held_back_lines_of_every_throttle_in_use_are_written() {
+        static LINES: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
+        static THROTTLE: LogThrottle = LogThrottle::new(WARN_EVERY, |kind, occurrences| {
+            LINES.lock().unwrap().push((kind.to_owned(), occurrences));
+        });
+        let now = Instant::now();
+        assert_eq!(THROTTLE.admit_kind("broker down", now), Some(1));
+        assert_eq!(THROTTLE.admit_kind("broker down", now), None);
+        assert_eq!(THROTTLE.admit_kind("broker down", now), None);
+        log_held_back(now);
+        assert!(LINES.lock().unwrap().is_empty());
+        log_held_back(now + WARN_EVERY);
+        assert_eq!(*LINES.lock().unwrap(), [("broker down".to_owned(), 2)]);
+        log_held_back(now + WARN_EVERY * 3);
+        assert_eq!(LINES.lock().unwrap().len(), 1);
     }
 }

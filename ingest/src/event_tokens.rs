@@ -11,8 +11,14 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 // While the console is down or refusing, every events request fails alike.
-static CONSOLE_UNREACHABLE: LogThrottle = LogThrottle::new(WARN_EVERY);
-static CONSOLE_REFUSED: LogThrottle = LogThrottle::new(WARN_EVERY);
+static CONSOLE_UNREACHABLE: LogThrottle = LogThrottle::new(
+    WARN_EVERY,
+    |error, occurrences| tracing::warn!(error = %error, occurrences, "cannot reach the console to check an event token"),
+);
+static CONSOLE_REFUSED: LogThrottle = LogThrottle::new(
+    WARN_EVERY,
+    |status, occurrences| tracing::warn!(status = %status, occurrences, "the console refused an event token check"),
+);
 
 /// Why a token may not post events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,19 +111,13 @@ impl ConsoleTokens {
             .send()
             .await
             .map_err(|error| {
-                if let Some(occurrences) = CONSOLE_UNREACHABLE.admit_kind(&error.to_string(), Instant::now()) {
-                    tracing::warn!(%error, occurrences, "cannot reach the console to check an event token");
-                }
+                CONSOLE_UNREACHABLE.warn_kind(&error.to_string());
                 TokenRefusal::Unavailable
             })?;
         match response.status() {
             reqwest::StatusCode::NOT_FOUND => return Err(TokenRefusal::Unknown),
             status if !status.is_success() => {
-                if let Some(occurrences) =
-                    CONSOLE_REFUSED.admit_kind(status.as_str(), Instant::now())
-                {
-                    tracing::warn!(%status, occurrences, "the console refused an event token check");
-                }
+                CONSOLE_REFUSED.warn_kind(status.as_str());
                 return Err(TokenRefusal::Unavailable);
             }
             _ => {}

@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use satisfy_core::event::{ServiceEvent, StoredEvent};
 use satisfy_core::log_throttle::{LogThrottle, WARN_EVERY};
 use serde_json::{Value, json};
-use std::time::Instant;
 
 use super::ratings::RETRY_AFTER_UNAVAILABLE;
 use crate::IngestState;
@@ -25,7 +24,10 @@ use crate::sinks::SinkError;
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// Batches the sink could not take: every request fails alike while it lasts.
-static NOT_STORED: LogThrottle = LogThrottle::new(WARN_EVERY);
+static NOT_STORED: LogThrottle = LogThrottle::new(
+    WARN_EVERY,
+    |error, occurrences| tracing::warn!(error = %error, occurrences, "events not stored, asking the platform to retry"),
+);
 
 /// Most events in one batch.
 pub const MAX_BATCH_EVENTS: usize = 1000;
@@ -156,9 +158,7 @@ async fn store_events(
     if accepted > 0 {
         state.sink.send_events(valid).await.map_err(
             |error @ (SinkError::Overloaded | SinkError::Unavailable)| {
-                if let Some(occurrences) = NOT_STORED.admit_kind(error.as_str(), Instant::now()) {
-                    tracing::warn!(%error, occurrences, "events not stored, asking the platform to retry");
-                }
+                NOT_STORED.warn_kind(error.as_str());
                 ApiError::Unavailable(RETRY_AFTER_UNAVAILABLE)
             },
         )?;

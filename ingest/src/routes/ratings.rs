@@ -31,7 +31,10 @@ pub(crate) const RETRY_AFTER_UNAVAILABLE: u64 = 2;
 
 /// Ratings the sink could not take: every request fails alike while it lasts (each is
 /// counted in the metrics).
-static NOT_STORED: LogThrottle = LogThrottle::new(WARN_EVERY);
+static NOT_STORED: LogThrottle = LogThrottle::new(
+    WARN_EVERY,
+    |error, occurrences| tracing::warn!(error = %error, occurrences, "rating not stored, asking the client to retry"),
+);
 
 /// How often the rate limiter forgets clients it would treat as new anyway.
 const LIMITER_CLEANUP_EVERY: Duration = Duration::from_secs(10);
@@ -263,9 +266,7 @@ async fn store_rating(
         Ok(Delivery::Conflict) => Err(ApiError::IdConflict),
         Ok(delivery) => Ok((id, delivery)),
         Err(error @ (SinkError::Overloaded | SinkError::Unavailable)) => {
-            if let Some(occurrences) = NOT_STORED.admit_kind(error.as_str(), Instant::now()) {
-                tracing::warn!(%error, occurrences, "rating not stored, asking the client to retry");
-            }
+            NOT_STORED.warn_kind(error.as_str());
             Err(ApiError::Unavailable(RETRY_AFTER_UNAVAILABLE))
         }
     }

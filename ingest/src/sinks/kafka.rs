@@ -14,17 +14,30 @@ use satisfy_core::kafka_access::KafkaAccess;
 use satisfy_core::log_throttle::{LogThrottle, WARN_EVERY};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{Delivery, Sink, SinkError};
 
 // While the broker is down every request fails the same way: one line every ten seconds
 // says so, with the count (the metrics count each).
-static RATING_UNACKNOWLEDGED: LogThrottle = LogThrottle::new(WARN_EVERY);
-static RATING_ACK_TIMEOUT: LogThrottle = LogThrottle::new(WARN_EVERY);
-static EVENT_REFUSED: LogThrottle = LogThrottle::new(WARN_EVERY);
-static EVENT_UNACKNOWLEDGED: LogThrottle = LogThrottle::new(WARN_EVERY);
-static EVENT_ACK_TIMEOUT: LogThrottle = LogThrottle::new(WARN_EVERY);
+static RATING_UNACKNOWLEDGED: LogThrottle = LogThrottle::new(
+    WARN_EVERY,
+    |error, occurrences| tracing::warn!(error = %error, occurrences, "Kafka did not acknowledge a rating"),
+);
+static RATING_ACK_TIMEOUT: LogThrottle = LogThrottle::new(WARN_EVERY, |_, occurrences| {
+    tracing::warn!(occurrences, "Kafka acknowledgement timed out")
+});
+static EVENT_REFUSED: LogThrottle = LogThrottle::new(
+    WARN_EVERY,
+    |error, occurrences| tracing::warn!(error = %error, occurrences, "Kafka refused an event"),
+);
+static EVENT_UNACKNOWLEDGED: LogThrottle = LogThrottle::new(
+    WARN_EVERY,
+    |error, occurrences| tracing::warn!(error = %error, occurrences, "Kafka did not acknowledge an event"),
+);
+static EVENT_ACK_TIMEOUT: LogThrottle = LogThrottle::new(WARN_EVERY, |_, occurrences| {
+    tracing::warn!(occurrences, "Kafka acknowledgement of events timed out")
+});
 
 /// How the sink reaches Kafka.
 #[derive(Debug, Clone)]
@@ -131,17 +144,11 @@ impl Sink for KafkaSink {
                 Err(SinkError::Overloaded)
             }
             Ok(Err((error, _))) => {
-                if let Some(occurrences) =
-                    RATING_UNACKNOWLEDGED.admit_kind(&error.to_string(), Instant::now())
-                {
-                    tracing::warn!(%error, occurrences, "Kafka did not acknowledge a rating");
-                }
+                RATING_UNACKNOWLEDGED.warn_kind(&error.to_string());
                 Err(SinkError::Unavailable)
             }
             Err(_) => {
-                if let Some(occurrences) = RATING_ACK_TIMEOUT.admit(Instant::now()) {
-                    tracing::warn!(occurrences, "Kafka acknowledgement timed out");
-                }
+                RATING_ACK_TIMEOUT.warn();
                 Err(SinkError::Unavailable)
             }
         }
@@ -162,11 +169,7 @@ impl Sink for KafkaSink {
                     return Err(SinkError::Overloaded);
                 }
                 Err((error, _)) => {
-                    if let Some(occurrences) =
-                        EVENT_REFUSED.admit_kind(&error.to_string(), Instant::now())
-                    {
-                        tracing::warn!(%error, occurrences, "Kafka refused an event");
-                    }
+                    EVENT_REFUSED.warn_kind(&error.to_string());
                     return Err(SinkError::Unavailable);
                 }
             }
@@ -176,11 +179,7 @@ impl Sink for KafkaSink {
                 match delivery.await {
                     Ok(Ok(_)) => {}
                     Ok(Err((error, _))) => {
-                        if let Some(occurrences) =
-                            EVENT_UNACKNOWLEDGED.admit_kind(&error.to_string(), Instant::now())
-                        {
-                            tracing::warn!(%error, occurrences, "Kafka did not acknowledge an event");
-                        }
+                        EVENT_UNACKNOWLEDGED.warn_kind(&error.to_string());
                         return Err(SinkError::Unavailable);
                     }
                     Err(_) => return Err(SinkError::Unavailable),
@@ -191,9 +190,7 @@ impl Sink for KafkaSink {
         tokio::time::timeout(self.delivery_timeout, acknowledged)
             .await
             .unwrap_or_else(|_| {
-                if let Some(occurrences) = EVENT_ACK_TIMEOUT.admit(Instant::now()) {
-                    tracing::warn!(occurrences, "Kafka acknowledgement of events timed out");
-                }
+                EVENT_ACK_TIMEOUT.warn();
                 Err(SinkError::Unavailable)
             })
     }
