@@ -26,6 +26,8 @@ const SITE: &str = "https://www.comune.bugliano.it";
 
 struct App {
     base: String,
+    /// The entrypoints ingest knows, as the directory's reload replaces them.
+    directory: Arc<EntrypointSnapshot>,
     store: SqliteStore,
     writer_task: tokio::task::JoinHandle<()>,
     client: reqwest::Client,
@@ -77,8 +79,9 @@ async fn spawn_with(config: IngestConfig, others: Vec<Entrypoint>) -> App {
         .chain(others)
         .collect(),
     );
+    let directory = Arc::new(directory);
     let state = IngestState {
-        directory: Arc::new(directory),
+        directory: directory.clone(),
         sink: Arc::new(StoreSink::new(writer)),
         event_tokens: Arc::new(KnownTokens),
         metrics: Arc::new(Metrics::default()),
@@ -90,6 +93,7 @@ async fn spawn_with(config: IngestConfig, others: Vec<Entrypoint>) -> App {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     App {
         base: format!("http://{addr}"),
+        directory,
         store,
         writer_task,
         client: reqwest::Client::new(),
@@ -496,6 +500,60 @@ async fn widget_configurations_are_compressed_once_and_rate_limited() {
     let limited = fetch("br").await.unwrap();
     assert_eq!(limited.status(), 429);
     assert_eq!(error_code(limited).await.1, "rate_limited");
+}
+
+#[tokio::test]
+async fn an_edited_entrypoint_is_served_its_new_texts_at_once() {
+    let app = spawn(generous()).await;
+    let custom = |question: &str| Entrypoint {
+        kind: EntrypointKind::Personalizzato,
+        custom: Some(CustomSurvey {
+            question: question.into(),
+            follow_ups: Vec::new(),
+        }),
+        ..entrypoint(CUSTOM, EntrypointStatus::Active)
+    };
+    let title_in = |lang: &'static str| {
+        let app = &app;
+        async move {
+            let config: Value = app
+                .get(&format!(
+                    "/v1/entrypoints/{CUSTOM}/widget-config?lang={lang}"
+                ))
+                .await
+                .json()
+                .await
+                .unwrap();
+            config["survey"]["title"].as_str().unwrap().to_owned()
+        }
+    };
+    let loader_title = || async {
+        let body = app.get(&format!("/widget/v1/{CUSTOM}.js")).await;
+        split_loader(&body.text().await.unwrap(), CUSTOM).0["title"].clone()
+    };
+    assert_eq!(title_in("de").await, CUSTOM_QUESTION);
+    assert_eq!(loader_title().await, CUSTOM_QUESTION);
+    // As the directory's reload does after the console saved the edit.
+    app.directory.replace_all(vec![
+        entrypoint(EP, EntrypointStatus::Active),
+        custom("Lo sportello ti ha aiutato?"),
+    ]);
+    assert_eq!(title_in("de").await, "Lo sportello ti ha aiutato?");
+    assert_eq!(title_in("it").await, "Lo sportello ti ha aiutato?");
+    assert_eq!(loader_title().await, "Lo sportello ti ha aiutato?");
+    // Reloaded as it was: the same body as before the reload.
+    let before = app
+        .get(&format!("/v1/entrypoints/{CUSTOM}/widget-config?lang=de"))
+        .await;
+    let etag = before.headers()["etag"].clone();
+    app.directory.replace_all(vec![
+        entrypoint(EP, EntrypointStatus::Active),
+        custom("Lo sportello ti ha aiutato?"),
+    ]);
+    let after = app
+        .get(&format!("/v1/entrypoints/{CUSTOM}/widget-config?lang=de"))
+        .await;
+    assert_eq!(after.headers()["etag"], etag);
 }
 
 #[tokio::test]
