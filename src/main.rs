@@ -110,7 +110,11 @@ fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    tokio::runtime::Runtime::new()?.block_on(run(cli.command.unwrap_or(Command::Serve(cli.serve))))
+    let ended = tokio::runtime::Runtime::new()?
+        .block_on(run(cli.command.unwrap_or(Command::Serve(cli.serve))));
+    // A restart during a fault loses none of the counts held back.
+    satisfy_core::log_throttle::log_all_held_back();
+    ended
 }
 
 async fn run(command: Command) -> anyhow::Result<()> {

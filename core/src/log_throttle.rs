@@ -20,6 +20,9 @@ pub const WARN_EVERY: Duration = Duration::from_secs(10);
 /// whose text varies with each occurrence cannot grow memory).
 const KINDS: usize = 8;
 
+/// The kind of the slot that kinds beyond [`KINDS`] share, in its held-back lines.
+const SEVERAL_KINDS: &str = "(errors of several kinds)";
+
 /// Writes a throttle's line: the kind (an error's text, or empty) and the occurrences it
 /// counts.
 pub type Line = fn(kind: &str, occurrences: u64);
@@ -113,7 +116,14 @@ impl LogThrottle {
                     kinds[index] = fresh();
                     index
                 }
-                None => KINDS - 1,
+                None => {
+                    // What it counts from now on is no longer of its first kind alone.
+                    let shared = &mut kinds[KINDS - 1];
+                    if shared.kind != SEVERAL_KINDS {
+                        SEVERAL_KINDS.clone_into(&mut shared.kind);
+                    }
+                    KINDS - 1
+                }
             },
         };
         let occurrences = &mut kinds[index];
@@ -128,16 +138,17 @@ impl LogThrottle {
         Some(std::mem::take(&mut occurrences.held_back))
     }
 
-    /// The kinds whose occurrences were held back and whose interval has passed at `now`,
-    /// with their counts; each counts as logged at `now`.
-    fn held_back(&self, now: Instant) -> Vec<(String, u64)> {
+    /// The kinds whose occurrences were held back and whose interval has passed at `now`
+    /// (every one, with `None`), with their counts; each counts as logged at `now`.
+    fn held_back(&self, now: Option<Instant>) -> Vec<(String, u64)> {
         let mut due = Vec::new();
         for occurrences in self.kinds().iter_mut() {
-            let passed = occurrences
-                .logged_at
-                .is_none_or(|at| now.saturating_duration_since(at) >= self.every);
+            let passed = match (now, occurrences.logged_at) {
+                (Some(now), Some(at)) => now.saturating_duration_since(at) >= self.every,
+                _ => true,
+            };
             if occurrences.held_back > 0 && passed {
-                occurrences.logged_at = Some(now);
+                occurrences.logged_at = now;
                 due.push((
                     occurrences.kind.clone(),
                     std::mem::take(&mut occurrences.held_back),
@@ -156,10 +167,23 @@ impl LogThrottle {
 /// Writes the line of every kind whose occurrences were held back and whose interval has
 /// passed, with their count. The server calls it every second.
 pub fn log_held_back(now: Instant) {
-    let throttles = IN_USE
+    log_held_back_of(&in_use(), Some(now));
+}
+
+/// Writes the line of every kind whose occurrences were held back, whatever their
+/// interval: at exit, so that a restart during a fault loses no count.
+pub fn log_all_held_back() {
+    log_held_back_of(&in_use(), None);
+}
+
+fn in_use() -> Vec<&'static LogThrottle> {
+    IN_USE
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .clone();
+        .clone()
+}
+
+fn log_held_back_of(throttles: &[&LogThrottle], now: Option<Instant>) {
     for throttle in throttles {
         for (kind, occurrences) in throttle.held_back(now) {
             (throttle.line)(&kind, occurrences);
@@ -171,12 +195,10 @@ pub fn log_held_back(now: Instant) {
 mod tests {
     use super::*;
 
-    /// A throttle of its own for each test, as the `static`s beside the code are.
-    fn throttle() -> &'static LogThrottle {
-        Box::leak(Box::new(LogThrottle::new(
-            Duration::from_secs(10),
-            |_, _| {},
-        )))
+    /// A throttle of its own for each test, kept out of the registry (which the last test
+    /// flushes) by counting through `count`, what `admit_kind` does once registered.
+    fn throttle() -> LogThrottle {
+        LogThrottle::new(Duration::from_secs(10), |_, _| {})
     }
 
     #[test]
@@ -184,15 +206,15 @@ mod tests {
         let throttle = throttle();
         let start = Instant::now();
         let at = |seconds: u64| start + Duration::from_secs(seconds);
-        assert_eq!(throttle.admit(at(0)), Some(1));
-        assert_eq!(throttle.admit(at(1)), None);
-        assert_eq!(throttle.admit(at(9)), None);
-        assert_eq!(throttle.admit(at(10)), Some(3));
-        assert_eq!(throttle.admit(at(19)), None);
-        assert_eq!(throttle.admit(at(45)), Some(2));
+        assert_eq!(throttle.count("", at(0)), Some(1));
+        assert_eq!(throttle.count("", at(1)), None);
+        assert_eq!(throttle.count("", at(9)), None);
+        assert_eq!(throttle.count("", at(10)), Some(3));
+        assert_eq!(throttle.count("", at(19)), None);
+        assert_eq!(throttle.count("", at(45)), Some(2));
         // A clock read before the last one logged (another thread's) is within the interval.
-        assert_eq!(throttle.admit(at(44)), None);
-        assert_eq!(throttle.admit(at(55)), Some(2));
+        assert_eq!(throttle.count("", at(44)), None);
+        assert_eq!(throttle.count("", at(55)), Some(2));
     }
 
     #[test]
@@ -200,29 +222,32 @@ mod tests {
         let throttle = throttle();
         let start = Instant::now();
         let at = |seconds: u64| start + Duration::from_secs(seconds);
-        assert_eq!(throttle.admit_kind("broker down", at(0)), Some(1));
-        assert_eq!(throttle.admit_kind("message too large", at(1)), Some(1));
-        assert_eq!(throttle.admit_kind("broker down", at(2)), None);
-        assert_eq!(throttle.admit_kind("message too large", at(3)), None);
-        assert_eq!(throttle.admit_kind("broker down", at(10)), Some(2));
-        assert_eq!(throttle.admit_kind("message too large", at(11)), Some(2));
+        assert_eq!(throttle.count("broker down", at(0)), Some(1));
+        assert_eq!(throttle.count("message too large", at(1)), Some(1));
+        assert_eq!(throttle.count("broker down", at(2)), None);
+        assert_eq!(throttle.count("message too large", at(3)), None);
+        assert_eq!(throttle.count("broker down", at(10)), Some(2));
+        assert_eq!(throttle.count("message too large", at(11)), Some(2));
         // Texts that differ every time: the first few apart, the rest sharing the last
         // slot while no kind has gone quiet.
         for n in 0..KINDS as u64 - 2 {
-            assert_eq!(throttle.admit_kind(&format!("error {n}"), at(12)), Some(1));
+            assert_eq!(throttle.count(&format!("error {n}"), at(12)), Some(1));
         }
-        assert_eq!(throttle.admit_kind("error 6", at(12)), None);
-        assert_eq!(throttle.admit_kind("error 7", at(13)), None);
+        assert_eq!(throttle.count("error 6", at(12)), None);
+        assert_eq!(throttle.count("error 7", at(13)), None);
         assert_eq!(throttle.kinds.lock().unwrap().len(), KINDS);
         // The kinds kept apart are still apart.
-        assert_eq!(throttle.admit_kind("broker down", at(14)), None);
-        assert_eq!(throttle.admit_kind("broker down", at(20)), Some(2));
+        assert_eq!(throttle.count("broker down", at(14)), None);
+        assert_eq!(throttle.count("broker down", at(20)), Some(2));
         // A kind gone quiet (logged at 11, nothing since) gives its slot to a new one.
-        assert_eq!(throttle.admit_kind("a new error", at(21)), Some(1));
+        assert_eq!(throttle.count("a new error", at(21)), Some(1));
         assert_eq!(throttle.kinds.lock().unwrap().len(), KINDS);
-        assert_eq!(throttle.admit_kind("a new error", at(22)), None);
-        // The shared slot's next line counts what it held back of the other texts.
-        assert_eq!(throttle.admit_kind("error 5", at(22)), Some(3));
+        assert_eq!(throttle.count("a new error", at(22)), None);
+        // What the shared slot held back is of several kinds, and its line says so.
+        assert_eq!(
+            throttle.held_back(Some(at(23))),
+            [(SEVERAL_KINDS.to_owned(), 2)]
+        );
     }
 
     #[test]
@@ -230,19 +255,25 @@ mod tests {
         let throttle = throttle();
         let start = Instant::now();
         let at = |seconds: u64| start + Duration::from_secs(seconds);
-        assert_eq!(throttle.admit_kind("broker down", at(0)), Some(1));
-        assert_eq!(throttle.admit_kind("broker down", at(3)), None);
-        assert_eq!(throttle.admit_kind("broker down", at(4)), None);
-        assert_eq!(throttle.admit_kind("timeout", at(5)), Some(1));
-        assert!(throttle.held_back(at(9)).is_empty());
-        assert_eq!(throttle.held_back(at(10)), [("broker down".to_owned(), 2)]);
-        assert!(throttle.held_back(at(11)).is_empty());
+        assert_eq!(throttle.count("broker down", at(0)), Some(1));
+        assert_eq!(throttle.count("broker down", at(3)), None);
+        assert_eq!(throttle.count("broker down", at(4)), None);
+        assert_eq!(throttle.count("timeout", at(5)), Some(1));
+        assert!(throttle.held_back(Some(at(9))).is_empty());
+        assert_eq!(
+            throttle.held_back(Some(at(10))),
+            [("broker down".to_owned(), 2)]
+        );
+        assert!(throttle.held_back(Some(at(11))).is_empty());
         // That line counts as one: the next occurrence within its interval waits for the next.
-        assert_eq!(throttle.admit_kind("broker down", at(12)), None);
-        assert!(throttle.held_back(at(19)).is_empty());
-        assert_eq!(throttle.held_back(at(20)), [("broker down".to_owned(), 1)]);
+        assert_eq!(throttle.count("broker down", at(12)), None);
+        assert!(throttle.held_back(Some(at(19))).is_empty());
+        assert_eq!(
+            throttle.held_back(Some(at(20))),
+            [("broker down".to_owned(), 1)]
+        );
         // After a quiet interval the next occurrence counts itself alone, at once.
-        assert_eq!(throttle.admit_kind("broker down", at(40)), Some(1));
+        assert_eq!(throttle.count("broker down", at(40)), Some(1));
     }
 
     #[test]
@@ -261,5 +292,10 @@ mod tests {
         assert_eq!(*LINES.lock().unwrap(), [("broker down".to_owned(), 2)]);
         log_held_back(now + WARN_EVERY * 3);
         assert_eq!(LINES.lock().unwrap().len(), 1);
+        // At exit, whatever was held back, its interval passed or not.
+        THROTTLE.admit_kind("broker down", now + WARN_EVERY * 3);
+        THROTTLE.admit_kind("broker down", now + WARN_EVERY * 3);
+        log_all_held_back();
+        assert_eq!(LINES.lock().unwrap()[1..], [("broker down".to_owned(), 1)]);
     }
 }
