@@ -41,26 +41,45 @@ pub struct Range {
     pub from: NaiveDate,
     /// Last date.
     pub to: NaiveDate,
-    /// The year so far: compared with the same dates a year before, even in January,
-    /// when its shape is a month's.
+    /// What the range is compared with.
     #[serde(skip)]
-    pub year_to_date: bool,
+    pub comparison: Comparison,
+}
+
+/// How a range finds the period it is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    /// By its dates, as [`previous_range`] says (dates given, this month, last month).
+    ByDates,
+    /// The same dates a year before: the year so far, even in January, when its dates
+    /// look like a month's.
+    YearBefore,
+    /// As many days just before: the last 7, 30 or 90 days, even when they start on the
+    /// first of a month or of a year.
+    DaysBefore,
 }
 
 impl Range {
-    /// The period this one is compared with: the same dates a year before for the year so
-    /// far, else [`previous_range`].
+    /// The period this one is compared with; `None` only at the calendar's edge.
     pub fn previous(&self) -> Option<(NaiveDate, NaiveDate)> {
-        if self.year_to_date {
-            let year = Months::new(12);
-            Some((
-                self.from.checked_sub_months(year)?,
-                self.to.checked_sub_months(year)?,
-            ))
-        } else {
-            previous_range(self.from, self.to)
+        match self.comparison {
+            Comparison::ByDates => previous_range(self.from, self.to),
+            Comparison::YearBefore => {
+                let year = Months::new(12);
+                Some((
+                    self.from.checked_sub_months(year)?,
+                    self.to.checked_sub_months(year)?,
+                ))
+            }
+            Comparison::DaysBefore => days_before(self.from, self.to),
         }
     }
+}
+
+/// As many days as `from..=to`, just before it.
+fn days_before(from: NaiveDate, to: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
+    let days = Days::new(u64::try_from((to - from).num_days()).ok()? + 1);
+    Some((from.checked_sub_days(days)?, from.pred_opt()?))
 }
 
 /// The named periods of [`StatsParams::period`], in the order the console offers them.
@@ -111,8 +130,7 @@ pub fn previous_range(from: NaiveDate, to: NaiveDate) -> Option<(NaiveDate, Naiv
         let year = Months::new(12);
         Some((from.checked_sub_months(year)?, to.checked_sub_months(year)?))
     } else {
-        let days = Days::new(u64::try_from((to - from).num_days()).ok()? + 1);
-        Some((from.checked_sub_days(days)?, from.pred_opt()?))
+        days_before(from, to)
     }
 }
 
@@ -137,7 +155,11 @@ impl StatsParams {
                 granularity: given_granularity.unwrap_or(natural),
                 from,
                 to,
-                year_to_date: name == "year",
+                comparison: match name {
+                    "year" => Comparison::YearBefore,
+                    "7d" | "30d" | "90d" => Comparison::DaysBefore,
+                    _ => Comparison::ByDates,
+                },
             });
         }
         let date = |raw: &Option<String>, name: &str| -> Result<Option<NaiveDate>, String> {
@@ -184,7 +206,7 @@ impl StatsParams {
             granularity,
             from,
             to,
-            year_to_date: false,
+            comparison: Comparison::ByDates,
         })
     }
 }
@@ -487,6 +509,31 @@ mod tests {
         assert_eq!(
             month.previous(),
             Some((day(2026, 12, 1), day(2026, 12, 20)))
+        );
+        // The last 7 days from the 1st of a month, the last 90 from the 1st of January:
+        // as many days just before, not the month or the year before.
+        let week = StatsParams {
+            period: Some("7d".into()),
+            ..StatsParams::default()
+        }
+        .resolve(day(2026, 12, 7))
+        .unwrap();
+        assert_eq!(
+            (week.from, week.previous()),
+            (
+                day(2026, 12, 1),
+                Some((day(2026, 11, 24), day(2026, 11, 30)))
+            )
+        );
+        let quarter = StatsParams {
+            period: Some("90d".into()),
+            ..StatsParams::default()
+        }
+        .resolve(day(2026, 3, 31))
+        .unwrap();
+        assert_eq!(
+            (quarter.from, quarter.previous()),
+            (day(2026, 1, 1), Some((day(2025, 10, 3), day(2025, 12, 31))))
         );
         let unknown = StatsParams {
             period: Some("decade".into()),

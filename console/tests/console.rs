@@ -961,6 +961,30 @@ async fn a_tenant_admin_invites_users_issues_and_revokes_tokens_and_reads_the_au
     assert_eq!(taken.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(taken.text().await.unwrap().contains("non è disponibile"));
 
+    // A refused token form says why and keeps what was typed; nothing is issued.
+    for (days, scope, why) in [
+        ("99999", "read", "La scadenza va da 1 a 3650 giorni"),
+        ("0", "read", "La scadenza va da 1 a 3650 giorni"),
+        ("", "", "scegli almeno un permesso"),
+    ] {
+        let refused = admin
+            .post(format!("{}/console/tokens", console.base))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("name", "Gestionale"),
+                ("scope", scope),
+                ("expires_in_days", days),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "{days}");
+        let html = refused.text().await.unwrap();
+        assert!(html.contains(why), "{html}");
+        assert!(html.contains("value=\"Gestionale\""), "{html}");
+        assert!(!html.contains("sat_"), "{html}");
+    }
+
     // A token, shown once, that works until revoked from the page.
     let issued = admin
         .post(format!("{}/console/tokens", console.base))
@@ -987,6 +1011,10 @@ async fn a_tenant_admin_invites_users_issues_and_revokes_tokens_and_reads_the_au
     assert_eq!(api().await.unwrap().status(), StatusCode::OK);
     let listing = page("/console/tokens").await.unwrap().text().await.unwrap();
     assert!(!listing.contains(&secret), "the secret is shown once");
+    assert!(!listing.contains("scaduto"), "{listing}");
+    token(&console, "bugliano", &[Scope::Read], Some(1_000_000_000)).await;
+    let listing = page("/console/tokens").await.unwrap().text().await.unwrap();
+    assert!(listing.contains("scaduto → "), "an expired token says so");
     let id = &secret["sat_".len().."sat_".len() + 12];
     let revoked = admin
         .post(format!("{}/console/tokens/{id}/revoke", console.base))

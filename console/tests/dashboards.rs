@@ -197,6 +197,29 @@ async fn the_overview_finds_what_got_worse_by_the_documented_rules() {
     assert!(html.contains(&format!(
         "href=\"/console/entrypoints/{anagrafe}/comments?period=custom&#38;from=2026-03-01&#38;to=2026-03-31&#38;page=https%3A%2F%2Fwww.comune.bugliano.it%2Fcertificati\""
     )));
+    // An auditor, who may not read comments, is led to the statistics instead.
+    let auditor = invited(
+        &console,
+        "bugliano",
+        "revisore-conti",
+        satisfy_console::roles::Role::Auditor,
+    )
+    .await;
+    let audited = auditor
+        .get(format!(
+            "{}/console/overview?period=custom&from=2026-03-01&to=2026-03-31",
+            console.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!audited.contains("/comments?"), "{audited}");
+    assert!(audited.contains(&format!(
+        "href=\"/console/entrypoints/{anagrafe}/stats?period=custom&#38;from=2026-03-01&#38;to=2026-03-31\""
+    )));
     assert!(html.contains("−2,50"), "the average's change");
     assert!(html.contains("±0%"), "80 ratings against 80");
     assert!(html.contains("class=\"sparkline\""));

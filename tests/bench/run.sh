@@ -299,8 +299,11 @@ clickhouse_alone() {
     FROM numbers(200000)"
 }
 ch_started=$(date +%s.%N)
+ch_cpu_before=$(cpu_s "$(clickhouse_pid)")
 for _ in 1 2 3; do clickhouse_alone; done
 clickhouse_rps=$(rate 600000 "$(python3 -c "print($(date +%s.%N) - $ch_started)")")
+# CPU a row, beside the drain's: ClickHouse's floor for the ratings it is sent.
+clickhouse_alone_us=$(python3 -c "print(round(($(cpu_s "$(clickhouse_pid)") - $ch_cpu_before) * 1e6 / 600000, 1))")
 
 echo "==> weekly chart over 10M ratings in ClickHouse"
 scale=$(target/release/examples/weekly_chart_at_scale http://127.0.0.1:$clickhouse_port 10000000 | tee /dev/stderr | grep "weekly chart" | sed 's/^/- /')
@@ -337,7 +340,7 @@ distributed $kafka_accepted acknowledged, $kafka_counted counted after the aggre
 | the same, from its first batch stored (joining the group excluded) | $agg_steady_rps ratings/s |
 | two aggregators, drain of $second_accepted queued ratings, from their start | $agg2_rps ratings/s |
 | the same, once both were storing (joining and rebalancing excluded) | $agg2_steady_rps ratings/s |
-| ClickHouse alone: rows made inside it, through rating_changes and its views | $clickhouse_rps rows/s |
+| ClickHouse alone: rows made inside it, through rating_changes and its views | $clickhouse_rps rows/s, $clickhouse_alone_us µs of CPU a row |
 | end-to-end lag, 202 → visible in console stats, idle (20 samples a second apart, batch wait 500 ms) | p50 $lag_p50 ms, max $lag_max ms |
 | the same under a steady load of $steady_rps ratings/s on another entrypoint (40 samples) | p50 $loaded_p50 ms, p95 $loaded_p95 ms, max $loaded_max ms |
 
@@ -386,8 +389,20 @@ commits, each a full flush). Distributed, librdkafka and the broker share the co
 (\`queue.buffering.max.ms\`) to share a request to the broker: in alternating rounds on one noida-db, 2 ms took 5-13%
 fewer ratings a second, 0 and 0.5 ms 5% fewer, and lz4 or no compression made no difference. This broker slows as its
 log grows (from 22k to 15k ratings/s over four 8-second rounds), so the Kafka figure moves more between runs than the others.
+In CPU (2026-12-07, 10-second rounds on fresh brokers, bare handler 92-94k/s, so 21-22 µs of the machine a request, wrk's
+share included): ingest spent 33-38 µs a rating, and the broker 13.7 µs on a fresh log, growing to 34.3 µs over three
+rounds (noida-db writes out its whole state periodically); 0.4 of the bare handler leaves 54 µs for both and wrk, and
+the cores were still 7-12% idle, waiting on acknowledgements. Each of the 64 clients waits for its own rating to be
+acknowledged, so at most 64 ratings are in flight, spread over the topic's 12 partitions: about 17 ratings a produce
+request, where a producer's per-request costs (the broker's answer, librdkafka's wake-ups, 23% of ingest's CPU) are
+shared by few ratings.
 Draining, the aggregator, the broker (noida-db) and ClickHouse share the same 2 cores, in the CPU split above:
-200,000 ratings/s would need the three together under 10 µs of CPU a rating. A second aggregator on the same cores
+200,000 ratings/s would need the three together under 10 µs of CPU a rating. ClickHouse alone, given rows it makes
+itself (no client, no parsing, the merges after it not counted), spent $clickhouse_alone_us µs a row, and the broker
+$(per_rating_us "$broker_cpu_s") µs a rating during the drain: over 10 µs before the aggregator does anything. The same
+rows sent over HTTP in RowBinary (curl, 2026-12-07, three rounds each) cost ClickHouse 4.7-6.5 µs a row in inserts of
+200,000 and 6.3-9.3 with the merges that followed; in inserts of 20,000, as the aggregator writes, 7.9-12.1 and 8.0-18.2
+(the merges vary most). A second aggregator on the same cores
 brings no CPU, only a second consumer and a second insert in flight competing for it with the broker and ClickHouse:
 over the runs of 2026-12-06 two drained at 0.7 to 1.1 times the rate of one. The aggregator's peak memory is mostly librdkafka's: a heap profile of such a
 drain (heaptrack, 2026-12-06) peaked at 360 MB of heap, 255 MB of it fetched messages (their lz4 decompression,

@@ -131,9 +131,14 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
 }
 
 /// The sentence and link of an alert.
-fn line(lang: Lang, texts: &Ui, alert: &Alert, query: &str) -> Line {
+/// One line of "to look at"; a page's line leads to its comments, or to the
+/// entrypoint's statistics for a role that may not read comments (auditors).
+fn line(lang: Lang, texts: &Ui, alert: &Alert, query: &str, reads_comments: bool) -> Line {
     let stats = |entrypoint: &str| format!("/console/entrypoints/{entrypoint}/stats?{query}");
     let comments = |entrypoint: &str, page: &str| {
+        if !reads_comments {
+            return stats(entrypoint);
+        }
         let page: String = url::form_urlencoded::byte_serialize(page.as_bytes()).collect();
         format!("/console/entrypoints/{entrypoint}/comments?{query}&page={page}")
     };
@@ -209,6 +214,7 @@ fn line(lang: Lang, texts: &Ui, alert: &Alert, query: &str) -> Line {
 
 fn view(
     lang: Lang,
+    reads_comments: bool,
     layout: Layout,
     periods: PeriodForm,
     error: Option<String>,
@@ -258,7 +264,7 @@ fn view(
         alerts: overview
             .watch
             .iter()
-            .map(|alert| line(lang, texts, alert, &query))
+            .map(|alert| line(lang, texts, alert, &query, reads_comments))
             .collect(),
         rows,
         periods,
@@ -296,7 +302,14 @@ async fn page(
     let layout = Layout::for_user(lang, &auth, "/console/overview");
     let periods = PeriodForm::new(ui(lang), &shown, range);
     Ok(render(
-        &view(lang, layout, periods, error, &overview),
+        &view(
+            lang,
+            auth.can(Capability::ReadComments),
+            layout,
+            periods,
+            error,
+            &overview,
+        ),
         StatusCode::OK,
     )
     .into_response())

@@ -163,8 +163,19 @@ struct TokensPage {
     layout: Layout,
     /// Id, name, scopes, state, last use, revocable.
     rows: Vec<(String, String, String, String, String, bool)>,
-    scopes: Vec<&'static str>,
+    /// Each scope, and whether the form has it ticked.
+    scopes: Vec<(&'static str, bool)>,
     secret: Option<String>,
+    /// Why the new token was not issued; the form then keeps what was typed.
+    error: Option<&'static str>,
+    form: TokenForm,
+    max_days: u16,
+}
+
+/// What the new-token form shows: empty, or what a refused submission held.
+enum TokenFormState {
+    Empty,
+    Refused(TokenForm, &'static str),
 }
 
 async fn tokens_page(
@@ -172,8 +183,10 @@ async fn tokens_page(
     auth: &Authenticated,
     lang: Lang,
     secret: Option<String>,
+    form: TokenFormState,
 ) -> Result<Response, PageError> {
     let texts = ui(lang);
+    let now = chrono::Utc::now().timestamp();
     let rows = state
         .store
         .tokens(&auth.tenant)
@@ -183,6 +196,7 @@ async fn tokens_page(
             let live = t.revoked_at.is_none();
             let status = match (t.revoked_at, t.expires_at) {
                 (Some(_), _) => texts.revoked.to_owned(),
+                (None, Some(at)) if at <= now => format!("{} → {}", texts.expired, when(state, at)),
                 (None, Some(at)) => format!("{} → {}", texts.valid, when(state, at)),
                 (None, None) => texts.valid.to_owned(),
             };
@@ -193,14 +207,32 @@ async fn tokens_page(
             (t.id, t.name, Scope::join(&t.scopes), status, used, live)
         })
         .collect();
+    let (form, error) = match form {
+        TokenFormState::Empty => (TokenForm::default(), None),
+        TokenFormState::Refused(form, error) => (form, Some(error)),
+    };
     let page = TokensPage {
         layout: Layout::for_user(lang, auth, "/console/tokens"),
         rows,
-        scopes: Scope::ALL.iter().map(|s| s.as_str()).collect(),
+        scopes: Scope::ALL
+            .iter()
+            .map(|s| (s.as_str(), form.scope.iter().any(|v| v == s.as_str())))
+            .collect(),
         secret,
+        error,
+        form,
+        max_days: MAX_TOKEN_DAYS,
     };
-    Ok(render(&page, StatusCode::OK))
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(render(&page, status))
 }
+
+/// The longest a token made in the console may live, in days (ten years).
+const MAX_TOKEN_DAYS: u16 = 3650;
 
 async fn token_list(
     State(state): State<ConsoleState>,
@@ -208,11 +240,11 @@ async fn token_list(
     UiLang(lang): UiLang,
 ) -> Result<Response, PageError> {
     allowed(&auth, Capability::ManageTeam)?;
-    tokens_page(&state, &auth, lang, None).await
+    tokens_page(&state, &auth, lang, None, TokenFormState::Empty).await
 }
 
 /// The new-token form: one `scope` checkbox per scope, so the field repeats.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct TokenForm {
     /// Missing, it is refused as a forged form (403), not as bad input.
     #[serde(default)]
@@ -237,20 +269,30 @@ async fn create_token(
     let mut scopes: Vec<Scope> = form.scope.iter().filter_map(|v| Scope::parse(v)).collect();
     scopes.sort();
     scopes.dedup();
-    let name = form.name.trim();
+    let texts = ui(lang);
+    let name = form.name.trim().to_owned();
     if scopes.is_empty() || name.is_empty() || name.chars().count() > 100 {
-        return tokens_page(&state, &auth, lang, None).await;
+        let refused = TokenFormState::Refused(form, texts.token_incomplete);
+        return tokens_page(&state, &auth, lang, None, refused).await;
     }
-    let expires_at = form
-        .expires_in_days
-        .trim()
-        .parse::<u16>()
-        .ok()
-        .map(|days| chrono::Utc::now().timestamp() + i64::from(days) * 86_400);
+    let days = form.expires_in_days.trim();
+    let expires_at = if days.is_empty() {
+        None
+    } else {
+        match days.parse::<u16>() {
+            Ok(days @ 1..=MAX_TOKEN_DAYS) => {
+                Some(chrono::Utc::now().timestamp() + i64::from(days) * 86_400)
+            }
+            _ => {
+                let refused = TokenFormState::Refused(form, texts.token_days_invalid);
+                return tokens_page(&state, &auth, lang, None, refused).await;
+            }
+        }
+    };
     let issued = tokens::issue(
         state.store.as_ref(),
         auth.tenant.clone(),
-        name.to_owned(),
+        name,
         scopes,
         expires_at,
     )
@@ -262,7 +304,14 @@ async fn create_token(
         Some(&issued.token.id),
     );
     state.store.record(entry).await?;
-    tokens_page(&state, &auth, lang, Some(issued.secret)).await
+    tokens_page(
+        &state,
+        &auth,
+        lang,
+        Some(issued.secret),
+        TokenFormState::Empty,
+    )
+    .await
 }
 
 async fn revoke_token(
