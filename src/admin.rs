@@ -89,8 +89,8 @@ pub enum TenantCommand {
         /// Identifier: lowercase letters, digits, `-` and `_` (e.g. `bugliano`).
         #[arg(long, value_parser = parse_tenant)]
         slug: TenantId,
-        /// Display name, e.g. "Comune di Bugliano".
-        #[arg(long)]
+        /// Display name, e.g. "Comune di Bugliano" (1-120 characters).
+        #[arg(long, value_parser = satisfy_console::forms::parse_name)]
         name: String,
         /// IANA time zone of its days, weeks and months.
         #[arg(long, default_value = "Europe/Rome", value_parser = parse_time_zone)]
@@ -114,8 +114,8 @@ pub enum TenantCommand {
         /// The tenant.
         #[arg(long, value_parser = parse_tenant)]
         slug: TenantId,
-        /// Display name.
-        #[arg(long)]
+        /// Display name (1-120 characters).
+        #[arg(long, value_parser = satisfy_console::forms::parse_name)]
         name: Option<String>,
         /// IANA time zone of its days and weeks.
         #[arg(long, value_parser = parse_time_zone)]
@@ -129,7 +129,8 @@ pub enum TenantCommand {
         /// Languages of its site, comma-separated among it, en, de.
         #[arg(long, value_parser = parse_languages)]
         languages: Option<Languages>,
-        /// Months its comments, raw ratings and raw events are kept (1-120).
+        /// Months its comments, raw ratings and raw events are kept (1-120); a running
+        /// console deletes what is older at its next hourly sweep.
         #[arg(long, value_parser = parse_retention_months)]
         retention_months: Option<u32>,
     },
@@ -158,15 +159,15 @@ pub enum TokenCommand {
         /// The tenant it acts for.
         #[arg(long, value_parser = parse_tenant)]
         tenant: TenantId,
-        /// What it is for, e.g. "OpenCity" or "cruscotto regionale".
-        #[arg(long)]
+        /// What it is for, e.g. "OpenCity" or "cruscotto regionale" (1-100 characters).
+        #[arg(long, value_parser = satisfy_console::tokens::parse_name)]
         name: String,
         /// Comma-separated among read, write, events:write.
         #[arg(long, value_parser = parse_scopes)]
         scopes: Scopes,
-        /// Refuse it after this many days (default: until revoked).
-        #[arg(long)]
-        expires_in_days: Option<u32>,
+        /// Refuse it after this many days, 1-3650 (default: until revoked).
+        #[arg(long, value_parser = satisfy_console::tokens::parse_days)]
+        expires_in_days: Option<u16>,
     },
     /// Lists a tenant's tokens: id, scopes, state, last use, name.
     List {
@@ -380,8 +381,7 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
             scopes,
             expires_in_days,
         }) => {
-            let expires_at = expires_in_days
-                .map(|days| chrono::Utc::now().timestamp() + i64::from(days) * 86_400);
+            let expires_at = expires_in_days.map(satisfy_console::tokens::expires_at);
             let issued =
                 satisfy_console::tokens::issue(store, tenant, name, scopes.0, expires_at).await?;
             let id = issued.token.id.clone();
@@ -395,9 +395,14 @@ pub async fn run(settings: AdminSettings) -> anyhow::Result<()> {
             println!("{}", issued.secret);
         }
         AdminCommand::Tokens(TokenCommand::List { tenant }) => {
+            if store.tenant(&tenant).await?.is_none() {
+                anyhow::bail!("no tenant called `{tenant}`");
+            }
+            let now = chrono::Utc::now().timestamp();
             for token in store.tokens(&tenant).await? {
                 let state = match (token.revoked_at, token.expires_at) {
                     (Some(at), _) => format!("revoked {}", date(at)),
+                    (None, Some(at)) if at <= now => format!("expired {}", date(at)),
                     (None, Some(at)) => format!("expires {}", date(at)),
                     (None, None) => "valid".to_owned(),
                 };

@@ -142,7 +142,8 @@ pub async fn ensure(
     Ok(())
 }
 
-/// The demo ente, created if missing: Bugliano's site, Rome's time zone, three languages.
+/// The demo ente, created if missing: Rome's time zone, three languages, and no site
+/// address (its ratings still name pages of [`DEMO_SITE`]).
 pub(crate) async fn ensure_demo_tenant(
     config: &dyn satisfy_console::ConfigStore,
 ) -> anyhow::Result<TenantId> {
@@ -153,7 +154,9 @@ pub(crate) async fn ensure_demo_tenant(
                 slug: tenant.clone(),
                 name: "Comune di Bugliano (demo)".into(),
                 ipa_code: None,
-                site_url: Some(DEMO_SITE.into()),
+                // No site address: the weekly compliance check would crawl it, and
+                // Bugliano's site is not this install's to visit.
+                site_url: None,
                 time_zone: "Europe/Rome".into(),
                 languages: vec!["it".into(), "en".into(), "de".into()],
                 status: TenantStatus::Active,
@@ -474,6 +477,8 @@ mod tests {
             .await
             .unwrap();
         let tenant = TenantId::parse(DEMO_TENANT).unwrap();
+        let demo = config.tenant(&tenant).await.unwrap().unwrap();
+        assert_eq!(demo.site_url, None, "no weekly crawl of a site not ours");
         let mut ids: Vec<String> = config
             .entrypoints(&tenant)
             .await

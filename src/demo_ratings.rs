@@ -173,7 +173,17 @@ struct Generator {
     next_day: usize,
     /// The current day's reception times still to be used, latest first.
     pending: Vec<i64>,
+    /// The ids' random bits: a stream of their own, so that the n-th rating of a seed
+    /// has the same id whatever day it is generated on and whatever else was drawn.
+    ids: StdRng,
+    /// Ratings generated so far: the ids' time-ordered part, so that ids sort in the
+    /// order of reception and each write appends to the indexes.
+    generated: i64,
 }
+
+/// Where the ids' time-ordered part starts (2026-01-01 UTC), counting one millisecond a
+/// rating.
+const IDS_FROM_MS: i64 = 1_767_225_600_000;
 
 impl Generator {
     fn new(seed: u64, tz: chrono_tz::Tz, now_ms: i64, days: u32, total: u64) -> Generator {
@@ -196,6 +206,8 @@ impl Generator {
             day_counts: shares(total, &day_weights),
             next_day: 0,
             pending: Vec::new(),
+            ids: StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15),
+            generated: 0,
         }
     }
 
@@ -282,7 +294,8 @@ impl Generator {
         } else {
             None
         };
-        let id = time_ordered_uuid(received, self.rng.r#gen()).to_string();
+        let id = time_ordered_uuid(IDS_FROM_MS + self.generated, self.ids.r#gen()).to_string();
+        self.generated += 1;
         let page = format!("{site}{path}");
         let raw = RawRating {
             id: &id,
@@ -459,14 +472,21 @@ mod tests {
         );
         let now = 1_795_000_000_000;
         let survey = entrypoint.survey(satisfy_core::Lang::It);
-        let generate = || {
+        let generate_on = |now| {
             let mut generator = Generator::new(7, chrono_tz::Europe::Rome, now, 365, 5_000);
             std::iter::from_fn(|| generator.rating(&entrypoint, &survey, SITE).unwrap())
                 .collect::<Vec<_>>()
         };
+        let generate = || generate_on(now);
         let ratings = generate();
         assert_eq!(ratings.len(), 5_000);
         assert_eq!(ratings, generate(), "same seed, same ratings");
+        // Another day (here a Wednesday after a Sunday), the same ids: a second run
+        // updates the ratings of the first instead of adding as many.
+        let ids = |ratings: &[StoredRating]| -> Vec<uuid::Uuid> {
+            ratings.iter().map(|r| r.rating.id).collect()
+        };
+        assert_eq!(ids(&generate_on(now + 3 * DAY_MS)), ids(&ratings));
         // Oldest first, with ids in the same order: each write appends to the indexes.
         assert!(
             ratings

@@ -265,19 +265,30 @@ fn a_short_or_empty_admin_password_is_refused_at_start() {
 
 /// Runs `satisfy admin …` on `data_dir` and returns its stdout.
 fn admin(data_dir: &Path, args: &[&str]) -> String {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_satisfy"))
-        .arg("admin")
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .output()
-        .unwrap();
+    let output = admin_run(data_dir, args);
     assert!(
         output.status.success(),
         "{args:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).unwrap()
+}
+
+/// What `satisfy admin` refused: its error output.
+fn admin_refused(data_dir: &Path, args: &[&str]) -> String {
+    let output = admin_run(data_dir, args);
+    assert!(!output.status.success(), "{args:?} was accepted");
+    String::from_utf8(output.stderr).unwrap()
+}
+
+fn admin_run(data_dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_satisfy"))
+        .arg("admin")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -475,6 +486,39 @@ async fn operator_cli_creates_a_tenant_and_a_token_the_running_server_accepts() 
         actions,
         ["user_invited", "tenant_updated", "tenant_created"],
         "{audit}"
+    );
+
+    // What the console refuses, the command refuses too.
+    let create = |name: &str, days: &str| {
+        admin_refused(
+            data.path(),
+            &[
+                "tokens",
+                "create",
+                "--tenant",
+                "bugliano",
+                "--name",
+                name,
+                "--scopes",
+                "read",
+                "--expires-in-days",
+                days,
+            ],
+        )
+    };
+    assert!(create("", "30").contains("1 to 100 characters"));
+    assert!(create("Gestionale", "0").contains("1 to 3650 days"));
+    assert!(create("Gestionale", "99999").contains("1 to 3650 days"));
+    assert!(
+        admin_refused(
+            data.path(),
+            &["tenants", "update", "--slug", "bugliano", "--name", " "]
+        )
+        .contains("1 to 120 characters")
+    );
+    assert!(
+        admin_refused(data.path(), &["tokens", "list", "--tenant", "nessuno"])
+            .contains("no tenant called `nessuno`")
     );
 
     let id = &token["sat_".len().."sat_".len() + 12];

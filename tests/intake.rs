@@ -394,6 +394,12 @@ async fn too_many_requests_get_429_with_retry_after() {
                 .parse()
                 .unwrap();
             assert!(retry >= 1);
+            // A page's widget must be able to read both the refusal and when to retry.
+            assert_eq!(response.headers()["access-control-allow-origin"], "*");
+            assert_eq!(
+                response.headers()["access-control-expose-headers"],
+                "Retry-After"
+            );
             assert_eq!(error_code(response).await.1, "rate_limited");
         }
     }
@@ -973,8 +979,14 @@ async fn platform_events_are_stored_once_durable_and_bad_ones_say_why() {
 
     // What may be posted.
     let token = Some(EVENTS_TOKEN);
-    let (status, _) = post_events(&app, token, "application/json", one.clone()).await;
+    let (status, body) = post_events(&app, token, "application/json", one.clone()).await;
     assert_eq!(status, 415);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("application/cloudevents+json")),
+        "{body}"
+    );
     let (status, body) = post_events(&app, token, SINGLE, "{".into()).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),

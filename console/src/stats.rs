@@ -173,10 +173,10 @@ impl StatsParams {
         let to = date(&self.to, "to")?.unwrap_or(today);
         let out_of_calendar = || "the dates are out of the calendar".to_owned();
         let (from, granularity) = match date(&self.from, "from")? {
-            // Chosen dates: days up to a month, weeks up to a quarter, months beyond.
+            // Chosen dates: days up to 31 of them, weeks up to 92, months beyond.
             Some(from) => (
                 from,
-                given_granularity.unwrap_or(match (to - from).num_days() {
+                given_granularity.unwrap_or(match (to - from).num_days() + 1 {
                     ..=31 => Granularity::Day,
                     32..=92 => Granularity::Week,
                     _ => Granularity::Month,
@@ -429,6 +429,11 @@ mod tests {
         assert_eq!(span("2026-11-01").unwrap().granularity, Granularity::Day);
         assert_eq!(span("2026-09-01").unwrap().granularity, Granularity::Week);
         assert_eq!(span("2026-01-01").unwrap().granularity, Granularity::Month);
+        // The edges as documented: days up to 31 of them, weeks up to 92.
+        assert_eq!(span("2026-10-26").unwrap().granularity, Granularity::Day);
+        assert_eq!(span("2026-10-25").unwrap().granularity, Granularity::Week);
+        assert_eq!(span("2026-08-26").unwrap().granularity, Granularity::Week);
+        assert_eq!(span("2026-08-25").unwrap().granularity, Granularity::Month);
         // The calendar's edge is an error, not a panic.
         assert!(
             params(None, None, Some("-262143-01-01"))

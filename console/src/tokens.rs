@@ -16,6 +16,36 @@ pub struct IssuedToken {
     pub secret: String,
 }
 
+/// Longest token name.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// The longest a token may live, in days (ten years); without a lifetime it lives until
+/// revoked.
+pub const MAX_DAYS: u16 = 3650;
+
+/// A trimmed token name of 1 to [`MAX_NAME_CHARS`] characters.
+pub fn parse_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    let count = name.chars().count();
+    if count == 0 || count > MAX_NAME_CHARS {
+        return Err(format!("a token name has 1 to {MAX_NAME_CHARS} characters"));
+    }
+    Ok(name.to_owned())
+}
+
+/// A lifetime of 1 to [`MAX_DAYS`] days.
+pub fn parse_days(raw: &str) -> Result<u16, String> {
+    match raw.trim().parse::<u16>() {
+        Ok(days @ 1..=MAX_DAYS) => Ok(days),
+        _ => Err(format!("a token lives 1 to {MAX_DAYS} days")),
+    }
+}
+
+/// When a token issued now for `days` days expires (Unix seconds).
+pub fn expires_at(days: u16) -> i64 {
+    chrono::Utc::now().timestamp() + i64::from(days) * 86_400
+}
+
 /// Issues a token of `tenant` (which must exist) with these scopes, valid until
 /// `expires_at` (Unix seconds) or forever.
 pub async fn issue(

@@ -566,6 +566,18 @@ async fn the_api_manages_entrypoints_and_returns_stats_with_an_api_token() {
     };
     assert_eq!(methods("/entrypoints"), ["get", "post"]);
     assert_eq!(methods("/entrypoints/{id}"), ["get", "patch", "put"]);
+    // Client generators need each operation's id to be unique.
+    let mut ids: Vec<&str> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|methods| methods.as_object().unwrap().values())
+        .filter_map(|operation| operation["operationId"].as_str())
+        .collect();
+    let operations = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), operations, "{ids:?}");
     for path in [
         "/entrypoints/{id}/stats",
         "/entrypoints/{id}/ratings",

@@ -36,8 +36,10 @@ pub enum ApiError {
     InvalidEvent(EventError),
     /// Every event of a batch is invalid: each with its index.
     InvalidEvents(Vec<RejectedEvent>),
-    /// The content type is neither JSON nor plain text.
+    /// A rating whose content type is neither JSON nor plain text.
     UnsupportedMediaType,
+    /// Platform events not sent as CloudEvents JSON (structured or batch).
+    UnsupportedEventMediaType,
     /// The body is not JSON.
     MalformedJson,
     /// The rating is invalid.
@@ -97,6 +99,11 @@ impl ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "send application/json or text/plain".into(),
+            ),
+            ApiError::UnsupportedEventMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send application/cloudevents+json or application/cloudevents-batch+json".into(),
             ),
             ApiError::MalformedJson => (
                 StatusCode::BAD_REQUEST,

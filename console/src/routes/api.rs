@@ -34,7 +34,7 @@ pub fn router() -> Router<ConsoleState> {
         .route("/docs", get(docs))
         .route("/docs/{file}", get(docs_asset))
         .route("/entrypoints", get(list).post(create))
-        .route("/entrypoints/{id}", get(show).put(update).patch(update))
+        .route("/entrypoints/{id}", get(show).put(update_put).patch(update))
         .route("/entrypoints/{id}/stats", get(statistics))
         .route("/overview", get(tenant_overview))
         .route("/services", get(services))
@@ -456,7 +456,7 @@ impl utoipa::Modify for CommonErrors {
 #[openapi(
     info(title = "Satisfy API", description = "Entrypoints, their statistics, and service KPIs of the tenant. Every route answers only for the token's or session's tenant."),
     servers((url = "/api/v1")),
-    paths(list, create, show, update, statistics, super::ratings::ratings, super::ratings::aggregates, tenant_overview, services, service_kpis, tenant_kpis),
+    paths(list, create, show, update, update_put, statistics, super::ratings::ratings, super::ratings::aggregates, tenant_overview, services, service_kpis, tenant_kpis),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&Security, &CommonErrors),
     security(("token" = []), ("session" = [])),
@@ -642,8 +642,8 @@ struct UpdateEntrypoint {
     service: Option<Option<String>>,
 }
 
-/// Changes an entrypoint (scope `write`); PUT and PATCH alike.
-#[utoipa::path(method(put, patch), path = "/entrypoints/{id}", tag = "entrypoints",
+/// Changes an entrypoint (scope `write`); PUT does the same (see [`update_put`]).
+#[utoipa::path(patch, path = "/entrypoints/{id}", tag = "entrypoints",
     params(("id" = String, Path, description = "Entrypoint id")),
     request_body = UpdateEntrypoint,
     responses((status = 200, body = EntrypointView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -687,6 +687,21 @@ async fn update(
     );
     state.store.record(entry).await?;
     Ok(Json(to_json(&state, &updated)))
+}
+
+/// Changes an entrypoint (scope `write`), as PATCH does: the fields given change, the
+/// others stay. Its own operation, so that the document's operation ids stay unique.
+#[utoipa::path(put, path = "/entrypoints/{id}", tag = "entrypoints",
+    params(("id" = String, Path, description = "Entrypoint id")),
+    request_body = UpdateEntrypoint,
+    responses((status = 200, body = EntrypointView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_put(
+    state: State<ConsoleState>,
+    user: ApiUser,
+    id: Path<String>,
+    payload: Result<Json<UpdateEntrypoint>, JsonRejection>,
+) -> Result<Json<EntrypointView>, ApiError> {
+    update(state, user, id, payload).await
 }
 
 /// An entrypoint's statistics over a range: totals, a series per period, answers,

@@ -97,7 +97,8 @@ struct FigureCard {
     value: String,
     vs_previous: Option<String>,
     vs_average: Option<String>,
-    /// `up`, `down` or `flat`: a colour cue beside the arrow and the words.
+    /// `better`, `worse` or `flat`: a colour cue beside the arrow and the words, by
+    /// which way the figure is good ([`higher_is_better`]).
     trend: &'static str,
     definition: &'static str,
 }
@@ -105,9 +106,14 @@ struct FigureCard {
 fn card(lang: Lang, name: &str, figure: Option<&Figure>) -> Option<FigureCard> {
     let text = figure_text(lang, name)?;
     let figure = figure.copied().unwrap_or_default();
-    let trend = match figure.delta_previous {
-        Some(d) if d > 0.0 => "up",
-        Some(d) if d < 0.0 => "down",
+    let trend = match (figure.delta_previous, higher_is_better(name)) {
+        (Some(d), Some(higher)) if d != 0.0 => {
+            if (d > 0.0) == higher {
+                "better"
+            } else {
+                "worse"
+            }
+        }
         _ => "flat",
     };
     Some(FigureCard {
@@ -119,6 +125,24 @@ fn card(lang: Lang, name: &str, figure: Option<&Figure>) -> Option<FigureCard> {
         trend,
         definition: text.definition,
     })
+}
+
+/// Which way a figure is good: `Some(true)` when a rise is good news (satisfaction,
+/// applications decided in time), `Some(false)` when a fall is (waits, cancellations,
+/// no-shows), `None` for volumes, whose change is neither.
+fn higher_is_better(name: &str) -> Option<bool> {
+    match name {
+        "average" | "within_deadline_share" => Some(true),
+        "first_availability_days"
+        | "cancelled_share"
+        | "rescheduled_share"
+        | "no_show_share"
+        | "take_charge_hours_median"
+        | "take_charge_hours_p90"
+        | "outcome_days_median"
+        | "outcome_days_p90" => Some(false),
+        _ => None,
+    }
 }
 
 const APPOINTMENT_FIGURES: [&str; 9] = [
@@ -517,4 +541,29 @@ pub fn kpis_csv(kpis: &ServiceKpis) -> Result<String, csv::Error> {
     }
     let bytes = writer.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trend(name: &str, delta_previous: Option<f64>) -> &'static str {
+        let figure = Figure {
+            value: Some(1.0),
+            delta_previous,
+            ..Figure::default()
+        };
+        card(Lang::It, name, Some(&figure)).map_or("no card", |card| card.trend)
+    }
+
+    #[test]
+    fn a_card_is_coloured_by_whether_its_change_is_good_news() {
+        assert_eq!(trend("average", Some(0.4)), "better");
+        assert_eq!(trend("average", Some(-0.4)), "worse");
+        assert_eq!(trend("first_availability_days", Some(-2.0)), "better");
+        assert_eq!(trend("no_show_share", Some(0.05)), "worse");
+        assert_eq!(trend("bookings", Some(-10.0)), "flat");
+        assert_eq!(trend("within_deadline_share", Some(0.0)), "flat");
+        assert_eq!(trend("outcome_days_p90", None), "flat");
+    }
 }

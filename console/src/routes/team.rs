@@ -221,7 +221,7 @@ async fn tokens_page(
         secret,
         error,
         form,
-        max_days: MAX_TOKEN_DAYS,
+        max_days: tokens::MAX_DAYS,
     };
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -230,9 +230,6 @@ async fn tokens_page(
     };
     Ok(render(&page, status))
 }
-
-/// The longest a token made in the console may live, in days (ten years).
-const MAX_TOKEN_DAYS: u16 = 3650;
 
 async fn token_list(
     State(state): State<ConsoleState>,
@@ -270,20 +267,20 @@ async fn create_token(
     scopes.sort();
     scopes.dedup();
     let texts = ui(lang);
-    let name = form.name.trim().to_owned();
-    if scopes.is_empty() || name.is_empty() || name.chars().count() > 100 {
-        let refused = TokenFormState::Refused(form, texts.token_incomplete);
-        return tokens_page(&state, &auth, lang, None, refused).await;
-    }
+    let name = match tokens::parse_name(&form.name) {
+        Ok(name) if !scopes.is_empty() => name,
+        _ => {
+            let refused = TokenFormState::Refused(form, texts.token_incomplete);
+            return tokens_page(&state, &auth, lang, None, refused).await;
+        }
+    };
     let days = form.expires_in_days.trim();
     let expires_at = if days.is_empty() {
         None
     } else {
-        match days.parse::<u16>() {
-            Ok(days @ 1..=MAX_TOKEN_DAYS) => {
-                Some(chrono::Utc::now().timestamp() + i64::from(days) * 86_400)
-            }
-            _ => {
+        match tokens::parse_days(days) {
+            Ok(days) => Some(tokens::expires_at(days)),
+            Err(_) => {
                 let refused = TokenFormState::Refused(form, texts.token_days_invalid);
                 return tokens_page(&state, &auth, lang, None, refused).await;
             }

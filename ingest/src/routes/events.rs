@@ -113,7 +113,7 @@ async fn store_events(
             TokenRefusal::Unavailable => ApiError::Unavailable(RETRY_AFTER_UNAVAILABLE),
         })?;
     tracing::Span::current().record("tenant", tenant.as_str());
-    let mode = mode(headers).ok_or(ApiError::UnsupportedMediaType)?;
+    let mode = mode(headers).ok_or(ApiError::UnsupportedEventMediaType)?;
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(MAX_BODY_BYTES),
         _ => ApiError::MalformedJson,

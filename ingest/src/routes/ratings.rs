@@ -62,7 +62,21 @@ pub fn router(
             _ => 1,
         };
         metrics.rejected("rate_limited");
-        ApiError::RateLimited(wait.max(1)).into_response()
+        // The limiter answers before the route sees the request's origin. Any page may
+        // read this answer: it says only when to retry, and the widget sends no
+        // credentials. Without it the browser hides the 429 and its Retry-After, and
+        // the widget retries blindly.
+        let mut response = ApiError::RateLimited(wait.max(1)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Retry-After"),
+        );
+        response
     });
     // Platform events and widget configurations share the per-client rate limit; event
     // bodies may be larger.
@@ -126,6 +140,11 @@ fn with_cors(mut response: Response, origin: Option<HeaderValue>) -> Response {
     if let Some(origin) = origin {
         let headers = response.headers_mut();
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        // So that the widget can wait as long as a 503 asks.
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Retry-After"),
+        );
         headers.insert(header::VARY, HeaderValue::from_static("Origin"));
     }
     response
