@@ -99,6 +99,11 @@ pub fn router(state: ConsoleState) -> Router {
     let secure = state.config.secure_cookies;
     security::layer(
         Router::new()
+            // A typed or bookmarked `/console/` is the console too.
+            .route(
+                "/console/",
+                axum::routing::get(|| async { axum::response::Redirect::permanent("/console") }),
+            )
             .nest("/console", routes::pages::router())
             .nest("/api/v1", routes::api::router())
             .with_state(state),

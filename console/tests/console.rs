@@ -346,6 +346,31 @@ async fn an_entrypoint_created_in_the_console_gets_a_snippet_and_appears_in_the_
         .unwrap();
     assert!(german.contains("Wie einfach war die Nutzung dieses Dienstes?"));
     assert!(german.contains("Entrypoint hinzufügen"));
+    // The page's own filters survive a switch made on it (the browser names the page in
+    // Referer); another page's do not travel.
+    let switched = |referer: String| {
+        client
+            .get(format!(
+                "{}/console/lang/de?next=/console/overview",
+                console.base
+            ))
+            .header("referer", referer)
+            .send()
+    };
+    let kept = switched(format!("{}/console/overview?period=7d", console.base))
+        .await
+        .unwrap();
+    assert_eq!(kept.headers()["location"], "/console/overview?period=7d");
+    let elsewhere = switched(format!("{}/console/entrypoints?x=1", console.base))
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.headers()["location"], "/console/overview");
+    let slash = client
+        .get(format!("{}/console/", console.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(slash.headers()["location"], "/console");
 
     // An invalid origin re-renders the form with an error instead of saving.
     let bad = client
@@ -360,6 +385,34 @@ async fn an_entrypoint_created_in_the_console_gets_a_snippet_and_appears_in_the_
         .await
         .unwrap();
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // An edit refused for its origins keeps what was chosen, the pause included.
+    let created: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/entrypoints", console.base))
+        .bearer_auth(&console.token)
+        .json(&json!({"name": "Albo", "kind": "pagina_web", "allowed_origins": ["https://www.comune.bugliano.it"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let refused = client
+        .post(format!("{}/console/entrypoints/{id}", console.base))
+        .form(&[
+            ("name", "Albo pretorio"),
+            ("status", "paused"),
+            ("origins", "not a url"),
+            ("csrf", &csrf_of(&german)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let form = refused.text().await.unwrap();
+    assert!(form.contains("value=\"paused\" checked"), "{form}");
+    assert!(form.contains("Albo pretorio"), "{form}");
 }
 
 #[tokio::test]
@@ -1235,6 +1288,43 @@ async fn the_services_pages_show_each_figure_with_its_change_definition_and_expo
     assert!(head.starts_with("\u{feff}start,end,"), "{head}");
     assert!(head.contains("submitted") && head.contains("backlog_inviata"));
     assert!(lines.next().unwrap().starts_with("2026-10-19,2026-10-26,"));
+
+    // Without dates, the page ends with the last complete week; dates that cannot be
+    // used are said on the page, over the default figures, not answered with a bare 422.
+    let default = client
+        .get(format!("{}/console/services/residenza", console.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Rome)
+        .date_naive();
+    let last_sunday = today
+        - chrono::Days::new(u64::from(
+            chrono::Datelike::weekday(&today).number_from_monday(),
+        ));
+    assert!(
+        default.contains(&format!("name=\"to\" value=\"{last_sunday}\"")),
+        "{default}"
+    );
+    let backwards = client
+        .get(format!(
+            "{}/console/services/residenza?from=2026-11-02&to=2026-10-01",
+            console.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(backwards.status(), StatusCode::OK);
+    let backwards = backwards.text().await.unwrap();
+    assert!(backwards.contains("role=\"alert\""), "{backwards}");
+    assert!(
+        backwards.contains("from must not be after to"),
+        "{backwards}"
+    );
 
     let missing = client
         .get(format!("{}/console/services/tari", console.base))

@@ -346,6 +346,9 @@ async fn update(
             let mut page = FormPage::new(layout, lang, Some(&entrypoint));
             page.error = Some(error);
             page.name = form.name;
+            if let Some(status) = EntrypointStatus::parse(&form.status) {
+                page.active = status == EntrypointStatus::Active;
+            }
             page.origins = form.origins;
             page.service = form.service;
             page.custom_question = form.custom_question;

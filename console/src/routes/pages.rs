@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use chrono::TimeZone;
@@ -191,12 +191,17 @@ struct NextPage {
     next: Option<String>,
 }
 
-async fn switch_language(Path(code): Path<String>, Query(query): Query<NextPage>) -> Response {
+async fn switch_language(
+    Path(code): Path<String>,
+    Query(query): Query<NextPage>,
+    headers: HeaderMap,
+) -> Response {
     // Only same-site console paths: never an open redirect.
     let next = query
         .next
         .filter(|n| n.starts_with("/console") && !n.contains("//") && !n.contains('\\'))
         .unwrap_or_else(|| "/console/entrypoints".into());
+    let next = with_page_query(next, &headers);
     let redirect = Redirect::to(&next).into_response();
     match Lang::parse(&code) {
         Some(lang) => with_cookie(
@@ -207,6 +212,23 @@ async fn switch_language(Path(code): Path<String>, Query(query): Query<NextPage>
             ),
         ),
         None => redirect,
+    }
+}
+
+/// `next` with the query of the page the switch was clicked on (its period, dates and
+/// filters), which the browser names in `Referer` (the console's policy is
+/// `same-origin`), when that page is `next` itself.
+fn with_page_query(next: String, headers: &HeaderMap) -> String {
+    let page = headers
+        .get(header::REFERER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|referer| url::Url::parse(referer).ok());
+    match page {
+        Some(page) if page.path() == next => match page.query() {
+            Some(query) if !query.is_empty() => format!("{next}?{query}"),
+            _ => next,
+        },
+        _ => next,
     }
 }
 

@@ -9,6 +9,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use chrono::NaiveDate;
+use satisfy_aggregator::Granularity;
 use satisfy_aggregator::kpi::Figure;
 use satisfy_core::Lang;
 
@@ -208,6 +210,8 @@ struct ServicesPage {
     columns: Vec<&'static str>,
     rows: Vec<ServiceRow>,
     period: String,
+    /// Why the dates asked for were not used.
+    error: Option<String>,
 }
 
 fn display_name(service: &ServiceInfo) -> String {
@@ -241,7 +245,7 @@ async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
     allowed(&auth, Capability::ReadStats)?;
-    let source = KpiSource::load(&state, &auth.tenant, &query.params).await?;
+    let (source, params, error) = page_source(&state, &auth, query.params).await?;
     let sort = query
         .sort
         .as_deref()
@@ -251,7 +255,7 @@ async fn list(
     let mut ranked: Vec<(Option<f64>, ServiceRow)> = Vec::new();
     let mut period = String::new();
     for service in source.services() {
-        let kpis = source.service(&state, &service, &query.params).await?;
+        let kpis = source.service(&state, &service, &params).await?;
         let current = kpis.periods.last();
         period = period_label(current);
         let cells = SORTS
@@ -290,7 +294,7 @@ async fn list(
     let label = |name: &str| figure_text(lang, name).map_or("", |t| t.label);
     let page = ServicesPage {
         layout: Layout::for_user(lang, &auth, "/console/services"),
-        filters: Filters::of(&query.params, &source),
+        filters: Filters::of(&params, &source),
         sorts: SORTS
             .iter()
             .map(|(name, _)| (*name, label(name), *name == sort.0))
@@ -298,6 +302,7 @@ async fn list(
         columns: SORTS.iter().map(|(name, _)| label(name)).collect(),
         rows: ranked.into_iter().map(|(_, row)| row).collect(),
         period,
+        error,
     };
     Ok(render(&page, StatusCode::OK))
 }
@@ -324,23 +329,69 @@ struct ServicePage {
     table_head: Vec<&'static str>,
     table_rows: Vec<(String, Vec<String>)>,
     entrypoints: Vec<String>,
+    /// Why the dates asked for were not used.
+    error: Option<String>,
 }
 
-/// The service named `id` in the tenant, with its KPIs.
-async fn load_service(
+/// Without dates, a page ends with the last complete period (week, day or month): one
+/// still running, compared with a whole one, reads as a fall (Monday's bookings against
+/// all of last week's).
+fn complete_periods_by_default(mut params: KpiParams, today: NaiveDate) -> KpiParams {
+    let given = |value: &Option<String>| value.as_deref().is_some_and(|v| !v.is_empty());
+    if !given(&params.period) && !given(&params.from) && !given(&params.to) {
+        let granularity = params
+            .granularity
+            .as_deref()
+            .and_then(Granularity::parse)
+            .unwrap_or(Granularity::Week);
+        if let Some(end) = granularity.start_of(today).pred_opt() {
+            params.to = Some(end.to_string());
+        }
+    }
+    params
+}
+
+/// What a page shows: the filters asked for or, when their dates are invalid, the
+/// default ones with the reason, which the page shows above them (as the other
+/// dashboards do).
+async fn page_source(
     state: &ConsoleState,
     auth: &Authenticated,
+    params: KpiParams,
+) -> Result<(KpiSource, KpiParams, Option<String>), PageError> {
+    let tz = crate::stats::tenant_time_zone(state, &auth.tenant).await?;
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    let asked = complete_periods_by_default(params, today);
+    match KpiSource::load(state, &auth.tenant, &asked).await {
+        Ok(source) => Ok((source, asked, None)),
+        Err(KpiError::Range(reason)) => {
+            let default = KpiParams {
+                office: asked.office,
+                calendar: asked.calendar,
+                ..KpiParams::default()
+            };
+            let default = complete_periods_by_default(default, today);
+            let source = KpiSource::load(state, &auth.tenant, &default).await?;
+            Ok((source, default, Some(reason)))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The service named `id` among the source's, with its KPIs.
+async fn load_service(
+    state: &ConsoleState,
+    source: &KpiSource,
     id: &str,
     params: &KpiParams,
-) -> Result<(KpiSource, ServiceInfo, ServiceKpis), PageError> {
-    let source = KpiSource::load(state, &auth.tenant, params).await?;
+) -> Result<(ServiceInfo, ServiceKpis), PageError> {
     let service = source
         .services()
         .into_iter()
         .find(|s| s.id == id)
         .ok_or(PageError::NotFound)?;
     let kpis = source.service(state, &service, params).await?;
-    Ok((source, service, kpis))
+    Ok((service, kpis))
 }
 
 /// The figures of the data table and the CSV, in order.
@@ -363,7 +414,8 @@ async fn detail(
     Query(params): Query<KpiParams>,
 ) -> Result<Response, PageError> {
     allowed(&auth, Capability::ReadStats)?;
-    let (source, service, kpis) = load_service(&state, &auth, &id, &params).await?;
+    let (source, params, error) = page_source(&state, &auth, params).await?;
+    let (service, kpis) = load_service(&state, &source, &id, &params).await?;
     let current = kpis.periods.last();
     let cards = |names: &[&str]| -> Vec<FigureCard> {
         names
@@ -458,6 +510,7 @@ async fn detail(
             })
             .collect(),
         entrypoints: service.entrypoints.clone(),
+        error,
     };
     Ok(render(&page, StatusCode::OK))
 }
@@ -470,7 +523,8 @@ async fn export_csv(
     Query(params): Query<KpiParams>,
 ) -> Result<Response, PageError> {
     allowed(&auth, Capability::ReadStats)?;
-    let (_, service, kpis) = load_service(&state, &auth, &id, &params).await?;
+    let source = KpiSource::load(&state, &auth.tenant, &params).await?;
+    let (service, kpis) = load_service(&state, &source, &id, &params).await?;
     let csv = kpis_csv(&kpis).map_err(|_| PageError::Unavailable)?;
     let mut body = "\u{feff}".to_owned();
     body.push_str(&csv);
