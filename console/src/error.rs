@@ -21,7 +21,7 @@ pub enum ApiError {
     InsufficientScope(Scope),
     /// The user's role or the token's scopes do not allow this.
     Forbidden,
-    /// No such entrypoint for this tenant.
+    /// No such resource (entrypoint, service, route) for this tenant.
     NotFound,
     /// The request is malformed; code and message say which field.
     Invalid(&'static str, String),
@@ -76,7 +76,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "not_found",
-                "no such entrypoint".to_owned(),
+                "no such resource in this tenant".to_owned(),
             ),
             ApiError::Invalid(code, message) => (StatusCode::UNPROCESSABLE_ENTITY, code, message),
             ApiError::Throttled(wait) => {
@@ -145,11 +145,15 @@ impl From<StoreError> for PageError {
     }
 }
 
-fn error_page(status: StatusCode, message: &str) -> Response {
+/// A page in the three languages, each paragraph marked with its own, since the user's
+/// choice may be what failed.
+fn error_page(status: StatusCode, [it, en, de]: [&str; 3]) -> Response {
     let body = format!(
-        "<!doctype html><html lang=\"it\"><head><meta charset=\"utf-8\"><title>Satisfy</title>\
+        "<!doctype html><html lang=\"it\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Satisfy</title>\
          <link rel=\"stylesheet\" href=\"/console/static/console.css\"></head><body><main class=\"container\">\
-         <h1>{}</h1><p>{message}</p><p><a href=\"/console/entrypoints\">Console</a></p></main></body></html>",
+         <h1>{}</h1><p>{it}</p><p lang=\"en\">{en}</p><p lang=\"de\">{de}</p>\
+         <p><a href=\"/console/entrypoints\">Console</a></p></main></body></html>",
         status.as_u16()
     );
     (status, Html(body)).into_response()
@@ -161,23 +165,43 @@ impl IntoResponse for PageError {
             PageError::LoginRequired => Redirect::to("/console/login").into_response(),
             PageError::CsrfRejected => error_page(
                 StatusCode::FORBIDDEN,
-                "Modulo scaduto o non valido: ricarica la pagina. / Form expired or invalid: reload the page. / Formular abgelaufen: Seite neu laden.",
+                [
+                    "Modulo scaduto o non valido: ricarica la pagina.",
+                    "Form expired or invalid: reload the page.",
+                    "Formular abgelaufen: Seite neu laden.",
+                ],
             ),
             PageError::Forbidden => error_page(
                 StatusCode::FORBIDDEN,
-                "Il tuo ruolo non consente questa pagina. / Your role does not allow this page. / Ihre Rolle erlaubt diese Seite nicht.",
+                [
+                    "Il tuo ruolo non consente questa pagina.",
+                    "Your role does not allow this page.",
+                    "Ihre Rolle erlaubt diese Seite nicht.",
+                ],
             ),
             PageError::NotFound => error_page(
                 StatusCode::NOT_FOUND,
-                "Pagina non trovata. / Page not found. / Seite nicht gefunden.",
+                [
+                    "Pagina non trovata.",
+                    "Page not found.",
+                    "Seite nicht gefunden.",
+                ],
             ),
             PageError::Invalid => error_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "Richiesta non valida. / Invalid request. / Ungültige Anfrage.",
+                [
+                    "Richiesta non valida.",
+                    "Invalid request.",
+                    "Ungültige Anfrage.",
+                ],
             ),
             PageError::Unavailable => error_page(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "Servizio temporaneamente non disponibile. / Service temporarily unavailable. / Dienst vorübergehend nicht verfügbar.",
+                [
+                    "Servizio temporaneamente non disponibile.",
+                    "Service temporarily unavailable.",
+                    "Dienst vorübergehend nicht verfügbar.",
+                ],
             ),
         }
     }

@@ -1339,6 +1339,21 @@ async fn the_services_pages_show_each_figure_with_its_change_definition_and_expo
         .await
         .unwrap();
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    // An editor's menu has what an editor may open, the page shown marked.
+    let editing = editor
+        .get(format!("{}/console/entrypoints", console.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        editing.contains("<a href=\"/console/entrypoints\" aria-current=\"page\">Entrypoint</a>"),
+        "{editing}"
+    );
+    assert!(!editing.contains("href=\"/console/services\""), "{editing}");
+    assert!(!editing.contains("href=\"/console/overview\""), "{editing}");
 }
 
 #[tokio::test]

@@ -276,7 +276,7 @@ pub struct EntrypointView {
     kind: String,
     /// `active` or `paused`.
     status: String,
-    /// Origins that may post ratings; empty for any.
+    /// The sites (origins) whose pages may post ratings, at least one.
     allowed_origins: Vec<String>,
     /// The wording of a `personalizzato` entrypoint.
     #[schema(value_type = Option<Object>)]
@@ -387,7 +387,8 @@ impl utoipa::Modify for Security {
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 "satisfy_session",
-                "The console's session; changes also need the X-CSRF-Token header.",
+                "The console's session; changes also need the X-CSRF-Token header. Served over \
+                 HTTPS (or with secure cookies), the cookie is `__Host-satisfy_session`.",
             ))),
         );
     }
@@ -437,7 +438,7 @@ impl utoipa::Modify for CommonErrors {
                     statuses.push(("404", "No such resource in this tenant."));
                 }
                 if takes_input {
-                    statuses.push(("422", "A parameter or the body is invalid: `error.code` and `error.field` say which."));
+                    statuses.push(("422", "A parameter or the body is invalid: `error.code` names which (`invalid_origin`, `invalid_name`, …) and `error.message` says why."));
                 }
                 for (status, description) in statuses {
                     operation
