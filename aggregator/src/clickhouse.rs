@@ -42,8 +42,8 @@ use crate::sqlite::decode_stored_event;
 use crate::store::{
     AnalyticsQuery, Erasure, EventStore, Expired, RatingStore, StoreError, WriteOutcome, service_of,
 };
-use satisfy_core::TenantId;
 use satisfy_core::event::{ApplicationState, EventKind, ServiceEvent, Slot};
+use satisfy_core::{TenantId, answer_of_key};
 
 /// Ordered, idempotent schema migrations; each is recorded in `satisfy_migrations`.
 const MIGRATIONS: &[&str] = &[
@@ -359,6 +359,27 @@ const MIGRATIONS: &[&str] = &[
 "#,
     r#"
     ALTER TABLE ratings MATERIALIZE INDEX inserted_ms_minmax
+"#,
+    // The official questions share the option id `other`: "Other" chosen after 4 or 5
+    // stars is counted apart, as `other_positive` (satisfy_core::answer_key). The view
+    // changes without stopping inserts; the ratings still stored then move their count,
+    // those deleted (retention, requests) stay in `other`.
+    r#"
+    ALTER TABLE answer_slots_mv MODIFY QUERY
+    SELECT tenant, entrypoint, slot, o AS option, sum(d) AS n FROM (
+        SELECT tenant, entrypoint, intDiv(created_ms, 900000) AS slot, c.1 AS o, c.2 AS d
+        FROM rating_changes ARRAY JOIN arrayConcat(
+            arrayMap(a -> (if(a = 'other' AND stars > 3, 'other_positive', toString(a)), toInt64(1)), answers),
+            arrayMap(a -> (if(a = 'other' AND prev_stars > 3, 'other_positive', toString(a)), toInt64(-1)), prev_answers)) AS c)
+    GROUP BY tenant, entrypoint, slot, o
+"#,
+    r#"
+    INSERT INTO answer_slots
+    SELECT tenant, entrypoint, intDiv(created_ms, 900000) AS slot, c.1 AS option,
+           toInt64(sum(c.2)) AS n
+    FROM ratings FINAL ARRAY JOIN [('other', -1), ('other_positive', 1)] AS c
+    WHERE stars > 3 AND has(answers, 'other')
+    GROUP BY tenant, entrypoint, slot, option
 "#,
 ];
 
@@ -2009,7 +2030,7 @@ impl AnalyticsQuery for ClickHouseStore {
         let matching = format!(
             "{} AND created_ms >= ? AND created_ms < ?
                AND bitTest(?, stars)
-               AND (? = '' OR has(answers, ?))
+               AND (? = '' OR (has(answers, ?) AND multiIf(? = 1, stars > 3, ? = 2, stars <= 3, 1)))
                AND (? = '' OR page = ?)
                AND (? = '' OR lang = ?)
                AND (? = '' OR comment ILIKE ?)
@@ -2018,6 +2039,13 @@ impl AnalyticsQuery for ClickHouseStore {
             scope(&query.filter)
         );
         let answer = query.answer.as_deref().unwrap_or("");
+        // The key names the option, and for the official "other" the stars it came with.
+        let (option, positive) = answer_of_key(answer);
+        let stars_side: u8 = match positive {
+            None => 0,
+            Some(true) => 1,
+            Some(false) => 2,
+        };
         let page = query.page.as_deref().unwrap_or("");
         let lang = query.lang.map(|l| l.code()).unwrap_or("");
         let pattern = query.text_pattern().unwrap_or_default();
@@ -2028,7 +2056,9 @@ impl AnalyticsQuery for ClickHouseStore {
                 .bind(end)
                 .bind(query.stars_mask())
                 .bind(answer)
-                .bind(answer)
+                .bind(option)
+                .bind(stars_side)
+                .bind(stars_side)
                 .bind(page)
                 .bind(page)
                 .bind(lang)

@@ -132,7 +132,8 @@ pub struct Bucket {
 /// How often a follow-up answer was chosen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AnswerCount {
-    /// The option id.
+    /// The answer's key: its option id, `other_positive` for the official positive
+    /// question's "other" (`satisfy_core::answer_key`).
     pub option: String,
     /// How many ratings chose it.
     pub count: u64,

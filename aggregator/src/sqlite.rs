@@ -22,8 +22,8 @@ use crate::model::{
 use crate::store::{
     AnalyticsQuery, Erasure, EventStore, Expired, RatingStore, StoreError, WriteOutcome, service_of,
 };
-use satisfy_core::TenantId;
 use satisfy_core::event::{ApplicationState, EventKind, ServiceEvent};
+use satisfy_core::{OTHER_POSITIVE, TenantId, answer_key, answer_of_key};
 
 /// Ordered schema migrations; each runs once, recorded in `schema_migrations`.
 const MIGRATIONS: &[&str] = &[
@@ -299,6 +299,28 @@ const MIGRATIONS: &[&str] = &[
     DROP TRIGGER rating_answers_rollup_insert;
     DROP TRIGGER rating_answers_rollup_delete;
     DROP TABLE rollup_hold;
+"#,
+    r#"
+    -- The official questions share the option id `other`: "Other" chosen after 4 or 5
+    -- stars is counted apart, as `other_positive` (satisfy_core::answer_key). The ratings
+    -- still stored move their count; those deleted (retention, requests) stay in `other`.
+    -- (tests/sqlite_backend.rs runs it again as the last migration.)
+    CREATE TEMP TABLE moved_other AS
+        SELECT r.tenant, r.entrypoint, r.created_at / 900000 AS slot, COUNT(*) AS n
+        FROM rating_answers a JOIN ratings r ON r.id = a.rating_id
+        WHERE a.option_id = 'other' AND r.stars > 3
+        GROUP BY r.tenant, r.entrypoint, slot;
+    UPDATE answer_slots SET n = n - (
+        SELECT m.n FROM moved_other m
+        WHERE m.entrypoint = answer_slots.entrypoint AND m.slot = answer_slots.slot)
+    WHERE option_id = 'other' AND EXISTS (
+        SELECT 1 FROM moved_other m
+        WHERE m.entrypoint = answer_slots.entrypoint AND m.slot = answer_slots.slot);
+    INSERT INTO answer_slots (tenant, entrypoint, slot, option_id, n)
+        SELECT tenant, entrypoint, slot, 'other_positive', n FROM moved_other WHERE true
+        ON CONFLICT (entrypoint, slot, option_id) DO UPDATE SET n = n + excluded.n;
+    DELETE FROM answer_slots WHERE option_id = 'other' AND n = 0;
+    DROP TABLE moved_other;
 "#,
 ];
 
@@ -619,12 +641,18 @@ impl<'a> RollupChanges<'a> {
             .or_default() += change;
     }
 
-    /// Counts one of `version`'s answers in (`change` 1) or out (-1).
+    /// Counts one of `version`'s answers in (`change` 1) or out (-1), under its key
+    /// ([`answer_key`]).
     fn count_answer(&mut self, version: &Counted<'a>, option: Cow<'a, str>, change: i64) {
         let (tenant, entrypoint) = (version.tenant, version.entrypoint);
+        let key = if answer_key(version.stars, &option) == OTHER_POSITIVE {
+            Cow::Borrowed(OTHER_POSITIVE)
+        } else {
+            option
+        };
         *self
             .answer_slots
-            .entry((tenant, entrypoint, version.slot(), option))
+            .entry((tenant, entrypoint, version.slot(), key))
             .or_default() += change;
         if version.stars <= NEGATIVE_STARS {
             *self
@@ -1405,11 +1433,17 @@ impl AnalyticsQuery for SqliteStore {
             values.push((":stars", i64::from(query.stars_mask()).into()));
         }
         if let Some(answer) = &query.answer {
+            let (option, positive) = answer_of_key(answer);
             clauses.push(
                 "EXISTS (SELECT 1 FROM rating_answers a WHERE a.rating_id = ratings.id
                          AND a.option_id = :answer)",
             );
-            values.push((":answer", answer.clone().into()));
+            values.push((":answer", option.to_owned().into()));
+            match positive {
+                Some(true) => clauses.push("stars > 3"),
+                Some(false) => clauses.push("stars <= 3"),
+                None => {}
+            }
         }
         if let Some(page) = &query.page {
             clauses.push("page = :page");

@@ -130,3 +130,48 @@ async fn deleted_ratings_leave_listings_but_stay_counted() {
     let (_dir, store) = open();
     conformance::erasure(&store).await;
 }
+
+#[tokio::test]
+async fn the_two_official_others_are_counted_apart() {
+    let (_dir, store) = open();
+    conformance::the_two_others(&store).await;
+}
+
+/// A database whose rollups counted both official "other"s together (before the
+/// migration that tells them apart) has them apart once reopened, for the ratings it
+/// still holds.
+#[tokio::test]
+async fn reopening_tells_apart_the_others_counted_together_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ratings.db");
+    conformance::the_two_others(&SqliteStore::open(&path).unwrap()).await;
+    {
+        // As the rollups were before: one `other` for both questions.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "UPDATE answer_slots SET n = n + (SELECT SUM(n) FROM answer_slots
+                 WHERE option_id = 'other_positive') WHERE option_id = 'other';
+             DELETE FROM answer_slots WHERE option_id = 'other_positive';
+             DELETE FROM schema_migrations
+                 WHERE version = (SELECT MAX(version) FROM schema_migrations);",
+        )
+        .unwrap();
+    }
+    let reopened = SqliteStore::open(&path).unwrap();
+    let may = conformance::filter(
+        conformance::date(2026, 5, 1),
+        conformance::date(2026, 5, 31),
+        None,
+    );
+    let answers: Vec<(String, u64)> = reopened
+        .answer_counts(&may)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.option, a.count))
+        .collect();
+    assert_eq!(
+        answers,
+        [("other".to_owned(), 2), ("other_positive".to_owned(), 1)]
+    );
+}

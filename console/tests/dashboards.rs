@@ -331,3 +331,55 @@ async fn comments_are_searched_filtered_and_paged() {
         .unwrap();
     assert_eq!(refused.status(), 403);
 }
+
+#[tokio::test]
+async fn the_two_official_others_are_shown_and_filtered_apart() {
+    let console = spawn().await;
+    let sito = entrypoint(&console, "Sito").await;
+    let batch = |stars, count| Batch {
+        entrypoint: &sito,
+        page: "/albo",
+        stars,
+        answers: &["other"],
+        comment: Some("Altro ancora"),
+        count,
+        received: at(3, 10),
+    };
+    write(&console, &[batch(2, 3), batch(5, 2)]).await;
+    let client = browser();
+    log_in(&console, &client, PASSWORD).await;
+    let range = "period=custom&from=2026-03-01&to=2026-03-31";
+    let base = &console.base;
+    let get = |path: String| {
+        let client = client.clone();
+        async move {
+            client
+                .get(format!("{base}{path}"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let stats = get(format!("/console/entrypoints/{sito}/stats?{range}")).await;
+    assert!(
+        stats.contains("Altro (Dove hai incontrato le maggiori difficoltà?)"),
+        "{stats}"
+    );
+    assert!(
+        stats.contains("Altro (Quali sono stati gli aspetti che hai preferito?)"),
+        "{stats}"
+    );
+    let positive = get(format!(
+        "/console/entrypoints/{sito}/comments?{range}&answer=other_positive"
+    ))
+    .await;
+    assert_eq!(positive.matches("Altro ancora").count(), 2, "{positive}");
+    let negative = get(format!(
+        "/console/entrypoints/{sito}/comments?{range}&answer=other"
+    ))
+    .await;
+    assert_eq!(negative.matches("Altro ancora").count(), 3, "{negative}");
+}

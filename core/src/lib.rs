@@ -33,7 +33,7 @@ pub use rating::{
 #[cfg(not(target_arch = "wasm32"))]
 pub use rating_log::StoredRating;
 pub use scope::Scope;
-pub use survey::{AnswerOption, FollowUp, Survey};
+pub use survey::{AnswerOption, FollowUp, OTHER_POSITIVE, Survey, answer_key, answer_of_key};
 pub use wire::WireRating;
 
 /// Maximum length of the free-text comment, in Unicode scalar values, after trimming.

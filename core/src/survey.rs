@@ -308,13 +308,68 @@ impl Survey {
         distinct_steps + 1
     }
 
-    /// The option labels of every follow-up, keyed by option id (for reports).
-    pub fn option_label(&self, option_id: &str) -> Option<&str> {
-        self.follow_ups
-            .iter()
-            .flat_map(|f| f.options.iter())
-            .find(|option| option.id == option_id)
-            .map(|option| option.label.as_str())
+    /// Every answer as reports name it: its key ([`answer_key`]) and its label, in the
+    /// order of the questions. An option that more than one question offers (the official
+    /// "Altro") says which question it answers.
+    pub fn answers(&self) -> Vec<(String, String)> {
+        let mut answers = Vec::new();
+        for follow_up in &self.follow_ups {
+            let stars = follow_up.shown_for.iter().copied().max().unwrap_or(1);
+            for option in &follow_up.options {
+                let shared = self
+                    .follow_ups
+                    .iter()
+                    .filter(|f| f.has_option(&option.id))
+                    .count()
+                    > 1;
+                let label = if shared {
+                    format!("{} ({})", option.label, follow_up.question)
+                } else {
+                    option.label.clone()
+                };
+                answers.push((answer_key(stars, &option.id).to_owned(), label));
+            }
+        }
+        answers
+    }
+
+    /// The label of the answer reports name `key` ([`Survey::answers`]).
+    pub fn answer_label(&self, key: &str) -> Option<String> {
+        self.answers()
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, label)| label)
+    }
+}
+
+/// How rollups, reports and filters name the positive question's "Other".
+pub const OTHER_POSITIVE: &str = "other_positive";
+
+/// The official questions' shared option id.
+const OTHER: &str = "other";
+
+/// Ratings of this many stars or fewer get the negative question.
+const NEGATIVE_MAX_STARS: u8 = 3;
+
+/// How rollups, reports and filters name an answer chosen after `stars` stars: its option
+/// id, except the official questions' shared `other`, which is [`OTHER_POSITIVE`] after 4
+/// or 5 stars, so that "Other" where things went wrong and "Other" where they went well
+/// are counted apart.
+pub fn answer_key(stars: u8, option: &str) -> &str {
+    if option == OTHER && stars > NEGATIVE_MAX_STARS {
+        OTHER_POSITIVE
+    } else {
+        option
+    }
+}
+
+/// The option a filter's answer key ([`answer_key`]) looks for, and the stars it was
+/// chosen with when the key says (`Some(true)`: 4 or 5, `Some(false)`: 1 to 3).
+pub fn answer_of_key(key: &str) -> (&str, Option<bool>) {
+    match key {
+        OTHER_POSITIVE => (OTHER, Some(true)),
+        OTHER => (OTHER, Some(false)),
+        _ => (key, None),
     }
 }
 
@@ -382,6 +437,30 @@ mod tests {
         assert_eq!(survey.follow_ups[0].options[1].id, "q1o2");
         assert!(survey.follow_ups[0].is_shown_for(5));
         assert_eq!(survey.additional_questions(), 2);
-        assert_eq!(survey.option_label("q1o1"), Some("Brevi"));
+        assert_eq!(survey.answer_label("q1o1").as_deref(), Some("Brevi"));
+    }
+
+    #[test]
+    fn the_two_official_others_are_told_apart() {
+        assert_eq!(answer_key(2, "other"), "other");
+        assert_eq!(answer_key(4, "other"), OTHER_POSITIVE);
+        assert_eq!(answer_key(5, "unclear"), "unclear");
+        assert_eq!(answer_of_key(OTHER_POSITIVE), ("other", Some(true)));
+        assert_eq!(answer_of_key("other"), ("other", Some(false)));
+        assert_eq!(answer_of_key("q1o2"), ("q1o2", None));
+        let survey = Survey::for_kind(EntrypointKind::PaginaWeb, None, Lang::It);
+        assert_eq!(
+            survey.answer_label("other").as_deref(),
+            Some("Altro (Dove hai incontrato le maggiori difficoltà?)")
+        );
+        assert_eq!(
+            survey.answer_label(OTHER_POSITIVE).as_deref(),
+            Some("Altro (Quali sono stati gli aspetti che hai preferito?)")
+        );
+        assert_eq!(
+            survey.answer_label("clear").as_deref(),
+            Some("Le indicazioni erano chiare")
+        );
+        assert_eq!(survey.answers().len(), 10);
     }
 }

@@ -1230,3 +1230,60 @@ where
         Expired::default()
     );
 }
+
+/// The official questions share the option `other`: chosen after 4 or 5 stars it is
+/// counted and filtered apart (`other_positive`), also when an update moves a rating from
+/// one side to the other.
+pub async fn the_two_others<S>(store: &S)
+where
+    S: RatingStore + AnalyticsQuery,
+{
+    const NEGATIVE: &str = "00000000-0000-4000-8000-0000000b0001";
+    const POSITIVE: &str = "00000000-0000-4000-8000-0000000b0002";
+    const MOVED: &str = "00000000-0000-4000-8000-0000000b0003";
+    let at = "2026-05-04T10:00:00Z";
+    let other = |id, stars, at| rating(id, EP_A, "/a", stars, &["other"], None, at);
+    store
+        .write_batch(&[
+            other(NEGATIVE, 2, at),
+            other(POSITIVE, 5, at),
+            other(MOVED, 4, at),
+        ])
+        .await
+        .unwrap();
+    store
+        .write_batch(&[other(MOVED, 1, "2026-05-04T10:05:00Z")])
+        .await
+        .unwrap();
+    let may = filter(date(2026, 5, 1), date(2026, 5, 31), None);
+    let answers: Vec<(String, u64)> = store
+        .answer_counts(&may)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.option, a.count))
+        .collect();
+    assert_eq!(
+        answers,
+        [("other".to_owned(), 2), ("other_positive".to_owned(), 1)]
+    );
+    let listed = |key: &str| {
+        let query = RatingQuery {
+            answer: Some(key.to_owned()),
+            ..RatingQuery::all(may.clone())
+        };
+        async move {
+            let mut ids: Vec<String> = store
+                .ratings(&query, None, 10)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.id.to_string())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(listed("other").await, [NEGATIVE, MOVED]);
+    assert_eq!(listed("other_positive").await, [POSITIVE]);
+}

@@ -118,7 +118,10 @@ pub(crate) fn report_charts(
                         .map_or(0, |a| a.count)
                 })
                 .collect();
-            (survey.option_label(id).unwrap_or(id).to_owned(), counts)
+            (
+                survey.answer_label(id).unwrap_or_else(|| (*id).to_owned()),
+                counts,
+            )
         })
         .collect();
     let answers = ChartView {

@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::routing::get;
 use chrono::TimeZone;
 use satisfy_aggregator::{Filter, RatingCursor};
-use satisfy_core::{Lang, Survey};
+use satisfy_core::{Lang, answer_key};
 
 use crate::ConsoleState;
 use crate::auth::PageUser;
@@ -69,16 +69,6 @@ struct CommentsPage {
 }
 
 /// Every answer of the entrypoint's survey, once each, by id.
-fn answer_choices(survey: &Survey) -> Vec<(String, String)> {
-    let mut choices: Vec<(String, String)> = Vec::new();
-    for option in survey.follow_ups.iter().flat_map(|f| f.options.iter()) {
-        if !choices.iter().any(|(id, _)| *id == option.id) {
-            choices.push((option.id.clone(), option.label.clone()));
-        }
-    }
-    choices
-}
-
 fn form_query(pairs: &[(&str, &str)]) -> String {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     for (name, value) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
@@ -176,7 +166,11 @@ async fn comments(
             answers: row
                 .answers
                 .iter()
-                .map(|a| survey.option_label(a).unwrap_or(a))
+                .map(|a| {
+                    survey
+                        .answer_label(answer_key(row.rating, a))
+                        .unwrap_or_else(|| a.clone())
+                })
                 .collect::<Vec<_>>()
                 .join(" · "),
             comment: row.comment.clone().unwrap_or_default(),
@@ -188,7 +182,7 @@ async fn comments(
         id: entrypoint.id.as_str().to_owned(),
         name: entrypoint.name.clone(),
         error,
-        answers: answer_choices(&survey),
+        answers: survey.answers(),
         languages: vec![("it", "Italiano"), ("en", "English"), ("de", "Deutsch")],
         lines,
         next,

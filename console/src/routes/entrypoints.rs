@@ -672,9 +672,8 @@ async fn statistics(
             .map(|a| {
                 (
                     survey
-                        .option_label(&a.option)
-                        .unwrap_or(&a.option)
-                        .to_owned(),
+                        .answer_label(&a.option)
+                        .unwrap_or_else(|| a.option.clone()),
                     a.count,
                 )
             })

@@ -44,7 +44,9 @@ pub struct RatingsParams {
     pub(crate) to: Option<String>,
     /// Only these star counts, comma-separated (`1,2`).
     pub(crate) stars: Option<String>,
-    /// Only ratings that chose this follow-up answer (an option id).
+    /// Only ratings that chose this follow-up answer: an option id, where the official
+    /// questions' `other` means the one chosen after 1 to 3 stars and `other_positive` the
+    /// one after 4 or 5 (as the statistics' answers name them).
     pub(crate) answer: Option<String>,
     /// Only ratings of this exact page URL.
     pub(crate) page: Option<String>,
