@@ -190,6 +190,11 @@ impl KpiSource {
         self.range
     }
 
+    /// The tenant's entrypoints.
+    pub fn entrypoints(&self) -> &[Entrypoint] {
+        &self.entrypoints
+    }
+
     /// The tenant's services.
     pub fn services(&self) -> Vec<ServiceInfo> {
         self.services.clone()

@@ -1255,6 +1255,20 @@ async fn the_services_pages_show_each_figure_with_its_change_definition_and_expo
         ])
         .await
         .unwrap();
+    // The service's own page rating it, named on the service's page.
+    let rating_it: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/entrypoints", console.base))
+        .bearer_auth(&console.token)
+        .json(
+            &json!({"name": "Scheda residenza", "kind": "scheda_servizio", "service": "residenza",
+                      "allowed_origins": ["https://www.comune.bugliano.it"]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let client = browser();
     log_in(&console, &client, PASSWORD).await;
     let range = "granularity=week&from=2026-10-19&to=2026-10-25";
@@ -1281,6 +1295,13 @@ async fn the_services_pages_show_each_figure_with_its_change_definition_and_expo
     assert!(page.contains("Pratiche inviate per la prima volta nel periodo."));
     assert!(page.contains("<option value=\"anagrafe\""), "office filter");
     assert!(page.contains("<svg"), "charts");
+    assert!(
+        page.contains(&format!(
+            "<a href=\"/console/entrypoints/{}/stats\">Scheda residenza</a>",
+            rating_it["id"].as_str().unwrap()
+        )),
+        "{page}"
+    );
 
     let csv = get("/residenza/kpis.csv").await;
     let mut lines = csv.lines();

@@ -328,7 +328,8 @@ struct ServicePage {
     /// Column headings and one row per period, for the data table.
     table_head: Vec<&'static str>,
     table_rows: Vec<(String, Vec<String>)>,
-    entrypoints: Vec<String>,
+    /// (id, name) of the entrypoints rating the service.
+    entrypoints: Vec<(String, String)>,
     /// Why the dates asked for were not used.
     error: Option<String>,
 }
@@ -509,7 +510,18 @@ async fn detail(
                 (period_label(Some(p)), cells)
             })
             .collect(),
-        entrypoints: service.entrypoints.clone(),
+        entrypoints: service
+            .entrypoints
+            .iter()
+            .map(|id| {
+                let name = source
+                    .entrypoints()
+                    .iter()
+                    .find(|e| e.id.as_str() == id)
+                    .map_or_else(|| id.clone(), |e| e.name.clone());
+                (id.clone(), name)
+            })
+            .collect(),
         error,
     };
     Ok(render(&page, StatusCode::OK))

@@ -34,6 +34,7 @@ struct LoginPage {
     layout: Layout,
     failed: bool,
     throttled: bool,
+    password_set: bool,
     username: String,
 }
 
@@ -41,6 +42,8 @@ struct LoginPage {
 enum LoginOutcome {
     /// No attempt yet.
     Fresh,
+    /// The user just chose their password through an invitation.
+    PasswordSet,
     /// Wrong username or password.
     Failed,
     /// Too many failures: retry after this long.
@@ -54,10 +57,11 @@ fn login_page(lang: Lang, outcome: LoginOutcome, username: String, secure: bool)
         layout: Layout::new(lang, None, token.clone(), "/console/login"),
         failed: matches!(outcome, LoginOutcome::Failed),
         throttled: matches!(outcome, LoginOutcome::Throttled(_)),
+        password_set: matches!(outcome, LoginOutcome::PasswordSet),
         username,
     };
     let status = match outcome {
-        LoginOutcome::Fresh => StatusCode::OK,
+        LoginOutcome::Fresh | LoginOutcome::PasswordSet => StatusCode::OK,
         LoginOutcome::Failed => StatusCode::UNAUTHORIZED,
         LoginOutcome::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
     };
@@ -73,13 +77,22 @@ fn login_page(lang: Lang, outcome: LoginOutcome, username: String, secure: bool)
     response
 }
 
-async fn login_form(State(state): State<ConsoleState>, UiLang(lang): UiLang) -> Response {
-    login_page(
-        lang,
-        LoginOutcome::Fresh,
-        String::new(),
-        state.config.secure_cookies,
-    )
+/// `?password_set=USERNAME`: where an invitation's password form leads.
+#[derive(Deserialize)]
+struct LoginQuery {
+    password_set: Option<String>,
+}
+
+async fn login_form(
+    State(state): State<ConsoleState>,
+    UiLang(lang): UiLang,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    let (outcome, username) = match query.password_set.filter(|u| valid_username(u)) {
+        Some(username) => (LoginOutcome::PasswordSet, username),
+        None => (LoginOutcome::Fresh, String::new()),
+    };
+    login_page(lang, outcome, username, state.config.secure_cookies)
 }
 
 #[derive(Deserialize)]
@@ -272,7 +285,12 @@ async fn set_password(
     tracing::info!(username = %user.username, "password set through an invitation");
     let entry = AuditEntry::now(Some(&user.tenant), &user.username, "password_set", None);
     state.store.record(entry).await?;
-    Ok(Redirect::to("/console/login").into_response())
+    // The form says the password is saved and has the username filled in.
+    let next = format!(
+        "/console/login?password_set={}",
+        url::form_urlencoded::byte_serialize(user.username.as_bytes()).collect::<String>()
+    );
+    Ok(Redirect::to(&next).into_response())
 }
 
 async fn logout(

@@ -253,12 +253,20 @@ pub async fn invited(
         .await
         .unwrap();
     assert_eq!(set.status(), StatusCode::SEE_OTHER, "{username}");
+    // The sign-in form says the password is saved, with the username filled in.
+    let location = set.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(location, format!("/console/login?password_set={username}"));
     let login = client
-        .get(format!("{}/console/login", console.base))
+        .get(format!("{}{location}", console.base))
         .send()
         .await
+        .unwrap()
+        .text()
+        .await
         .unwrap();
-    let csrf = csrf_of(&login.text().await.unwrap());
+    assert!(login.contains("role=\"status\""), "{login}");
+    assert!(login.contains(&format!("value=\"{username}\"")), "{login}");
+    let csrf = csrf_of(&login);
     let signed_in = client
         .post(format!("{}/console/login", console.base))
         .form(&[

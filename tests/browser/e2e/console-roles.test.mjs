@@ -48,8 +48,10 @@ for (const [username, role, seesComments] of [["viewer.rossi", "viewer", true], 
     await page.fill("#password", password);
     await page.fill("#confirm", password);
     await page.click("button[type=submit]");
-    await page.waitForURL(/\/console\/login$/);
-    await page.fill("#username", username);
+    // The sign-in form says the password is saved, with the username filled in.
+    await page.waitForURL(/\/console\/login\?password_set=/);
+    assert.match(await page.getByRole("status").textContent(), /Password salvata/);
+    assert.equal(await page.inputValue("#username"), username);
     await page.fill("#password", password);
     await page.click("button[type=submit]");
     // Readers land on the overview: every entrypoint with its trend.
