@@ -244,7 +244,15 @@ impl FromRequestParts<ConsoleState> for PageUser {
         state: &ConsoleState,
     ) -> Result<Self, PageError> {
         let Some(mut auth) = from_session(state, &parts.headers).await? else {
-            return Err(PageError::LoginRequired);
+            // A page opened from a link or a bookmark opens again once signed in.
+            // Under `nest`, the request's URI lost its `/console`: the original has it.
+            let page = (parts.method == axum::http::Method::GET)
+                .then(|| parts.extensions.get::<axum::extract::OriginalUri>())
+                .flatten()
+                .and_then(|uri| uri.0.path_and_query())
+                .map(|page| page.as_str().to_owned())
+                .filter(|page| crate::routes::pages::is_console_path(page));
+            return Err(PageError::LoginRequired(page));
         };
         // Only pages need them (the header's tenant switcher): API calls skip the query.
         auth.tenants = state

@@ -117,8 +117,9 @@ impl IntoResponse for ApiError {
 /// An error of an HTML page.
 #[derive(Debug)]
 pub enum PageError {
-    /// Not logged in: go to the login form.
-    LoginRequired,
+    /// Not logged in: go to the login form, and after it back to this page (a console
+    /// path with its query) when there is one.
+    LoginRequired(Option<String>),
     /// A form without the right CSRF token.
     CsrfRejected,
     /// The user's role does not allow this page.
@@ -162,7 +163,11 @@ fn error_page(status: StatusCode, [it, en, de]: [&str; 3]) -> Response {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
-            PageError::LoginRequired => Redirect::to("/console/login").into_response(),
+            PageError::LoginRequired(None) => Redirect::to("/console/login").into_response(),
+            PageError::LoginRequired(Some(page)) => {
+                let page: String = url::form_urlencoded::byte_serialize(page.as_bytes()).collect();
+                Redirect::to(&format!("/console/login?next={page}")).into_response()
+            }
             PageError::CsrfRejected => error_page(
                 StatusCode::FORBIDDEN,
                 [

@@ -1454,3 +1454,58 @@ async fn the_snippet_page_frames_a_live_preview_of_the_widget_in_every_language(
             .contains("frame-ancestors 'none'")
     );
 }
+
+#[tokio::test]
+async fn a_page_asked_for_before_signing_in_opens_once_signed_in() {
+    let console = spawn().await;
+    let client = browser();
+    let asked = client
+        .get(format!("{}/console/overview?period=7d", console.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), StatusCode::SEE_OTHER);
+    let login = asked.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        login,
+        "/console/login?next=%2Fconsole%2Foverview%3Fperiod%3D7d"
+    );
+    let form = client
+        .get(format!("{}{login}", console.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        form.contains("name=\"next\" value=\"/console/overview?period=7d\""),
+        "{form}"
+    );
+    let sign_in = |next: &'static str| {
+        let client = client.clone();
+        let csrf = csrf_of(&form);
+        let url = format!("{}/console/login", console.base);
+        async move {
+            let response = client
+                .post(url)
+                .form(&[
+                    ("username", "admin"),
+                    ("password", PASSWORD),
+                    ("csrf", &csrf),
+                    ("next", next),
+                ])
+                .send()
+                .await
+                .unwrap();
+            response.headers()["location"].to_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(
+        sign_in("/console/overview?period=7d").await,
+        "/console/overview?period=7d"
+    );
+    // Never elsewhere.
+    assert_eq!(sign_in("https://example.org/").await, "/console");
+    assert_eq!(sign_in("//example.org/console").await, "/console");
+}

@@ -159,7 +159,8 @@ async fn switch_tenant(
         .and_then(|(slug, _)| satisfy_core::TenantId::parse(slug))
         .ok_or(PageError::Forbidden)?;
     let secure = state.config.secure_cookies;
-    let token = auth::cookie(&headers, session_cookie(secure)).ok_or(PageError::LoginRequired)?;
+    let token =
+        auth::cookie(&headers, session_cookie(secure)).ok_or(PageError::LoginRequired(None))?;
     state
         .store
         .switch_session(&auth::token_hash(token), &tenant)

@@ -196,10 +196,9 @@ async fn switch_language(
     Query(query): Query<NextPage>,
     headers: HeaderMap,
 ) -> Response {
-    // Only same-site console paths: never an open redirect.
     let next = query
         .next
-        .filter(|n| n.starts_with("/console") && !n.contains("//") && !n.contains('\\'))
+        .filter(|n| is_console_path(n))
         .unwrap_or_else(|| "/console/entrypoints".into());
     let next = with_page_query(next, &headers);
     let redirect = Redirect::to(&next).into_response();
@@ -213,6 +212,12 @@ async fn switch_language(
         ),
         None => redirect,
     }
+}
+
+/// Whether `next` is a console address to send a browser on to: only same-site console
+/// paths, never an open redirect.
+pub(crate) fn is_console_path(next: &str) -> bool {
+    next.starts_with("/console") && !next.contains("//") && !next.contains('\\')
 }
 
 /// `next` with the query of the page the switch was clicked on (its period, dates and

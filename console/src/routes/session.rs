@@ -16,7 +16,7 @@ use crate::auth::{
 use crate::error::{PageError, retry_after};
 use crate::i18n::{Ui, UiLang, ui};
 use crate::invitations::{PolicyError, check_password_policy, valid_username};
-use crate::routes::pages::{CsrfForm, Layout, check_csrf, render, with_cookie};
+use crate::routes::pages::{CsrfForm, Layout, check_csrf, is_console_path, render, with_cookie};
 use crate::sign_in::Refusal;
 use crate::store::{AuditEntry, NewSession, User};
 
@@ -36,6 +36,8 @@ struct LoginPage {
     throttled: bool,
     password_set: bool,
     username: String,
+    /// The page to open once signed in (a console path), or empty.
+    next: String,
 }
 
 /// What the login form tells about the previous attempt.
@@ -50,7 +52,13 @@ enum LoginOutcome {
     Throttled(std::time::Duration),
 }
 
-fn login_page(lang: Lang, outcome: LoginOutcome, username: String, secure: bool) -> Response {
+fn login_page(
+    lang: Lang,
+    outcome: LoginOutcome,
+    username: String,
+    next: Option<String>,
+    secure: bool,
+) -> Response {
     // Double-submit token: the form must echo the cookie a cross-site page cannot read.
     let token = auth::random_token();
     let page = LoginPage {
@@ -59,6 +67,7 @@ fn login_page(lang: Lang, outcome: LoginOutcome, username: String, secure: bool)
         throttled: matches!(outcome, LoginOutcome::Throttled(_)),
         password_set: matches!(outcome, LoginOutcome::PasswordSet),
         username,
+        next: next.filter(|n| is_console_path(n)).unwrap_or_default(),
     };
     let status = match outcome {
         LoginOutcome::Fresh | LoginOutcome::PasswordSet => StatusCode::OK,
@@ -77,10 +86,12 @@ fn login_page(lang: Lang, outcome: LoginOutcome, username: String, secure: bool)
     response
 }
 
-/// `?password_set=USERNAME`: where an invitation's password form leads.
+/// `?password_set=USERNAME`: where an invitation's password form leads; `?next=PATH`:
+/// the page that asked for a sign-in.
 #[derive(Deserialize)]
 struct LoginQuery {
     password_set: Option<String>,
+    next: Option<String>,
 }
 
 async fn login_form(
@@ -92,7 +103,13 @@ async fn login_form(
         Some(username) => (LoginOutcome::PasswordSet, username),
         None => (LoginOutcome::Fresh, String::new()),
     };
-    login_page(lang, outcome, username, state.config.secure_cookies)
+    login_page(
+        lang,
+        outcome,
+        username,
+        query.next,
+        state.config.secure_cookies,
+    )
 }
 
 #[derive(Deserialize)]
@@ -100,6 +117,9 @@ struct LoginForm {
     username: String,
     password: String,
     csrf: String,
+    /// The page to open once signed in.
+    #[serde(default)]
+    next: Option<String>,
 }
 
 async fn login(
@@ -122,6 +142,7 @@ async fn login(
             lang,
             LoginOutcome::Failed,
             String::new(),
+            form.next,
             secure,
         ));
     }
@@ -136,7 +157,7 @@ async fn login(
         Err(Refusal::Throttled(wait)) => {
             tracing::warn!(%address, "console login throttled");
             let outcome = LoginOutcome::Throttled(wait);
-            return Ok(login_page(lang, outcome, form.username, secure));
+            return Ok(login_page(lang, outcome, form.username, form.next, secure));
         }
         Err(Refusal::Busy) => return Err(PageError::Unavailable),
     };
@@ -151,6 +172,7 @@ async fn login(
             lang,
             LoginOutcome::Failed,
             form.username,
+            form.next,
             secure,
         ));
     };
@@ -168,7 +190,8 @@ async fn login(
     tracing::info!(username = %user.username, "console login");
     let entry = AuditEntry::now(Some(&user.tenant), &user.username, "sign_in", None);
     state.store.record(entry).await?;
-    let response = Redirect::to("/console").into_response();
+    let next = form.next.filter(|n| is_console_path(n));
+    let response = Redirect::to(next.as_deref().unwrap_or("/console")).into_response();
     Ok(with_cookie(
         response,
         auth::set_cookie(session_cookie(secure), &token, SESSION_SECONDS, secure),
