@@ -14,6 +14,10 @@ pub const LANG_COOKIE: &str = "satisfy_lang";
 #[allow(missing_docs)]
 pub struct Ui {
     pub lang: &'static str,
+    /// How a date is written (chrono's format): `07/12/2026`, `07.12.2026`.
+    pub date_format: &'static str,
+    /// How a date and time are written.
+    pub date_time_format: &'static str,
     pub app_subtitle: &'static str,
     pub login_title: &'static str,
     pub username: &'static str,
@@ -262,6 +266,8 @@ pub struct Ui {
 
 const IT: Ui = Ui {
     lang: "it",
+    date_format: "%d/%m/%Y",
+    date_time_format: "%d/%m/%Y %H:%M",
     app_subtitle: "Soddisfazione dei cittadini",
     login_title: "Accedi alla console",
     username: "Nome utente",
@@ -505,6 +511,8 @@ const IT: Ui = Ui {
 
 const EN: Ui = Ui {
     lang: "en",
+    date_format: "%d/%m/%Y",
+    date_time_format: "%d/%m/%Y %H:%M",
     app_subtitle: "Citizen satisfaction",
     login_title: "Sign in to the console",
     username: "Username",
@@ -748,6 +756,8 @@ const EN: Ui = Ui {
 
 const DE: Ui = Ui {
     lang: "de",
+    date_format: "%d.%m.%Y",
+    date_time_format: "%d.%m.%Y %H:%M",
     app_subtitle: "Bürgerzufriedenheit",
     login_title: "An der Konsole anmelden",
     username: "Benutzername",

@@ -346,6 +346,17 @@ async fn an_entrypoint_created_in_the_console_gets_a_snippet_and_appears_in_the_
         .unwrap();
     assert!(german.contains("Wie einfach war die Nutzung dieses Dienstes?"));
     assert!(german.contains("Entrypoint hinzufügen"));
+    // Dates as German readers write them: 07.12.2026.
+    let german_date = |text: &str| {
+        text.as_bytes().windows(10).any(|w| {
+            w.iter().enumerate().all(|(i, b)| match i {
+                2 | 5 => *b == b'.',
+                _ => b.is_ascii_digit(),
+            })
+        })
+    };
+    assert!(german_date(&german), "{german}");
+    assert!(!german_date(&list), "{list}");
     // The page's own filters survive a switch made on it (the browser names the page in
     // Referer); another page's do not travel.
     let switched = |referer: String| {

@@ -159,7 +159,7 @@ async fn comments(
             date: tz
                 .timestamp_millis_opt(row.created_at_ms)
                 .single()
-                .map(|t| t.format("%d/%m/%Y %H:%M").to_string())
+                .map(|t| t.format(ui(lang).date_time_format).to_string())
                 .unwrap_or_default(),
             stars: row.rating,
             page: row.page.clone(),

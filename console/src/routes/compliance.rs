@@ -19,7 +19,7 @@ use super::pages::{CsrfForm, Layout, allowed, check_csrf, local_time, render};
 use crate::ConsoleState;
 use crate::auth::{Authenticated, PageUser};
 use crate::error::PageError;
-use crate::i18n::UiLang;
+use crate::i18n::{UiLang, ui};
 use crate::roles::Capability;
 use crate::store::{AuditEntry, ComplianceRun, ComplianceStatus};
 
@@ -369,7 +369,7 @@ async fn page(
         ),
         None => runs.iter().find(finished),
     };
-    let when = |ms: i64| local_time(&state, ms.div_euclid(1000), "%d/%m/%Y %H:%M");
+    let when = |ms: i64| local_time(&state, ms.div_euclid(1000), ui(lang).date_time_format);
     let mut criteria = Vec::new();
     let mut rows = Vec::new();
     let mut truncated = false;

@@ -53,8 +53,8 @@ struct ListPage {
     rows: Vec<Row>,
 }
 
-fn local_date(state: &ConsoleState, seconds: i64) -> String {
-    local_time(state, seconds, "%d/%m/%Y")
+fn local_date(state: &ConsoleState, lang: Lang, seconds: i64) -> String {
+    local_time(state, seconds, ui(lang).date_format)
 }
 async fn list(
     State(state): State<ConsoleState>,
@@ -71,7 +71,7 @@ async fn list(
                 id: e.id.to_string(),
                 name: e.name.clone(),
                 kind: e.kind.label(lang),
-                created: local_date(&state, e.created_at),
+                created: local_date(&state, lang, e.created_at),
                 main_question: survey.title.clone(),
                 additional_questions: survey.additional_questions(),
                 status: if e.is_active() {
@@ -693,7 +693,7 @@ async fn statistics(
             comments
                 .iter()
                 .map(|c| {
-                    let date = local_date(&state, c.created_at_ms / 1000);
+                    let date = local_date(&state, lang, c.created_at_ms / 1000);
                     (
                         date,
                         c.rating,

@@ -115,7 +115,7 @@ fn average_text(lang: Lang, tally: &Tally) -> String {
 
 /// The line naming the period the figures are compared with.
 pub(crate) fn compared_with(texts: &Ui, from: chrono::NaiveDate, to: chrono::NaiveDate) -> String {
-    let date = |d: chrono::NaiveDate| d.format("%d/%m/%Y").to_string();
+    let date = |d: chrono::NaiveDate| d.format(texts.date_format).to_string();
     fill(
         texts.vs_previous,
         &[("from", &date(from)), ("to", &date(to))],

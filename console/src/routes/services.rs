@@ -219,15 +219,15 @@ fn display_name(service: &ServiceInfo) -> String {
 }
 
 /// A period's first and last day, dd/mm/yyyy in every language.
-fn period_label(period: Option<&ServicePeriod>) -> String {
+fn period_label(lang: Lang, period: Option<&ServicePeriod>) -> String {
     let Some(period) = period else {
         return String::new();
     };
     let last = period.kpis.end.pred_opt().unwrap_or(period.kpis.end);
     format!(
         "{} – {}",
-        period.kpis.start.format("%d/%m/%Y"),
-        last.format("%d/%m/%Y")
+        period.kpis.start.format(ui(lang).date_format),
+        last.format(ui(lang).date_format)
     )
 }
 
@@ -257,7 +257,7 @@ async fn list(
     for service in source.services() {
         let kpis = source.service(&state, &service, &params).await?;
         let current = kpis.periods.last();
-        period = period_label(current);
+        period = period_label(lang, current);
         let cells = SORTS
             .iter()
             .map(|(name, _)| {
@@ -457,7 +457,7 @@ async fn detail(
         filters: Filters::of(&params, &source),
         offices: places.offices,
         calendars: places.calendars,
-        period: period_label(current),
+        period: period_label(lang, current),
         appointments: cards(&APPOINTMENT_FIGURES),
         applications: cards(&APPLICATION_FIGURES),
         satisfaction: cards(&["count", "average"]),
@@ -507,7 +507,7 @@ async fn detail(
                         kpi_texts::value(lang, unit, figure_of(p, name).and_then(|f| f.value))
                     })
                     .collect();
-                (period_label(Some(p)), cells)
+                (period_label(lang, Some(p)), cells)
             })
             .collect(),
         entrypoints: service

@@ -40,8 +40,8 @@ fn role_name(texts: &Ui, role: Role) -> &'static str {
     }
 }
 
-fn when(state: &ConsoleState, seconds: i64) -> String {
-    local_time(state, seconds, "%d/%m/%Y %H:%M")
+fn when(state: &ConsoleState, lang: Lang, seconds: i64) -> String {
+    local_time(state, seconds, ui(lang).date_time_format)
 }
 
 #[derive(Template)]
@@ -196,13 +196,15 @@ async fn tokens_page(
             let live = t.revoked_at.is_none();
             let status = match (t.revoked_at, t.expires_at) {
                 (Some(_), _) => texts.revoked.to_owned(),
-                (None, Some(at)) if at <= now => format!("{} → {}", texts.expired, when(state, at)),
-                (None, Some(at)) => format!("{} → {}", texts.valid, when(state, at)),
+                (None, Some(at)) if at <= now => {
+                    format!("{} → {}", texts.expired, when(state, lang, at))
+                }
+                (None, Some(at)) => format!("{} → {}", texts.valid, when(state, lang, at)),
                 (None, None) => texts.valid.to_owned(),
             };
             let used = t
                 .last_used_at
-                .map(|at| when(state, at))
+                .map(|at| when(state, lang, at))
                 .unwrap_or_else(|| texts.never.to_owned());
             (t.id, t.name, Scope::join(&t.scopes), status, used, live)
         })
@@ -350,7 +352,7 @@ async fn audit(
         .await?
         .into_iter()
         .map(|e| {
-            let time = when(&state, e.at_ms.div_euclid(1000));
+            let time = when(&state, lang, e.at_ms.div_euclid(1000));
             (time, e.actor, e.action, e.target.unwrap_or_default())
         })
         .collect();
