@@ -154,6 +154,15 @@ pub struct Ui {
     pub date: &'static str,
     pub not_found: &'static str,
     pub invalid_input: &'static str,
+    /// Why an entrypoint's input was refused ({max}, {line}, {n} filled in).
+    pub input_name: &'static str,
+    pub input_service_not_rated: &'static str,
+    pub input_service: &'static str,
+    pub input_origin: &'static str,
+    pub input_no_origin: &'static str,
+    pub input_custom_question: &'static str,
+    pub input_custom_too_many: &'static str,
+    pub input_custom_follow_up: &'static str,
     pub unavailable: &'static str,
     pub back_to_list: &'static str,
     pub services: &'static str,
@@ -401,6 +410,14 @@ const IT: Ui = Ui {
     date: "Data",
     not_found: "Pagina non trovata.",
     invalid_input: "Dati non validi",
+    input_name: "il nome deve avere da 1 a {max} caratteri",
+    input_service_not_rated: "solo gli entrypoint scheda servizio e valutazione servizio indicano un servizio",
+    input_service: "il servizio è un identificativo da 1 a {max} caratteri",
+    input_origin: "`{line}` non è l'indirizzo di un sito come https://www.comune.example.it",
+    input_no_origin: "serve almeno un sito, come https://www.comune.example.it: le valutazioni sono accettate solo dai siti elencati, per le loro pagine",
+    input_custom_question: "la domanda con le stelle deve avere da 1 a {max} caratteri",
+    input_custom_too_many: "al massimo {max} domande aggiuntive",
+    input_custom_follow_up: "la domanda {n} ha bisogno di un testo e di 1-{max} risposte non vuote",
     unavailable: "Servizio temporaneamente non disponibile. Riprova tra poco.",
     back_to_list: "Torna all'elenco",
     tenants: "Enti",
@@ -646,6 +663,14 @@ const EN: Ui = Ui {
     date: "Date",
     not_found: "Page not found.",
     invalid_input: "Invalid input",
+    input_name: "the name must have 1 to {max} characters",
+    input_service_not_rated: "only scheda servizio and valutazione servizio entrypoints name a service",
+    input_service: "the service is an id of 1 to {max} characters",
+    input_origin: "`{line}` is not a site address like https://www.comune.example.it",
+    input_no_origin: "at least one site is needed, like https://www.comune.example.it: ratings are accepted only from the sites listed, for their own pages",
+    input_custom_question: "the star question must have 1 to {max} characters",
+    input_custom_too_many: "at most {max} additional questions",
+    input_custom_follow_up: "question {n} needs a text and 1 to {max} non-empty answers",
     unavailable: "Service temporarily unavailable. Please try again shortly.",
     back_to_list: "Back to the list",
     tenants: "Tenants",
@@ -891,6 +916,14 @@ const DE: Ui = Ui {
     date: "Datum",
     not_found: "Seite nicht gefunden.",
     invalid_input: "Ungültige Eingabe",
+    input_name: "der Name muss 1 bis {max} Zeichen haben",
+    input_service_not_rated: "nur Entrypoints vom Typ Scheda servizio und Valutazione servizio nennen einen Dienst",
+    input_service: "der Dienst ist eine Kennung mit 1 bis {max} Zeichen",
+    input_origin: "`{line}` ist keine Website-Adresse wie https://www.comune.example.it",
+    input_no_origin: "mindestens eine Website ist nötig, etwa https://www.comune.example.it: Bewertungen werden nur von den aufgeführten Websites für ihre eigenen Seiten angenommen",
+    input_custom_question: "die Sternefrage muss 1 bis {max} Zeichen haben",
+    input_custom_too_many: "höchstens {max} zusätzliche Fragen",
+    input_custom_follow_up: "Frage {n} braucht einen Text und 1 bis {max} nicht leere Antworten",
     unavailable: "Dienst vorübergehend nicht verfügbar. Bitte später erneut versuchen.",
     back_to_list: "Zurück zur Liste",
     tenants: "Körperschaften",
@@ -1030,4 +1063,13 @@ impl<S: Send + Sync> FromRequestParts<S> for UiLang {
         };
         Ok(UiLang(chosen.or_else(preferred).unwrap_or_default()))
     }
+}
+
+/// `template` with each `{key}` replaced by its value.
+pub(crate) fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    values
+        .iter()
+        .fold(template.to_owned(), |text, (key, value)| {
+            text.replace(&format!("{{{key}}}"), value)
+        })
 }

@@ -396,6 +396,12 @@ async fn an_entrypoint_created_in_the_console_gets_a_snippet_and_appears_in_the_
         .await
         .unwrap();
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Said in the page's language (the API says it in English).
+    let bad = bad.text().await.unwrap();
+    assert!(
+        bad.contains("Ungültige Eingabe: `not a url` ist keine Website-Adresse"),
+        "{bad}"
+    );
 
     // An edit refused for its origins keeps what was chosen, the pause included.
     let created: Value = reqwest::Client::new()

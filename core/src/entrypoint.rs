@@ -271,7 +271,7 @@ impl fmt::Display for CustomSurveyError {
             CustomSurveyError::InvalidQuestion => {
                 write!(
                     f,
-                    "the star question must have 1 to {MAX_TEXT_CHARS} characters"
+                    "the star question must have 1 to {MAX_CUSTOM_TEXT_CHARS} characters"
                 )
             }
             CustomSurveyError::TooManyQuestions => {
@@ -289,11 +289,12 @@ impl fmt::Display for CustomSurveyError {
 pub const MAX_CUSTOM_QUESTIONS: usize = 3;
 /// Maximum number of options of one closed question.
 pub const MAX_CUSTOM_OPTIONS: usize = 8;
-const MAX_TEXT_CHARS: usize = 200;
+/// Longest text (question or option) of a custom survey, in characters.
+pub const MAX_CUSTOM_TEXT_CHARS: usize = 200;
 
 fn valid_text(text: &str) -> bool {
     let count = text.trim().chars().count();
-    count > 0 && count <= MAX_TEXT_CHARS
+    count > 0 && count <= MAX_CUSTOM_TEXT_CHARS
 }
 
 impl CustomSurvey {

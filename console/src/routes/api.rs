@@ -585,7 +585,8 @@ async fn create(
 ) -> Result<Response, ApiError> {
     allowed(&user, Capability::ManageEntrypoints)?;
     let input = body(payload)?;
-    let name = parse_name(&input.name).map_err(|e| ApiError::Invalid("invalid_name", e))?;
+    let name =
+        parse_name(&input.name).map_err(|e| ApiError::Invalid("invalid_name", e.to_string()))?;
     let kind = EntrypointKind::parse(&input.kind).ok_or_else(|| {
         ApiError::Invalid(
             "invalid_kind",
@@ -594,10 +595,10 @@ async fn create(
         )
     })?;
     let origins = parse_origins(input.allowed_origins.iter().map(String::as_str))
-        .map_err(|e| ApiError::Invalid("invalid_origin", e))?;
+        .map_err(|e| ApiError::Invalid("invalid_origin", e.to_string()))?;
     let custom = parse_custom(kind, input.custom)?;
     let service = parse_service(kind, input.service.as_deref().unwrap_or_default())
-        .map_err(|e| ApiError::Invalid("invalid_service", e))?;
+        .map_err(|e| ApiError::Invalid("invalid_service", e.to_string()))?;
     let mut entrypoint = new_entrypoint(user.0.tenant.clone(), name, kind, origins, custom);
     entrypoint.service = service;
     state.store.create_entrypoint(&entrypoint).await?;
@@ -661,19 +662,19 @@ async fn update(
             .name
             .map(|n| parse_name(&n))
             .transpose()
-            .map_err(|e| ApiError::Invalid("invalid_name", e))?,
+            .map_err(|e| ApiError::Invalid("invalid_name", e.to_string()))?,
         status: input.status,
         allowed_origins: input
             .allowed_origins
             .map(|o| parse_origins(o.iter().map(String::as_str)))
             .transpose()
-            .map_err(|e| ApiError::Invalid("invalid_origin", e))?,
+            .map_err(|e| ApiError::Invalid("invalid_origin", e.to_string()))?,
         custom: parse_custom(entrypoint.kind, input.custom)?,
         service: input
             .service
             .map(|s| parse_service(entrypoint.kind, s.as_deref().unwrap_or_default()))
             .transpose()
-            .map_err(|e| ApiError::Invalid("invalid_service", e))?,
+            .map_err(|e| ApiError::Invalid("invalid_service", e.to_string()))?,
     };
     let updated = state
         .store

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::ConsoleState;
 use crate::auth::{Authenticated, PageUser};
 use crate::error::PageError;
-use crate::forms::{parse_custom_form, parse_name, parse_origins, parse_service};
+use crate::forms::{InputError, parse_custom_form, parse_name, parse_origins, parse_service};
 use crate::i18n::{UiLang, ui};
 use crate::roles::Capability;
 use crate::routes::charts::{ChartView, report_charts};
@@ -241,7 +241,7 @@ async fn create(
         Err(error) => {
             let layout = Layout::for_user(lang, &auth, "/console/entrypoints/new");
             let mut page = FormPage::new(layout, lang, None);
-            page.error = Some(error);
+            page.error = Some(error.text(ui(lang)));
             page.name = form.name;
             page.kind = kind.code();
             page.origins = form.origins;
@@ -311,7 +311,7 @@ async fn update(
     check_csrf(&auth, &form.csrf)?;
     let entrypoint = owned(&state, &auth, &id, Capability::ManageEntrypoints).await?;
     let follow_ups = form.follow_ups();
-    let changes = (|| -> Result<EntrypointChanges, String> {
+    let changes = (|| -> Result<EntrypointChanges, InputError> {
         Ok(EntrypointChanges {
             name: Some(parse_name(&form.name)?),
             status: Some(EntrypointStatus::parse(&form.status).unwrap_or(entrypoint.status)),
@@ -344,7 +344,7 @@ async fn update(
         Err(error) => {
             let layout = Layout::for_user(lang, &auth, &format!("/console/entrypoints/{id}/edit"));
             let mut page = FormPage::new(layout, lang, Some(&entrypoint));
-            page.error = Some(error);
+            page.error = Some(error.text(ui(lang)));
             page.name = form.name;
             if let Some(status) = EntrypointStatus::parse(&form.status) {
                 page.active = status == EntrypointStatus::Active;

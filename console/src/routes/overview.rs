@@ -13,7 +13,7 @@ use satisfy_core::Lang;
 use crate::ConsoleState;
 use crate::auth::PageUser;
 use crate::error::PageError;
-use crate::i18n::{Ui, UiLang, ui};
+use crate::i18n::{Ui, UiLang, fill, ui};
 use crate::kpi_texts::number;
 use crate::overview::{self, Alert, Overview};
 use crate::roles::Capability;
@@ -122,15 +122,6 @@ pub(crate) fn compared_with(texts: &Ui, from: chrono::NaiveDate, to: chrono::Nai
     )
 }
 
-fn fill(template: &str, values: &[(&str, &str)]) -> String {
-    values
-        .iter()
-        .fold(template.to_owned(), |text, (key, value)| {
-            text.replace(&format!("{{{key}}}"), value)
-        })
-}
-
-/// The sentence and link of an alert.
 /// One line of "to look at"; a page's line leads to its comments, or to the
 /// entrypoint's statistics for a role that may not read comments (auditors).
 fn line(lang: Lang, texts: &Ui, alert: &Alert, query: &str, reads_comments: bool) -> Line {
