@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::ConsoleState;
-use crate::stats::{Range, StatsParams};
+use crate::stats::{Range, RangeError, StatsParams};
 use crate::store::ConfigError;
 
 /// Query string of a KPI request; every field is optional.
@@ -36,7 +36,7 @@ pub struct KpiParams {
 
 impl KpiParams {
     /// The validated range.
-    pub fn range(&self, today: chrono::NaiveDate) -> Result<Range, String> {
+    pub fn range(&self, today: chrono::NaiveDate) -> Result<Range, RangeError> {
         StatsParams {
             period: self.period.clone(),
             granularity: self.granularity.clone(),
@@ -66,8 +66,8 @@ pub enum KpiError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The range is invalid.
-    #[error("{0}")]
-    Range(String),
+    #[error(transparent)]
+    Range(#[from] RangeError),
 }
 
 /// A service of the tenant: named in its platform events or by an entrypoint.
@@ -173,7 +173,7 @@ impl KpiSource {
         let today = chrono::Utc::now().with_timezone(&tz).date_naive();
         let range = params.range(today).map_err(KpiError::Range)?;
         let periods = periods_with_history(range.granularity, tz, range.from, range.to)
-            .ok_or_else(|| KpiError::Range("dates out of range".into()))?;
+            .ok_or(KpiError::Range(RangeError::OutOfCalendar))?;
         let entrypoints = state.store.entrypoints(tenant).await?;
         Ok(KpiSource {
             tenant: tenant.clone(),

@@ -11,6 +11,7 @@ use satisfy_core::{Entrypoint, TenantId};
 use serde::{Deserialize, Serialize};
 
 use crate::ConsoleState;
+use crate::i18n::{Ui, fill};
 use crate::store::ConfigError;
 
 /// Query string of a statistics request; every field is optional.
@@ -82,6 +83,48 @@ fn days_before(from: NaiveDate, to: NaiveDate) -> Option<(NaiveDate, NaiveDate)>
     Some((from.checked_sub_days(days)?, from.pred_opt()?))
 }
 
+/// Why a range was refused: in English for the API, in the user's language on pages
+/// ([`RangeError::text`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RangeError {
+    /// An unknown granularity.
+    #[error("granularity must be week, day or month")]
+    Granularity,
+    /// An unknown named period.
+    #[error("period must be one of 7d, 30d, 90d, month, last-month, year, custom")]
+    Period,
+    /// A date that is not `YYYY-MM-DD`: `from` or `to`.
+    #[error("{0} must be a date YYYY-MM-DD")]
+    Date(&'static str),
+    /// `from` after `to`.
+    #[error("from must not be after to")]
+    FromAfterTo,
+    /// A range longer than [`MAX_RANGE_DAYS`].
+    #[error("the range may span at most {MAX_RANGE_DAYS} days")]
+    TooLong,
+    /// Dates beyond what the calendar holds.
+    #[error("the dates are out of the calendar")]
+    OutOfCalendar,
+}
+
+impl RangeError {
+    /// The reason in the language of `texts`.
+    pub fn text(&self, texts: &Ui) -> String {
+        match self {
+            RangeError::Granularity => texts.range_granularity.to_owned(),
+            RangeError::Period => texts.range_period.to_owned(),
+            RangeError::Date("from") => texts.range_from_date.to_owned(),
+            RangeError::Date(_) => texts.range_to_date.to_owned(),
+            RangeError::FromAfterTo => texts.range_from_after_to.to_owned(),
+            RangeError::TooLong => fill(
+                texts.range_too_long,
+                &[("max", &MAX_RANGE_DAYS.to_string())],
+            ),
+            RangeError::OutOfCalendar => texts.range_out_of_calendar.to_owned(),
+        }
+    }
+}
+
 /// The named periods of [`StatsParams::period`], in the order the console offers them.
 pub const PERIODS: [&str; 7] = ["7d", "30d", "90d", "month", "last-month", "year", "custom"];
 
@@ -89,7 +132,7 @@ pub const PERIODS: [&str; 7] = ["7d", "30d", "90d", "month", "last-month", "year
 fn named_period(
     name: &str,
     today: NaiveDate,
-) -> Result<(NaiveDate, NaiveDate, Granularity), String> {
+) -> Result<(NaiveDate, NaiveDate, Granularity), RangeError> {
     let days_back = |days: u64| today.checked_sub_days(Days::new(days - 1));
     let month_start = today.with_day(1);
     let dates = match name {
@@ -104,9 +147,9 @@ fn named_period(
         "year" => today
             .with_ordinal(1)
             .map(|from| (from, today, Granularity::Month)),
-        _ => return Err(format!("period must be one of {}", PERIODS.join(", "))),
+        _ => return Err(RangeError::Period),
     };
-    dates.ok_or_else(|| "the period is out of the calendar".into())
+    dates.ok_or(RangeError::OutOfCalendar)
 }
 
 /// The period a range is compared with: the same days of the previous month for a month
@@ -138,12 +181,10 @@ impl StatsParams {
     /// Validates the parameters. A named period gives the dates (and, unless asked
     /// otherwise, the granularity); without one, missing dates default to the last 12
     /// weeks, 31 days or 12 months before `today`, by granularity.
-    pub fn resolve(&self, today: NaiveDate) -> Result<Range, String> {
+    pub fn resolve(&self, today: NaiveDate) -> Result<Range, RangeError> {
         let given_granularity = match self.granularity.as_deref().filter(|g| !g.is_empty()) {
             None => None,
-            Some(raw) => {
-                Some(Granularity::parse(raw).ok_or("granularity must be week, day or month")?)
-            }
+            Some(raw) => Some(Granularity::parse(raw).ok_or(RangeError::Granularity)?),
         };
         if let Some(name) = self
             .period
@@ -162,16 +203,16 @@ impl StatsParams {
                 },
             });
         }
-        let date = |raw: &Option<String>, name: &str| -> Result<Option<NaiveDate>, String> {
-            match raw.as_deref().filter(|d| !d.is_empty()) {
-                None => Ok(None),
-                Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                    .map(Some)
-                    .map_err(|_| format!("{name} must be a date YYYY-MM-DD")),
-            }
-        };
+        let date =
+            |raw: &Option<String>, name: &'static str| -> Result<Option<NaiveDate>, RangeError> {
+                match raw.as_deref().filter(|d| !d.is_empty()) {
+                    None => Ok(None),
+                    Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                        .map(Some)
+                        .map_err(|_| RangeError::Date(name)),
+                }
+            };
         let to = date(&self.to, "to")?.unwrap_or(today);
-        let out_of_calendar = || "the dates are out of the calendar".to_owned();
         let (from, granularity) = match date(&self.from, "from")? {
             // Chosen dates: days up to 31 of them, weeks up to 92, months beyond.
             Some(from) => (
@@ -193,14 +234,14 @@ impl StatsParams {
                         granularity.start_of(to).checked_sub_months(Months::new(11))
                     }
                 };
-                (from.ok_or_else(out_of_calendar)?, granularity)
+                (from.ok_or(RangeError::OutOfCalendar)?, granularity)
             }
         };
         if from > to {
-            return Err("from must not be after to".into());
+            return Err(RangeError::FromAfterTo);
         }
         if (to - from).num_days() > MAX_RANGE_DAYS {
-            return Err(format!("the range may span at most {MAX_RANGE_DAYS} days"));
+            return Err(RangeError::TooLong);
         }
         Ok(Range {
             granularity,
@@ -220,7 +261,7 @@ pub struct PagePeriod {
     /// Their range.
     pub range: Range,
     /// Why the asked parameters were not used.
-    pub error: Option<String>,
+    pub error: Option<RangeError>,
 }
 
 impl PagePeriod {
@@ -544,7 +585,12 @@ mod tests {
             period: Some("decade".into()),
             ..custom
         };
-        assert!(unknown.resolve(today).is_err());
+        assert_eq!(unknown.resolve(today), Err(RangeError::Period));
+        // The API's message lists the periods there are.
+        assert_eq!(
+            RangeError::Period.to_string(),
+            format!("period must be one of {}", PERIODS.join(", "))
+        );
     }
 
     #[test]

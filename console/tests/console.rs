@@ -1360,7 +1360,7 @@ async fn the_services_pages_show_each_figure_with_its_change_definition_and_expo
     let backwards = backwards.text().await.unwrap();
     assert!(backwards.contains("role=\"alert\""), "{backwards}");
     assert!(
-        backwards.contains("from must not be after to"),
+        backwards.contains("la data d&#39;inizio viene dopo quella di fine"),
         "{backwards}"
     );
 

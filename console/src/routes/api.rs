@@ -119,7 +119,7 @@ async fn internal_entrypoints(
 
 fn kpi_error(error: KpiError) -> ApiError {
     match error {
-        KpiError::Range(message) => ApiError::Invalid("invalid_range", message),
+        KpiError::Range(error) => ApiError::Invalid("invalid_range", error.to_string()),
         KpiError::Config(error) => error.into(),
         KpiError::Store(error) => error.into(),
     }
@@ -141,7 +141,7 @@ async fn tenant_overview(
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let range = params
         .resolve(today)
-        .map_err(|e| ApiError::Invalid("invalid_range", e))?;
+        .map_err(|e| ApiError::Invalid("invalid_range", e.to_string()))?;
     Ok(Json(
         overview::build(&state, &user.0.tenant, range, tz).await?,
     ))
@@ -722,7 +722,7 @@ async fn statistics(
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let range = params
         .resolve(today)
-        .map_err(|e| ApiError::Invalid("invalid_range", e))?;
+        .map_err(|e| ApiError::Invalid("invalid_range", e.to_string()))?;
     let with_comments = user.0.can(Capability::ReadComments);
     let report = stats::report(&state, &entrypoint, range, tz, with_comments).await?;
     Ok(Json(EntrypointStats {

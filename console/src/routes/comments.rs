@@ -92,8 +92,9 @@ async fn comments(
     let PagePeriod {
         shown,
         range,
-        mut error,
+        error,
     } = PagePeriod::resolve(asked, StatsParams::default(), today).ok_or(PageError::NotFound)?;
+    let mut error = error.map(|e| e.text(texts));
     let filter = Filter {
         tenant: entrypoint.tenant.clone(),
         entrypoint: Some(entrypoint.id.clone()),

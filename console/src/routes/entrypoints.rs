@@ -647,7 +647,7 @@ async fn statistics(
         name: entrypoint.name.clone(),
         question: survey.title.clone(),
         periods: PeriodForm::new(texts, &shown, range),
-        error,
+        error: error.map(|e| e.text(texts)),
         compared: compared_with(texts, previous.from, previous.to),
         total: report.summary.count,
         total_change: count_change(lang, previous.summary.count, report.summary.count),

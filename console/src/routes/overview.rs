@@ -298,7 +298,7 @@ async fn page(
             auth.can(Capability::ReadComments),
             layout,
             periods,
-            error,
+            error.map(|e| e.text(ui(lang))),
             &overview,
         ),
         StatusCode::OK,

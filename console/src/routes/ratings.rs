@@ -123,7 +123,9 @@ async fn scope(
     let entrypoint = owned(state, user, id, Capability::ReadStats).await?;
     let tz = stats::tenant_time_zone(state, &entrypoint.tenant).await?;
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
-    let range = params.resolve(today).map_err(invalid("invalid_range"))?;
+    let range = params
+        .resolve(today)
+        .map_err(|e| ApiError::Invalid("invalid_range", e.to_string()))?;
     Ok((entrypoint, tz, range))
 }
 

@@ -245,7 +245,7 @@ async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
     allowed(&auth, Capability::ReadStats)?;
-    let (source, params, error) = page_source(&state, &auth, query.params).await?;
+    let (source, params, error) = page_source(&state, &auth, lang, query.params).await?;
     let sort = query
         .sort
         .as_deref()
@@ -353,11 +353,12 @@ fn complete_periods_by_default(mut params: KpiParams, today: NaiveDate) -> KpiPa
 }
 
 /// What a page shows: the filters asked for or, when their dates are invalid, the
-/// default ones with the reason, which the page shows above them (as the other
-/// dashboards do).
+/// default ones with the reason in the page's language, which the page shows above them
+/// (as the other dashboards do).
 async fn page_source(
     state: &ConsoleState,
     auth: &Authenticated,
+    lang: Lang,
     params: KpiParams,
 ) -> Result<(KpiSource, KpiParams, Option<String>), PageError> {
     let tz = crate::stats::tenant_time_zone(state, &auth.tenant).await?;
@@ -373,7 +374,7 @@ async fn page_source(
             };
             let default = complete_periods_by_default(default, today);
             let source = KpiSource::load(state, &auth.tenant, &default).await?;
-            Ok((source, default, Some(reason)))
+            Ok((source, default, Some(reason.text(ui(lang)))))
         }
         Err(error) => Err(error.into()),
     }
@@ -415,7 +416,7 @@ async fn detail(
     Query(params): Query<KpiParams>,
 ) -> Result<Response, PageError> {
     allowed(&auth, Capability::ReadStats)?;
-    let (source, params, error) = page_source(&state, &auth, params).await?;
+    let (source, params, error) = page_source(&state, &auth, lang, params).await?;
     let (service, kpis) = load_service(&state, &source, &id, &params).await?;
     let current = kpis.periods.last();
     let cards = |names: &[&str]| -> Vec<FigureCard> {
