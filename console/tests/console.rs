@@ -404,17 +404,11 @@ async fn an_entrypoint_created_in_the_console_gets_a_snippet_and_appears_in_the_
     );
 
     // An edit refused for its origins keeps what was chosen, the pause included.
-    let created: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/entrypoints", console.base))
-        .bearer_auth(&console.token)
-        .json(&json!({"name": "Albo", "kind": "pagina_web", "allowed_origins": ["https://www.comune.bugliano.it"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().unwrap();
+    let id = created_entrypoint(
+        &console,
+        json!({"name": "Albo", "kind": "pagina_web", "allowed_origins": ["https://www.comune.bugliano.it"]}),
+    )
+    .await;
     let refused = client
         .post(format!("{}/console/entrypoints/{id}", console.base))
         .form(&[
@@ -1273,19 +1267,12 @@ async fn the_services_pages_show_each_figure_with_its_change_definition_and_expo
         .await
         .unwrap();
     // The service's own page rating it, named on the service's page.
-    let rating_it: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/entrypoints", console.base))
-        .bearer_auth(&console.token)
-        .json(
-            &json!({"name": "Scheda residenza", "kind": "scheda_servizio", "service": "residenza",
-                      "allowed_origins": ["https://www.comune.bugliano.it"]}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rating_it = created_entrypoint(
+        &console,
+        json!({"name": "Scheda residenza", "kind": "scheda_servizio", "service": "residenza",
+               "allowed_origins": ["https://www.comune.bugliano.it"]}),
+    )
+    .await;
     let client = browser();
     log_in(&console, &client, PASSWORD).await;
     let range = "granularity=week&from=2026-10-19&to=2026-10-25";
@@ -1314,8 +1301,7 @@ async fn the_services_pages_show_each_figure_with_its_change_definition_and_expo
     assert!(page.contains("<svg"), "charts");
     assert!(
         page.contains(&format!(
-            "<a href=\"/console/entrypoints/{}/stats\">Scheda residenza</a>",
-            rating_it["id"].as_str().unwrap()
+            "<a href=\"/console/entrypoints/{rating_it}/stats\">Scheda residenza</a>"
         )),
         "{page}"
     );

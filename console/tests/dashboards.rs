@@ -54,17 +54,11 @@ async fn write(console: &Console, batches: &[Batch<'_>]) {
 }
 
 async fn entrypoint(console: &Console, name: &str) -> String {
-    let created: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/entrypoints", console.base))
-        .bearer_auth(&console.token)
-        .json(&json!({"name": name, "kind": "pagina_web", "allowed_origins": ["https://www.comune.bugliano.it"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    created["id"].as_str().unwrap().to_owned()
+    created_entrypoint(
+        console,
+        json!({"name": name, "kind": "pagina_web", "allowed_origins": ["https://www.comune.bugliano.it"]}),
+    )
+    .await
 }
 
 #[tokio::test]

@@ -284,3 +284,18 @@ pub async fn invited(
     );
     client
 }
+
+/// Creates an entrypoint of `bugliano` through the API from `body`; returns its id.
+pub async fn created_entrypoint(console: &Console, body: serde_json::Value) -> String {
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/entrypoints", console.base))
+        .bearer_auth(&console.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["id"].as_str().unwrap().to_owned()
+}
