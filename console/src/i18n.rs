@@ -1102,3 +1102,142 @@ pub(crate) fn fill(template: &str, values: &[(&str, &str)]) -> String {
             text.replace(&format!("{{{key}}}"), value)
         })
 }
+
+/// What each audit log action means, in it, en, de; the code itself stays in the CSV.
+const AUDIT_ACTIONS: &[(&str, [&str; 3])] = &[
+    ("sign_in", ["Accesso", "Signed in", "Anmeldung"]),
+    (
+        "sign_in_failed",
+        [
+            "Accesso non riuscito",
+            "Failed sign-in",
+            "Fehlgeschlagene Anmeldung",
+        ],
+    ),
+    ("sign_out", ["Uscita", "Signed out", "Abmeldung"]),
+    (
+        "signed_out_everywhere",
+        [
+            "Uscita da tutti i dispositivi",
+            "Signed out everywhere",
+            "Überall abgemeldet",
+        ],
+    ),
+    (
+        "password_set",
+        [
+            "Password scelta dall'invito",
+            "Password set from the invitation",
+            "Passwort über die Einladung gesetzt",
+        ],
+    ),
+    (
+        "password_changed",
+        ["Password cambiata", "Password changed", "Passwort geändert"],
+    ),
+    (
+        "user_invited",
+        ["Utente invitato", "User invited", "Benutzer eingeladen"],
+    ),
+    (
+        "role_granted",
+        ["Ruolo assegnato", "Role granted", "Rolle vergeben"],
+    ),
+    (
+        "token_created",
+        ["Token creato", "Token created", "Token erstellt"],
+    ),
+    (
+        "token_revoked",
+        ["Token revocato", "Token revoked", "Token widerrufen"],
+    ),
+    (
+        "tenant_created",
+        ["Ente creato", "Ente created", "Körperschaft angelegt"],
+    ),
+    (
+        "tenant_updated",
+        ["Ente modificato", "Ente changed", "Körperschaft geändert"],
+    ),
+    (
+        "tenant_suspended",
+        ["Ente sospeso", "Ente suspended", "Körperschaft gesperrt"],
+    ),
+    (
+        "tenant_resumed",
+        [
+            "Ente riattivato",
+            "Ente resumed",
+            "Körperschaft reaktiviert",
+        ],
+    ),
+    (
+        "entrypoint_created",
+        [
+            "Entrypoint creato",
+            "Entrypoint created",
+            "Entrypoint angelegt",
+        ],
+    ),
+    (
+        "entrypoint_updated",
+        [
+            "Entrypoint modificato",
+            "Entrypoint changed",
+            "Entrypoint geändert",
+        ],
+    ),
+    (
+        "compliance_run_requested",
+        [
+            "Controllo PNRR avviato",
+            "PNRR check started",
+            "PNRR-Prüfung gestartet",
+        ],
+    ),
+    (
+        "retention_changed",
+        [
+            "Conservazione cambiata",
+            "Retention changed",
+            "Aufbewahrung geändert",
+        ],
+    ),
+    (
+        "data_expired",
+        [
+            "Dati scaduti cancellati",
+            "Expired data deleted",
+            "Abgelaufene Daten gelöscht",
+        ],
+    ),
+    (
+        "rating_deleted",
+        [
+            "Valutazione cancellata su richiesta",
+            "Rating deleted on request",
+            "Bewertung auf Anfrage gelöscht",
+        ],
+    ),
+    (
+        "comments_erased",
+        [
+            "Commenti cancellati su richiesta",
+            "Comments erased on request",
+            "Kommentare auf Anfrage gelöscht",
+        ],
+    ),
+];
+
+/// The words for an audit log action in `lang`, or the code for one without them.
+pub(crate) fn audit_action(lang: Lang, code: &str) -> &str {
+    let index = match lang {
+        Lang::It => 0,
+        Lang::En => 1,
+        Lang::De => 2,
+    };
+    AUDIT_ACTIONS
+        .iter()
+        .find(|(known, _)| *known == code)
+        .map_or(code, |(_, words)| words[index])
+}

@@ -1105,6 +1105,15 @@ async fn a_tenant_admin_invites_users_issues_and_revokes_tokens_and_reads_the_au
     for action in ["user_invited", "token_created", "token_revoked", "sign_in"] {
         assert!(audit.contains(action), "{action}");
     }
+    // Each action in words too.
+    for words in [
+        "Utente invitato",
+        "Token creato",
+        "Token revocato",
+        "Accesso",
+    ] {
+        assert!(audit.contains(words), "{words}");
+    }
     let csv = page("/console/audit.csv").await.unwrap();
     assert!(
         csv.headers()["content-disposition"]

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::ConsoleState;
 use crate::auth::{Authenticated, PageUser};
 use crate::error::PageError;
-use crate::i18n::{Ui, UiLang, ui};
+use crate::i18n::{Ui, UiLang, audit_action, ui};
 use crate::invitations::{invite, valid_username};
 use crate::roles::{Capability, Role};
 use crate::routes::pages::{CsrfForm, Layout, allowed, check_csrf, local_time, render};
@@ -336,8 +336,8 @@ const AUDIT_ROWS: u32 = 1000;
 #[template(path = "audit.html")]
 struct AuditPage {
     layout: Layout,
-    /// Time, actor, action, target.
-    rows: Vec<(String, String, String, String)>,
+    /// Time, actor, action in words, its code, target.
+    rows: Vec<(String, String, String, String, String)>,
 }
 
 async fn audit(
@@ -353,7 +353,8 @@ async fn audit(
         .into_iter()
         .map(|e| {
             let time = when(&state, lang, e.at_ms.div_euclid(1000));
-            (time, e.actor, e.action, e.target.unwrap_or_default())
+            let words = audit_action(lang, &e.action).to_owned();
+            (time, e.actor, words, e.action, e.target.unwrap_or_default())
         })
         .collect();
     let page = AuditPage {

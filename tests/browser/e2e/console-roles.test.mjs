@@ -146,7 +146,7 @@ test("the administrator's users, tokens and audit pages pass axe", async () => {
   assert.match(await page.locator("#new-token").textContent(), /^sat_[0-9a-f]{12}_/);
   assert.deepEqual(await axeViolations(page), []);
   await page.goto(`${server.base}/console/audit`);
-  assert.ok(await page.getByRole("row", { name: /admin token_created/ }).isVisible());
+  assert.ok(await page.getByRole("row", { name: /admin Token creato token_created/ }).isVisible());
   assert.deepEqual(await axeViolations(page), []);
   await context.close();
 });
