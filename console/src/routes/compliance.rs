@@ -130,7 +130,7 @@ const EN: Texts = Texts {
     title: "PNRR compliance",
     intro: "For the certification of measure 1.4.1 the AgID validator checks the rating component on the homepage and on a random sample of first- and second-level pages (C.SI.2.5) and of service pages (C.SI.2.6). Here every page the validator could draw is checked, the same way.",
     site: "Site",
-    no_site: "The ente has no site address yet: a platform administrator sets it (Enti, or satisfy admin tenants update --site-url).",
+    no_site: "The ente has no site address yet: a platform administrator sets it (Tenants, or satisfy admin tenants update --site-url).",
     run_now: "Run a check",
     in_progress: "A check is running or queued: this page shows its result when ready.",
     no_runs: "No check yet: the first starts within an hour of the site being set, then every week.",
