@@ -14,7 +14,7 @@ pub enum Unit {
     Days,
     /// Hours with 1 decimal.
     Hours,
-    /// Minutes ("30'").
+    /// Minutes ("30 min").
     Minutes,
     /// A fraction shown as a percentage.
     Share,
@@ -437,6 +437,15 @@ pub fn number(lang: Lang, value: f64, decimals: usize) -> String {
     }
 }
 
+/// The per cent sign as each language writes it after a number: German sets it apart
+/// (a space that does not break), as the console's German texts do ("95 %").
+pub fn percent(lang: Lang) -> &'static str {
+    match lang {
+        Lang::De => "\u{a0}%",
+        Lang::It | Lang::En => "%",
+    }
+}
+
 /// A value in its unit; "–" without a value.
 pub fn value(lang: Lang, unit: Unit, value: Option<f64>) -> String {
     let Some(v) = value else {
@@ -447,14 +456,14 @@ pub fn value(lang: Lang, unit: Unit, value: Option<f64>) -> String {
         Unit::Days => {
             let days = match lang {
                 Lang::It => "gg",
-                Lang::En => "d",
-                Lang::De => "T.",
+                Lang::En => "days",
+                Lang::De => "Tage",
             };
             format!("{} {days}", number(lang, v, 1))
         }
         Unit::Hours => format!("{} h", number(lang, v, 1)),
-        Unit::Minutes => format!("{}'", number(lang, v, 0)),
-        Unit::Share => format!("{}%", number(lang, v * 100.0, 1)),
+        Unit::Minutes => format!("{} min", number(lang, v, 0)),
+        Unit::Share => format!("{}{}", number(lang, v * 100.0, 1), percent(lang)),
         Unit::Stars => number(lang, v, 2),
     }
 }
@@ -483,7 +492,7 @@ pub fn variation(lang: Lang, unit: Unit, figure: &Figure, against_average: bool)
             };
             format!("{} {points_word}", signed(lang, points, 1))
         }
-        (_, Some(relative)) => format!("{}%", signed(lang, relative * 100.0, 0)),
+        (_, Some(relative)) => format!("{}{}", signed(lang, relative * 100.0, 0), percent(lang)),
         (_, None) => signed(lang, delta, 1),
     };
     let words = match (lang, against_average) {
@@ -510,7 +519,9 @@ mod tests {
     fn values_and_variations_read_naturally_in_each_language() {
         assert_eq!(value(Lang::It, Unit::Days, Some(3.5)), "3,5 gg");
         assert_eq!(value(Lang::En, Unit::Share, Some(0.5)), "50.0%");
-        assert_eq!(value(Lang::De, Unit::Minutes, Some(30.0)), "30'");
+        assert_eq!(value(Lang::De, Unit::Minutes, Some(30.0)), "30 min");
+        assert_eq!(value(Lang::De, Unit::Share, Some(0.588)), "58,8\u{a0}%");
+        assert_eq!(value(Lang::De, Unit::Days, Some(4.1)), "4,1 Tage");
         assert_eq!(value(Lang::It, Unit::Count, None), "–");
         let figure = Figure {
             value: Some(336.0),

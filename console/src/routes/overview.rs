@@ -49,7 +49,7 @@ pub(crate) fn count_change(lang: Lang, previous: u64, current: u64) -> Option<Ch
         return None;
     }
     let relative = (current as f64 - previous as f64) / previous as f64 * 100.0;
-    Some(change(lang, relative, 0, "%"))
+    Some(change(lang, relative, 0, crate::kpi_texts::percent(lang)))
 }
 
 /// The change of an average in stars, e.g. "−0,40"; `None` unless both have ratings.
