@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use satisfy_aggregator::{
-    ClickHouseAccess, ClickHouseStore, RatingStore, SqliteStore, StoredRating,
+    ClickHouseAccess, ClickHouseStore, RatingStore, SqliteStore, StoredRating, WriteOutcome,
 };
 use satisfy_console::store::new_entrypoint;
 use satisfy_core::{
@@ -186,7 +186,16 @@ struct Generator {
 const IDS_FROM_MS: i64 = 1_767_225_600_000;
 
 impl Generator {
-    fn new(seed: u64, tz: chrono_tz::Tz, now_ms: i64, days: u32, total: u64) -> Generator {
+    /// The ratings of `entrypoint` (whose id salts the ratings' ids, so that two
+    /// entrypoints rated with one seed never share an id).
+    fn new(
+        seed: u64,
+        entrypoint: &str,
+        tz: chrono_tz::Tz,
+        now_ms: i64,
+        days: u32,
+        total: u64,
+    ) -> Generator {
         let days = i64::from(days);
         let day_weights: Vec<u32> = (0..days)
             .map(|back| {
@@ -206,7 +215,7 @@ impl Generator {
             day_counts: shares(total, &day_weights),
             next_day: 0,
             pending: Vec::new(),
-            ids: StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15),
+            ids: StdRng::seed_from_u64(seed ^ fnv1a(entrypoint)),
             generated: 0,
         }
     }
@@ -412,6 +421,7 @@ pub async fn run(args: DemoDataArgs) -> anyhow::Result<()> {
     };
     let mut generator = Generator::new(
         args.seed.unwrap_or_else(rand::random),
+        entrypoint.id.as_str(),
         tz,
         chrono::Utc::now().timestamp_millis(),
         args.days,
@@ -428,16 +438,21 @@ pub async fn run(args: DemoDataArgs) -> anyhow::Result<()> {
     let survey = entrypoint.survey(satisfy_core::Lang::It);
     let started = std::time::Instant::now();
     let mut written = 0u64;
+    let mut refused = 0usize;
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         let next = generator.rating(&entrypoint, &survey, &site)?;
         let done = next.is_none();
         batch.extend(next);
         if batch.len() == BATCH || (done && !batch.is_empty()) {
-            store
+            let outcomes = store
                 .write_batch(&batch)
                 .await
                 .context("writing demo ratings")?;
+            refused += outcomes
+                .iter()
+                .filter(|o| **o == WriteOutcome::Conflict)
+                .count();
             written += batch.len() as u64;
             progress.set_position(written);
             batch.clear();
@@ -454,7 +469,17 @@ pub async fn run(args: DemoDataArgs) -> anyhow::Result<()> {
         entrypoint.id.as_str(),
         written as f64 / seconds.max(f64::EPSILON)
     );
+    if refused > 0 {
+        println!("{refused} of them not stored: their ids belong to another entrypoint's ratings");
+    }
     Ok(())
+}
+
+/// FNV-1a of `text`: a hash that stays the same across builds and platforms.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -473,7 +498,14 @@ mod tests {
         let now = 1_795_000_000_000;
         let survey = entrypoint.survey(satisfy_core::Lang::It);
         let generate_on = |now| {
-            let mut generator = Generator::new(7, chrono_tz::Europe::Rome, now, 365, 5_000);
+            let mut generator = Generator::new(
+                7,
+                entrypoint.id.as_str(),
+                chrono_tz::Europe::Rome,
+                now,
+                365,
+                5_000,
+            );
             std::iter::from_fn(|| generator.rating(&entrypoint, &survey, SITE).unwrap())
                 .collect::<Vec<_>>()
         };
@@ -487,6 +519,20 @@ mod tests {
             ratings.iter().map(|r| r.rating.id).collect()
         };
         assert_eq!(ids(&generate_on(now + 3 * DAY_MS)), ids(&ratings));
+        // Another entrypoint rated with the same seed shares none of them.
+        let mut other = Generator::new(
+            7,
+            "ep_AAAAAAAAAAAAAAAA",
+            chrono_tz::Europe::Rome,
+            now,
+            365,
+            10,
+        );
+        let theirs: Vec<uuid::Uuid> =
+            std::iter::from_fn(|| other.rating(&entrypoint, &survey, SITE).unwrap())
+                .map(|r| r.rating.id)
+                .collect();
+        assert!(theirs.iter().all(|id| !ids(&ratings).contains(id)));
         // Oldest first, with ids in the same order: each write appends to the indexes.
         assert!(
             ratings

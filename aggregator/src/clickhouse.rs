@@ -363,7 +363,10 @@ const MIGRATIONS: &[&str] = &[
     // The official questions share the option id `other`: "Other" chosen after 4 or 5
     // stars is counted apart, as `other_positive` (satisfy_core::answer_key). The view
     // changes without stopping inserts; the ratings still stored then move their count,
-    // those deleted (retention, requests) stay in `other`.
+    // those deleted (retention, requests) stay in `other`. A version that a process still
+    // running the previous release stores between the two statements is moved twice (a
+    // rolling upgrade's milliseconds): its slot may be one off, and reads ignore a sum
+    // below zero. Stopping the aggregators for the upgrade avoids it.
     r#"
     ALTER TABLE answer_slots_mv MODIFY QUERY
     SELECT tenant, entrypoint, slot, o AS option, sum(d) AS n FROM (
@@ -1902,7 +1905,7 @@ impl AnalyticsQuery for ClickHouseStore {
     async fn summary(&self, filter: &Filter) -> Result<Tally, StoreError> {
         let sql = format!(
             "SELECT stars, toUInt64(sum(r.n)) AS n FROM rating_slots AS r WHERE {} AND {}
-             GROUP BY stars HAVING n > 0",
+             GROUP BY stars HAVING sum(r.n) > 0",
             scope(filter),
             slot_range(filter)
         );
@@ -1925,7 +1928,7 @@ impl AnalyticsQuery for ClickHouseStore {
     ) -> Result<Vec<Bucket>, StoreError> {
         let sql = format!(
             "SELECT min(r.slot) AS slot, stars, toUInt64(sum(r.n)) AS n FROM rating_slots AS r
-             WHERE {} AND {} GROUP BY {}, stars HAVING n > 0",
+             WHERE {} AND {} GROUP BY {}, stars HAVING sum(r.n) > 0",
             scope(filter),
             slot_range(filter),
             local_day()
@@ -1951,7 +1954,7 @@ impl AnalyticsQuery for ClickHouseStore {
         }
         let sql = format!(
             "SELECT toString(r.option) AS option, toUInt64(sum(r.n)) AS n FROM answer_slots AS r
-             WHERE {} AND {} GROUP BY option HAVING n > 0 ORDER BY n DESC, option",
+             WHERE {} AND {} GROUP BY option HAVING sum(r.n) > 0 ORDER BY n DESC, option",
             scope(filter),
             slot_range(filter)
         );
@@ -1983,7 +1986,7 @@ impl AnalyticsQuery for ClickHouseStore {
         let sql = format!(
             "SELECT min(r.slot) AS slot, toString(r.option) AS option, toUInt64(sum(r.n)) AS n
              FROM answer_slots AS r
-             WHERE {} AND {} GROUP BY {}, option HAVING n > 0",
+             WHERE {} AND {} GROUP BY {}, option HAVING sum(r.n) > 0",
             scope(filter),
             slot_range(filter),
             local_day()

@@ -1699,7 +1699,11 @@ mod tests {
         ),
         (
             "SELECT entrypoint, slot, option_id, n FROM answer_slots WHERE n != 0",
-            "SELECT r.entrypoint, r.created_at / 900000, a.option_id, COUNT(*)
+            // The positive question's "other" apart (satisfy_core::answer_key).
+            "SELECT r.entrypoint, r.created_at / 900000,
+                    CASE WHEN a.option_id = 'other' AND r.stars > 3 THEN 'other_positive'
+                         ELSE a.option_id END,
+                    COUNT(*)
              FROM rating_answers a JOIN ratings r ON r.id = a.rating_id GROUP BY 1, 2, 3",
         ),
         (
@@ -1760,6 +1764,7 @@ mod tests {
             "technical_problems",
             "clear",
             "complete",
+            "other",
         ];
         // A deterministic mix: 600 ids written three times each, with changing stars,
         // pages and answers, over three days and two entrypoints; then a batch writing

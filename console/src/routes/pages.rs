@@ -215,9 +215,20 @@ async fn switch_language(
 }
 
 /// Whether `next` is a console address to send a browser on to: only same-site console
-/// paths, never an open redirect.
+/// paths, never an open redirect. Visible ASCII only (a browser drops tabs and line breaks
+/// from an address, which could make `/console/..` and `//` of what looked safe), no dot
+/// segments, and short enough for any proxy's header buffer.
 pub(crate) fn is_console_path(next: &str) -> bool {
-    next.starts_with("/console") && !next.contains("//") && !next.contains('\\')
+    const LONGEST: usize = 2048;
+    let path = next.split(['?', '#']).next().unwrap_or_default();
+    next.len() <= LONGEST
+        && next.bytes().all(|b| b.is_ascii_graphic())
+        && (path == "/console" || path.starts_with("/console/"))
+        && !next.contains("//")
+        && !next.contains('\\')
+        && !path
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
 }
 
 /// `next` with the query of the page the switch was clicked on (its period, dates and
@@ -310,4 +321,35 @@ pub(crate) fn local_time(state: &ConsoleState, seconds: i64, format: &str) -> St
         .single()
         .map(|t| t.format(format).to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_console_paths_are_followed() {
+        for good in [
+            "/console",
+            "/console/overview?period=7d",
+            "/console/entrypoints/ep_A/stats?from=2026-01-01&to=2026-03-31",
+        ] {
+            assert!(is_console_path(good), "{good}");
+        }
+        for bad in [
+            "https://example.org/console",
+            "//example.org",
+            "/console//example.org",
+            "/console\\@example.org",
+            "/console/..\t/\t/example.org",
+            "/console/\n",
+            "/console/../x",
+            "/console/./x",
+            "/consolex",
+            "/console/é",
+            &format!("/console/{}", "a".repeat(3000)),
+        ] {
+            assert!(!is_console_path(bad), "{bad:?}");
+        }
+    }
 }
