@@ -203,7 +203,8 @@ drain 1 "$kafka_accepted"
 kafka_counted=$(current)
 # Where the drain's CPU went, per rating drained.
 per_rating_us() { python3 -c "print(round($1 * 1e6 / $kafka_accepted, 1))"; }
-drain_cpu="aggregator $agg_cpu_s s ($(per_rating_us "$agg_cpu_s") µs a rating), ClickHouse $clickhouse_cpu_s s ($(per_rating_us "$clickhouse_cpu_s") µs), broker $broker_cpu_s s ($(per_rating_us "$broker_cpu_s") µs)"
+broker_us=$(per_rating_us "$broker_cpu_s")
+drain_cpu="aggregator $agg_cpu_s s ($(per_rating_us "$agg_cpu_s") µs a rating), ClickHouse $clickhouse_cpu_s s ($(per_rating_us "$clickhouse_cpu_s") µs), broker $broker_cpu_s s ($broker_us µs)"
 drain_cpu_share=$(python3 -c "print(round(($agg_cpu_s + $clickhouse_cpu_s + $broker_cpu_s) / (2 * $drain_s) * 100))")
 agg1_peak_mb=$agg_peak_mb
 rate() { python3 -c "print(round($1 / $2))"; }
@@ -399,7 +400,7 @@ shared by few ratings.
 Draining, the aggregator, the broker (noida-db) and ClickHouse share the same 2 cores, in the CPU split above:
 200,000 ratings/s would need the three together under 10 µs of CPU a rating. ClickHouse alone, given rows it makes
 itself (no client, no parsing, the merges after it not counted), spent $clickhouse_alone_us µs a row, and the broker
-$(per_rating_us "$broker_cpu_s") µs a rating during the drain: over 10 µs before the aggregator does anything. The same
+$broker_us µs a rating during the drain: over 10 µs before the aggregator does anything. The same
 rows sent over HTTP in RowBinary (curl, 2026-12-07, three rounds each) cost ClickHouse 4.7-6.5 µs a row in inserts of
 200,000 and 6.3-9.3 with the merges that followed; in inserts of 20,000, as the aggregator writes, 7.9-12.1 and 8.0-18.2
 (the merges vary most). A second aggregator on the same cores
