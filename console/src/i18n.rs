@@ -1231,13 +1231,26 @@ const AUDIT_ACTIONS: &[(&str, [&str; 3])] = &[
 
 /// The words for an audit log action in `lang`, or the code for one without them.
 pub(crate) fn audit_action(lang: Lang, code: &str) -> &str {
-    let index = match lang {
+    words_for(AUDIT_ACTIONS, lang, code).unwrap_or(code)
+}
+
+/// Where `lang`'s text stands in an `[it, en, de]` triple.
+pub(crate) fn lang_index(lang: Lang) -> usize {
+    match lang {
         Lang::It => 0,
         Lang::En => 1,
         Lang::De => 2,
-    };
-    AUDIT_ACTIONS
+    }
+}
+
+/// `code`'s words in `lang`, from a table of `(code, [it, en, de])`.
+pub(crate) fn words_for(
+    table: &[(&str, [&'static str; 3])],
+    lang: Lang,
+    code: &str,
+) -> Option<&'static str> {
+    table
         .iter()
         .find(|(known, _)| *known == code)
-        .map_or(code, |(_, words)| words[index])
+        .map(|(_, words)| words[lang_index(lang)])
 }

@@ -5,6 +5,8 @@
 use satisfy_aggregator::kpi::Figure;
 use satisfy_core::Lang;
 
+use crate::i18n::{lang_index, words_for};
+
 /// How a figure's value is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
@@ -358,18 +360,10 @@ const FIGURES: &[Entry] = &[
     ),
 ];
 
-fn index(lang: Lang) -> usize {
-    match lang {
-        Lang::It => 0,
-        Lang::En => 1,
-        Lang::De => 2,
-    }
-}
-
 /// The texts of figure `name` (`None` for a name no card shows).
 pub fn figure_text(lang: Lang, name: &str) -> Option<FigureText> {
     let (name, unit, texts) = FIGURES.iter().find(|(n, _, _)| *n == name)?;
-    let (label, definition) = texts[index(lang)];
+    let (label, definition) = texts[lang_index(lang)];
     Some(FigureText {
         name,
         unit: *unit,
@@ -421,11 +415,7 @@ pub fn state_label(lang: Lang, code: &str) -> &'static str {
         ("ritirata", ["Ritirata", "Withdrawn", "Zurückgezogen"]),
         ("completata", ["Completata", "Completed", "Abgeschlossen"]),
     ];
-    STATES
-        .iter()
-        .find(|(c, _)| *c == code)
-        .map(|(_, names)| names[index(lang)])
-        .unwrap_or("?")
+    words_for(STATES, lang, code).unwrap_or("?")
 }
 
 /// A number with `decimals` decimals, with the decimal comma in Italian and German.
